@@ -1,0 +1,193 @@
+//! The data layer: the connection pool and one module per aggregate.
+//!
+//! Functions here take a plain `&mut PgConnection` (or a transaction) and return
+//! plain structs; nothing in this module knows about HTTP.
+
+pub mod orders;
+pub mod products;
+pub mod reports;
+pub mod users;
+
+use std::time::Duration;
+
+use rocket::figment::Figment;
+use rocket_db_pools::Database;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// The shop database, configured under `[default.databases.shop]` in `Rocket.toml`.
+#[derive(Database)]
+#[database("shop")]
+pub struct Db(PgPool);
+
+/// A current `sqlx::PgPool` wrapped so rocket_db_pools can manage it without
+/// pulling in the old sqlx its own `sqlx` feature pins.
+#[derive(Clone)]
+pub struct PgPool(pub sqlx::PgPool);
+
+impl std::ops::Deref for PgPool {
+    type Target = sqlx::PgPool;
+    fn deref(&self) -> &sqlx::PgPool {
+        &self.0
+    }
+}
+
+/// Why the pool could not be built or could not hand out a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("invalid database configuration: {0}")]
+    Config(#[from] rocket::figment::Error),
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+}
+
+/// Builds pool options from the rocket_db_pools configuration block.
+pub fn pool_options(config: &rocket_db_pools::Config) -> Result<(PgPoolOptions, PgConnectOptions), sqlx::Error> {
+    let connect: PgConnectOptions = config.url.parse()?;
+    let options = PgPoolOptions::new()
+        .max_connections(u32::try_from(config.max_connections).unwrap_or(u32::MAX))
+        .min_connections(config.min_connections.unwrap_or(0))
+        .acquire_timeout(Duration::from_secs(config.connect_timeout))
+        .idle_timeout(config.idle_timeout.map(Duration::from_secs))
+        // A broken connection surfaces as an error on use and is then discarded;
+        // pinging before every checkout would add a round trip to every page.
+        .test_before_acquire(false);
+    Ok((options, connect))
+}
+
+#[rocket::async_trait]
+impl rocket_db_pools::Pool for PgPool {
+    type Connection = sqlx::pool::PoolConnection<sqlx::Postgres>;
+    type Error = PoolError;
+
+    async fn init(figment: &Figment) -> Result<Self, Self::Error> {
+        let config: rocket_db_pools::Config = figment.extract()?;
+        let (options, connect) = pool_options(&config)?;
+        // Lazy: the pool opens connections on demand, so a database that goes
+        // away and comes back is picked up again without a restart.
+        Ok(PgPool(options.connect_lazy_with(connect)))
+    }
+
+    async fn get(&self) -> Result<Self::Connection, Self::Error> {
+        Ok(self.0.acquire().await?)
+    }
+
+    async fn close(&self) {
+        self.0.close().await;
+    }
+}
+
+/// Errors of the data layer that callers must tell apart.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A named constraint refused the write; the web layer maps it to a field.
+    #[error("constraint {constraint} violated")]
+    Constraint { constraint: String },
+    /// The row was changed by someone else since the caller read it.
+    #[error("the record was changed concurrently")]
+    Conflict,
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Sqlx(sqlx::Error),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(ref db) = e {
+            if let Some(name) = db.constraint() {
+                return DbError::Constraint { constraint: name.to_string() };
+            }
+        }
+        match e {
+            sqlx::Error::RowNotFound => DbError::NotFound,
+            other => DbError::Sqlx(other),
+        }
+    }
+}
+
+/// The one place a constraint name becomes a message for a form field.
+/// Returns `(field, message)`.
+pub fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> {
+    Some(match constraint {
+        "users_email_key" => ("email", "A customer with this email already exists (emails are compared ignoring letter case)."),
+        "users_email_valid" => ("email", "Enter a valid email address, like name@example.com."),
+        "users_name_present" => ("name", "Enter a name (up to 200 characters)."),
+        "products_sku_key" => ("sku", "Another product already uses this SKU (SKUs are compared ignoring letter case)."),
+        "products_sku_present" => ("sku", "Enter a SKU (up to 64 characters)."),
+        "products_name_present" => ("name", "Enter a product name (up to 200 characters)."),
+        "products_price_nonnegative" => ("price", "The price can't be negative."),
+        "products_stock_nonnegative" => ("stock", "Stock can't be negative."),
+        "orders_user_id_fkey" => ("user_id", "That customer no longer exists; choose another."),
+        "orders_status_valid" => ("status", "Choose one of the listed statuses."),
+        "order_items_product_id_fkey" => ("lines", "A product on this order no longer exists; choose another."),
+        "order_items_pkey" => ("lines", "Each product can appear on only one line; change the quantity instead."),
+        "order_items_quantity_positive" => ("lines", "Quantities must be at least 1."),
+        "order_items_unit_price_nonnegative" => ("lines", "A unit price can't be negative."),
+        _ => return None,
+    })
+}
+
+/// Escapes `%`, `_` and `\` so a search term matches literally inside ILIKE.
+pub fn escape_like(q: &str) -> String {
+    let mut out = String::with_capacity(q.len());
+    for c in q.trim().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// After a versioned write touched no row: tells "gone" from "changed by someone else".
+async fn missing_or_conflict(conn: &mut sqlx::PgConnection, table: &'static str, id: i64) -> Result<(), DbError> {
+    let sql = match table {
+        "users" => "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)",
+        "products" => "SELECT EXISTS (SELECT 1 FROM products WHERE id = $1)",
+        _ => "SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)",
+    };
+    let exists: bool = sqlx::query_scalar(sql).bind(id).fetch_one(conn).await?;
+    Err(if exists { DbError::Conflict } else { DbError::NotFound })
+}
+
+/// The schema migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Connects a pool for command-line work, with the app's pool settings.
+pub async fn connect(figment: &Figment) -> Result<sqlx::PgPool, PoolError> {
+    let config: rocket_db_pools::Config = figment
+        .focus("databases.shop")
+        .join(rocket::figment::providers::Serialized::default("max_connections", 4))
+        .join(rocket::figment::providers::Serialized::default("connect_timeout", 5))
+        .extract()?;
+    let (options, connect) = pool_options(&config)?;
+    Ok(options.connect_with(connect).await?)
+}
+
+/// Creates the configured database if the server does not have it yet.
+pub async fn ensure_database(url: &str) -> Result<bool, sqlx::Error> {
+    use sqlx::ConnectOptions;
+    let options: PgConnectOptions = url.parse()?;
+    let Some(name) = options.get_database().map(str::to_string) else {
+        return Ok(false);
+    };
+    let mut admin = options.database("postgres").connect().await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await?;
+    if exists {
+        return Ok(false);
+    }
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    match sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}"))).execute(&mut admin).await {
+        Ok(_) => Ok(true),
+        // Another process created it first.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => Ok(false),
+        Err(e) => Err(e),
+    }
+}

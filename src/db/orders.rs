@@ -1,0 +1,376 @@
+//! Orders and their lines: reading, filtering, and saving an order with its
+//! lines and the stock it takes, all in one transaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::{Connection, PgConnection};
+
+use super::DbError;
+
+/// The life of an order. Cancelled orders hold no stock and earn no revenue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Paid,
+    Shipped,
+    Cancelled,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Pending, Status::Paid, Status::Shipped, Status::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Paid => "paid",
+            Status::Shipped => "shipped",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Pending => "Pending",
+            Status::Paid => "Paid",
+            Status::Shipped => "Shipped",
+            Status::Cancelled => "Cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    fn holds_stock(self) -> bool {
+        self != Status::Cancelled
+    }
+}
+
+/// A row of an orders list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub user_name: String,
+    pub status: String,
+    pub total_cents: i64,
+    pub item_count: i32,
+    pub placed_at: DateTime<Utc>,
+}
+
+/// One order with its customer.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Order {
+    pub id: i64,
+    pub user_id: i64,
+    pub user_name: String,
+    pub user_email: String,
+    pub status: String,
+    pub total_cents: i64,
+    pub item_count: i32,
+    pub version: i32,
+    pub placed_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One line of an order, with the product it names.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Line {
+    pub product_id: i64,
+    pub product_name: String,
+    pub sku: String,
+    pub quantity: i32,
+    pub unit_price_cents: i64,
+    pub line_total_cents: i64,
+}
+
+/// An order as a validated form describes it.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub user_id: i64,
+    pub status: Status,
+    pub lines: Vec<DraftLine>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DraftLine {
+    pub product_id: i64,
+    pub quantity: i32,
+    /// `None` charges the product's current price.
+    pub unit_price_cents: Option<i64>,
+}
+
+/// Why an order could not be saved, in terms a form can show.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("not enough stock")]
+    OutOfStock { line: usize, product: String, available: i64, requested: i64 },
+    #[error("product missing")]
+    MissingProduct { line: usize },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for SaveError {
+    fn from(e: sqlx::Error) -> Self {
+        SaveError::Db(e.into())
+    }
+}
+
+/// Filters of the orders list; all optional and combinable.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub user_id: Option<i64>,
+    pub status: Option<Status>,
+}
+
+const ROW_COLUMNS: &str = "o.id, o.user_id, u.name AS user_name, o.status, o.total_cents, o.item_count, o.placed_at";
+
+/// One page of orders, newest first. `before` is the id of the previous page's last row.
+pub async fn search(
+    conn: &mut PgConnection,
+    filter: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<OrderRow>, DbError> {
+    Ok(sqlx::query_as::<_, OrderRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROW_COLUMNS}
+           FROM orders o JOIN users u ON u.id = o.user_id
+          WHERE ($1::BIGINT IS NULL OR o.user_id = $1)
+            AND ($2::TEXT IS NULL OR o.status = $2)
+            AND ($3::BIGINT IS NULL OR o.id < $3)
+          ORDER BY o.id DESC
+          LIMIT $4"
+    )))
+    .bind(filter.user_id)
+    .bind(filter.status.map(Status::as_str))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Every order of one customer, newest first.
+pub async fn of_user(conn: &mut PgConnection, user_id: i64) -> Result<Vec<OrderRow>, DbError> {
+    Ok(sqlx::query_as::<_, OrderRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROW_COLUMNS}
+           FROM orders o JOIN users u ON u.id = o.user_id
+          WHERE o.user_id = $1
+          ORDER BY o.placed_at DESC, o.id DESC"
+    )))
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The most recently placed orders.
+pub async fn recent(conn: &mut PgConnection, limit: i64) -> Result<Vec<OrderRow>, DbError> {
+    Ok(sqlx::query_as::<_, OrderRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROW_COLUMNS}
+           FROM orders o JOIN users u ON u.id = o.user_id
+          ORDER BY o.placed_at DESC, o.id DESC
+          LIMIT $1"
+    )))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<Order>, DbError> {
+    Ok(sqlx::query_as::<_, Order>(
+        "SELECT o.id, o.user_id, u.name AS user_name, u.email AS user_email, o.status,
+                o.total_cents, o.item_count, o.version, o.placed_at, o.updated_at
+           FROM orders o JOIN users u ON u.id = o.user_id
+          WHERE o.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn lines(conn: &mut PgConnection, order_id: i64) -> Result<Vec<Line>, DbError> {
+    Ok(sqlx::query_as::<_, Line>(
+        "SELECT i.product_id, p.name AS product_name, p.sku, i.quantity, i.unit_price_cents,
+                i.quantity * i.unit_price_cents AS line_total_cents
+           FROM order_items i JOIN products p ON p.id = i.product_id
+          WHERE i.order_id = $1
+          ORDER BY p.name, p.id",
+    )
+    .bind(order_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+#[derive(sqlx::FromRow)]
+struct LockedProduct {
+    id: i64,
+    name: String,
+    price_cents: i64,
+    stock: i32,
+}
+
+/// Creates (`existing = None`) or replaces an order with its lines, moving
+/// stock between the shelf and the order in the same transaction. An edit is
+/// refused with `Conflict` if the order changed since `version` was read.
+pub async fn save(
+    conn: &mut PgConnection,
+    existing: Option<(i64, i32)>,
+    draft: &Draft,
+) -> Result<i64, SaveError> {
+    let mut tx = conn.begin().await?;
+
+    // Stock each product gives back from the order as it stands now.
+    let mut delta: BTreeMap<i64, i64> = BTreeMap::new();
+    if let Some((id, version)) = existing {
+        let current: Option<(String, i32)> =
+            sqlx::query_as("SELECT status, version FROM orders WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((status, current_version)) = current else {
+            return Err(DbError::NotFound.into());
+        };
+        if current_version != version {
+            return Err(DbError::Conflict.into());
+        }
+        if Status::parse(&status).is_some_and(Status::holds_stock) {
+            let held: Vec<(i64, i32)> =
+                sqlx::query_as("SELECT product_id, quantity FROM order_items WHERE order_id = $1")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for (product_id, quantity) in held {
+                *delta.entry(product_id).or_default() -= i64::from(quantity);
+            }
+        }
+    }
+    if draft.status.holds_stock() {
+        for line in &draft.lines {
+            *delta.entry(line.product_id).or_default() += i64::from(line.quantity);
+        }
+    }
+
+    // Lock every product involved, in id order so concurrent orders never deadlock.
+    let ids: BTreeSet<i64> = delta.keys().copied().chain(draft.lines.iter().map(|l| l.product_id)).collect();
+    let ids: Vec<i64> = ids.into_iter().collect();
+    let locked: Vec<LockedProduct> = sqlx::query_as(
+        "SELECT id, name, price_cents, stock FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let products: BTreeMap<i64, &LockedProduct> = locked.iter().map(|p| (p.id, p)).collect();
+
+    let mut product_ids = Vec::with_capacity(draft.lines.len());
+    let mut quantities = Vec::with_capacity(draft.lines.len());
+    let mut prices = Vec::with_capacity(draft.lines.len());
+    let mut total: i64 = 0;
+    for (index, line) in draft.lines.iter().enumerate() {
+        let Some(product) = products.get(&line.product_id) else {
+            return Err(SaveError::MissingProduct { line: index });
+        };
+        let needed = delta.get(&line.product_id).copied().unwrap_or(0);
+        if needed > i64::from(product.stock) {
+            return Err(SaveError::OutOfStock {
+                line: index,
+                product: product.name.clone(),
+                available: i64::from(product.stock) + i64::from(line.quantity) - needed,
+                requested: i64::from(line.quantity),
+            });
+        }
+        let price = line.unit_price_cents.unwrap_or(product.price_cents);
+        total = total.saturating_add(price.saturating_mul(i64::from(line.quantity)));
+        product_ids.push(line.product_id);
+        quantities.push(line.quantity);
+        prices.push(price);
+    }
+
+    let (moved_ids, moved): (Vec<i64>, Vec<i64>) = delta.iter().filter(|(_, d)| **d != 0).map(|(id, d)| (*id, *d)).unzip();
+    if !moved_ids.is_empty() {
+        sqlx::query(
+            "UPDATE products p SET stock = p.stock - d.delta, version = p.version + 1, updated_at = now()
+               FROM unnest($1::BIGINT[], $2::BIGINT[]) AS d(id, delta)
+              WHERE p.id = d.id",
+        )
+        .bind(&moved_ids)
+        .bind(&moved)
+        .execute(&mut *tx)
+        .await?;
+    }
+
+    let item_count: i32 = quantities.iter().sum();
+    let order_id: i64 = match existing {
+        None => {
+            sqlx::query_scalar(
+                "INSERT INTO orders (user_id, status, total_cents, item_count) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(draft.user_id)
+            .bind(draft.status.as_str())
+            .bind(total)
+            .bind(item_count)
+            .fetch_one(&mut *tx)
+            .await?
+        }
+        Some((id, _)) => {
+            sqlx::query(
+                "UPDATE orders SET user_id = $2, status = $3, total_cents = $4, item_count = $5,
+                        version = version + 1, updated_at = now()
+                  WHERE id = $1",
+            )
+            .bind(id)
+            .bind(draft.user_id)
+            .bind(draft.status.as_str())
+            .bind(total)
+            .bind(item_count)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM order_items WHERE order_id = $1").bind(id).execute(&mut *tx).await?;
+            id
+        }
+    };
+    sqlx::query(
+        "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
+         SELECT $1, * FROM unnest($2::BIGINT[], $3::INT[], $4::BIGINT[])",
+    )
+    .bind(order_id)
+    .bind(&product_ids)
+    .bind(&quantities)
+    .bind(&prices)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(order_id)
+}
+
+/// Deletes an order and its lines, returning held stock to the shelf.
+pub async fn delete(conn: &mut PgConnection, id: i64, version: i32) -> Result<(), DbError> {
+    let mut tx = conn.begin().await?;
+    let current: Option<(String, i32)> = sqlx::query_as("SELECT status, version FROM orders WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((status, current_version)) = current else {
+        return Err(DbError::NotFound);
+    };
+    if current_version != version {
+        return Err(DbError::Conflict);
+    }
+    if Status::parse(&status).is_some_and(Status::holds_stock) {
+        sqlx::query(
+            "UPDATE products p SET stock = p.stock + i.quantity, version = p.version + 1, updated_at = now()
+               FROM order_items i
+              WHERE i.order_id = $1 AND p.id = i.product_id",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM orders WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn count(conn: &mut PgConnection) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(conn).await?)
+}

@@ -1,0 +1,178 @@
+//! Products: reading, searching and writing the `products` table.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use super::DbError;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Product {
+    pub id: i64,
+    pub name: String,
+    pub sku: String,
+    pub price_cents: i64,
+    pub stock: i32,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A row of the products list, with what has been sold of it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProductRow {
+    pub id: i64,
+    pub name: String,
+    pub sku: String,
+    pub price_cents: i64,
+    pub stock: i32,
+    pub units_sold: i64,
+}
+
+/// Sales figures for one product's page.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct ProductSales {
+    /// Orders of any status the product is on (which keep it from being deleted).
+    pub on_orders: i64,
+    /// Orders not cancelled the product is on.
+    pub order_count: i64,
+    pub units_sold: i64,
+    pub revenue_cents: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub name: String,
+    pub sku: String,
+    pub price_cents: i64,
+    pub stock: i32,
+}
+
+/// A short option for the order form's product choice.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProductChoice {
+    pub id: i64,
+    pub name: String,
+    pub sku: String,
+    pub price_cents: i64,
+    pub stock: i32,
+}
+
+pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<Product>, DbError> {
+    Ok(sqlx::query_as::<_, Product>(
+        "SELECT id, name, sku, price_cents, stock, version, created_at, updated_at
+           FROM products WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Units, orders and revenue of one product over orders that are not cancelled.
+pub async fn sales(conn: &mut PgConnection, id: i64) -> Result<ProductSales, DbError> {
+    Ok(sqlx::query_as::<_, ProductSales>(
+        "SELECT count(*) AS on_orders,
+                count(*) FILTER (WHERE o.status <> 'cancelled') AS order_count,
+                coalesce(sum(i.quantity) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS units_sold,
+                coalesce(sum(i.quantity * i.unit_price_cents) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT
+                    AS revenue_cents
+           FROM order_items i JOIN orders o ON o.id = i.order_id
+          WHERE i.product_id = $1",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// One page of products, newest first, optionally matching `q` in name or SKU.
+pub async fn search(
+    conn: &mut PgConnection,
+    q: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ProductRow>, DbError> {
+    Ok(sqlx::query_as::<_, ProductRow>(
+        "SELECT p.id, p.name, p.sku, p.price_cents, p.stock,
+                coalesce((SELECT sum(i.quantity) FROM order_items i JOIN orders o ON o.id = i.order_id
+                           WHERE i.product_id = p.id AND o.status <> 'cancelled'), 0)::BIGINT AS units_sold
+           FROM products p
+          WHERE ($1 = '' OR p.name ILIKE '%' || $1 || '%' OR p.sku ILIKE '%' || $1 || '%')
+            AND ($2::BIGINT IS NULL OR p.id < $2)
+          ORDER BY p.id DESC
+          LIMIT $3",
+    )
+    .bind(super::escape_like(q))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Every product as a short choice, by name: for the order form.
+pub async fn choices(conn: &mut PgConnection) -> Result<Vec<ProductChoice>, DbError> {
+    Ok(sqlx::query_as::<_, ProductChoice>(
+        "SELECT id, name, sku, price_cents, stock FROM products ORDER BY name, id",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn create(conn: &mut PgConnection, p: &NewProduct) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO products (name, sku, price_cents, stock) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(&p.name)
+    .bind(&p.sku)
+    .bind(p.price_cents)
+    .bind(p.stock)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Saves the edit only if nobody changed the product since `version` was read.
+pub async fn update(conn: &mut PgConnection, id: i64, version: i32, p: &NewProduct) -> Result<(), DbError> {
+    let updated = sqlx::query(
+        "UPDATE products SET name = $3, sku = $4, price_cents = $5, stock = $6,
+                version = version + 1, updated_at = now()
+          WHERE id = $1 AND version = $2",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(&p.name)
+    .bind(&p.sku)
+    .bind(p.price_cents)
+    .bind(p.stock)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 1 {
+        return Ok(());
+    }
+    super::missing_or_conflict(conn, "products", id).await
+}
+
+/// Deletes a product that is on no order. `Ok(Err(n))` says it is on `n` orders.
+pub async fn delete(conn: &mut PgConnection, id: i64, version: i32) -> Result<Result<(), i64>, DbError> {
+    let on_orders: i64 = sqlx::query_scalar("SELECT count(*) FROM order_items WHERE product_id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if on_orders > 0 {
+        return Ok(Err(on_orders));
+    }
+    let deleted = sqlx::query("DELETE FROM products WHERE id = $1 AND version = $2")
+        .bind(id)
+        .bind(version)
+        .execute(&mut *conn)
+        .await;
+    match deleted {
+        Ok(done) if done.rows_affected() == 1 => Ok(Ok(())),
+        Ok(_) => super::missing_or_conflict(conn, "products", id).await.map(Ok),
+        Err(e) => match DbError::from(e) {
+            DbError::Constraint { .. } => Ok(Err(1)),
+            other => Err(other),
+        },
+    }
+}
+
+pub async fn count(conn: &mut PgConnection) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM products").fetch_one(conn).await?)
+}

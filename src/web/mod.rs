@@ -1,0 +1,76 @@
+//! The web layer: one module per resource with its routes, forms and
+//! templates, plus the pieces every page shares.
+
+pub mod dashboard;
+pub mod errors;
+pub mod filters;
+pub mod forms;
+pub mod orders;
+pub mod products;
+pub mod reports;
+pub mod users;
+
+use rocket::request::FlashMessage;
+use rocket::response::{Flash, Redirect};
+
+pub use errors::AppError;
+
+/// How many rows a list page shows.
+pub const PAGE_SIZE: i64 = 50;
+
+/// What every page's frame needs: which menu entry is active and the flash
+/// message left by the previous action, if any.
+pub struct Chrome {
+    pub active: &'static str,
+    pub flash: Option<(String, String)>,
+}
+
+impl Chrome {
+    pub fn new(active: &'static str, flash: Option<FlashMessage<'_>>) -> Chrome {
+        Chrome { active, flash: flash.map(|f| (f.kind().to_string(), f.message().to_string())) }
+    }
+}
+
+/// What a form submission answers: the page to go to next, or the form again
+/// with what went wrong.
+pub type Submitted<F> = Result<Result<Flash<Redirect>, F>, AppError>;
+
+/// Redirects with a green confirmation banner on the next page.
+pub fn done(to: String, message: impl Into<String>) -> Flash<Redirect> {
+    Flash::success(Redirect::to(to), message.into())
+}
+
+/// Redirects with a red banner on the next page.
+pub fn refused(to: String, message: impl Into<String>) -> Flash<Redirect> {
+    Flash::error(Redirect::to(to), message.into())
+}
+
+/// Parses an optional id from a query string; anything else means "not given".
+pub fn query_id(raw: Option<&str>) -> Option<i64> {
+    raw.and_then(|s| s.trim().parse::<i64>().ok()).filter(|id| *id > 0)
+}
+
+/// Percent-encodes a value for a query string.
+pub fn encode(value: &str) -> String {
+    rocket::http::RawStr::new(value).percent_encode().to_string()
+}
+
+/// Keyset pagination state for a list page sorted by descending id.
+pub struct Pager {
+    /// The list URL with its filters, ending in `?` or `&`, to append the cursor to.
+    pub base: String,
+    /// The `before` cursor that produced this page, if any.
+    pub current: Option<i64>,
+    /// The cursor for the following page, when there is one.
+    pub next: Option<i64>,
+}
+
+impl Pager {
+    /// Trims the extra look-ahead row and works out the next cursor.
+    pub fn split<T>(rows: &mut Vec<T>, base: String, current: Option<i64>, id: impl Fn(&T) -> i64) -> Pager {
+        let has_more = rows.len() as i64 > PAGE_SIZE;
+        rows.truncate(PAGE_SIZE as usize);
+        let next = if has_more { rows.last().map(&id) } else { None };
+        Pager { base, current, next }
+    }
+}

@@ -1,0 +1,413 @@
+//! Order pages: filtered list, view, and a form that edits the order and its
+//! lines together. Lines are added and removed with plain submit buttons, so
+//! the form works without JavaScript.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use rocket::form::Form;
+use rocket::request::FlashMessage;
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, FromForm};
+use rocket_db_pools::Connection;
+
+use super::forms::{parse_count, parse_money, parse_version, FieldErrors};
+use super::{done, filters, query_id, refused, AppError, Chrome, Pager, PAGE_SIZE};
+use crate::db::orders::{self, Draft, DraftLine, Filter, Line, Order, OrderRow, SaveError, Status};
+use crate::db::products::{self, ProductChoice};
+use crate::db::users::{self, User, UserChoice};
+use crate::db::{Db, DbError};
+
+/// Most lines one order may have.
+const MAX_LINES: usize = 100;
+/// Empty lines a new order form starts with.
+const BLANK_LINES: usize = 3;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    rows: Vec<OrderRow>,
+    pager: Pager,
+    customer: Option<User>,
+    status: String,
+    statuses: [Status; 4],
+}
+
+#[get("/orders?<user_id>&<status>&<before>")]
+async fn list(
+    mut db: Connection<Db>,
+    flash: Option<FlashMessage<'_>>,
+    user_id: Option<&str>,
+    status: Option<&str>,
+    before: Option<&str>,
+) -> Result<ListPage, AppError> {
+    let user_id = query_id(user_id);
+    let status = status.and_then(Status::parse);
+    let customer = match user_id {
+        Some(id) => users::find(&mut db, id).await?,
+        None => None,
+    };
+    let before = query_id(before);
+    let filter = Filter { user_id, status };
+    let mut rows = orders::search(&mut db, &filter, before, PAGE_SIZE + 1).await?;
+    let mut base = String::from("/orders?");
+    if let Some(id) = user_id {
+        base.push_str(&format!("user_id={id}&"));
+    }
+    if let Some(status) = status {
+        base.push_str(&format!("status={}&", status.as_str()));
+    }
+    let pager = Pager::split(&mut rows, base, before, |r| r.id);
+    Ok(ListPage {
+        chrome: Chrome::new("orders", flash),
+        rows,
+        pager,
+        customer,
+        status: status.map(Status::as_str).unwrap_or("").to_string(),
+        statuses: Status::ALL,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders/show.html")]
+struct ShowPage {
+    chrome: Chrome,
+    order: Order,
+    lines: Vec<Line>,
+}
+
+#[get("/orders/<id>")]
+async fn show(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<ShowPage, AppError> {
+    let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let lines = orders::lines(&mut db, id).await?;
+    Ok(ShowPage { chrome: Chrome::new("orders", flash), order, lines })
+}
+
+/// One order line as typed.
+#[derive(Debug, Default, Clone, FromForm)]
+pub struct LineForm {
+    #[field(default = String::new())]
+    product_id: String,
+    #[field(default = String::new())]
+    quantity: String,
+    /// Blank means "the product's current price".
+    #[field(default = String::new())]
+    unit_price: String,
+}
+
+impl LineForm {
+    fn is_blank(&self) -> bool {
+        self.product_id.trim().is_empty() && self.quantity.trim().is_empty() && self.unit_price.trim().is_empty()
+    }
+}
+
+/// The order form as typed, so it can be shown again with its errors.
+#[derive(Debug, Default, Clone, FromForm)]
+pub struct OrderForm {
+    #[field(default = String::new())]
+    user_id: String,
+    #[field(default = String::from("pending"))]
+    status: String,
+    #[field(default = String::new())]
+    version: String,
+    lines: Vec<LineForm>,
+    /// Which button was pressed: `save`, `add_line` or `remove:<index>`.
+    #[field(default = String::from("save"))]
+    action: String,
+}
+
+impl OrderForm {
+    fn blank(user_id: Option<i64>) -> OrderForm {
+        OrderForm {
+            user_id: user_id.map(|id| id.to_string()).unwrap_or_default(),
+            status: Status::Pending.as_str().to_string(),
+            lines: vec![LineForm::default(); BLANK_LINES],
+            ..OrderForm::default()
+        }
+    }
+
+    fn from_order(order: &Order, lines: &[Line]) -> OrderForm {
+        let mut form_lines: Vec<LineForm> = lines
+            .iter()
+            .map(|l| LineForm {
+                product_id: l.product_id.to_string(),
+                quantity: l.quantity.to_string(),
+                unit_price: format!("{}.{:02}", l.unit_price_cents / 100, l.unit_price_cents % 100),
+            })
+            .collect();
+        form_lines.push(LineForm::default());
+        OrderForm {
+            user_id: order.user_id.to_string(),
+            status: order.status.clone(),
+            version: order.version.to_string(),
+            lines: form_lines,
+            action: String::new(),
+        }
+    }
+
+    /// Validates into a draft. Line errors are keyed `line<index>` by the
+    /// line's position in the form; `lines` holds errors about the whole set.
+    fn validate(&self) -> Result<(Draft, Vec<usize>), FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let user_id = self.user_id.trim().parse::<i64>().ok().filter(|id| *id > 0);
+        if user_id.is_none() {
+            errors.add("user_id", "Choose the customer who placed this order.");
+        }
+        let status = Status::parse(self.status.trim());
+        if status.is_none() {
+            errors.add("status", "Choose one of the listed statuses.");
+        }
+        if self.lines.len() > MAX_LINES {
+            errors.add("lines", format!("An order can have at most {MAX_LINES} lines."));
+        }
+        let mut lines = Vec::new();
+        let mut positions = Vec::new();
+        for (index, line) in self.lines.iter().enumerate().take(MAX_LINES) {
+            if line.is_blank() {
+                continue;
+            }
+            let key = format!("line{index}");
+            let product_id = line.product_id.trim().parse::<i64>().ok().filter(|id| *id > 0);
+            let Some(product_id) = product_id else {
+                errors.add(&key, "Choose a product for this line, or clear the line.");
+                continue;
+            };
+            let quantity = match parse_count(&line.quantity, 1, "quantity") {
+                Ok(q) => q,
+                Err(message) => {
+                    errors.add(&key, message);
+                    continue;
+                }
+            };
+            let unit_price_cents = if line.unit_price.trim().is_empty() {
+                None
+            } else {
+                match parse_money(&line.unit_price) {
+                    Ok(cents) => Some(cents),
+                    Err(message) => {
+                        errors.add(&key, message.replace("The price", "The unit price"));
+                        continue;
+                    }
+                }
+            };
+            if let Some(first) = lines.iter().position(|l: &DraftLine| l.product_id == product_id) {
+                errors.add(
+                    &key,
+                    format!("This product is already on line {}; change the quantity there instead.", positions[first] + 1),
+                );
+                continue;
+            }
+            lines.push(DraftLine { product_id, quantity, unit_price_cents });
+            positions.push(index);
+        }
+        if lines.is_empty() && errors.is_empty() {
+            errors.add("lines", "Add at least one line: an order needs a product and a quantity.");
+        }
+        match (user_id, status) {
+            (Some(user_id), Some(status)) if errors.is_empty() => Ok((Draft { user_id, status, lines }, positions)),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders/form.html")]
+struct FormPage {
+    chrome: Chrome,
+    /// `None` for a new order.
+    order: Option<Order>,
+    form: OrderForm,
+    errors: FieldErrors,
+    users: Vec<UserChoice>,
+    products: Vec<ProductChoice>,
+    statuses: [Status; 4],
+    /// Set when someone else saved the order after this form was opened.
+    conflict: Option<(Order, Vec<Line>)>,
+}
+
+impl FormPage {
+    async fn load(
+        db: &mut sqlx::PgConnection,
+        order: Option<Order>,
+        form: OrderForm,
+        errors: FieldErrors,
+    ) -> Result<FormPage, AppError> {
+        Ok(FormPage {
+            chrome: Chrome::new("orders", None),
+            order,
+            form,
+            errors,
+            users: users::choices(db).await?,
+            products: products::choices(db).await?,
+            statuses: Status::ALL,
+            conflict: None,
+        })
+    }
+
+    /// Whether the option for `id` is the one the form's `value` names.
+    fn selected(&self, value: &str, id: &i64) -> bool {
+        value.trim().parse::<i64>().ok() == Some(*id)
+    }
+
+    /// The error for the line at `index`, if it has one.
+    fn line_error(&self, index: &usize) -> Option<&str> {
+        self.errors.get(&format!("line{index}"))
+    }
+}
+
+#[get("/orders/new?<user_id>")]
+async fn new(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, user_id: Option<&str>) -> Result<FormPage, AppError> {
+    let mut page = FormPage::load(&mut db, None, OrderForm::blank(query_id(user_id)), FieldErrors::default()).await?;
+    page.chrome = Chrome::new("orders", flash);
+    Ok(page)
+}
+
+#[get("/orders/<id>/edit")]
+async fn edit(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<FormPage, AppError> {
+    let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let lines = orders::lines(&mut db, id).await?;
+    let form = OrderForm::from_order(&order, &lines);
+    let mut page = FormPage::load(&mut db, Some(order), form, FieldErrors::default()).await?;
+    page.chrome = Chrome::new("orders", flash);
+    Ok(page)
+}
+
+/// Applies the add-line and remove-line buttons; `true` if one was pressed.
+fn edit_lines(form: &mut OrderForm) -> bool {
+    let action = form.action.trim().to_string();
+    if action == "add_line" {
+        if form.lines.len() < MAX_LINES {
+            form.lines.push(LineForm::default());
+        }
+        return true;
+    }
+    if let Some(index) = action.strip_prefix("remove:") {
+        if let Ok(index) = index.parse::<usize>() {
+            if index < form.lines.len() {
+                form.lines.remove(index);
+            }
+        }
+        if form.lines.is_empty() {
+            form.lines.push(LineForm::default());
+        }
+        return true;
+    }
+    false
+}
+
+/// Saves a valid form, or explains why not as field errors.
+async fn save(
+    db: &mut sqlx::PgConnection,
+    form: &OrderForm,
+    existing: Option<(i64, i32)>,
+) -> Result<Result<i64, FieldErrors>, DbError> {
+    let (draft, positions) = match form.validate() {
+        Ok(valid) => valid,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let mut errors = FieldErrors::default();
+    match orders::save(db, existing, &draft).await {
+        Ok(id) => return Ok(Ok(id)),
+        Err(SaveError::OutOfStock { line, product, available, requested }) => errors.add(
+            &format!("line{}", positions[line]),
+            format!("Not enough {product} in stock: {available} available, {requested} requested."),
+        ),
+        Err(SaveError::MissingProduct { line }) => errors.add(
+            &format!("line{}", positions[line]),
+            "This product no longer exists; choose another.",
+        ),
+        Err(SaveError::Db(DbError::Constraint { constraint })) => {
+            if !errors.add_constraint(&constraint) {
+                return Err(DbError::Constraint { constraint });
+            }
+        }
+        Err(SaveError::Db(e)) => return Err(e),
+    }
+    Ok(Err(errors))
+}
+
+type Submitted = super::Submitted<FormPage>;
+
+#[post("/orders", data = "<form>")]
+async fn create(mut db: Connection<Db>, form: Form<OrderForm>) -> Submitted {
+    let mut form = form.into_inner();
+    let mut errors = FieldErrors::default();
+    if !edit_lines(&mut form) {
+        match save(&mut db, &form, None).await? {
+            Ok(id) => return Ok(Ok(done(format!("/orders/{id}"), format!("Order #{id} placed.")))),
+            Err(e) => errors = e,
+        }
+        errors.add("form", "The order was not saved. Please correct the highlighted fields.");
+    }
+    Ok(Err(FormPage::load(&mut db, None, form, errors).await?))
+}
+
+#[post("/orders/<id>", data = "<form>")]
+async fn update(mut db: Connection<Db>, id: i64, form: Form<OrderForm>) -> Submitted {
+    let mut form = form.into_inner();
+    let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    let mut conflict = None;
+    if !edit_lines(&mut form) {
+        let version = parse_version(&form.version).unwrap_or(0);
+        match save(&mut db, &form, Some((id, version))).await {
+            Ok(Ok(_)) => return Ok(Ok(done(format!("/orders/{id}"), format!("Order #{id} saved.")))),
+            Ok(Err(e)) => {
+                errors = e;
+                errors.add("form", "The order was not saved. Please correct the highlighted fields.");
+            }
+            Err(DbError::Conflict) => {
+                let current = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+                let lines = orders::lines(&mut db, id).await?;
+                // Saving again applies the typed values over the version shown.
+                form.version = current.version.to_string();
+                conflict = Some((current, lines));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut page = FormPage::load(&mut db, Some(order), form, errors).await?;
+    page.conflict = conflict;
+    Ok(Err(page))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders/delete.html")]
+struct DeletePage {
+    chrome: Chrome,
+    order: Order,
+    lines: Vec<Line>,
+}
+
+#[get("/orders/<id>/delete")]
+async fn confirm_delete(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<DeletePage, AppError> {
+    let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let lines = orders::lines(&mut db, id).await?;
+    Ok(DeletePage { chrome: Chrome::new("orders", flash), order, lines })
+}
+
+#[derive(Debug, FromForm)]
+struct DeleteForm {
+    #[field(default = String::new())]
+    version: String,
+}
+
+#[post("/orders/<id>/delete", data = "<form>")]
+async fn delete(mut db: Connection<Db>, id: i64, form: Form<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
+    let Some(version) = parse_version(&form.version) else {
+        return Ok(refused(format!("/orders/{id}/delete"), "Please confirm the deletion again."));
+    };
+    match orders::delete(&mut db, id, version).await {
+        Ok(()) => Ok(done("/orders".into(), format!("Order #{id} and its lines deleted."))),
+        Err(DbError::Conflict) => Ok(refused(
+            format!("/orders/{id}/delete"),
+            format!("Order #{id} was changed by someone else while you were deciding. Check it and confirm again."),
+        )),
+        Err(DbError::NotFound) => Ok(done("/orders".into(), format!("Order #{id} was already deleted."))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![list, show, new, edit, create, update, confirm_delete, delete]
+}

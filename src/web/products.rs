@@ -1,0 +1,244 @@
+//! Product pages: list and search, view with sales, create, edit, delete.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use rocket::form::Form;
+use rocket::request::FlashMessage;
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, FromForm};
+use rocket_db_pools::Connection;
+
+use super::forms::{parse_count, parse_money, parse_text, parse_version, FieldErrors};
+use super::{done, filters, query_id, refused, AppError, Chrome, Pager, PAGE_SIZE};
+use crate::db::products::{self, NewProduct, Product, ProductRow, ProductSales};
+use crate::db::reports::LOW_STOCK;
+use crate::db::{Db, DbError};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "products/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    q: String,
+    rows: Vec<ProductRow>,
+    pager: Pager,
+    low_stock: i32,
+}
+
+#[get("/products?<q>&<before>")]
+async fn list(
+    mut db: Connection<Db>,
+    flash: Option<FlashMessage<'_>>,
+    q: Option<&str>,
+    before: Option<&str>,
+) -> Result<ListPage, AppError> {
+    let q = q.unwrap_or("").trim().to_string();
+    let before = query_id(before);
+    let mut rows = products::search(&mut db, &q, before, PAGE_SIZE + 1).await?;
+    let pager = Pager::split(&mut rows, format!("/products?q={}&", super::encode(&q)), before, |r| r.id);
+    Ok(ListPage { chrome: Chrome::new("products", flash), q, rows, pager, low_stock: LOW_STOCK })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "products/show.html")]
+struct ShowPage {
+    chrome: Chrome,
+    product: Product,
+    sales: ProductSales,
+    low_stock: i32,
+}
+
+#[get("/products/<id>")]
+async fn show(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<ShowPage, AppError> {
+    let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let sales = products::sales(&mut db, id).await?;
+    Ok(ShowPage { chrome: Chrome::new("products", flash), product, sales, low_stock: LOW_STOCK })
+}
+
+/// The product form as typed, so it can be shown again with its errors.
+#[derive(Debug, Default, Clone, FromForm)]
+pub struct ProductForm {
+    #[field(default = String::new())]
+    name: String,
+    #[field(default = String::new())]
+    sku: String,
+    #[field(default = String::new())]
+    price: String,
+    #[field(default = String::new())]
+    stock: String,
+    #[field(default = String::new())]
+    version: String,
+}
+
+impl ProductForm {
+    fn from_product(p: &Product) -> ProductForm {
+        ProductForm {
+            name: p.name.clone(),
+            sku: p.sku.clone(),
+            price: format!("{}.{:02}", p.price_cents / 100, p.price_cents % 100),
+            stock: p.stock.to_string(),
+            version: p.version.to_string(),
+        }
+    }
+
+    fn validate(&self) -> Result<NewProduct, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = parse_text(&self.name, 200, "a product name").map_err(|e| errors.add("name", e)).ok();
+        let sku = parse_text(&self.sku, 64, "a SKU")
+            .and_then(|s| {
+                if s.chars().any(char::is_whitespace) {
+                    Err("A SKU can't contain spaces.".to_string())
+                } else {
+                    Ok(s)
+                }
+            })
+            .map_err(|e| errors.add("sku", e))
+            .ok();
+        let price_cents = parse_money(&self.price).map_err(|e| errors.add("price", e)).ok();
+        let stock = parse_count(&self.stock, 0, "stock").map_err(|e| errors.add("stock", e)).ok();
+        match (name, sku, price_cents, stock) {
+            (Some(name), Some(sku), Some(price_cents), Some(stock)) => Ok(NewProduct { name, sku, price_cents, stock }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "products/form.html")]
+struct FormPage {
+    chrome: Chrome,
+    product: Option<Product>,
+    form: ProductForm,
+    errors: FieldErrors,
+    conflict: Option<Product>,
+}
+
+#[get("/products/new")]
+fn new(flash: Option<FlashMessage<'_>>) -> FormPage {
+    FormPage {
+        chrome: Chrome::new("products", flash),
+        product: None,
+        form: ProductForm::default(),
+        errors: FieldErrors::default(),
+        conflict: None,
+    }
+}
+
+#[get("/products/<id>/edit")]
+async fn edit(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<FormPage, AppError> {
+    let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    Ok(FormPage {
+        chrome: Chrome::new("products", flash),
+        form: ProductForm::from_product(&product),
+        product: Some(product),
+        errors: FieldErrors::default(),
+        conflict: None,
+    })
+}
+
+type Submitted = super::Submitted<FormPage>;
+
+#[post("/products", data = "<form>")]
+async fn create(mut db: Connection<Db>, form: Form<ProductForm>) -> Submitted {
+    let form = form.into_inner();
+    let mut errors = match form.validate() {
+        Ok(new) => match products::create(&mut db, &new).await {
+            Ok(id) => return Ok(Ok(done(format!("/products/{id}"), format!("Product {} created.", new.name)))),
+            Err(DbError::Constraint { constraint }) => {
+                let mut errors = FieldErrors::default();
+                if !errors.add_constraint(&constraint) {
+                    return Err(DbError::Constraint { constraint }.into());
+                }
+                errors
+            }
+            Err(e) => return Err(e.into()),
+        },
+        Err(errors) => errors,
+    };
+    errors.add("form", "Please correct the highlighted fields.");
+    Ok(Err(FormPage { chrome: Chrome::new("products", None), product: None, form, errors, conflict: None }))
+}
+
+#[post("/products/<id>", data = "<form>")]
+async fn update(mut db: Connection<Db>, id: i64, form: Form<ProductForm>) -> Submitted {
+    let mut form = form.into_inner();
+    let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let mut conflict = None;
+    let mut errors = match (form.validate(), parse_version(&form.version)) {
+        (Ok(changed), Some(version)) => match products::update(&mut db, id, version, &changed).await {
+            Ok(()) => return Ok(Ok(done(format!("/products/{id}"), format!("Product {} saved.", changed.name)))),
+            Err(DbError::Constraint { constraint }) => {
+                let mut errors = FieldErrors::default();
+                if !errors.add_constraint(&constraint) {
+                    return Err(DbError::Constraint { constraint }.into());
+                }
+                errors
+            }
+            Err(DbError::Conflict) => {
+                conflict = products::find(&mut db, id).await?;
+                FieldErrors::default()
+            }
+            Err(e) => return Err(e.into()),
+        },
+        (Ok(_), None) => {
+            conflict = Some(product.clone());
+            FieldErrors::default()
+        }
+        (Err(errors), _) => errors,
+    };
+    if let Some(current) = &conflict {
+        form.version = current.version.to_string();
+    } else {
+        errors.add("form", "Please correct the highlighted fields.");
+    }
+    Ok(Err(FormPage { chrome: Chrome::new("products", None), product: Some(product), form, errors, conflict }))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "products/delete.html")]
+struct DeletePage {
+    chrome: Chrome,
+    product: Product,
+    sales: ProductSales,
+}
+
+#[get("/products/<id>/delete")]
+async fn confirm_delete(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<DeletePage, AppError> {
+    let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let sales = products::sales(&mut db, id).await?;
+    Ok(DeletePage { chrome: Chrome::new("products", flash), product, sales })
+}
+
+#[derive(Debug, FromForm)]
+struct DeleteForm {
+    #[field(default = String::new())]
+    version: String,
+}
+
+#[post("/products/<id>/delete", data = "<form>")]
+async fn delete(mut db: Connection<Db>, id: i64, form: Form<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
+    let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let Some(version) = parse_version(&form.version) else {
+        return Ok(refused(format!("/products/{id}/delete"), "Please confirm the deletion again."));
+    };
+    match products::delete(&mut db, id, version).await {
+        Ok(Ok(())) => Ok(done("/products".into(), format!("Product {} deleted.", product.name))),
+        Ok(Err(lines)) => Ok(refused(
+            format!("/products/{id}"),
+            format!(
+                "{} can't be deleted: it appears on {lines} order{}, and order history must stay intact. Set its stock to 0 to stop selling it.",
+                product.name,
+                if lines == 1 { "" } else { "s" }
+            ),
+        )),
+        Err(DbError::Conflict) => Ok(refused(
+            format!("/products/{id}/delete"),
+            format!("{} was changed by someone else while you were deciding. Check the details and confirm again.", product.name),
+        )),
+        Err(DbError::NotFound) => Ok(done("/products".into(), format!("Product {} was already deleted.", product.name))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![list, show, new, edit, create, update, confirm_delete, delete]
+}

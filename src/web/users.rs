@@ -1,0 +1,245 @@
+//! Customer pages: list and search, view with all orders, create, edit, delete.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use rocket::form::Form;
+use rocket::request::FlashMessage;
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, FromForm};
+use rocket_db_pools::Connection;
+
+use super::forms::{parse_text, parse_version, FieldErrors};
+use super::{done, filters, query_id, refused, AppError, Chrome, Pager, PAGE_SIZE};
+use crate::db::orders::OrderRow;
+use crate::db::users::{self, NewUser, User, UserRow};
+use crate::db::{Db, DbError};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "users/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    q: String,
+    rows: Vec<UserRow>,
+    pager: Pager,
+}
+
+#[get("/users?<q>&<before>")]
+async fn list(
+    mut db: Connection<Db>,
+    flash: Option<FlashMessage<'_>>,
+    q: Option<&str>,
+    before: Option<&str>,
+) -> Result<ListPage, AppError> {
+    let q = q.unwrap_or("").trim().to_string();
+    let before = query_id(before);
+    let mut rows = users::search(&mut db, &q, before, PAGE_SIZE + 1).await?;
+    let pager = Pager::split(&mut rows, format!("/users?q={}&", super::encode(&q)), before, |r| r.id);
+    Ok(ListPage { chrome: Chrome::new("users", flash), q, rows, pager })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "users/show.html")]
+struct ShowPage {
+    chrome: Chrome,
+    user: User,
+    orders: Vec<OrderRow>,
+    revenue_cents: i64,
+}
+
+#[get("/users/<id>")]
+async fn show(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<ShowPage, AppError> {
+    let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let orders = crate::db::orders::of_user(&mut db, id).await?;
+    let revenue_cents = orders.iter().filter(|o| o.status != "cancelled").map(|o| o.total_cents).sum();
+    Ok(ShowPage { chrome: Chrome::new("users", flash), user, orders, revenue_cents })
+}
+
+/// The customer form as typed, so it can be shown again with its errors.
+#[derive(Debug, Default, Clone, FromForm)]
+pub struct UserForm {
+    #[field(default = String::new())]
+    name: String,
+    #[field(default = String::new())]
+    email: String,
+    #[field(default = String::new())]
+    version: String,
+}
+
+impl UserForm {
+    fn from_user(u: &User) -> UserForm {
+        UserForm { name: u.name.clone(), email: u.email.clone(), version: u.version.to_string() }
+    }
+
+    fn validate(&self) -> Result<NewUser, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = parse_text(&self.name, 200, "a name").map_err(|e| errors.add("name", e)).ok();
+        let email = parse_email(&self.email).map_err(|e| errors.add("email", e)).ok();
+        match (name, email) {
+            (Some(name), Some(email)) if errors.is_empty() => Ok(NewUser { name, email }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn parse_email(raw: &str) -> Result<String, &'static str> {
+    let email = raw.trim();
+    if email.is_empty() {
+        return Err("Enter an email address.");
+    }
+    if email.len() > 254 {
+        return Err("That email address is too long.");
+    }
+    let valid = email_address::EmailAddress::parse_with_options(
+        email,
+        email_address::Options::default().with_required_tld().without_display_text(),
+    )
+    .is_ok();
+    if !valid || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("Enter a valid email address, like name@example.com.");
+    }
+    Ok(email.to_string())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "users/form.html")]
+struct FormPage {
+    chrome: Chrome,
+    /// `None` for a new customer.
+    user: Option<User>,
+    form: UserForm,
+    errors: FieldErrors,
+    /// Set when someone else saved the customer after this form was opened.
+    conflict: Option<User>,
+}
+
+#[get("/users/new")]
+fn new(flash: Option<FlashMessage<'_>>) -> FormPage {
+    FormPage {
+        chrome: Chrome::new("users", flash),
+        user: None,
+        form: UserForm::default(),
+        errors: FieldErrors::default(),
+        conflict: None,
+    }
+}
+
+#[get("/users/<id>/edit")]
+async fn edit(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<FormPage, AppError> {
+    let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    Ok(FormPage {
+        chrome: Chrome::new("users", flash),
+        form: UserForm::from_user(&user),
+        user: Some(user),
+        errors: FieldErrors::default(),
+        conflict: None,
+    })
+}
+
+type Submitted = super::Submitted<FormPage>;
+
+#[post("/users", data = "<form>")]
+async fn create(mut db: Connection<Db>, form: Form<UserForm>) -> Submitted {
+    let form = form.into_inner();
+    let mut errors = match form.validate() {
+        Ok(new) => match users::create(&mut db, &new).await {
+            Ok(id) => return Ok(Ok(done(format!("/users/{id}"), format!("Customer {} created.", new.name)))),
+            Err(DbError::Constraint { constraint }) => {
+                let mut errors = FieldErrors::default();
+                if !errors.add_constraint(&constraint) {
+                    return Err(DbError::Constraint { constraint }.into());
+                }
+                errors
+            }
+            Err(e) => return Err(e.into()),
+        },
+        Err(errors) => errors,
+    };
+    errors.add("form", "Please correct the highlighted fields.");
+    Ok(Err(FormPage { chrome: Chrome::new("users", None), user: None, form, errors, conflict: None }))
+}
+
+#[post("/users/<id>", data = "<form>")]
+async fn update(mut db: Connection<Db>, id: i64, form: Form<UserForm>) -> Submitted {
+    let mut form = form.into_inner();
+    let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let mut conflict = None;
+    let mut errors = match (form.validate(), parse_version(&form.version)) {
+        (Ok(changed), Some(version)) => match users::update(&mut db, id, version, &changed).await {
+            Ok(()) => return Ok(Ok(done(format!("/users/{id}"), format!("Customer {} saved.", changed.name)))),
+            Err(DbError::Constraint { constraint }) => {
+                let mut errors = FieldErrors::default();
+                if !errors.add_constraint(&constraint) {
+                    return Err(DbError::Constraint { constraint }.into());
+                }
+                errors
+            }
+            Err(DbError::Conflict) => {
+                conflict = users::find(&mut db, id).await?;
+                FieldErrors::default()
+            }
+            Err(e) => return Err(e.into()),
+        },
+        (Ok(_), None) => {
+            conflict = Some(user.clone());
+            FieldErrors::default()
+        }
+        (Err(errors), _) => errors,
+    };
+    if let Some(current) = &conflict {
+        // Saving again applies the typed values over the version shown.
+        form.version = current.version.to_string();
+    } else {
+        errors.add("form", "Please correct the highlighted fields.");
+    }
+    Ok(Err(FormPage { chrome: Chrome::new("users", None), user: Some(user), form, errors, conflict }))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "users/delete.html")]
+struct DeletePage {
+    chrome: Chrome,
+    user: User,
+    order_count: usize,
+}
+
+#[get("/users/<id>/delete")]
+async fn confirm_delete(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<DeletePage, AppError> {
+    let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let order_count = crate::db::orders::of_user(&mut db, id).await?.len();
+    Ok(DeletePage { chrome: Chrome::new("users", flash), user, order_count })
+}
+
+#[derive(Debug, FromForm)]
+struct DeleteForm {
+    #[field(default = String::new())]
+    version: String,
+}
+
+#[post("/users/<id>/delete", data = "<form>")]
+async fn delete(mut db: Connection<Db>, id: i64, form: Form<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
+    let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let Some(version) = parse_version(&form.version) else {
+        return Ok(refused(format!("/users/{id}/delete"), "Please confirm the deletion again."));
+    };
+    match users::delete(&mut db, id, version).await {
+        Ok(Ok(())) => Ok(done("/users".into(), format!("Customer {} deleted.", user.name))),
+        Ok(Err(orders)) => Ok(refused(
+            format!("/users/{id}"),
+            format!(
+                "{} can't be deleted: they have {orders} order{}. Delete or reassign those orders first.",
+                user.name,
+                if orders == 1 { "" } else { "s" }
+            ),
+        )),
+        Err(DbError::Conflict) => Ok(refused(
+            format!("/users/{id}/delete"),
+            format!("{} was changed by someone else while you were deciding. Check the details and confirm again.", user.name),
+        )),
+        Err(DbError::NotFound) => Ok(done("/users".into(), format!("Customer {} was already deleted.", user.name))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![list, show, new, edit, create, update, confirm_delete, delete]
+}
