@@ -80,11 +80,11 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
     let order_count = 36;
     for n in 0..order_count {
         // Skewed towards the first customers, so the reports have a clear leader.
-        let customer = user_ids[seq.next(4).min(seq.next(user_ids.len()))];
+        let customer = user_ids[seq.next(user_ids.len()).min(seq.next(user_ids.len()))];
         let status = match n % 9 {
-            0 | 1 | 2 => Status::Shipped,
+            0..=2 => Status::Shipped,
             3 | 4 => Status::Paid,
-            5 | 6 | 7 => Status::Pending,
+            5..=7 => Status::Pending,
             _ => Status::Cancelled,
         };
         let line_count = 1 + seq.next(5);
@@ -101,7 +101,7 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
             orders::SaveError::Db(e) => e,
             other => DbError::Sqlx(sqlx::Error::Protocol(other.to_string())),
         })?;
-        let placed = Utc::now() - Duration::hours(((order_count - n) * 53 + seq.next(40) as i64) as i64);
+        let placed = Utc::now() - Duration::hours((order_count - n) * 53 + seq.next(40) as i64);
         sqlx::query("UPDATE orders SET placed_at = $2, updated_at = $2 WHERE id = $1")
             .bind(id)
             .bind(placed)
@@ -109,11 +109,7 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
             .await?;
     }
     tx.commit().await?;
-    Ok(Some(format!(
-        "Loaded demo data: {} customers, {} products, {order_count} orders.",
-        USERS.len(),
-        PRODUCTS.len()
-    )))
+    Ok(Some(format!("Loaded demo data: {} customers, {} products, {order_count} orders.", USERS.len(), PRODUCTS.len())))
 }
 
 /// Loads the demo shop only into a shop with no customers, products or orders.

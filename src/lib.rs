@@ -38,9 +38,8 @@ pub fn database_url(figment: &Figment) -> String {
 
 /// Assembles the whole application: pool, migrations, demo data, routes.
 pub fn build_rocket(figment: Figment) -> Rocket<Build> {
-    let static_dir = figment
-        .extract_inner::<String>("static_dir")
-        .unwrap_or_else(|_| rocket::fs::relative!("static").to_string());
+    let static_dir =
+        figment.extract_inner::<String>("static_dir").unwrap_or_else(|_| rocket::fs::relative!("static").to_string());
     rocket::custom(figment)
         .attach(Db::init())
         .attach(AdHoc::try_on_ignite("Migrations and demo data", prepare_database))

@@ -35,14 +35,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let figment = shopdesk::figment();
-    let runtime = match rocket::tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("shopdesk: could not start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(cli.command.unwrap_or(Command::Serve { no_demo: false }), figment))
+    rocket::execute(run(cli.command.unwrap_or(Command::Serve { no_demo: false }), figment))
 }
 
 async fn run(command: Command, figment: Figment) -> ExitCode {

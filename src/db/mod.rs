@@ -109,10 +109,14 @@ impl From<sqlx::Error> for DbError {
 /// Returns `(field, message)`.
 pub fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> {
     Some(match constraint {
-        "users_email_key" => ("email", "A customer with this email already exists (emails are compared ignoring letter case)."),
+        "users_email_key" => {
+            ("email", "A customer with this email already exists (emails are compared ignoring letter case).")
+        }
         "users_email_valid" => ("email", "Enter a valid email address, like name@example.com."),
         "users_name_present" => ("name", "Enter a name (up to 200 characters)."),
-        "products_sku_key" => ("sku", "Another product already uses this SKU (SKUs are compared ignoring letter case)."),
+        "products_sku_key" => {
+            ("sku", "Another product already uses this SKU (SKUs are compared ignoring letter case).")
+        }
         "products_sku_present" => ("sku", "Enter a SKU (up to 64 characters)."),
         "products_name_present" => ("name", "Enter a product name (up to 200 characters)."),
         "products_price_nonnegative" => ("price", "The price can't be negative."),

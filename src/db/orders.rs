@@ -213,11 +213,7 @@ struct LockedProduct {
 /// Creates (`existing = None`) or replaces an order with its lines, moving
 /// stock between the shelf and the order in the same transaction. An edit is
 /// refused with `Conflict` if the order changed since `version` was read.
-pub async fn save(
-    conn: &mut PgConnection,
-    existing: Option<(i64, i32)>,
-    draft: &Draft,
-) -> Result<i64, SaveError> {
+pub async fn save(conn: &mut PgConnection, existing: Option<(i64, i32)>, draft: &Draft) -> Result<i64, SaveError> {
     let mut tx = conn.begin().await?;
 
     // Stock each product gives back from the order as it stands now.
@@ -254,12 +250,11 @@ pub async fn save(
     // Lock every product involved, in id order so concurrent orders never deadlock.
     let ids: BTreeSet<i64> = delta.keys().copied().chain(draft.lines.iter().map(|l| l.product_id)).collect();
     let ids: Vec<i64> = ids.into_iter().collect();
-    let locked: Vec<LockedProduct> = sqlx::query_as(
-        "SELECT id, name, price_cents, stock FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *tx)
-    .await?;
+    let locked: Vec<LockedProduct> =
+        sqlx::query_as("SELECT id, name, price_cents, stock FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await?;
     let products: BTreeMap<i64, &LockedProduct> = locked.iter().map(|p| (p.id, p)).collect();
 
     let mut product_ids = Vec::with_capacity(draft.lines.len());
@@ -286,7 +281,8 @@ pub async fn save(
         prices.push(price);
     }
 
-    let (moved_ids, moved): (Vec<i64>, Vec<i64>) = delta.iter().filter(|(_, d)| **d != 0).map(|(id, d)| (*id, *d)).unzip();
+    let (moved_ids, moved): (Vec<i64>, Vec<i64>) =
+        delta.iter().filter(|(_, d)| **d != 0).map(|(id, d)| (*id, *d)).unzip();
     if !moved_ids.is_empty() {
         sqlx::query(
             "UPDATE products p SET stock = p.stock - d.delta, version = p.version + 1, updated_at = now()
@@ -300,9 +296,9 @@ pub async fn save(
     }
 
     let item_count: i32 = quantities.iter().sum();
-    let order_id: i64 = match existing {
-        None => {
-            sqlx::query_scalar(
+    let order_id: i64 =
+        match existing {
+            None => sqlx::query_scalar(
                 "INSERT INTO orders (user_id, status, total_cents, item_count) VALUES ($1, $2, $3, $4) RETURNING id",
             )
             .bind(draft.user_id)
@@ -310,25 +306,24 @@ pub async fn save(
             .bind(total)
             .bind(item_count)
             .fetch_one(&mut *tx)
-            .await?
-        }
-        Some((id, _)) => {
-            sqlx::query(
-                "UPDATE orders SET user_id = $2, status = $3, total_cents = $4, item_count = $5,
+            .await?,
+            Some((id, _)) => {
+                sqlx::query(
+                    "UPDATE orders SET user_id = $2, status = $3, total_cents = $4, item_count = $5,
                         version = version + 1, updated_at = now()
                   WHERE id = $1",
-            )
-            .bind(id)
-            .bind(draft.user_id)
-            .bind(draft.status.as_str())
-            .bind(total)
-            .bind(item_count)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("DELETE FROM order_items WHERE order_id = $1").bind(id).execute(&mut *tx).await?;
-            id
-        }
-    };
+                )
+                .bind(id)
+                .bind(draft.user_id)
+                .bind(draft.status.as_str())
+                .bind(total)
+                .bind(item_count)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM order_items WHERE order_id = $1").bind(id).execute(&mut *tx).await?;
+                id
+            }
+        };
     sqlx::query(
         "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
          SELECT $1, * FROM unnest($2::BIGINT[], $3::INT[], $4::BIGINT[])",

@@ -109,23 +109,19 @@ pub async fn search(
 
 /// Every product as a short choice, by name: for the order form.
 pub async fn choices(conn: &mut PgConnection) -> Result<Vec<ProductChoice>, DbError> {
-    Ok(sqlx::query_as::<_, ProductChoice>(
-        "SELECT id, name, sku, price_cents, stock FROM products ORDER BY name, id",
-    )
-    .fetch_all(conn)
-    .await?)
+    Ok(sqlx::query_as::<_, ProductChoice>("SELECT id, name, sku, price_cents, stock FROM products ORDER BY name, id")
+        .fetch_all(conn)
+        .await?)
 }
 
 pub async fn create(conn: &mut PgConnection, p: &NewProduct) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO products (name, sku, price_cents, stock) VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(&p.name)
-    .bind(&p.sku)
-    .bind(p.price_cents)
-    .bind(p.stock)
-    .fetch_one(conn)
-    .await?)
+    Ok(sqlx::query_scalar("INSERT INTO products (name, sku, price_cents, stock) VALUES ($1, $2, $3, $4) RETURNING id")
+        .bind(&p.name)
+        .bind(&p.sku)
+        .bind(p.price_cents)
+        .bind(p.stock)
+        .fetch_one(conn)
+        .await?)
 }
 
 /// Saves the edit only if nobody changed the product since `version` was read.

@@ -42,12 +42,10 @@ pub struct UserChoice {
 }
 
 pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<User>, DbError> {
-    Ok(sqlx::query_as::<_, User>(
-        "SELECT id, name, email, version, created_at, updated_at FROM users WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?)
+    Ok(sqlx::query_as::<_, User>("SELECT id, name, email, version, created_at, updated_at FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
 }
 
 /// One page of customers, newest first, optionally matching `q` in name or
@@ -82,9 +80,7 @@ pub async fn search(
 
 /// Every customer as a short choice, by name: for the order form.
 pub async fn choices(conn: &mut PgConnection) -> Result<Vec<UserChoice>, DbError> {
-    Ok(sqlx::query_as::<_, UserChoice>("SELECT id, name, email FROM users ORDER BY name, id")
-        .fetch_all(conn)
-        .await?)
+    Ok(sqlx::query_as::<_, UserChoice>("SELECT id, name, email FROM users ORDER BY name, id").fetch_all(conn).await?)
 }
 
 pub async fn create(conn: &mut PgConnection, user: &NewUser) -> Result<i64, DbError> {
@@ -115,10 +111,8 @@ pub async fn update(conn: &mut PgConnection, id: i64, version: i32, user: &NewUs
 
 /// Deletes a customer who has no orders. `Ok(Err(n))` says they still have `n` orders.
 pub async fn delete(conn: &mut PgConnection, id: i64, version: i32) -> Result<Result<(), i64>, DbError> {
-    let order_count: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE user_id = $1")
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let order_count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM orders WHERE user_id = $1").bind(id).fetch_one(&mut *conn).await?;
     if order_count > 0 {
         return Ok(Err(order_count));
     }

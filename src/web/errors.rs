@@ -55,8 +55,13 @@ fn page_for(status: Status) -> ErrorPage {
         403 => ("Not allowed", "You are not allowed to do that."),
         404 => ("Page not found", "There is nothing here. It may have been deleted, or the address may be mistyped."),
         413 => ("Too much data", "What you sent is larger than Shopdesk accepts. Shorten it and try again."),
-        415 | 422 => ("Could not read the form", "Some of what was sent could not be read. Go back, check the form and try again."),
-        503 => ("Database unavailable", "Shopdesk cannot reach its database right now. Please try again in a few seconds."),
+        415 | 422 => (
+            "Could not read the form",
+            "Some of what was sent could not be read. Go back, check the form and try again.",
+        ),
+        503 => {
+            ("Database unavailable", "Shopdesk cannot reach its database right now. Please try again in a few seconds.")
+        }
         _ => ("Something went wrong", "An unexpected error occurred and has been logged. Please try again."),
     };
     ErrorPage { code: status.code, title, message }
@@ -66,10 +71,7 @@ fn page_for(status: Status) -> ErrorPage {
 pub fn render(status: Status) -> response::Response<'static> {
     let body = page_for(status).render().unwrap_or_else(|_| format!("{} {}", status.code, status.reason_lossy()));
     let mut builder = response::Response::build();
-    builder
-        .status(status)
-        .header(rocket::http::ContentType::HTML)
-        .sized_body(body.len(), std::io::Cursor::new(body));
+    builder.status(status).header(rocket::http::ContentType::HTML).sized_body(body.len(), std::io::Cursor::new(body));
     if status == Status::ServiceUnavailable {
         builder.header(Header::new("Retry-After", "5"));
     }
@@ -100,7 +102,12 @@ impl<'r> Responder<'r, 'static> for ErrorPageFor {
 }
 
 #[catch(default)]
-fn any_error(status: Status, _: &Request<'_>) -> ErrorPageFor {
+fn any_error(status: Status, request: &Request<'_>) -> ErrorPageFor {
+    // A GET carries no form, so an unreadable GET is an address that names
+    // nothing (`/users/abc`): that is "not found", not "bad form".
+    if status == Status::UnprocessableEntity && request.method() == rocket::http::Method::Get {
+        return ErrorPageFor(Status::NotFound);
+    }
     ErrorPageFor(status)
 }
 

@@ -193,7 +193,10 @@ impl OrderForm {
             if let Some(first) = lines.iter().position(|l: &DraftLine| l.product_id == product_id) {
                 errors.add(
                     &key,
-                    format!("This product is already on line {}; change the quantity there instead.", positions[first] + 1),
+                    format!(
+                        "This product is already on line {}; change the quantity there instead.",
+                        positions[first] + 1
+                    ),
                 );
                 continue;
             }
@@ -256,7 +259,11 @@ impl FormPage {
 }
 
 #[get("/orders/new?<user_id>")]
-async fn new(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, user_id: Option<&str>) -> Result<FormPage, AppError> {
+async fn new(
+    mut db: Connection<Db>,
+    flash: Option<FlashMessage<'_>>,
+    user_id: Option<&str>,
+) -> Result<FormPage, AppError> {
     let mut page = FormPage::load(&mut db, None, OrderForm::blank(query_id(user_id)), FieldErrors::default()).await?;
     page.chrome = Chrome::new("orders", flash);
     Ok(page)
@@ -312,10 +319,9 @@ async fn save(
             &format!("line{}", positions[line]),
             format!("Not enough {product} in stock: {available} available, {requested} requested."),
         ),
-        Err(SaveError::MissingProduct { line }) => errors.add(
-            &format!("line{}", positions[line]),
-            "This product no longer exists; choose another.",
-        ),
+        Err(SaveError::MissingProduct { line }) => {
+            errors.add(&format!("line{}", positions[line]), "This product no longer exists; choose another.")
+        }
         Err(SaveError::Db(DbError::Constraint { constraint })) => {
             if !errors.add_constraint(&constraint) {
                 return Err(DbError::Constraint { constraint });
@@ -380,7 +386,11 @@ struct DeletePage {
 }
 
 #[get("/orders/<id>/delete")]
-async fn confirm_delete(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<DeletePage, AppError> {
+async fn confirm_delete(
+    mut db: Connection<Db>,
+    flash: Option<FlashMessage<'_>>,
+    id: i64,
+) -> Result<DeletePage, AppError> {
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let lines = orders::lines(&mut db, id).await?;
     Ok(DeletePage { chrome: Chrome::new("orders", flash), order, lines })

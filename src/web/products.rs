@@ -202,7 +202,11 @@ struct DeletePage {
 }
 
 #[get("/products/<id>/delete")]
-async fn confirm_delete(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<DeletePage, AppError> {
+async fn confirm_delete(
+    mut db: Connection<Db>,
+    flash: Option<FlashMessage<'_>>,
+    id: i64,
+) -> Result<DeletePage, AppError> {
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let sales = products::sales(&mut db, id).await?;
     Ok(DeletePage { chrome: Chrome::new("products", flash), product, sales })

@@ -203,7 +203,11 @@ struct DeletePage {
 }
 
 #[get("/users/<id>/delete")]
-async fn confirm_delete(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<DeletePage, AppError> {
+async fn confirm_delete(
+    mut db: Connection<Db>,
+    flash: Option<FlashMessage<'_>>,
+    id: i64,
+) -> Result<DeletePage, AppError> {
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let order_count = crate::db::orders::of_user(&mut db, id).await?.len();
     Ok(DeletePage { chrome: Chrome::new("users", flash), user, order_count })
@@ -233,7 +237,10 @@ async fn delete(mut db: Connection<Db>, id: i64, form: Form<DeleteForm>) -> Resu
         )),
         Err(DbError::Conflict) => Ok(refused(
             format!("/users/{id}/delete"),
-            format!("{} was changed by someone else while you were deciding. Check the details and confirm again.", user.name),
+            format!(
+                "{} was changed by someone else while you were deciding. Check the details and confirm again.",
+                user.name
+            ),
         )),
         Err(DbError::NotFound) => Ok(done("/users".into(), format!("Customer {} was already deleted.", user.name))),
         Err(e) => Err(e.into()),

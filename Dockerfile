@@ -1,0 +1,23 @@
+# Build stage: compile the release binary (templates and migrations are embedded).
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY templates ./templates
+COPY migrations ./migrations
+COPY static ./static
+RUN cargo build --release --locked
+
+# Run stage: a small image with the binary, its static files and configuration.
+FROM debian:bookworm-slim
+RUN useradd --system --home /app shopdesk
+WORKDIR /app
+COPY --from=build /src/target/release/shopdesk /usr/local/bin/shopdesk
+COPY static ./static
+COPY Rocket.toml ./Rocket.toml
+ENV ROCKET_ADDRESS=0.0.0.0 \
+    ROCKET_PORT=8000 \
+    ROCKET_STATIC_DIR=/app/static
+USER shopdesk
+EXPOSE 8000
+CMD ["shopdesk", "serve"]

@@ -1,0 +1,168 @@
+//! Test harness: every test gets its own freshly created database, an app
+//! built by the same `build_rocket` that `main` uses, and a pool to check
+//! what the database holds. The database is dropped when the test ends.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rocket::figment::providers::Serialized;
+use rocket::http::{ContentType, Status};
+use rocket::local::asynchronous::Client;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Executor, PgPool};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The server the tests create their databases on.
+pub fn server_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+pub struct TestApp {
+    pub client: Client,
+    pub pool: PgPool,
+    pub db_name: String,
+}
+
+/// A response reduced to what the tests look at.
+pub struct Page {
+    pub status: Status,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Page {
+    pub fn assert_contains(&self, needle: &str) {
+        assert!(
+            self.body.contains(needle),
+            "expected page to contain {needle:?}; status {}; body:\n{}",
+            self.status,
+            self.body
+        );
+    }
+    pub fn assert_lacks(&self, needle: &str) {
+        assert!(!self.body.contains(needle), "expected page not to contain {needle:?}; body:\n{}", self.body);
+    }
+}
+
+/// Encodes form fields as `application/x-www-form-urlencoded`.
+pub fn encode_form(fields: &[(&str, &str)]) -> String {
+    fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(*b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        Self::with_demo(false).await
+    }
+
+    /// An app whose start-up loads the demo shop, as a first run does.
+    pub async fn with_demo(demo: bool) -> TestApp {
+        let server: PgConnectOptions = server_url().parse().expect("DATABASE_URL is a PostgreSQL URL");
+        let db_name = format!(
+            "shopdesk_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+        );
+        let mut admin = server.connect().await.expect("PostgreSQL must be reachable at DATABASE_URL");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db_name}\"")))
+            .await
+            .expect("create test database");
+        let url = server.clone().database(&db_name).to_url_lossy().to_string();
+        let figment = shopdesk::figment()
+            .merge(Serialized::global("databases.shop.url", &url))
+            .merge(Serialized::global("databases.shop.max_connections", 8))
+            .merge(Serialized::global("demo", demo))
+            .merge(Serialized::global("log_level", "off"));
+        let client = Client::tracked(shopdesk::build_rocket(figment)).await.expect("app starts");
+        let pool = PgPool::connect(&url).await.expect("connect to test database");
+        TestApp { client, pool, db_name }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        let response = self.client.get(path.to_string()).dispatch().await;
+        Page {
+            status: response.status(),
+            location: response.headers().get_one("Location").map(str::to_string),
+            body: response.into_string().await.unwrap_or_default(),
+        }
+    }
+
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let response =
+            self.client.post(path.to_string()).header(ContentType::Form).body(encode_form(fields)).dispatch().await;
+        Page {
+            status: response.status(),
+            location: response.headers().get_one("Location").map(str::to_string),
+            body: response.into_string().await.unwrap_or_default(),
+        }
+    }
+
+    /// Posts a form that must succeed, and returns the page it redirects to.
+    pub async fn post_ok(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let posted = self.post(path, fields).await;
+        assert_eq!(posted.status, Status::SeeOther, "expected a redirect from {path}; body:\n{}", posted.body);
+        let to = posted.location.expect("redirect has a location");
+        self.get(&to).await
+    }
+
+    pub async fn scalar_i64(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.expect("query runs")
+    }
+
+    /// Creates a customer directly in the database; returns its id.
+    pub async fn user(&self, name: &str, email: &str) -> i64 {
+        sqlx::query_scalar("INSERT INTO users (name, email) VALUES ($1, $2) RETURNING id")
+            .bind(name)
+            .bind(email)
+            .fetch_one(&self.pool)
+            .await
+            .expect("insert user")
+    }
+
+    /// Creates a product directly in the database; returns its id.
+    pub async fn product(&self, name: &str, sku: &str, price_cents: i64, stock: i32) -> i64 {
+        sqlx::query_scalar("INSERT INTO products (name, sku, price_cents, stock) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(name)
+            .bind(sku)
+            .bind(price_cents)
+            .bind(stock)
+            .fetch_one(&self.pool)
+            .await
+            .expect("insert product")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let name = self.db_name.clone();
+        // Drop the database from a thread of its own: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            runtime.block_on(async move {
+                let Ok(server) = server_url().parse::<PgConnectOptions>() else { return };
+                if let Ok(mut admin) = server.connect().await {
+                    let _ = admin
+                        .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}

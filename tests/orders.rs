@@ -1,0 +1,380 @@
+//! Orders: placing, editing lines without JavaScript, stock, filters, delete.
+
+mod common;
+
+use common::{Page, TestApp};
+use rocket::http::Status;
+
+struct Shop {
+    app: TestApp,
+    ada: i64,
+    bob: i64,
+    mug: i64,
+    beans: i64,
+}
+
+async fn shop() -> Shop {
+    let app = TestApp::new().await;
+    let ada = app.user("Ada Lovelace", "ada@example.com").await;
+    let bob = app.user("Bob Builder", "bob@example.com").await;
+    let mug = app.product("Stoneware Mug", "MUG", 1250, 10).await;
+    let beans = app.product("Coffee Beans", "BEANS", 1699, 5).await;
+    Shop { app, ada, bob, mug, beans }
+}
+
+impl Shop {
+    async fn place(&self, user: i64, status: &str, lines: &[(i64, &str)]) -> Page {
+        let mut fields: Vec<(String, String)> =
+            vec![("user_id".into(), user.to_string()), ("status".into(), status.into())];
+        for (i, (product, qty)) in lines.iter().enumerate() {
+            fields.push((format!("lines[{i}].product_id"), product.to_string()));
+            fields.push((format!("lines[{i}].quantity"), qty.to_string()));
+        }
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.app.post("/orders", &borrowed).await
+    }
+
+    async fn stock(&self, product: i64) -> i32 {
+        sqlx::query_scalar("SELECT stock FROM products WHERE id = $1")
+            .bind(product)
+            .fetch_one(&self.app.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn only_order(&self) -> i64 {
+        sqlx::query_scalar("SELECT id FROM orders").fetch_one(&self.app.pool).await.unwrap()
+    }
+}
+
+#[rocket::async_test]
+async fn an_order_with_several_lines_is_placed_with_totals_and_stock_taken() {
+    let s = shop().await;
+    let form = s.app.get("/orders/new").await;
+    assert_eq!(form.status, Status::Ok);
+    form.assert_contains("Ada Lovelace (ada@example.com)");
+    form.assert_contains("Stoneware Mug · MUG · $12.50 · 10 in stock");
+
+    let placed = s.place(s.ada, "paid", &[(s.mug, "2"), (s.beans, "3")]).await;
+    assert_eq!(placed.status, Status::SeeOther);
+    let page = s.app.get(placed.location.as_deref().unwrap()).await;
+    page.assert_contains("placed.");
+    page.assert_contains("Stoneware Mug");
+    page.assert_contains("$25.00");
+    page.assert_contains("$50.97");
+    page.assert_contains("$75.97");
+    page.assert_contains("status-paid");
+
+    let (total, items): (i64, i32) =
+        sqlx::query_as("SELECT total_cents, item_count FROM orders").fetch_one(&s.app.pool).await.unwrap();
+    assert_eq!((total, items), (7597, 5));
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM order_items").await, 2);
+    assert_eq!(s.stock(s.mug).await, 8);
+    assert_eq!(s.stock(s.beans).await, 2);
+}
+
+#[rocket::async_test]
+async fn a_unit_price_can_be_given_and_is_kept() {
+    let s = shop().await;
+    s.app
+        .post_ok(
+            "/orders",
+            &[
+                ("user_id", &s.ada.to_string()),
+                ("lines[0].product_id", &s.mug.to_string()),
+                ("lines[0].quantity", "2"),
+                ("lines[0].unit_price", "10"),
+            ],
+        )
+        .await
+        .assert_contains("$20.00");
+    let paid: i64 =
+        sqlx::query_scalar("SELECT unit_price_cents FROM order_items").fetch_one(&s.app.pool).await.unwrap();
+    assert_eq!(paid, 1000);
+}
+
+#[rocket::async_test]
+async fn lines_are_added_and_removed_without_javascript() {
+    let s = shop().await;
+    let mug = s.mug.to_string();
+    let ada = s.ada.to_string();
+    let page = s
+        .app
+        .post(
+            "/orders",
+            &[("user_id", &ada), ("lines[0].product_id", &mug), ("lines[0].quantity", "4"), ("action", "add_line")],
+        )
+        .await;
+    assert_eq!(page.status, Status::Ok);
+    page.assert_contains("name=\"lines[1].product_id\"");
+    page.assert_lacks("name=\"lines[2].product_id\"");
+    page.assert_contains("value=\"4\"");
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0, "adding a line saves nothing");
+
+    let beans = s.beans.to_string();
+    let page = s
+        .app
+        .post(
+            "/orders",
+            &[
+                ("user_id", &ada),
+                ("lines[0].product_id", &mug),
+                ("lines[0].quantity", "4"),
+                ("lines[1].product_id", &beans),
+                ("lines[1].quantity", "1"),
+                ("action", "remove:0"),
+            ],
+        )
+        .await;
+    page.assert_lacks("name=\"lines[1].product_id\"");
+    page.assert_contains(&format!("<option value=\"{beans}\" selected>"));
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
+}
+
+#[rocket::async_test]
+async fn invalid_orders_explain_each_problem_and_keep_the_values() {
+    let s = shop().await;
+    let mug = s.mug.to_string();
+    let beans = s.beans.to_string();
+
+    let page = s.app.post("/orders", &[("user_id", ""), ("lines[0].product_id", ""), ("lines[0].quantity", "")]).await;
+    assert_eq!(page.status, Status::Ok);
+    page.assert_contains("Choose the customer who placed this order.");
+
+    let page = s.app.post("/orders", &[("user_id", &s.ada.to_string())]).await;
+    page.assert_contains("Add at least one line");
+
+    let page = s
+        .app
+        .post("/orders", &[("user_id", &s.ada.to_string()), ("lines[0].product_id", &mug), ("lines[0].quantity", "0")])
+        .await;
+    page.assert_contains("The quantity must be at least 1.");
+    page.assert_contains("id=\"line-0-error\"");
+
+    let page = s
+        .app
+        .post("/orders", &[("user_id", &s.ada.to_string()), ("lines[0].product_id", ""), ("lines[0].quantity", "2")])
+        .await;
+    page.assert_contains("Choose a product for this line");
+
+    let page = s
+        .app
+        .post(
+            "/orders",
+            &[
+                ("user_id", &s.ada.to_string()),
+                ("lines[0].product_id", &mug),
+                ("lines[0].quantity", "1"),
+                ("lines[1].product_id", &mug),
+                ("lines[1].quantity", "1"),
+            ],
+        )
+        .await;
+    page.assert_contains("This product is already on line 1");
+
+    let page = s
+        .app
+        .post("/orders", &[("user_id", "424242"), ("lines[0].product_id", &beans), ("lines[0].quantity", "1")])
+        .await;
+    page.assert_contains("That customer no longer exists");
+
+    let page = s
+        .app
+        .post(
+            "/orders",
+            &[("user_id", &s.ada.to_string()), ("lines[0].product_id", "424242"), ("lines[0].quantity", "1")],
+        )
+        .await;
+    page.assert_contains("This product no longer exists");
+
+    let page = s
+        .app
+        .post(
+            "/orders",
+            &[
+                ("user_id", &s.ada.to_string()),
+                ("status", "lost"),
+                ("lines[0].product_id", &mug),
+                ("lines[0].quantity", "1"),
+            ],
+        )
+        .await;
+    page.assert_contains("Choose one of the listed statuses.");
+
+    let page = s
+        .app
+        .post(
+            "/orders",
+            &[
+                ("user_id", &s.ada.to_string()),
+                ("lines[0].product_id", &mug),
+                ("lines[0].quantity", "1"),
+                ("lines[0].unit_price", "-2"),
+            ],
+        )
+        .await;
+    page.assert_contains("The unit price can&#39;t be negative.");
+
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
+    assert_eq!(s.stock(s.mug).await, 10);
+    assert_eq!(s.stock(s.beans).await, 5);
+}
+
+#[rocket::async_test]
+async fn an_order_beyond_stock_names_the_product_and_what_is_left() {
+    let s = shop().await;
+    let page = s.place(s.ada, "pending", &[(s.mug, "1"), (s.beans, "6")]).await;
+    assert_eq!(page.status, Status::Ok);
+    page.assert_contains("Not enough Coffee Beans in stock: 5 available, 6 requested.");
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
+    assert_eq!(s.stock(s.mug).await, 10, "nothing is half-done");
+}
+
+#[rocket::async_test]
+async fn editing_lines_and_status_moves_stock_both_ways() {
+    let s = shop().await;
+    s.place(s.ada, "pending", &[(s.mug, "3")]).await;
+    let id = s.only_order().await;
+    let form = s.app.get(&format!("/orders/{id}/edit")).await;
+    form.assert_contains("value=\"12.50\"");
+    form.assert_contains("value=\"3\"");
+
+    let mug = s.mug.to_string();
+    let beans = s.beans.to_string();
+    let ada = s.ada.to_string();
+    let page = s
+        .app
+        .post_ok(
+            &format!("/orders/{id}"),
+            &[
+                ("user_id", &ada),
+                ("status", "paid"),
+                ("version", "1"),
+                ("lines[0].product_id", &mug),
+                ("lines[0].quantity", "5"),
+                ("lines[0].unit_price", "12.50"),
+                ("lines[1].product_id", &beans),
+                ("lines[1].quantity", "5"),
+            ],
+        )
+        .await;
+    page.assert_contains(&format!("Order #{id} saved."));
+    assert_eq!(s.stock(s.mug).await, 5);
+    assert_eq!(s.stock(s.beans).await, 0);
+
+    // Cancelling returns everything; un-cancelling takes it again.
+    let cancel = [
+        ("user_id", ada.as_str()),
+        ("status", "cancelled"),
+        ("version", "2"),
+        ("lines[0].product_id", &mug),
+        ("lines[0].quantity", "5"),
+    ];
+    s.app.post_ok(&format!("/orders/{id}"), &cancel).await;
+    assert_eq!(s.stock(s.mug).await, 10);
+    assert_eq!(s.stock(s.beans).await, 5);
+    let revive = [
+        ("user_id", ada.as_str()),
+        ("status", "shipped"),
+        ("version", "3"),
+        ("lines[0].product_id", &mug),
+        ("lines[0].quantity", "5"),
+    ];
+    s.app.post_ok(&format!("/orders/{id}"), &revive).await;
+    assert_eq!(s.stock(s.mug).await, 5);
+    let total: i64 = sqlx::query_scalar("SELECT total_cents FROM orders").fetch_one(&s.app.pool).await.unwrap();
+    assert_eq!(total, 6250);
+}
+
+#[rocket::async_test]
+async fn a_stale_order_edit_is_refused_and_shows_the_current_order() {
+    let s = shop().await;
+    s.place(s.ada, "pending", &[(s.mug, "1")]).await;
+    let id = s.only_order().await;
+    let (ada, mug) = (s.ada.to_string(), s.mug.to_string());
+    s.app
+        .post_ok(
+            &format!("/orders/{id}"),
+            &[
+                ("user_id", &ada),
+                ("status", "paid"),
+                ("version", "1"),
+                ("lines[0].product_id", &mug),
+                ("lines[0].quantity", "2"),
+            ],
+        )
+        .await;
+    let page = s
+        .app
+        .post(
+            &format!("/orders/{id}"),
+            &[
+                ("user_id", &ada),
+                ("status", "pending"),
+                ("version", "1"),
+                ("lines[0].product_id", &mug),
+                ("lines[0].quantity", "7"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, Status::Ok);
+    page.assert_contains("Someone else changed this order");
+    page.assert_contains("2 × Stoneware Mug");
+    page.assert_contains("value=\"7\"");
+    assert_eq!(s.stock(s.mug).await, 8);
+}
+
+#[rocket::async_test]
+async fn the_orders_list_filters_by_customer_and_status() {
+    let s = shop().await;
+    s.place(s.ada, "paid", &[(s.mug, "1")]).await;
+    s.place(s.ada, "pending", &[(s.mug, "1")]).await;
+    s.place(s.bob, "paid", &[(s.beans, "1")]).await;
+
+    let all = s.app.get("/orders").await;
+    assert_eq!(all.body.matches("<td><a href=\"/orders/").count(), 3);
+
+    let ada = s.app.get(&format!("/orders?user_id={}", s.ada)).await;
+    ada.assert_contains("Orders of Ada Lovelace");
+    assert_eq!(ada.body.matches("<td><a href=\"/orders/").count(), 2);
+    ada.assert_lacks("Bob Builder</a></td>");
+
+    let paid = s.app.get("/orders?status=paid").await;
+    assert_eq!(paid.body.matches("<td><a href=\"/orders/").count(), 2);
+
+    let both = s.app.get(&format!("/orders?user_id={}&status=paid", s.ada)).await;
+    assert_eq!(both.body.matches("<td><a href=\"/orders/").count(), 1);
+
+    let none = s.app.get("/orders?status=shipped").await;
+    none.assert_contains("No orders match.");
+
+    // Nonsense filters are ignored rather than failing.
+    let odd = s.app.get("/orders?user_id=abc&status=%3Cscript%3E").await;
+    assert_eq!(odd.status, Status::Ok);
+    assert_eq!(odd.body.matches("<td><a href=\"/orders/").count(), 3);
+}
+
+#[rocket::async_test]
+async fn deleting_an_order_asks_first_then_removes_its_lines_and_returns_stock() {
+    let s = shop().await;
+    s.place(s.ada, "paid", &[(s.mug, "2"), (s.beans, "1")]).await;
+    let id = s.only_order().await;
+    let confirm = s.app.get(&format!("/orders/{id}/delete")).await;
+    confirm.assert_contains(&format!("Delete order #{id}?"));
+    confirm.assert_contains("The items go back into stock.");
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 1);
+
+    let page = s.app.post_ok(&format!("/orders/{id}/delete"), &[("version", "1")]).await;
+    page.assert_contains(&format!("Order #{id} and its lines deleted."));
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM order_items").await, 0);
+    assert_eq!(s.stock(s.mug).await, 10);
+    assert_eq!(s.stock(s.beans).await, 5);
+}
+
+#[rocket::async_test]
+async fn a_new_order_from_a_customer_page_has_the_customer_chosen() {
+    let s = shop().await;
+    let page = s.app.get(&format!("/orders/new?user_id={}", s.bob)).await;
+    page.assert_contains(&format!("<option value=\"{}\" selected>Bob Builder", s.bob));
+}

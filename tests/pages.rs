@@ -1,0 +1,162 @@
+//! Dashboard, reports, demo data, static assets, errors and the command line.
+
+mod common;
+
+use common::TestApp;
+use rocket::http::Status;
+
+async fn order(app: &TestApp, user: i64, status: &str, product: i64, qty: &str) {
+    app.post_ok(
+        "/orders",
+        &[
+            ("user_id", &user.to_string()),
+            ("status", status),
+            ("lines[0].product_id", &product.to_string()),
+            ("lines[0].quantity", qty),
+        ],
+    )
+    .await;
+}
+
+#[rocket::async_test]
+async fn the_reports_show_the_top_customer_revenue_and_best_sellers() {
+    let app = TestApp::new().await;
+    let ada = app.user("Ada Lovelace", "ada@example.com").await;
+    let bob = app.user("Bob Builder", "bob@example.com").await;
+    let mug = app.product("Stoneware Mug", "MUG", 1000, 100).await;
+    let grinder = app.product("Burr Grinder", "GRND", 9000, 100).await;
+    // Ada: three orders, one cancelled. Bob: one big order.
+    order(&app, ada, "paid", mug, "1").await;
+    order(&app, ada, "shipped", mug, "2").await;
+    order(&app, ada, "cancelled", grinder, "5").await;
+    order(&app, bob, "pending", grinder, "2").await;
+
+    let page = app.get("/reports").await;
+    assert_eq!(page.status, Status::Ok);
+    // The leader card names the customer with the most orders.
+    let leader = page.body.split("class=\"leader-name\"").nth(1).unwrap();
+    assert!(leader.split("</p>").next().unwrap().contains("Ada Lovelace"));
+    page.assert_contains("3 orders · $30.00 revenue");
+    // Revenue per customer ignores the cancelled order: Bob $180, Ada $30.
+    let revenue = page.body.split("id=\"revenue\"").nth(1).unwrap().split("</section>").next().unwrap();
+    let bob_at = revenue.find("Bob Builder").unwrap();
+    let ada_at = revenue.find("Ada Lovelace").unwrap();
+    assert!(bob_at < ada_at, "highest revenue first");
+    assert!(revenue.contains("$180.00") && revenue.contains("$30.00"));
+    assert!(!revenue.contains("$480.00"), "cancelled orders earn nothing");
+    // Best sellers: 3 mugs, 2 grinders (the cancelled 5 do not count).
+    let best = page.body.split("id=\"best-sellers\"").nth(1).unwrap();
+    assert!(best.find("Stoneware Mug").unwrap() < best.find("Burr Grinder").unwrap());
+    assert!(best.contains("<td class=\"num\">3</td>") && best.contains("<td class=\"num\">2</td>"));
+}
+
+#[rocket::async_test]
+async fn empty_reports_and_dashboard_say_so() {
+    let app = TestApp::new().await;
+    let page = app.get("/reports").await;
+    page.assert_contains("No orders yet, so there is nothing to rank.");
+    let home = app.get("/").await;
+    assert_eq!(home.status, Status::Ok);
+    home.assert_contains("No orders yet.");
+    home.assert_contains("$0.00");
+}
+
+#[rocket::async_test]
+async fn the_dashboard_shows_counts_revenue_and_recent_orders() {
+    let app = TestApp::new().await;
+    let ada = app.user("Ada Lovelace", "ada@example.com").await;
+    let mug = app.product("Stoneware Mug", "MUG", 1250, 100).await;
+    order(&app, ada, "paid", mug, "2").await;
+    order(&app, ada, "cancelled", mug, "1").await;
+    let page = app.get("/").await;
+    page.assert_contains("<span class=\"stat-label\">Revenue</span><span class=\"stat-value\">$25.00</span>");
+    page.assert_contains("<span class=\"stat-label\">Orders</span><span class=\"stat-value\">2</span>");
+    page.assert_contains("<span class=\"stat-label\">Customers</span><span class=\"stat-value\">1</span>");
+    page.assert_contains("href=\"/orders/");
+    for link in ["/users", "/products", "/orders", "/reports", "/orders/new"] {
+        page.assert_contains(&format!("href=\"{link}\""));
+    }
+}
+
+#[rocket::async_test]
+async fn a_first_start_loads_demo_data_once() {
+    let app = TestApp::with_demo(true).await;
+    let users = app.scalar_i64("SELECT count(*) FROM users").await;
+    let products = app.scalar_i64("SELECT count(*) FROM products").await;
+    let orders = app.scalar_i64("SELECT count(*) FROM orders").await;
+    assert!(users >= 8 && products >= 12 && orders >= 30, "{users} users, {products} products, {orders} orders");
+    let statuses = app.scalar_i64("SELECT count(DISTINCT status) FROM orders").await;
+    assert_eq!(statuses, 4, "every status is represented");
+    let lines_out_of_range = app
+        .scalar_i64("SELECT count(*) FROM (SELECT order_id FROM order_items GROUP BY order_id HAVING count(*) NOT BETWEEN 1 AND 5) x")
+        .await;
+    assert_eq!(lines_out_of_range, 0);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM orders WHERE total_cents <= 0").await, 0);
+
+    // Seeding again (as `shopdesk seed` does) adds nothing.
+    let again = shopdesk::demo::seed(&app.pool).await.unwrap();
+    assert!(again.is_none());
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM orders").await, orders);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, users);
+
+    let home = app.get("/").await;
+    home.assert_contains("Ada Lovelace");
+}
+
+#[rocket::async_test]
+async fn demo_data_is_not_loaded_into_a_shop_that_has_data() {
+    let app = TestApp::new().await;
+    app.user("Real Customer", "real@example.com").await;
+    assert!(shopdesk::demo::seed_if_empty(&app.pool).await.unwrap().is_none());
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 1);
+}
+
+#[rocket::async_test]
+async fn styles_are_served_locally() {
+    let app = TestApp::new().await;
+    let home = app.get("/").await;
+    home.assert_contains("/static/vendor/pico/pico.min.css");
+    home.assert_lacks("https://");
+    let css = app.get("/static/vendor/pico/pico.min.css").await;
+    assert_eq!(css.status, Status::Ok);
+    assert!(css.body.contains("Pico CSS"));
+    assert_eq!(app.get("/static/app.css").await.status, Status::Ok);
+}
+
+#[rocket::async_test]
+async fn unknown_pages_and_oversized_forms_get_friendly_errors() {
+    let app = TestApp::new().await;
+    let page = app.get("/no/such/page").await;
+    assert_eq!(page.status, Status::NotFound);
+    page.assert_contains("Page not found");
+    page.assert_contains("Back to the dashboard");
+
+    let huge = "x".repeat(200 * 1024);
+    let page = app.post("/users", &[("name", &huge), ("email", "a@example.com")]).await;
+    assert!(page.status == Status::PayloadTooLarge || page.status == Status::UnprocessableEntity, "{}", page.status);
+    assert!(!page.body.contains("panicked"));
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 0);
+}
+
+#[rocket::async_test]
+async fn health_endpoints_answer() {
+    let app = TestApp::new().await;
+    let live = app.get("/healthz").await;
+    assert_eq!((live.status, live.body.as_str()), (Status::Ok, "ok"));
+    let ready = app.get("/readyz").await;
+    assert_eq!((ready.status, ready.body.as_str()), (Status::Ok, "ready"));
+}
+
+#[test]
+fn an_unreachable_database_gets_a_clear_message_not_a_stack_trace() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shopdesk"))
+        .arg("serve")
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/shopdesk")
+        .output()
+        .expect("run shopdesk");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot reach PostgreSQL at 127.0.0.1:1"), "{stderr}");
+    assert!(stderr.contains("docker compose up -d db"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
