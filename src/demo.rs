@@ -6,8 +6,13 @@ use sqlx::{Acquire, PgPool};
 
 use crate::db::orders::{self, Draft, DraftLine, Status};
 use crate::db::products::{self, NewProduct};
+use crate::db::staff::{self, NewStaff, Role};
 use crate::db::users::{self, NewUser};
 use crate::db::DbError;
+
+/// The read-only demo account, documented in the README.
+pub const DEMO_VIEWER_EMAIL: &str = "viewer@shopdesk.demo";
+pub const DEMO_VIEWER_PASSWORD: &str = "look-but-dont-touch";
 
 const USERS: [(&str, &str); 10] = [
     ("Ada Lovelace", "ada@example.com"),
@@ -68,12 +73,12 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
 
     let mut user_ids = Vec::new();
     for (name, email) in USERS {
-        user_ids.push(users::create(&mut tx, &NewUser { name: name.into(), email: email.into() }).await?);
+        user_ids.push(users::create(&mut tx, None, &NewUser { name: name.into(), email: email.into() }).await?);
     }
     let mut product_ids = Vec::new();
     for (name, sku, price_cents, stock) in PRODUCTS {
         let product = NewProduct { name: name.into(), sku: sku.into(), price_cents, stock };
-        product_ids.push(products::create(&mut tx, &product).await?);
+        product_ids.push(products::create(&mut tx, None, &product).await?);
     }
 
     let mut seq = Sequence(20_240_601);
@@ -97,7 +102,7 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
             }
         }
         let draft = Draft { user_id: customer, status, lines };
-        let id = orders::save(&mut tx, None, &draft).await.map_err(|e| match e {
+        let id = orders::save(&mut tx, None, None, &draft).await.map_err(|e| match e {
             orders::SaveError::Db(e) => e,
             other => DbError::Sqlx(sqlx::Error::Protocol(other.to_string())),
         })?;
@@ -108,8 +113,30 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
             .execute(&mut *tx)
             .await?;
     }
+    // A read-only account, so anyone can look around safely.
+    let viewer_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM staff WHERE lower(email) = $1)")
+        .bind(DEMO_VIEWER_EMAIL)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !viewer_exists {
+        let password_hash = crate::passwords::hash_async(DEMO_VIEWER_PASSWORD.to_string())
+            .await
+            .map_err(|e| DbError::Sqlx(sqlx::Error::Protocol(e)))?;
+        let viewer = NewStaff {
+            email: DEMO_VIEWER_EMAIL.into(),
+            display_name: "Demo Viewer".into(),
+            role: Role::Viewer,
+            password_hash,
+        };
+        staff::create(&mut tx, None, &viewer).await?;
+    }
     tx.commit().await?;
-    Ok(Some(format!("Loaded demo data: {} customers, {} products, {order_count} orders.", USERS.len(), PRODUCTS.len())))
+    Ok(Some(format!(
+        "Loaded demo data: {} customers, {} products, {order_count} orders, and the read-only account \
+         {DEMO_VIEWER_EMAIL} (password {DEMO_VIEWER_PASSWORD}).",
+        USERS.len(),
+        PRODUCTS.len()
+    )))
 }
 
 /// Loads the demo shop only into a shop with no customers, products or orders.

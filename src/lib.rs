@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod demo;
+pub mod passwords;
 pub mod web;
 
 use rocket::fairing::AdHoc;
@@ -40,9 +41,18 @@ pub fn database_url(figment: &Figment) -> String {
 pub fn build_rocket(figment: Figment) -> Rocket<Build> {
     let static_dir =
         figment.extract_inner::<String>("static_dir").unwrap_or_else(|_| rocket::fs::relative!("static").to_string());
+    let auth = web::auth::AuthConfig::from_figment(&figment);
     rocket::custom(figment)
+        .manage(auth)
+        // Our own headers replace Rocket's default Shield, which would otherwise
+        // set weaker values for some of the same headers.
+        .attach(rocket::shield::Shield::new())
+        .attach(web::security::SecurityHeaders)
         .attach(Db::init())
         .attach(AdHoc::try_on_ignite("Migrations and demo data", prepare_database))
+        .mount("/", web::auth::routes())
+        .mount("/", web::audit::routes())
+        .mount("/", web::staff::routes())
         .mount("/", web::dashboard::routes())
         .mount("/", web::users::routes())
         .mount("/", web::products::routes())

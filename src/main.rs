@@ -25,6 +25,16 @@ enum Command {
     Migrate,
     /// Load the demo shop (does nothing if it is already loaded).
     Seed,
+    /// Add a staff account. The password is read from standard input, or
+    /// asked for when run in a terminal; never pass it as an argument.
+    CreateStaff {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["admin", "viewer"])]
+        role: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,6 +57,10 @@ async fn run(command: Command, figment: Figment) -> ExitCode {
     match command {
         Command::Serve { no_demo } => {
             let figment = if no_demo { figment.merge(Serialized::global("demo", false)) } else { figment };
+            if let Err(e) = bootstrap_admin(&figment).await {
+                eprintln!("shopdesk: {e}");
+                return ExitCode::FAILURE;
+            }
             match shopdesk::build_rocket(figment).launch().await {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -59,6 +73,16 @@ async fn run(command: Command, figment: Figment) -> ExitCode {
             Ok(pool) => {
                 pool.close().await;
                 println!("Migrations applied.");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("shopdesk: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::CreateStaff { email, name, role } => match create_staff(&figment, email, name, &role).await {
+            Ok(message) => {
+                println!("{message}");
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -86,6 +110,87 @@ async fn run(command: Command, figment: Figment) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// With no staff at all, creates the first admin so someone can sign in.
+async fn bootstrap_admin(figment: &Figment) -> Result<(), String> {
+    let pool = migrate(figment).await?;
+    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    let existing = shopdesk::db::staff::count(&mut conn).await.map_err(|e| e.to_string())?;
+    if existing > 0 {
+        return Ok(());
+    }
+    let email = std::env::var("SHOPDESK_ADMIN_EMAIL").unwrap_or_else(|_| "admin@shopdesk.local".to_string());
+    let (password, generated) = match std::env::var("SHOPDESK_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (shopdesk::passwords::generate(), true),
+    };
+    shopdesk::passwords::check_strength(&password).map_err(|e| format!("SHOPDESK_ADMIN_PASSWORD is too weak: {e}"))?;
+    let password_hash = shopdesk::passwords::hash_async(password.clone()).await?;
+    let new = shopdesk::db::staff::NewStaff {
+        email: email.clone(),
+        display_name: "Administrator".into(),
+        role: shopdesk::db::staff::Role::Admin,
+        password_hash,
+    };
+    shopdesk::db::staff::create(&mut conn, None, &new)
+        .await
+        .map_err(|e| format!("could not create the first admin: {e}"))?;
+    if generated {
+        println!(
+            "\n  Created the first admin account.\n    email:    {email}\n    password: {password}\n  \
+             This password is shown only once: sign in and keep it somewhere safe.\n"
+        );
+    } else {
+        println!("Created the first admin account {email} with the password from SHOPDESK_ADMIN_PASSWORD.");
+    }
+    pool.close().await;
+    Ok(())
+}
+
+/// Reads a new password from standard input, or asks twice in a terminal.
+fn read_password() -> Result<String, String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+        let second = rpassword::prompt_password("Repeat password: ").map_err(|e| e.to_string())?;
+        if first != second {
+            return Err("the two passwords differ".into());
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| e.to_string())?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+async fn create_staff(figment: &Figment, email: String, name: String, role: &str) -> Result<String, String> {
+    let role = shopdesk::db::staff::Role::parse(role).ok_or("the role must be admin or viewer")?;
+    let password = read_password()?;
+    shopdesk::passwords::check_strength(&password)?;
+    let password_hash = shopdesk::passwords::hash_async(password).await?;
+    let pool = migrate(figment).await?;
+    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    let new = shopdesk::db::staff::NewStaff {
+        email: email.trim().to_string(),
+        display_name: name.trim().to_string(),
+        role,
+        password_hash,
+    };
+    let created = shopdesk::db::staff::create(&mut conn, None, &new).await;
+    drop(conn);
+    pool.close().await;
+    match created {
+        Ok(id) => Ok(format!("Created {} account #{id} for {}.", role.as_str(), new.email)),
+        Err(shopdesk::db::DbError::Constraint { constraint }) => Err(match constraint.as_str() {
+            "staff_email_key" => "a staff account with this email already exists".into(),
+            "staff_email_valid" => "that is not a valid email address".into(),
+            "staff_name_present" => "the name must not be empty".into(),
+            other => format!("refused by {other}"),
+        }),
+        Err(e) => Err(e.to_string()),
     }
 }
 

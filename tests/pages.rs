@@ -99,8 +99,22 @@ async fn a_first_start_loads_demo_data_once() {
     assert_eq!(app.scalar_i64("SELECT count(*) FROM orders").await, orders);
     assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, users);
 
+    // The documented read-only account signs in and sees the shop.
+    app.refresh_csrf("/sign-in").await;
+    let signed_in = app
+        .post(
+            "/sign-in",
+            &[
+                ("email", shopdesk::demo::DEMO_VIEWER_EMAIL),
+                ("password", shopdesk::demo::DEMO_VIEWER_PASSWORD),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(signed_in.status, Status::SeeOther);
     let home = app.get("/").await;
     home.assert_contains("Ada Lovelace");
+    home.assert_contains("read-only account");
 }
 
 #[rocket::async_test]

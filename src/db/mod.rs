@@ -3,9 +3,11 @@
 //! Functions here take a plain `&mut PgConnection` (or a transaction) and return
 //! plain structs; nothing in this module knows about HTTP.
 
+pub mod audit;
 pub mod orders;
 pub mod products;
 pub mod reports;
+pub mod staff;
 pub mod users;
 
 use std::time::Duration;
@@ -194,4 +196,24 @@ pub async fn ensure_database(url: &str) -> Result<bool, sqlx::Error> {
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// Who is making a change: a staff member's id, or `None` for the system
+/// (demo data, command-line tools). The audit triggers record it.
+pub type Actor = Option<i64>;
+
+/// Starts a transaction whose changes the audit trail attributes to `actor`.
+pub async fn begin_as(
+    conn: &mut sqlx::PgConnection,
+    actor: Actor,
+) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, sqlx::Error> {
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
+    if let Some(staff_id) = actor {
+        sqlx::query("SELECT set_config('shopdesk.staff_id', $1, true)")
+            .bind(staff_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
 }

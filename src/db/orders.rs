@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 
-use super::DbError;
+use super::{Actor, DbError};
 
 /// The life of an order. Cancelled orders hold no stock and earn no revenue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,8 +213,13 @@ struct LockedProduct {
 /// Creates (`existing = None`) or replaces an order with its lines, moving
 /// stock between the shelf and the order in the same transaction. An edit is
 /// refused with `Conflict` if the order changed since `version` was read.
-pub async fn save(conn: &mut PgConnection, existing: Option<(i64, i32)>, draft: &Draft) -> Result<i64, SaveError> {
-    let mut tx = conn.begin().await?;
+pub async fn save(
+    conn: &mut PgConnection,
+    actor: Actor,
+    existing: Option<(i64, i32)>,
+    draft: &Draft,
+) -> Result<i64, SaveError> {
+    let mut tx = super::begin_as(conn, actor).await?;
 
     // Stock each product gives back from the order as it stands now.
     let mut delta: BTreeMap<i64, i64> = BTreeMap::new();
@@ -320,13 +325,23 @@ pub async fn save(conn: &mut PgConnection, existing: Option<(i64, i32)>, draft: 
                 .bind(item_count)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("DELETE FROM order_items WHERE order_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM order_items WHERE order_id = $1 AND product_id <> ALL($2)")
+                    .bind(id)
+                    .bind(&product_ids)
+                    .execute(&mut *tx)
+                    .await?;
                 id
             }
         };
+    // Lines that did not change are left alone, so the audit trail records
+    // exactly the lines that were added, changed or removed.
     sqlx::query(
         "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
-         SELECT $1, * FROM unnest($2::BIGINT[], $3::INT[], $4::BIGINT[])",
+         SELECT $1, * FROM unnest($2::BIGINT[], $3::INT[], $4::BIGINT[])
+         ON CONFLICT (order_id, product_id) DO UPDATE
+            SET quantity = EXCLUDED.quantity, unit_price_cents = EXCLUDED.unit_price_cents
+          WHERE (order_items.quantity, order_items.unit_price_cents)
+                IS DISTINCT FROM (EXCLUDED.quantity, EXCLUDED.unit_price_cents)",
     )
     .bind(order_id)
     .bind(&product_ids)
@@ -339,8 +354,8 @@ pub async fn save(conn: &mut PgConnection, existing: Option<(i64, i32)>, draft: 
 }
 
 /// Deletes an order and its lines, returning held stock to the shelf.
-pub async fn delete(conn: &mut PgConnection, id: i64, version: i32) -> Result<(), DbError> {
-    let mut tx = conn.begin().await?;
+pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32) -> Result<(), DbError> {
+    let mut tx = super::begin_as(conn, actor).await?;
     let current: Option<(String, i32)> = sqlx::query_as("SELECT status, version FROM orders WHERE id = $1 FOR UPDATE")
         .bind(id)
         .fetch_optional(&mut *tx)

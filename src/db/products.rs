@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::DbError;
+use super::{Actor, DbError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Product {
@@ -114,18 +114,29 @@ pub async fn choices(conn: &mut PgConnection) -> Result<Vec<ProductChoice>, DbEr
         .await?)
 }
 
-pub async fn create(conn: &mut PgConnection, p: &NewProduct) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar("INSERT INTO products (name, sku, price_cents, stock) VALUES ($1, $2, $3, $4) RETURNING id")
-        .bind(&p.name)
-        .bind(&p.sku)
-        .bind(p.price_cents)
-        .bind(p.stock)
-        .fetch_one(conn)
-        .await?)
+pub async fn create(conn: &mut PgConnection, actor: Actor, p: &NewProduct) -> Result<i64, DbError> {
+    let mut tx = super::begin_as(conn, actor).await?;
+    let id =
+        sqlx::query_scalar("INSERT INTO products (name, sku, price_cents, stock) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(&p.name)
+            .bind(&p.sku)
+            .bind(p.price_cents)
+            .bind(p.stock)
+            .fetch_one(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// Saves the edit only if nobody changed the product since `version` was read.
-pub async fn update(conn: &mut PgConnection, id: i64, version: i32, p: &NewProduct) -> Result<(), DbError> {
+pub async fn update(
+    conn: &mut PgConnection,
+    actor: Actor,
+    id: i64,
+    version: i32,
+    p: &NewProduct,
+) -> Result<(), DbError> {
+    let mut tx = super::begin_as(conn, actor).await?;
     let updated = sqlx::query(
         "UPDATE products SET name = $3, sku = $4, price_cents = $5, stock = $6,
                 version = version + 1, updated_at = now()
@@ -137,19 +148,21 @@ pub async fn update(conn: &mut PgConnection, id: i64, version: i32, p: &NewProdu
     .bind(&p.sku)
     .bind(p.price_cents)
     .bind(p.stock)
-    .execute(&mut *conn)
+    .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 1 {
+        tx.commit().await?;
         return Ok(());
     }
-    super::missing_or_conflict(conn, "products", id).await
+    super::missing_or_conflict(&mut tx, "products", id).await
 }
 
 /// Deletes a product that is on no order. `Ok(Err(n))` says it is on `n` orders.
-pub async fn delete(conn: &mut PgConnection, id: i64, version: i32) -> Result<Result<(), i64>, DbError> {
+pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32) -> Result<Result<(), i64>, DbError> {
+    let mut tx = super::begin_as(conn, actor).await?;
     let on_orders: i64 = sqlx::query_scalar("SELECT count(*) FROM order_items WHERE product_id = $1")
         .bind(id)
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut *tx)
         .await?;
     if on_orders > 0 {
         return Ok(Err(on_orders));
@@ -157,11 +170,14 @@ pub async fn delete(conn: &mut PgConnection, id: i64, version: i32) -> Result<Re
     let deleted = sqlx::query("DELETE FROM products WHERE id = $1 AND version = $2")
         .bind(id)
         .bind(version)
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await;
     match deleted {
-        Ok(done) if done.rows_affected() == 1 => Ok(Ok(())),
-        Ok(_) => super::missing_or_conflict(conn, "products", id).await.map(Ok),
+        Ok(done) if done.rows_affected() == 1 => {
+            tx.commit().await?;
+            Ok(Ok(()))
+        }
+        Ok(_) => super::missing_or_conflict(&mut tx, "products", id).await.map(Ok),
         Err(e) => match DbError::from(e) {
             DbError::Constraint { .. } => Ok(Err(1)),
             other => Err(other),

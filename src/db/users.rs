@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::DbError;
+use super::{Actor, DbError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
@@ -83,16 +83,26 @@ pub async fn choices(conn: &mut PgConnection) -> Result<Vec<UserChoice>, DbError
     Ok(sqlx::query_as::<_, UserChoice>("SELECT id, name, email FROM users ORDER BY name, id").fetch_all(conn).await?)
 }
 
-pub async fn create(conn: &mut PgConnection, user: &NewUser) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar("INSERT INTO users (name, email) VALUES ($1, $2) RETURNING id")
+pub async fn create(conn: &mut PgConnection, actor: Actor, user: &NewUser) -> Result<i64, DbError> {
+    let mut tx = super::begin_as(conn, actor).await?;
+    let id = sqlx::query_scalar("INSERT INTO users (name, email) VALUES ($1, $2) RETURNING id")
         .bind(&user.name)
         .bind(&user.email)
-        .fetch_one(conn)
-        .await?)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// Saves the edit only if nobody changed the customer since `version` was read.
-pub async fn update(conn: &mut PgConnection, id: i64, version: i32, user: &NewUser) -> Result<(), DbError> {
+pub async fn update(
+    conn: &mut PgConnection,
+    actor: Actor,
+    id: i64,
+    version: i32,
+    user: &NewUser,
+) -> Result<(), DbError> {
+    let mut tx = super::begin_as(conn, actor).await?;
     let updated = sqlx::query(
         "UPDATE users SET name = $3, email = $4, version = version + 1, updated_at = now()
           WHERE id = $1 AND version = $2",
@@ -101,29 +111,31 @@ pub async fn update(conn: &mut PgConnection, id: i64, version: i32, user: &NewUs
     .bind(version)
     .bind(&user.name)
     .bind(&user.email)
-    .execute(&mut *conn)
+    .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 1 {
+        tx.commit().await?;
         return Ok(());
     }
-    super::missing_or_conflict(conn, "users", id).await
+    super::missing_or_conflict(&mut tx, "users", id).await
 }
 
 /// Deletes a customer who has no orders. `Ok(Err(n))` says they still have `n` orders.
-pub async fn delete(conn: &mut PgConnection, id: i64, version: i32) -> Result<Result<(), i64>, DbError> {
+pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32) -> Result<Result<(), i64>, DbError> {
+    let mut tx = super::begin_as(conn, actor).await?;
     let order_count: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM orders WHERE user_id = $1").bind(id).fetch_one(&mut *conn).await?;
+        sqlx::query_scalar("SELECT count(*) FROM orders WHERE user_id = $1").bind(id).fetch_one(&mut *tx).await?;
     if order_count > 0 {
         return Ok(Err(order_count));
     }
-    let deleted = sqlx::query("DELETE FROM users WHERE id = $1 AND version = $2")
-        .bind(id)
-        .bind(version)
-        .execute(&mut *conn)
-        .await;
+    let deleted =
+        sqlx::query("DELETE FROM users WHERE id = $1 AND version = $2").bind(id).bind(version).execute(&mut *tx).await;
     match deleted {
-        Ok(done) if done.rows_affected() == 1 => Ok(Ok(())),
-        Ok(_) => super::missing_or_conflict(conn, "users", id).await.map(Ok),
+        Ok(done) if done.rows_affected() == 1 => {
+            tx.commit().await?;
+            Ok(Ok(()))
+        }
+        Ok(_) => super::missing_or_conflict(&mut tx, "users", id).await.map(Ok),
         // An order placed between the check and the delete: the foreign key holds.
         Err(e) => match DbError::from(e) {
             DbError::Constraint { .. } => Ok(Err(1)),

@@ -3,7 +3,6 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::http::Status;
-use rocket::request::FlashMessage;
 use rocket::{get, routes};
 use rocket_db_pools::Connection;
 
@@ -21,10 +20,10 @@ struct DashboardPage {
 }
 
 #[get("/")]
-async fn dashboard(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>) -> Result<DashboardPage, AppError> {
+async fn dashboard(mut db: Connection<Db>, chrome: Chrome) -> Result<DashboardPage, AppError> {
     let totals = reports::totals(&mut db).await?;
     let recent = orders::recent(&mut db, 10).await?;
-    Ok(DashboardPage { chrome: Chrome::new("dashboard", flash), totals, recent })
+    Ok(DashboardPage { chrome: chrome.on("dashboard"), totals, recent })
 }
 
 /// The process is up and serving.

@@ -52,7 +52,7 @@ struct ErrorPage {
 fn page_for(status: Status) -> ErrorPage {
     let (title, message) = match status.code {
         400 => ("Bad request", "The request could not be understood. Go back and try again."),
-        403 => ("Not allowed", "You are not allowed to do that."),
+        403 => ("Not allowed", "You are not allowed to do that. Read-only accounts can look but not change; a form that was open too long must be reloaded before sending it again."),
         404 => ("Page not found", "There is nothing here. It may have been deleted, or the address may be mistyped."),
         413 => ("Too much data", "What you sent is larger than Shopdesk accepts. Shorten it and try again."),
         415 | 422 => (
@@ -101,6 +101,16 @@ impl<'r> Responder<'r, 'static> for ErrorPageFor {
     }
 }
 
+/// No session: go and sign in, then come back to the page asked for.
+#[catch(401)]
+fn sign_in_first(request: &Request<'_>) -> rocket::response::Redirect {
+    let next = match request.method() {
+        rocket::http::Method::Get => request.uri().to_string(),
+        _ => "/".to_string(),
+    };
+    rocket::response::Redirect::to(format!("/sign-in?next={}", super::encode(&next)))
+}
+
 #[catch(default)]
 fn any_error(status: Status, request: &Request<'_>) -> ErrorPageFor {
     // A GET carries no form, so an unreadable GET is an address that names
@@ -112,5 +122,5 @@ fn any_error(status: Status, request: &Request<'_>) -> ErrorPageFor {
 }
 
 pub fn catchers() -> Vec<Catcher> {
-    catchers![any_error]
+    catchers![sign_in_first, any_error]
 }

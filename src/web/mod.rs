@@ -1,6 +1,8 @@
 //! The web layer: one module per resource with its routes, forms and
 //! templates, plus the pieces every page shares.
 
+pub mod audit;
+pub mod auth;
 pub mod dashboard;
 pub mod errors;
 pub mod filters;
@@ -8,28 +10,20 @@ pub mod forms;
 pub mod orders;
 pub mod products;
 pub mod reports;
+pub mod security;
+pub mod staff;
 pub mod users;
 
-use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 
+pub use auth::{AdminForm, Chrome};
 pub use errors::AppError;
+
+/// How many audit entries a record's History section shows.
+pub const HISTORY_ROWS: i64 = 20;
 
 /// How many rows a list page shows.
 pub const PAGE_SIZE: i64 = 50;
-
-/// What every page's frame needs: which menu entry is active and the flash
-/// message left by the previous action, if any.
-pub struct Chrome {
-    pub active: &'static str,
-    pub flash: Option<(String, String)>,
-}
-
-impl Chrome {
-    pub fn new(active: &'static str, flash: Option<FlashMessage<'_>>) -> Chrome {
-        Chrome { active, flash: flash.map(|f| (f.kind().to_string(), f.message().to_string())) }
-    }
-}
 
 /// What a form submission answers: the page to go to next, or the form again
 /// with what went wrong.

@@ -4,14 +4,12 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use rocket::form::Form;
-use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm};
 use rocket_db_pools::Connection;
 
 use super::forms::{parse_count, parse_money, parse_version, FieldErrors};
-use super::{done, filters, query_id, refused, AppError, Chrome, Pager, PAGE_SIZE};
+use super::{done, filters, query_id, refused, AdminForm, AppError, Chrome, Pager, HISTORY_ROWS, PAGE_SIZE};
 use crate::db::orders::{self, Draft, DraftLine, Filter, Line, Order, OrderRow, SaveError, Status};
 use crate::db::products::{self, ProductChoice};
 use crate::db::users::{self, User, UserChoice};
@@ -36,7 +34,7 @@ struct ListPage {
 #[get("/orders?<user_id>&<status>&<before>")]
 async fn list(
     mut db: Connection<Db>,
-    flash: Option<FlashMessage<'_>>,
+    chrome: Chrome,
     user_id: Option<&str>,
     status: Option<&str>,
     before: Option<&str>,
@@ -59,7 +57,7 @@ async fn list(
     }
     let pager = Pager::split(&mut rows, base, before, |r| r.id);
     Ok(ListPage {
-        chrome: Chrome::new("orders", flash),
+        chrome: chrome.on("orders"),
         rows,
         pager,
         customer,
@@ -74,13 +72,15 @@ struct ShowPage {
     chrome: Chrome,
     order: Order,
     lines: Vec<Line>,
+    history: Vec<crate::db::audit::Entry>,
 }
 
 #[get("/orders/<id>")]
-async fn show(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<ShowPage, AppError> {
+async fn show(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<ShowPage, AppError> {
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let lines = orders::lines(&mut db, id).await?;
-    Ok(ShowPage { chrome: Chrome::new("orders", flash), order, lines })
+    let history = crate::db::audit::history(&mut db, &["order", "order_line"], id, HISTORY_ROWS).await?;
+    Ok(ShowPage { chrome: chrome.on("orders"), order, lines, history })
 }
 
 /// One order line as typed.
@@ -231,12 +231,13 @@ struct FormPage {
 impl FormPage {
     async fn load(
         db: &mut sqlx::PgConnection,
+        chrome: Chrome,
         order: Option<Order>,
         form: OrderForm,
         errors: FieldErrors,
     ) -> Result<FormPage, AppError> {
         Ok(FormPage {
-            chrome: Chrome::new("orders", None),
+            chrome: chrome.on("orders"),
             order,
             form,
             errors,
@@ -259,24 +260,16 @@ impl FormPage {
 }
 
 #[get("/orders/new?<user_id>")]
-async fn new(
-    mut db: Connection<Db>,
-    flash: Option<FlashMessage<'_>>,
-    user_id: Option<&str>,
-) -> Result<FormPage, AppError> {
-    let mut page = FormPage::load(&mut db, None, OrderForm::blank(query_id(user_id)), FieldErrors::default()).await?;
-    page.chrome = Chrome::new("orders", flash);
-    Ok(page)
+async fn new(mut db: Connection<Db>, chrome: Chrome, user_id: Option<&str>) -> Result<FormPage, AppError> {
+    FormPage::load(&mut db, chrome, None, OrderForm::blank(query_id(user_id)), FieldErrors::default()).await
 }
 
 #[get("/orders/<id>/edit")]
-async fn edit(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<FormPage, AppError> {
+async fn edit(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<FormPage, AppError> {
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let lines = orders::lines(&mut db, id).await?;
     let form = OrderForm::from_order(&order, &lines);
-    let mut page = FormPage::load(&mut db, Some(order), form, FieldErrors::default()).await?;
-    page.chrome = Chrome::new("orders", flash);
-    Ok(page)
+    FormPage::load(&mut db, chrome, Some(order), form, FieldErrors::default()).await
 }
 
 /// Applies the add-line and remove-line buttons; `true` if one was pressed.
@@ -305,6 +298,7 @@ fn edit_lines(form: &mut OrderForm) -> bool {
 /// Saves a valid form, or explains why not as field errors.
 async fn save(
     db: &mut sqlx::PgConnection,
+    actor: crate::db::Actor,
     form: &OrderForm,
     existing: Option<(i64, i32)>,
 ) -> Result<Result<i64, FieldErrors>, DbError> {
@@ -313,7 +307,7 @@ async fn save(
         Err(errors) => return Ok(Err(errors)),
     };
     let mut errors = FieldErrors::default();
-    match orders::save(db, existing, &draft).await {
+    match orders::save(db, actor, existing, &draft).await {
         Ok(id) => return Ok(Ok(id)),
         Err(SaveError::OutOfStock { line, product, available, requested }) => errors.add(
             &format!("line{}", positions[line]),
@@ -335,28 +329,30 @@ async fn save(
 type Submitted = super::Submitted<FormPage>;
 
 #[post("/orders", data = "<form>")]
-async fn create(mut db: Connection<Db>, form: Form<OrderForm>) -> Submitted {
-    let mut form = form.into_inner();
+async fn create(mut db: Connection<Db>, chrome: Chrome, form: AdminForm<OrderForm>) -> Submitted {
+    let actor = form.actor();
+    let mut form = form.form;
     let mut errors = FieldErrors::default();
     if !edit_lines(&mut form) {
-        match save(&mut db, &form, None).await? {
+        match save(&mut db, actor, &form, None).await? {
             Ok(id) => return Ok(Ok(done(format!("/orders/{id}"), format!("Order #{id} placed.")))),
             Err(e) => errors = e,
         }
         errors.add("form", "The order was not saved. Please correct the highlighted fields.");
     }
-    Ok(Err(FormPage::load(&mut db, None, form, errors).await?))
+    Ok(Err(FormPage::load(&mut db, chrome, None, form, errors).await?))
 }
 
 #[post("/orders/<id>", data = "<form>")]
-async fn update(mut db: Connection<Db>, id: i64, form: Form<OrderForm>) -> Submitted {
-    let mut form = form.into_inner();
+async fn update(mut db: Connection<Db>, chrome: Chrome, id: i64, form: AdminForm<OrderForm>) -> Submitted {
+    let actor = form.actor();
+    let mut form = form.form;
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
     let mut conflict = None;
     if !edit_lines(&mut form) {
         let version = parse_version(&form.version).unwrap_or(0);
-        match save(&mut db, &form, Some((id, version))).await {
+        match save(&mut db, actor, &form, Some((id, version))).await {
             Ok(Ok(_)) => return Ok(Ok(done(format!("/orders/{id}"), format!("Order #{id} saved.")))),
             Ok(Err(e)) => {
                 errors = e;
@@ -372,7 +368,7 @@ async fn update(mut db: Connection<Db>, id: i64, form: Form<OrderForm>) -> Submi
             Err(e) => return Err(e.into()),
         }
     }
-    let mut page = FormPage::load(&mut db, Some(order), form, errors).await?;
+    let mut page = FormPage::load(&mut db, chrome, Some(order), form, errors).await?;
     page.conflict = conflict;
     Ok(Err(page))
 }
@@ -386,14 +382,10 @@ struct DeletePage {
 }
 
 #[get("/orders/<id>/delete")]
-async fn confirm_delete(
-    mut db: Connection<Db>,
-    flash: Option<FlashMessage<'_>>,
-    id: i64,
-) -> Result<DeletePage, AppError> {
+async fn confirm_delete(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<DeletePage, AppError> {
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let lines = orders::lines(&mut db, id).await?;
-    Ok(DeletePage { chrome: Chrome::new("orders", flash), order, lines })
+    Ok(DeletePage { chrome: chrome.on("orders"), order, lines })
 }
 
 #[derive(Debug, FromForm)]
@@ -403,11 +395,12 @@ struct DeleteForm {
 }
 
 #[post("/orders/<id>/delete", data = "<form>")]
-async fn delete(mut db: Connection<Db>, id: i64, form: Form<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
-    let Some(version) = parse_version(&form.version) else {
+async fn delete(mut db: Connection<Db>, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
+    let actor = form.actor();
+    let Some(version) = parse_version(&form.form.version) else {
         return Ok(refused(format!("/orders/{id}/delete"), "Please confirm the deletion again."));
     };
-    match orders::delete(&mut db, id, version).await {
+    match orders::delete(&mut db, actor, id, version).await {
         Ok(()) => Ok(done("/orders".into(), format!("Order #{id} and its lines deleted."))),
         Err(DbError::Conflict) => Ok(refused(
             format!("/orders/{id}/delete"),

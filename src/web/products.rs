@@ -2,14 +2,12 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use rocket::form::Form;
-use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm};
 use rocket_db_pools::Connection;
 
 use super::forms::{parse_count, parse_money, parse_text, parse_version, FieldErrors};
-use super::{done, filters, query_id, refused, AppError, Chrome, Pager, PAGE_SIZE};
+use super::{done, filters, query_id, refused, AdminForm, AppError, Chrome, Pager, HISTORY_ROWS, PAGE_SIZE};
 use crate::db::products::{self, NewProduct, Product, ProductRow, ProductSales};
 use crate::db::reports::LOW_STOCK;
 use crate::db::{Db, DbError};
@@ -27,7 +25,7 @@ struct ListPage {
 #[get("/products?<q>&<before>")]
 async fn list(
     mut db: Connection<Db>,
-    flash: Option<FlashMessage<'_>>,
+    chrome: Chrome,
     q: Option<&str>,
     before: Option<&str>,
 ) -> Result<ListPage, AppError> {
@@ -35,7 +33,7 @@ async fn list(
     let before = query_id(before);
     let mut rows = products::search(&mut db, &q, before, PAGE_SIZE + 1).await?;
     let pager = Pager::split(&mut rows, format!("/products?q={}&", super::encode(&q)), before, |r| r.id);
-    Ok(ListPage { chrome: Chrome::new("products", flash), q, rows, pager, low_stock: LOW_STOCK })
+    Ok(ListPage { chrome: chrome.on("products"), q, rows, pager, low_stock: LOW_STOCK })
 }
 
 #[derive(Template, WebTemplate)]
@@ -45,13 +43,15 @@ struct ShowPage {
     product: Product,
     sales: ProductSales,
     low_stock: i32,
+    history: Vec<crate::db::audit::Entry>,
 }
 
 #[get("/products/<id>")]
-async fn show(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<ShowPage, AppError> {
+async fn show(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<ShowPage, AppError> {
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let sales = products::sales(&mut db, id).await?;
-    Ok(ShowPage { chrome: Chrome::new("products", flash), product, sales, low_stock: LOW_STOCK })
+    let history = crate::db::audit::history(&mut db, &["product"], id, HISTORY_ROWS).await?;
+    Ok(ShowPage { chrome: chrome.on("products"), product, sales, low_stock: LOW_STOCK, history })
 }
 
 /// The product form as typed, so it can be shown again with its errors.
@@ -113,9 +113,9 @@ struct FormPage {
 }
 
 #[get("/products/new")]
-fn new(flash: Option<FlashMessage<'_>>) -> FormPage {
+fn new(chrome: Chrome) -> FormPage {
     FormPage {
-        chrome: Chrome::new("products", flash),
+        chrome: chrome.on("products"),
         product: None,
         form: ProductForm::default(),
         errors: FieldErrors::default(),
@@ -124,10 +124,10 @@ fn new(flash: Option<FlashMessage<'_>>) -> FormPage {
 }
 
 #[get("/products/<id>/edit")]
-async fn edit(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<FormPage, AppError> {
+async fn edit(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<FormPage, AppError> {
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     Ok(FormPage {
-        chrome: Chrome::new("products", flash),
+        chrome: chrome.on("products"),
         form: ProductForm::from_product(&product),
         product: Some(product),
         errors: FieldErrors::default(),
@@ -138,10 +138,11 @@ async fn edit(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) 
 type Submitted = super::Submitted<FormPage>;
 
 #[post("/products", data = "<form>")]
-async fn create(mut db: Connection<Db>, form: Form<ProductForm>) -> Submitted {
-    let form = form.into_inner();
+async fn create(mut db: Connection<Db>, chrome: Chrome, form: AdminForm<ProductForm>) -> Submitted {
+    let actor = form.actor();
+    let form = form.form;
     let mut errors = match form.validate() {
-        Ok(new) => match products::create(&mut db, &new).await {
+        Ok(new) => match products::create(&mut db, actor, &new).await {
             Ok(id) => return Ok(Ok(done(format!("/products/{id}"), format!("Product {} created.", new.name)))),
             Err(DbError::Constraint { constraint }) => {
                 let mut errors = FieldErrors::default();
@@ -155,16 +156,17 @@ async fn create(mut db: Connection<Db>, form: Form<ProductForm>) -> Submitted {
         Err(errors) => errors,
     };
     errors.add("form", "Please correct the highlighted fields.");
-    Ok(Err(FormPage { chrome: Chrome::new("products", None), product: None, form, errors, conflict: None }))
+    Ok(Err(FormPage { chrome: chrome.on("products"), product: None, form, errors, conflict: None }))
 }
 
 #[post("/products/<id>", data = "<form>")]
-async fn update(mut db: Connection<Db>, id: i64, form: Form<ProductForm>) -> Submitted {
-    let mut form = form.into_inner();
+async fn update(mut db: Connection<Db>, chrome: Chrome, id: i64, form: AdminForm<ProductForm>) -> Submitted {
+    let actor = form.actor();
+    let mut form = form.form;
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let mut conflict = None;
     let mut errors = match (form.validate(), parse_version(&form.version)) {
-        (Ok(changed), Some(version)) => match products::update(&mut db, id, version, &changed).await {
+        (Ok(changed), Some(version)) => match products::update(&mut db, actor, id, version, &changed).await {
             Ok(()) => return Ok(Ok(done(format!("/products/{id}"), format!("Product {} saved.", changed.name)))),
             Err(DbError::Constraint { constraint }) => {
                 let mut errors = FieldErrors::default();
@@ -190,7 +192,7 @@ async fn update(mut db: Connection<Db>, id: i64, form: Form<ProductForm>) -> Sub
     } else {
         errors.add("form", "Please correct the highlighted fields.");
     }
-    Ok(Err(FormPage { chrome: Chrome::new("products", None), product: Some(product), form, errors, conflict }))
+    Ok(Err(FormPage { chrome: chrome.on("products"), product: Some(product), form, errors, conflict }))
 }
 
 #[derive(Template, WebTemplate)]
@@ -202,14 +204,10 @@ struct DeletePage {
 }
 
 #[get("/products/<id>/delete")]
-async fn confirm_delete(
-    mut db: Connection<Db>,
-    flash: Option<FlashMessage<'_>>,
-    id: i64,
-) -> Result<DeletePage, AppError> {
+async fn confirm_delete(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<DeletePage, AppError> {
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let sales = products::sales(&mut db, id).await?;
-    Ok(DeletePage { chrome: Chrome::new("products", flash), product, sales })
+    Ok(DeletePage { chrome: chrome.on("products"), product, sales })
 }
 
 #[derive(Debug, FromForm)]
@@ -219,12 +217,13 @@ struct DeleteForm {
 }
 
 #[post("/products/<id>/delete", data = "<form>")]
-async fn delete(mut db: Connection<Db>, id: i64, form: Form<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
+async fn delete(mut db: Connection<Db>, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
+    let actor = form.actor();
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let Some(version) = parse_version(&form.version) else {
+    let Some(version) = parse_version(&form.form.version) else {
         return Ok(refused(format!("/products/{id}/delete"), "Please confirm the deletion again."));
     };
-    match products::delete(&mut db, id, version).await {
+    match products::delete(&mut db, actor, id, version).await {
         Ok(Ok(())) => Ok(done("/products".into(), format!("Product {} deleted.", product.name))),
         Ok(Err(lines)) => Ok(refused(
             format!("/products/{id}"),

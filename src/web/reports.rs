@@ -2,7 +2,6 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use rocket::request::FlashMessage;
 use rocket::{get, routes};
 use rocket_db_pools::Connection;
 
@@ -23,11 +22,11 @@ struct ReportsPage {
 }
 
 #[get("/reports")]
-async fn page(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>) -> Result<ReportsPage, AppError> {
+async fn page(mut db: Connection<Db>, chrome: Chrome) -> Result<ReportsPage, AppError> {
     let top_customers = reports::top_customers(&mut db, REPORT_ROWS).await?;
     let revenue = reports::revenue_per_customer(&mut db, REPORT_ROWS).await?;
     let best_sellers = reports::best_sellers(&mut db, REPORT_ROWS).await?;
-    Ok(ReportsPage { chrome: Chrome::new("reports", flash), top_customers, revenue, best_sellers })
+    Ok(ReportsPage { chrome: chrome.on("reports"), top_customers, revenue, best_sellers })
 }
 
 pub fn routes() -> Vec<rocket::Route> {

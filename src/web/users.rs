@@ -2,14 +2,12 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use rocket::form::Form;
-use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm};
 use rocket_db_pools::Connection;
 
 use super::forms::{parse_text, parse_version, FieldErrors};
-use super::{done, filters, query_id, refused, AppError, Chrome, Pager, PAGE_SIZE};
+use super::{done, filters, query_id, refused, AdminForm, AppError, Chrome, Pager, HISTORY_ROWS, PAGE_SIZE};
 use crate::db::orders::OrderRow;
 use crate::db::users::{self, NewUser, User, UserRow};
 use crate::db::{Db, DbError};
@@ -26,7 +24,7 @@ struct ListPage {
 #[get("/users?<q>&<before>")]
 async fn list(
     mut db: Connection<Db>,
-    flash: Option<FlashMessage<'_>>,
+    chrome: Chrome,
     q: Option<&str>,
     before: Option<&str>,
 ) -> Result<ListPage, AppError> {
@@ -34,7 +32,7 @@ async fn list(
     let before = query_id(before);
     let mut rows = users::search(&mut db, &q, before, PAGE_SIZE + 1).await?;
     let pager = Pager::split(&mut rows, format!("/users?q={}&", super::encode(&q)), before, |r| r.id);
-    Ok(ListPage { chrome: Chrome::new("users", flash), q, rows, pager })
+    Ok(ListPage { chrome: chrome.on("users"), q, rows, pager })
 }
 
 #[derive(Template, WebTemplate)]
@@ -44,14 +42,16 @@ struct ShowPage {
     user: User,
     orders: Vec<OrderRow>,
     revenue_cents: i64,
+    history: Vec<crate::db::audit::Entry>,
 }
 
 #[get("/users/<id>")]
-async fn show(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<ShowPage, AppError> {
+async fn show(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<ShowPage, AppError> {
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let orders = crate::db::orders::of_user(&mut db, id).await?;
     let revenue_cents = orders.iter().filter(|o| o.status != "cancelled").map(|o| o.total_cents).sum();
-    Ok(ShowPage { chrome: Chrome::new("users", flash), user, orders, revenue_cents })
+    let history = crate::db::audit::history(&mut db, &["user"], id, HISTORY_ROWS).await?;
+    Ok(ShowPage { chrome: chrome.on("users"), user, orders, revenue_cents, history })
 }
 
 /// The customer form as typed, so it can be shown again with its errors.
@@ -81,7 +81,7 @@ impl UserForm {
     }
 }
 
-fn parse_email(raw: &str) -> Result<String, &'static str> {
+pub fn parse_email(raw: &str) -> Result<String, &'static str> {
     let email = raw.trim();
     if email.is_empty() {
         return Err("Enter an email address.");
@@ -113,9 +113,9 @@ struct FormPage {
 }
 
 #[get("/users/new")]
-fn new(flash: Option<FlashMessage<'_>>) -> FormPage {
+fn new(chrome: Chrome) -> FormPage {
     FormPage {
-        chrome: Chrome::new("users", flash),
+        chrome: chrome.on("users"),
         user: None,
         form: UserForm::default(),
         errors: FieldErrors::default(),
@@ -124,10 +124,10 @@ fn new(flash: Option<FlashMessage<'_>>) -> FormPage {
 }
 
 #[get("/users/<id>/edit")]
-async fn edit(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) -> Result<FormPage, AppError> {
+async fn edit(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<FormPage, AppError> {
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     Ok(FormPage {
-        chrome: Chrome::new("users", flash),
+        chrome: chrome.on("users"),
         form: UserForm::from_user(&user),
         user: Some(user),
         errors: FieldErrors::default(),
@@ -138,10 +138,11 @@ async fn edit(mut db: Connection<Db>, flash: Option<FlashMessage<'_>>, id: i64) 
 type Submitted = super::Submitted<FormPage>;
 
 #[post("/users", data = "<form>")]
-async fn create(mut db: Connection<Db>, form: Form<UserForm>) -> Submitted {
-    let form = form.into_inner();
+async fn create(mut db: Connection<Db>, chrome: Chrome, form: AdminForm<UserForm>) -> Submitted {
+    let actor = form.actor();
+    let form = form.form;
     let mut errors = match form.validate() {
-        Ok(new) => match users::create(&mut db, &new).await {
+        Ok(new) => match users::create(&mut db, actor, &new).await {
             Ok(id) => return Ok(Ok(done(format!("/users/{id}"), format!("Customer {} created.", new.name)))),
             Err(DbError::Constraint { constraint }) => {
                 let mut errors = FieldErrors::default();
@@ -155,16 +156,17 @@ async fn create(mut db: Connection<Db>, form: Form<UserForm>) -> Submitted {
         Err(errors) => errors,
     };
     errors.add("form", "Please correct the highlighted fields.");
-    Ok(Err(FormPage { chrome: Chrome::new("users", None), user: None, form, errors, conflict: None }))
+    Ok(Err(FormPage { chrome: chrome.on("users"), user: None, form, errors, conflict: None }))
 }
 
 #[post("/users/<id>", data = "<form>")]
-async fn update(mut db: Connection<Db>, id: i64, form: Form<UserForm>) -> Submitted {
-    let mut form = form.into_inner();
+async fn update(mut db: Connection<Db>, chrome: Chrome, id: i64, form: AdminForm<UserForm>) -> Submitted {
+    let actor = form.actor();
+    let mut form = form.form;
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let mut conflict = None;
     let mut errors = match (form.validate(), parse_version(&form.version)) {
-        (Ok(changed), Some(version)) => match users::update(&mut db, id, version, &changed).await {
+        (Ok(changed), Some(version)) => match users::update(&mut db, actor, id, version, &changed).await {
             Ok(()) => return Ok(Ok(done(format!("/users/{id}"), format!("Customer {} saved.", changed.name)))),
             Err(DbError::Constraint { constraint }) => {
                 let mut errors = FieldErrors::default();
@@ -191,7 +193,7 @@ async fn update(mut db: Connection<Db>, id: i64, form: Form<UserForm>) -> Submit
     } else {
         errors.add("form", "Please correct the highlighted fields.");
     }
-    Ok(Err(FormPage { chrome: Chrome::new("users", None), user: Some(user), form, errors, conflict }))
+    Ok(Err(FormPage { chrome: chrome.on("users"), user: Some(user), form, errors, conflict }))
 }
 
 #[derive(Template, WebTemplate)]
@@ -203,14 +205,10 @@ struct DeletePage {
 }
 
 #[get("/users/<id>/delete")]
-async fn confirm_delete(
-    mut db: Connection<Db>,
-    flash: Option<FlashMessage<'_>>,
-    id: i64,
-) -> Result<DeletePage, AppError> {
+async fn confirm_delete(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<DeletePage, AppError> {
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let order_count = crate::db::orders::of_user(&mut db, id).await?.len();
-    Ok(DeletePage { chrome: Chrome::new("users", flash), user, order_count })
+    Ok(DeletePage { chrome: chrome.on("users"), user, order_count })
 }
 
 #[derive(Debug, FromForm)]
@@ -220,12 +218,13 @@ struct DeleteForm {
 }
 
 #[post("/users/<id>/delete", data = "<form>")]
-async fn delete(mut db: Connection<Db>, id: i64, form: Form<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
+async fn delete(mut db: Connection<Db>, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
+    let actor = form.actor();
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let Some(version) = parse_version(&form.version) else {
+    let Some(version) = parse_version(&form.form.version) else {
         return Ok(refused(format!("/users/{id}/delete"), "Please confirm the deletion again."));
     };
-    match users::delete(&mut db, id, version).await {
+    match users::delete(&mut db, actor, id, version).await {
         Ok(Ok(())) => Ok(done("/users".into(), format!("Customer {} deleted.", user.name))),
         Ok(Err(orders)) => Ok(refused(
             format!("/users/{id}"),

@@ -23,7 +23,12 @@ pub struct TestApp {
     pub client: Client,
     pub pool: PgPool,
     pub db_name: String,
+    /// The CSRF token of the client's browser session, sent with every post.
+    csrf: std::sync::Mutex<String>,
 }
+
+/// The password every test account gets.
+pub const PASSWORD: &str = "a long test password";
 
 /// A response reduced to what the tests look at.
 pub struct Page {
@@ -46,6 +51,12 @@ impl Page {
     }
 }
 
+/// The CSRF token in a page's forms.
+pub fn csrf_in(body: &str) -> Option<String> {
+    let at = body.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    body[at..].split('"').next().map(str::to_string)
+}
+
 /// Encodes form fields as `application/x-www-form-urlencoded`.
 pub fn encode_form(fields: &[(&str, &str)]) -> String {
     fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
@@ -63,8 +74,52 @@ fn encode(s: &str) -> String {
 }
 
 impl TestApp {
+    /// An app with an admin signed in.
     pub async fn new() -> TestApp {
-        Self::with_demo(false).await
+        let app = Self::with_demo(false).await;
+        app.sign_in_as("admin@test.example", "admin").await;
+        app
+    }
+
+    /// An app with a read-only viewer signed in.
+    pub async fn as_viewer() -> TestApp {
+        let app = Self::with_demo(false).await;
+        app.sign_in_as("viewer@test.example", "viewer").await;
+        app
+    }
+
+    /// Creates a staff account with [`PASSWORD`]; returns its id.
+    pub async fn staff(&self, email: &str, role: &str) -> i64 {
+        let new = shopdesk::db::staff::NewStaff {
+            email: email.into(),
+            display_name: format!("Test {role}"),
+            role: shopdesk::db::staff::Role::parse(role).expect("admin or viewer"),
+            password_hash: shopdesk::passwords::hash(PASSWORD).expect("hash"),
+        };
+        let mut conn = self.pool.acquire().await.expect("connection");
+        shopdesk::db::staff::create(&mut conn, None, &new).await.expect("create staff")
+    }
+
+    /// Creates a staff account and signs in as it through the sign-in form.
+    pub async fn sign_in_as(&self, email: &str, role: &str) -> i64 {
+        let id = self.staff(email, role).await;
+        self.refresh_csrf("/sign-in").await;
+        let page = self.post("/sign-in", &[("email", email), ("password", PASSWORD), ("next", "/")]).await;
+        assert_eq!(page.status, Status::SeeOther, "sign-in failed: {}", page.body);
+        self.refresh_csrf("/").await;
+        id
+    }
+
+    /// Reads the CSRF token from a page's forms, as a browser would hold it.
+    pub async fn refresh_csrf(&self, path: &str) {
+        let page = self.get(path).await;
+        if let Some(token) = csrf_in(&page.body) {
+            *self.csrf.lock().expect("csrf lock") = token;
+        }
+    }
+
+    pub fn csrf(&self) -> String {
+        self.csrf.lock().expect("csrf lock").clone()
     }
 
     /// An app whose start-up loads the demo shop, as a first run does.
@@ -89,7 +144,7 @@ impl TestApp {
             .merge(Serialized::global("log_level", "off"));
         let client = Client::tracked(shopdesk::build_rocket(figment)).await.expect("app starts");
         let pool = PgPool::connect(&url).await.expect("connect to test database");
-        TestApp { client, pool, db_name }
+        TestApp { client, pool, db_name, csrf: std::sync::Mutex::new(String::new()) }
     }
 
     pub async fn get(&self, path: &str) -> Page {
@@ -101,7 +156,16 @@ impl TestApp {
         }
     }
 
+    /// Posts a form as the browser would, with its CSRF token.
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.csrf();
+        let mut with_token: Vec<(&str, &str)> = vec![("csrf", token.as_str())];
+        with_token.extend_from_slice(fields);
+        self.post_raw(path, &with_token).await
+    }
+
+    /// Posts exactly these fields: no CSRF token unless given.
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         let response =
             self.client.post(path.to_string()).header(ContentType::Form).body(encode_form(fields)).dispatch().await;
         Page {
