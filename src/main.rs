@@ -57,6 +57,15 @@ async fn run(command: Command, figment: Figment) -> ExitCode {
     match command {
         Command::Serve { no_demo } => {
             let figment = if no_demo { figment.merge(Serialized::global("demo", false)) } else { figment };
+            let config = rocket::Config::from(&figment);
+            if config.profile != rocket::Config::DEBUG_PROFILE && !config.secret_key.is_provided() {
+                eprintln!(
+                    "shopdesk: a release build needs a secret key to encrypt session cookies. Set one with \
+                     ROCKET_SECRET_KEY=\"$(openssl rand -base64 32)\", or add secret_key = \"...\" under \
+                     [release] in Rocket.toml, and start again."
+                );
+                return ExitCode::FAILURE;
+            }
             if let Err(e) = bootstrap_admin(&figment).await {
                 eprintln!("shopdesk: {e}");
                 return ExitCode::FAILURE;
