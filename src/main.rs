@@ -25,6 +25,8 @@ enum Command {
     Migrate,
     /// Load the demo shop (does nothing if it is already loaded).
     Seed,
+    /// Recompute every report figure from the orders and list any difference.
+    VerifyStats,
     /// Add a staff account. The password is read from standard input, or
     /// asked for when run in a terminal; never pass it as an argument.
     CreateStaff {
@@ -99,6 +101,14 @@ async fn run(command: Command, figment: Figment) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::VerifyStats => match verify_stats(&figment).await {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(2),
+            Err(e) => {
+                eprintln!("shopdesk: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Seed => {
             let pool = match migrate(&figment).await {
                 Ok(pool) => pool,
@@ -120,6 +130,25 @@ async fn run(command: Command, figment: Figment) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Prints whether the kept figures match the orders; `Ok(false)` if not.
+async fn verify_stats(figment: &Figment) -> Result<bool, String> {
+    let pool = migrate(figment).await?;
+    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    let differences = shopdesk::db::stats::verify(&mut conn).await.map_err(|e| e.to_string())?;
+    drop(conn);
+    pool.close().await;
+    if differences.is_empty() {
+        println!("All report figures match the orders exactly.");
+        return Ok(true);
+    }
+    println!("{} report figure(s) differ from what the orders add up to:", differences.len());
+    for d in &differences {
+        println!("  {d}");
+    }
+    println!("Run `SELECT stats_rebuild()` in psql to recompute them.");
+    Ok(false)
 }
 
 /// With no staff at all, creates the first admin so someone can sign in.

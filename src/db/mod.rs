@@ -8,6 +8,7 @@ pub mod orders;
 pub mod products;
 pub mod reports;
 pub mod staff;
+pub mod stats;
 pub mod users;
 
 use std::time::Duration;

@@ -9,7 +9,10 @@ use super::DbError;
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct Totals {
     pub users: i64,
+    /// False when `users` is the planner's estimate rather than a count.
+    pub users_exact: bool,
     pub products: i64,
+    pub products_exact: bool,
     pub orders: i64,
     pub revenue_cents: i64,
     pub pending: i64,
@@ -42,31 +45,30 @@ pub const LOW_STOCK: i32 = 5;
 
 pub async fn totals(conn: &mut PgConnection) -> Result<Totals, DbError> {
     Ok(sqlx::query_as::<_, Totals>(
-        "SELECT (SELECT count(*) FROM users) AS users,
-                (SELECT count(*) FROM products) AS products,
-                s.orders, s.revenue_cents, s.pending, s.paid, s.shipped, s.cancelled,
+        "SELECT u.n AS users, u.exact AS users_exact, p.n AS products, p.exact AS products_exact,
+                coalesce(sum(m.order_count), 0)::BIGINT AS orders,
+                coalesce(sum(m.revenue_cents), 0)::BIGINT AS revenue_cents,
+                coalesce(sum(m.pending), 0)::BIGINT AS pending, coalesce(sum(m.paid), 0)::BIGINT AS paid,
+                coalesce(sum(m.shipped), 0)::BIGINT AS shipped, coalesce(sum(m.cancelled), 0)::BIGINT AS cancelled,
                 (SELECT count(*) FROM products WHERE stock <= $1) AS low_stock
-           FROM (SELECT count(*) AS orders,
-                        coalesce(sum(total_cents) FILTER (WHERE status <> 'cancelled'), 0)::BIGINT AS revenue_cents,
-                        count(*) FILTER (WHERE status = 'pending') AS pending,
-                        count(*) FILTER (WHERE status = 'paid') AS paid,
-                        count(*) FILTER (WHERE status = 'shipped') AS shipped,
-                        count(*) FILTER (WHERE status = 'cancelled') AS cancelled
-                   FROM orders) s",
+           FROM monthly_revenue m,
+                LATERAL (SELECT * FROM row_count('users')) u,
+                LATERAL (SELECT * FROM row_count('products')) p
+          GROUP BY u.n, u.exact, p.n, p.exact",
     )
     .bind(LOW_STOCK)
-    .fetch_one(conn)
-    .await?)
+    .fetch_optional(conn)
+    .await?
+    .unwrap_or_default())
 }
 
 /// Customers with the most orders (any status), most first.
 pub async fn top_customers(conn: &mut PgConnection, limit: i64) -> Result<Vec<CustomerFigures>, DbError> {
     Ok(sqlx::query_as::<_, CustomerFigures>(
-        "SELECT u.id AS user_id, u.name, u.email, count(*) AS order_count,
-                coalesce(sum(o.total_cents) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS revenue_cents
-           FROM orders o JOIN users u ON u.id = o.user_id
-          GROUP BY u.id
-          ORDER BY order_count DESC, revenue_cents DESC, u.id
+        "SELECT s.user_id, u.name, u.email, s.order_count, s.revenue_cents
+           FROM customer_stats s JOIN users u ON u.id = s.user_id
+          WHERE s.order_count > 0
+          ORDER BY s.order_count DESC, s.user_id DESC
           LIMIT $1",
     )
     .bind(limit)
@@ -77,14 +79,10 @@ pub async fn top_customers(conn: &mut PgConnection, limit: i64) -> Result<Vec<Cu
 /// Revenue per customer (quantity × unit price over orders not cancelled), highest first.
 pub async fn revenue_per_customer(conn: &mut PgConnection, limit: i64) -> Result<Vec<CustomerFigures>, DbError> {
     Ok(sqlx::query_as::<_, CustomerFigures>(
-        "SELECT u.id AS user_id, u.name, u.email, count(DISTINCT o.id) AS order_count,
-                sum(i.quantity * i.unit_price_cents)::BIGINT AS revenue_cents
-           FROM orders o
-           JOIN order_items i ON i.order_id = o.id
-           JOIN users u ON u.id = o.user_id
-          WHERE o.status <> 'cancelled'
-          GROUP BY u.id
-          ORDER BY revenue_cents DESC, u.id
+        "SELECT s.user_id, u.name, u.email, s.order_count, s.revenue_cents
+           FROM customer_stats s JOIN users u ON u.id = s.user_id
+          WHERE s.revenue_cents > 0
+          ORDER BY s.revenue_cents DESC, s.user_id DESC
           LIMIT $1",
     )
     .bind(limit)
@@ -95,18 +93,33 @@ pub async fn revenue_per_customer(conn: &mut PgConnection, limit: i64) -> Result
 /// Products by units sold over orders not cancelled, most first.
 pub async fn best_sellers(conn: &mut PgConnection, limit: i64) -> Result<Vec<ProductFigures>, DbError> {
     Ok(sqlx::query_as::<_, ProductFigures>(
-        "SELECT p.id AS product_id, p.name, p.sku,
-                sum(i.quantity)::BIGINT AS units_sold,
-                sum(i.quantity * i.unit_price_cents)::BIGINT AS revenue_cents
-           FROM order_items i
-           JOIN orders o ON o.id = i.order_id
-           JOIN products p ON p.id = i.product_id
-          WHERE o.status <> 'cancelled'
-          GROUP BY p.id
-          ORDER BY units_sold DESC, revenue_cents DESC, p.id
+        "SELECT s.product_id, p.name, p.sku, s.units_sold, s.revenue_cents
+           FROM product_stats s JOIN products p ON p.id = s.product_id
+          WHERE s.units_sold > 0
+          ORDER BY s.units_sold DESC, s.product_id DESC
           LIMIT $1",
     )
     .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Month {
+    pub month: chrono::NaiveDate,
+    pub order_count: i64,
+    pub revenue_cents: i64,
+}
+
+/// Orders and revenue for each of the last `months` calendar months that had orders.
+pub async fn revenue_by_month(conn: &mut PgConnection, months: i64) -> Result<Vec<Month>, DbError> {
+    Ok(sqlx::query_as::<_, Month>(
+        "SELECT month, order_count, revenue_cents FROM (
+             SELECT month, order_count, revenue_cents FROM monthly_revenue
+              WHERE order_count > 0 ORDER BY month DESC LIMIT $1) m
+          ORDER BY month",
+    )
+    .bind(months)
     .fetch_all(conn)
     .await?)
 }

@@ -51,8 +51,8 @@ fn parse_date(raw: Option<&str>) -> Result<Option<NaiveDate>, ()> {
 
 #[get("/audit?<staff_id>&<entity>&<from>&<to>&<before>")]
 async fn page(
-    mut db: Connection<Db>,
     chrome: Chrome,
+    mut db: Connection<Db>,
     staff_id: Option<&str>,
     entity: Option<&str>,
     from: Option<&str>,

@@ -102,6 +102,10 @@ pub fn csrf_token(jar: &CookieJar<'_>, config: &AuthConfig) -> String {
 }
 
 /// The result of looking up the session, computed once per request.
+///
+/// The lookup borrows a pooled connection only for its one query. Routes must
+/// therefore ask for `Chrome` or `Staff` *before* `Connection<Db>`: a request
+/// holding one connection while waiting for a second could starve the pool.
 struct CurrentStaff(Result<Option<Staff>, Status>);
 
 async fn current_staff(req: &Request<'_>) -> Result<Option<Staff>, Status> {
@@ -408,9 +412,9 @@ pub struct SignOutForm {
 
 #[post("/sign-out", data = "<_form>")]
 async fn sign_out(
+    staff: Option<Staff>,
     mut db: Connection<Db>,
     jar: &CookieJar<'_>,
-    staff: Option<Staff>,
     _form: CsrfForm<SignOutForm>,
 ) -> Result<Flash<Redirect>, AppError> {
     if let Some(staff) = staff {

@@ -20,7 +20,7 @@ struct DashboardPage {
 }
 
 #[get("/")]
-async fn dashboard(mut db: Connection<Db>, chrome: Chrome) -> Result<DashboardPage, AppError> {
+async fn dashboard(chrome: Chrome, mut db: Connection<Db>) -> Result<DashboardPage, AppError> {
     let totals = reports::totals(&mut db).await?;
     let recent = orders::recent(&mut db, 10).await?;
     Ok(DashboardPage { chrome: chrome.on("dashboard"), totals, recent })

@@ -8,6 +8,8 @@ use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm};
 use rocket_db_pools::Connection;
 
+use crate::db::staff::Staff;
+
 use super::forms::{parse_count, parse_money, parse_version, FieldErrors};
 use super::{done, filters, query_id, refused, AdminForm, AppError, Chrome, Pager, HISTORY_ROWS, PAGE_SIZE};
 use crate::db::orders::{self, Draft, DraftLine, Filter, Line, Order, OrderRow, SaveError, Status};
@@ -33,8 +35,8 @@ struct ListPage {
 
 #[get("/orders?<user_id>&<status>&<before>")]
 async fn list(
-    mut db: Connection<Db>,
     chrome: Chrome,
+    mut db: Connection<Db>,
     user_id: Option<&str>,
     status: Option<&str>,
     before: Option<&str>,
@@ -76,7 +78,7 @@ struct ShowPage {
 }
 
 #[get("/orders/<id>")]
-async fn show(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<ShowPage, AppError> {
+async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<ShowPage, AppError> {
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let lines = orders::lines(&mut db, id).await?;
     let history = crate::db::audit::history(&mut db, &["order", "order_line"], id, HISTORY_ROWS).await?;
@@ -260,12 +262,12 @@ impl FormPage {
 }
 
 #[get("/orders/new?<user_id>")]
-async fn new(mut db: Connection<Db>, chrome: Chrome, user_id: Option<&str>) -> Result<FormPage, AppError> {
+async fn new(chrome: Chrome, mut db: Connection<Db>, user_id: Option<&str>) -> Result<FormPage, AppError> {
     FormPage::load(&mut db, chrome, None, OrderForm::blank(query_id(user_id)), FieldErrors::default()).await
 }
 
 #[get("/orders/<id>/edit")]
-async fn edit(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<FormPage, AppError> {
+async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPage, AppError> {
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let lines = orders::lines(&mut db, id).await?;
     let form = OrderForm::from_order(&order, &lines);
@@ -329,7 +331,7 @@ async fn save(
 type Submitted = super::Submitted<FormPage>;
 
 #[post("/orders", data = "<form>")]
-async fn create(mut db: Connection<Db>, chrome: Chrome, form: AdminForm<OrderForm>) -> Submitted {
+async fn create(chrome: Chrome, mut db: Connection<Db>, form: AdminForm<OrderForm>) -> Submitted {
     let actor = form.actor();
     let mut form = form.form;
     let mut errors = FieldErrors::default();
@@ -344,7 +346,7 @@ async fn create(mut db: Connection<Db>, chrome: Chrome, form: AdminForm<OrderFor
 }
 
 #[post("/orders/<id>", data = "<form>")]
-async fn update(mut db: Connection<Db>, chrome: Chrome, id: i64, form: AdminForm<OrderForm>) -> Submitted {
+async fn update(chrome: Chrome, mut db: Connection<Db>, id: i64, form: AdminForm<OrderForm>) -> Submitted {
     let actor = form.actor();
     let mut form = form.form;
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
@@ -382,7 +384,7 @@ struct DeletePage {
 }
 
 #[get("/orders/<id>/delete")]
-async fn confirm_delete(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<DeletePage, AppError> {
+async fn confirm_delete(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<DeletePage, AppError> {
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let lines = orders::lines(&mut db, id).await?;
     Ok(DeletePage { chrome: chrome.on("orders"), order, lines })
@@ -395,7 +397,12 @@ struct DeleteForm {
 }
 
 #[post("/orders/<id>/delete", data = "<form>")]
-async fn delete(mut db: Connection<Db>, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
+async fn delete(
+    _signed_in: Staff,
+    mut db: Connection<Db>,
+    id: i64,
+    form: AdminForm<DeleteForm>,
+) -> Result<Flash<Redirect>, AppError> {
     let actor = form.actor();
     let Some(version) = parse_version(&form.form.version) else {
         return Ok(refused(format!("/orders/{id}/delete"), "Please confirm the deletion again."));

@@ -6,6 +6,8 @@ use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm};
 use rocket_db_pools::Connection;
 
+use crate::db::staff::Staff;
+
 use super::forms::{parse_count, parse_money, parse_text, parse_version, FieldErrors};
 use super::{done, filters, query_id, refused, AdminForm, AppError, Chrome, Pager, HISTORY_ROWS, PAGE_SIZE};
 use crate::db::products::{self, NewProduct, Product, ProductRow, ProductSales};
@@ -24,8 +26,8 @@ struct ListPage {
 
 #[get("/products?<q>&<before>")]
 async fn list(
-    mut db: Connection<Db>,
     chrome: Chrome,
+    mut db: Connection<Db>,
     q: Option<&str>,
     before: Option<&str>,
 ) -> Result<ListPage, AppError> {
@@ -47,7 +49,7 @@ struct ShowPage {
 }
 
 #[get("/products/<id>")]
-async fn show(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<ShowPage, AppError> {
+async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<ShowPage, AppError> {
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let sales = products::sales(&mut db, id).await?;
     let history = crate::db::audit::history(&mut db, &["product"], id, HISTORY_ROWS).await?;
@@ -124,7 +126,7 @@ fn new(chrome: Chrome) -> FormPage {
 }
 
 #[get("/products/<id>/edit")]
-async fn edit(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<FormPage, AppError> {
+async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPage, AppError> {
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     Ok(FormPage {
         chrome: chrome.on("products"),
@@ -138,7 +140,7 @@ async fn edit(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<FormPag
 type Submitted = super::Submitted<FormPage>;
 
 #[post("/products", data = "<form>")]
-async fn create(mut db: Connection<Db>, chrome: Chrome, form: AdminForm<ProductForm>) -> Submitted {
+async fn create(chrome: Chrome, mut db: Connection<Db>, form: AdminForm<ProductForm>) -> Submitted {
     let actor = form.actor();
     let form = form.form;
     let mut errors = match form.validate() {
@@ -160,7 +162,7 @@ async fn create(mut db: Connection<Db>, chrome: Chrome, form: AdminForm<ProductF
 }
 
 #[post("/products/<id>", data = "<form>")]
-async fn update(mut db: Connection<Db>, chrome: Chrome, id: i64, form: AdminForm<ProductForm>) -> Submitted {
+async fn update(chrome: Chrome, mut db: Connection<Db>, id: i64, form: AdminForm<ProductForm>) -> Submitted {
     let actor = form.actor();
     let mut form = form.form;
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
@@ -204,7 +206,7 @@ struct DeletePage {
 }
 
 #[get("/products/<id>/delete")]
-async fn confirm_delete(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<DeletePage, AppError> {
+async fn confirm_delete(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<DeletePage, AppError> {
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let sales = products::sales(&mut db, id).await?;
     Ok(DeletePage { chrome: chrome.on("products"), product, sales })
@@ -217,7 +219,12 @@ struct DeleteForm {
 }
 
 #[post("/products/<id>/delete", data = "<form>")]
-async fn delete(mut db: Connection<Db>, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
+async fn delete(
+    _signed_in: Staff,
+    mut db: Connection<Db>,
+    id: i64,
+    form: AdminForm<DeleteForm>,
+) -> Result<Flash<Redirect>, AppError> {
     let actor = form.actor();
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let Some(version) = parse_version(&form.form.version) else {

@@ -22,7 +22,7 @@ struct ReportsPage {
 }
 
 #[get("/reports")]
-async fn page(mut db: Connection<Db>, chrome: Chrome) -> Result<ReportsPage, AppError> {
+async fn page(chrome: Chrome, mut db: Connection<Db>) -> Result<ReportsPage, AppError> {
     let top_customers = reports::top_customers(&mut db, REPORT_ROWS).await?;
     let revenue = reports::revenue_per_customer(&mut db, REPORT_ROWS).await?;
     let best_sellers = reports::best_sellers(&mut db, REPORT_ROWS).await?;

@@ -22,7 +22,7 @@ struct ListPage {
 }
 
 #[get("/staff")]
-async fn list(mut db: Connection<Db>, chrome: Chrome) -> Result<ListPage, AppError> {
+async fn list(chrome: Chrome, mut db: Connection<Db>) -> Result<ListPage, AppError> {
     let rows = staff::all(&mut db).await?;
     Ok(ListPage { chrome: chrome.on("staff"), rows, form: NewStaffForm::default(), errors: FieldErrors::default() })
 }
@@ -40,7 +40,7 @@ pub struct NewStaffForm {
 }
 
 #[post("/staff", data = "<form>")]
-async fn create(mut db: Connection<Db>, chrome: Chrome, form: AdminForm<NewStaffForm>) -> super::Submitted<ListPage> {
+async fn create(chrome: Chrome, mut db: Connection<Db>, form: AdminForm<NewStaffForm>) -> super::Submitted<ListPage> {
     let actor = form.actor();
     let mut form = form.form;
     let mut errors = FieldErrors::default();
@@ -81,7 +81,12 @@ pub struct ChangeForm {
 }
 
 #[post("/staff/<id>", data = "<form>")]
-async fn change(mut db: Connection<Db>, id: i64, form: AdminForm<ChangeForm>) -> Result<Flash<Redirect>, AppError> {
+async fn change(
+    _signed_in: Staff,
+    mut db: Connection<Db>,
+    id: i64,
+    form: AdminForm<ChangeForm>,
+) -> Result<Flash<Redirect>, AppError> {
     let target = staff::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let is_self = form.staff.id == id;
     let change = match form.form.change.as_str() {

@@ -6,6 +6,8 @@ use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm};
 use rocket_db_pools::Connection;
 
+use crate::db::staff::Staff;
+
 use super::forms::{parse_text, parse_version, FieldErrors};
 use super::{done, filters, query_id, refused, AdminForm, AppError, Chrome, Pager, HISTORY_ROWS, PAGE_SIZE};
 use crate::db::orders::OrderRow;
@@ -23,8 +25,8 @@ struct ListPage {
 
 #[get("/users?<q>&<before>")]
 async fn list(
-    mut db: Connection<Db>,
     chrome: Chrome,
+    mut db: Connection<Db>,
     q: Option<&str>,
     before: Option<&str>,
 ) -> Result<ListPage, AppError> {
@@ -46,7 +48,7 @@ struct ShowPage {
 }
 
 #[get("/users/<id>")]
-async fn show(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<ShowPage, AppError> {
+async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<ShowPage, AppError> {
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let orders = crate::db::orders::of_user(&mut db, id).await?;
     let revenue_cents = orders.iter().filter(|o| o.status != "cancelled").map(|o| o.total_cents).sum();
@@ -124,7 +126,7 @@ fn new(chrome: Chrome) -> FormPage {
 }
 
 #[get("/users/<id>/edit")]
-async fn edit(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<FormPage, AppError> {
+async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPage, AppError> {
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     Ok(FormPage {
         chrome: chrome.on("users"),
@@ -138,7 +140,7 @@ async fn edit(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<FormPag
 type Submitted = super::Submitted<FormPage>;
 
 #[post("/users", data = "<form>")]
-async fn create(mut db: Connection<Db>, chrome: Chrome, form: AdminForm<UserForm>) -> Submitted {
+async fn create(chrome: Chrome, mut db: Connection<Db>, form: AdminForm<UserForm>) -> Submitted {
     let actor = form.actor();
     let form = form.form;
     let mut errors = match form.validate() {
@@ -160,7 +162,7 @@ async fn create(mut db: Connection<Db>, chrome: Chrome, form: AdminForm<UserForm
 }
 
 #[post("/users/<id>", data = "<form>")]
-async fn update(mut db: Connection<Db>, chrome: Chrome, id: i64, form: AdminForm<UserForm>) -> Submitted {
+async fn update(chrome: Chrome, mut db: Connection<Db>, id: i64, form: AdminForm<UserForm>) -> Submitted {
     let actor = form.actor();
     let mut form = form.form;
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
@@ -205,7 +207,7 @@ struct DeletePage {
 }
 
 #[get("/users/<id>/delete")]
-async fn confirm_delete(mut db: Connection<Db>, chrome: Chrome, id: i64) -> Result<DeletePage, AppError> {
+async fn confirm_delete(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<DeletePage, AppError> {
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let order_count = crate::db::orders::of_user(&mut db, id).await?.len();
     Ok(DeletePage { chrome: chrome.on("users"), user, order_count })
@@ -218,7 +220,12 @@ struct DeleteForm {
 }
 
 #[post("/users/<id>/delete", data = "<form>")]
-async fn delete(mut db: Connection<Db>, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
+async fn delete(
+    _signed_in: Staff,
+    mut db: Connection<Db>,
+    id: i64,
+    form: AdminForm<DeleteForm>,
+) -> Result<Flash<Redirect>, AppError> {
     let actor = form.actor();
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let Some(version) = parse_version(&form.form.version) else {

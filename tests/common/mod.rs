@@ -23,6 +23,8 @@ pub struct TestApp {
     pub client: Client,
     pub pool: PgPool,
     pub db_name: String,
+    /// The test database's URL.
+    pub url: String,
     /// The CSRF token of the client's browser session, sent with every post.
     csrf: std::sync::Mutex<String>,
 }
@@ -144,7 +146,7 @@ impl TestApp {
             .merge(Serialized::global("log_level", "off"));
         let client = Client::tracked(shopdesk::build_rocket(figment)).await.expect("app starts");
         let pool = PgPool::connect(&url).await.expect("connect to test database");
-        TestApp { client, pool, db_name, csrf: std::sync::Mutex::new(String::new()) }
+        TestApp { client, pool, db_name, url, csrf: std::sync::Mutex::new(String::new()) }
     }
 
     pub async fn get(&self, path: &str) -> Page {

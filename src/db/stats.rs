@@ -1,0 +1,111 @@
+//! The aggregates behind the reports (per customer, per product, per month),
+//! kept up to date by database triggers in the same transaction as every order
+//! change, and the check that recomputes them from scratch.
+
+use sqlx::{Connection, PgConnection};
+
+use super::DbError;
+
+/// One figure that differs from what the orders add up to.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Difference {
+    pub kind: String,
+    pub key: String,
+    pub figure: String,
+    pub kept: i64,
+    pub expected: i64,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {} is {} but the orders add up to {}",
+            self.kind, self.key, self.figure, self.kept, self.expected
+        )
+    }
+}
+
+/// Recomputes every kept figure from orders and lines, on one consistent
+/// snapshot, and lists the differences. An empty list means all is exact.
+pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError> {
+    let mut tx = conn.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
+    let differences = sqlx::query_as::<_, Difference>(
+        "WITH line_totals AS (
+             SELECT order_id, sum(quantity * unit_price_cents)::BIGINT AS total, sum(quantity)::BIGINT AS items
+               FROM order_items GROUP BY order_id
+         ),
+         order_check AS (
+             SELECT 'order' AS kind, o.id::TEXT AS key, f.figure, f.kept, f.expected
+               FROM orders o LEFT JOIN line_totals l ON l.order_id = o.id,
+                    LATERAL (VALUES ('total_cents', o.total_cents, coalesce(l.total, 0)),
+                                    ('item_count', o.item_count::BIGINT, coalesce(l.items, 0))) f(figure, kept, expected)
+              WHERE f.kept <> f.expected
+         ),
+         customer_expected AS (
+             SELECT u.id, count(o.id)::BIGINT AS order_count,
+                    coalesce(sum(l.total) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS revenue_cents
+               FROM users u LEFT JOIN orders o ON o.user_id = u.id LEFT JOIN line_totals l ON l.order_id = o.id
+              GROUP BY u.id
+         ),
+         customer_check AS (
+             SELECT 'customer' AS kind, coalesce(e.id, s.user_id)::TEXT AS key, f.figure, f.kept, f.expected
+               FROM customer_expected e FULL JOIN customer_stats s ON s.user_id = e.id,
+                    LATERAL (VALUES ('order_count', coalesce(s.order_count, -1), coalesce(e.order_count, 0)),
+                                    ('revenue_cents', coalesce(s.revenue_cents, -1), coalesce(e.revenue_cents, 0))) f(figure, kept, expected)
+              WHERE f.kept <> f.expected
+         ),
+         product_expected AS (
+             SELECT p.id, coalesce(sum(i.quantity), 0)::BIGINT AS units_sold,
+                    coalesce(sum(i.quantity * i.unit_price_cents), 0)::BIGINT AS revenue_cents,
+                    count(i.order_id)::BIGINT AS order_count
+               FROM products p
+               LEFT JOIN (order_items i JOIN orders o ON o.id = i.order_id AND o.status <> 'cancelled')
+                      ON i.product_id = p.id
+              GROUP BY p.id
+         ),
+         product_check AS (
+             SELECT 'product' AS kind, coalesce(e.id, s.product_id)::TEXT AS key, f.figure, f.kept, f.expected
+               FROM product_expected e FULL JOIN product_stats s ON s.product_id = e.id,
+                    LATERAL (VALUES ('units_sold', coalesce(s.units_sold, -1), coalesce(e.units_sold, 0)),
+                                    ('revenue_cents', coalesce(s.revenue_cents, -1), coalesce(e.revenue_cents, 0)),
+                                    ('order_count', coalesce(s.order_count, -1), coalesce(e.order_count, 0))) f(figure, kept, expected)
+              WHERE f.kept <> f.expected
+         ),
+         month_expected AS (
+             SELECT date_trunc('month', o.placed_at AT TIME ZONE 'UTC')::DATE AS month, count(*)::BIGINT AS order_count,
+                    coalesce(sum(l.total) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS revenue_cents,
+                    count(*) FILTER (WHERE o.status = 'pending')::BIGINT AS pending,
+                    count(*) FILTER (WHERE o.status = 'paid')::BIGINT AS paid,
+                    count(*) FILTER (WHERE o.status = 'shipped')::BIGINT AS shipped,
+                    count(*) FILTER (WHERE o.status = 'cancelled')::BIGINT AS cancelled
+               FROM orders o LEFT JOIN line_totals l ON l.order_id = o.id GROUP BY 1
+         ),
+         month_check AS (
+             SELECT 'month' AS kind, to_char(coalesce(e.month, m.month), 'YYYY-MM') AS key, f.figure, f.kept, f.expected
+               FROM month_expected e FULL JOIN monthly_revenue m ON m.month = e.month,
+                    LATERAL (VALUES ('order_count', coalesce(m.order_count, 0), coalesce(e.order_count, 0)),
+                                    ('revenue_cents', coalesce(m.revenue_cents, 0), coalesce(e.revenue_cents, 0)),
+                                    ('pending', coalesce(m.pending, 0), coalesce(e.pending, 0)),
+                                    ('paid', coalesce(m.paid, 0), coalesce(e.paid, 0)),
+                                    ('shipped', coalesce(m.shipped, 0), coalesce(e.shipped, 0)),
+                                    ('cancelled', coalesce(m.cancelled, 0), coalesce(e.cancelled, 0))) f(figure, kept, expected)
+              WHERE f.kept <> f.expected
+         )
+         SELECT * FROM order_check UNION ALL SELECT * FROM customer_check UNION ALL SELECT * FROM product_check
+         UNION ALL SELECT * FROM month_check
+         ORDER BY 1, 2, 3
+         LIMIT 1000",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(differences)
+}
+
+/// Recomputes every kept figure from scratch (after a bulk load).
+pub async fn rebuild(conn: &mut PgConnection) -> Result<(), DbError> {
+    sqlx::query("SELECT stats_rebuild()").execute(conn).await?;
+    Ok(())
+}

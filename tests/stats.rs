@@ -1,0 +1,171 @@
+//! The kept report figures stay exact through every kind of order change,
+//! including concurrent ones, and `verify-stats` catches a corrupted figure.
+
+mod common;
+
+use common::TestApp;
+
+async fn verify(app: &TestApp) -> Vec<String> {
+    let mut conn = app.pool.acquire().await.unwrap();
+    shopdesk::db::stats::verify(&mut conn).await.unwrap().iter().map(ToString::to_string).collect()
+}
+
+async fn customer(app: &TestApp, id: i64) -> (i64, i64) {
+    sqlx::query_as("SELECT order_count, revenue_cents FROM customer_stats WHERE user_id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+async fn product(app: &TestApp, id: i64) -> (i64, i64) {
+    sqlx::query_as("SELECT units_sold, revenue_cents FROM product_stats WHERE product_id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+fn order_fields(user: i64, status: &str, version: Option<i32>, lines: &[(i64, i32)]) -> Vec<(String, String)> {
+    let mut f = vec![("user_id".to_string(), user.to_string()), ("status".into(), status.into())];
+    if let Some(v) = version {
+        f.push(("version".into(), v.to_string()));
+    }
+    for (i, (p, q)) in lines.iter().enumerate() {
+        f.push((format!("lines[{i}].product_id"), p.to_string()));
+        f.push((format!("lines[{i}].quantity"), q.to_string()));
+    }
+    f
+}
+
+async fn save(app: &TestApp, path: &str, fields: Vec<(String, String)>) {
+    let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    app.post_ok(path, &borrowed).await;
+}
+
+#[rocket::async_test]
+async fn figures_stay_exact_through_every_kind_of_order_change() {
+    let app = TestApp::new().await;
+    let ada = app.user("Ada", "ada@example.com").await;
+    let bob = app.user("Bob", "bob@example.com").await;
+    let mug = app.product("Mug", "MUG", 1000, 100).await;
+    let tea = app.product("Tea", "TEA", 250, 100).await;
+
+    // Create.
+    save(&app, "/orders", order_fields(ada, "paid", None, &[(mug, 2), (tea, 4)])).await;
+    assert_eq!(customer(&app, ada).await, (1, 3000));
+    assert_eq!(product(&app, mug).await, (2, 2000));
+    assert!(verify(&app).await.is_empty());
+
+    // Edit lines: change a quantity, drop a line, add none.
+    save(&app, "/orders/1", order_fields(ada, "paid", Some(1), &[(mug, 3)])).await;
+    assert_eq!(customer(&app, ada).await, (1, 3000));
+    assert_eq!(product(&app, tea).await, (0, 0));
+    assert!(verify(&app).await.is_empty());
+
+    // Cancel: revenue and units leave, the order still counts.
+    save(&app, "/orders/1", order_fields(ada, "cancelled", Some(2), &[(mug, 3)])).await;
+    assert_eq!(customer(&app, ada).await, (1, 0));
+    assert_eq!(product(&app, mug).await, (0, 0));
+    assert!(verify(&app).await.is_empty());
+
+    // Un-cancel while changing lines and customer.
+    save(&app, "/orders/1", order_fields(bob, "shipped", Some(3), &[(mug, 1), (tea, 2)])).await;
+    assert_eq!(customer(&app, ada).await, (0, 0));
+    assert_eq!(customer(&app, bob).await, (1, 1500));
+    assert_eq!(product(&app, tea).await, (2, 500));
+    assert!(verify(&app).await.is_empty());
+
+    // Delete.
+    app.post_ok("/orders/1/delete", &[("version", "4")]).await;
+    assert_eq!(customer(&app, bob).await, (0, 0));
+    assert_eq!(product(&app, mug).await, (0, 0));
+    let months: i64 = app.scalar_i64("SELECT coalesce(sum(order_count), 0)::BIGINT FROM monthly_revenue").await;
+    assert_eq!(months, 0);
+    assert!(verify(&app).await.is_empty());
+
+    // The reports read the kept figures.
+    save(&app, "/orders", order_fields(bob, "pending", None, &[(tea, 1)])).await;
+    let reports = app.get("/reports").await;
+    reports.assert_contains("1 orders · $2.50 revenue");
+}
+
+#[rocket::async_test]
+async fn concurrent_orders_keep_figures_exact() {
+    let app = TestApp::new().await;
+    let mut users = Vec::new();
+    for n in 0..4 {
+        users.push(app.user(&format!("C{n}"), &format!("c{n}@example.com")).await);
+    }
+    let mut products = Vec::new();
+    for n in 0..3 {
+        products.push(app.product(&format!("P{n}"), &format!("P{n}"), 100 + n, 1000).await);
+    }
+    let mut requests = Vec::new();
+    for n in 0..30usize {
+        let status = ["pending", "paid", "shipped", "cancelled"][n % 4];
+        let lines = [(products[n % 3], 1 + (n % 2) as i32), (products[(n + 1) % 3], 2)];
+        requests.push(order_fields(users[n % 4], status, None, &lines));
+    }
+    let token = app.csrf();
+    let app = &app;
+    let sends = requests.iter().map(|fields| {
+        let mut body: Vec<(&str, &str)> = vec![("csrf", token.as_str())];
+        body.extend(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let encoded = common::encode_form(&body);
+        async move {
+            app.client.post("/orders").header(rocket::http::ContentType::Form).body(encoded).dispatch().await.status()
+        }
+    });
+    let statuses = futures::future::join_all(sends).await;
+    assert!(statuses.iter().all(|s| *s == rocket::http::Status::SeeOther), "{statuses:?}");
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM orders").await, 30);
+    assert!(verify(app).await.is_empty());
+}
+
+#[rocket::async_test]
+async fn verify_stats_reports_a_corrupted_figure() {
+    let app = TestApp::new().await;
+    let ada = app.user("Ada", "ada@example.com").await;
+    let mug = app.product("Mug", "MUG", 1000, 100).await;
+    save(&app, "/orders", order_fields(ada, "paid", None, &[(mug, 2)])).await;
+    assert!(verify(&app).await.is_empty());
+
+    sqlx::query("UPDATE customer_stats SET revenue_cents = revenue_cents + 1 WHERE user_id = $1")
+        .bind(ada)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE product_stats SET units_sold = 7 WHERE product_id = $1")
+        .bind(mug)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let found = verify(&app).await;
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found.contains(&format!("customer {ada}: revenue_cents is 2001 but the orders add up to 2000")),
+        "{found:?}"
+    );
+    assert!(found.contains(&format!("product {mug}: units_sold is 7 but the orders add up to 2")), "{found:?}");
+
+    // The command says so and fails; rebuilding makes it exact again.
+    let url = app.url.clone();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shopdesk"))
+        .arg("verify-stats")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("2 report figure(s) differ"), "{stdout}");
+    let mut conn = app.pool.acquire().await.unwrap();
+    shopdesk::db::stats::rebuild(&mut conn).await.unwrap();
+    assert!(verify(&app).await.is_empty());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shopdesk"))
+        .arg("verify-stats")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+}
