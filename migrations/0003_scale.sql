@@ -19,9 +19,16 @@ CREATE INDEX products_name_sort ON products (lower(name), id);
 CREATE INDEX products_sku_sort ON products (lower(sku), id);
 CREATE INDEX products_price_sort ON products (price_cents, id);
 CREATE INDEX products_stock_sort ON products (stock, id);
+-- Orders: one index per sortable column and per filter, each ending in id for
+-- keyset pagination; they replace the first migration's narrower ones.
+DROP INDEX orders_user_placed_idx;
+DROP INDEX orders_status_placed_idx;
+DROP INDEX orders_placed_idx;
+CREATE INDEX orders_user_sort ON orders (user_id, id);
+CREATE INDEX orders_status_sort ON orders (status, id);
+CREATE INDEX orders_placed_sort ON orders (placed_at, id);
 CREATE INDEX orders_total_sort ON orders (total_cents, id);
-CREATE INDEX orders_status_id_idx ON orders (status, id);
-CREATE INDEX orders_user_id_idx ON orders (user_id, id);
+CREATE INDEX orders_items_sort ON orders (item_count, id);
 
 -- Per-customer figures: every order counts; revenue only if not cancelled.
 CREATE TABLE customer_stats (

@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod demo;
+pub mod generate;
 pub mod passwords;
 pub mod web;
 

@@ -25,6 +25,19 @@ enum Command {
     Migrate,
     /// Load the demo shop (does nothing if it is already loaded).
     Seed,
+    /// Add synthetic customers, products and orders in bulk (for trying
+    /// Shopdesk at scale and for benchmarks).
+    Generate {
+        #[arg(long, default_value_t = 100_000)]
+        users: u64,
+        #[arg(long, default_value_t = 10_000)]
+        products: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        orders: u64,
+        /// Seed for the random generator: the same seed gives the same data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Recompute every report figure from the orders and list any difference.
     VerifyStats,
     /// Add a staff account. The password is read from standard input, or
@@ -101,6 +114,31 @@ async fn run(command: Command, figment: Figment) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Generate { users, products, orders, seed } => {
+            let sizes = shopdesk::generate::Sizes { users, products, orders };
+            let pool = match migrate(&figment).await {
+                Ok(pool) => pool,
+                Err(e) => {
+                    eprintln!("shopdesk: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let outcome = match pool.acquire().await {
+                Ok(mut conn) => shopdesk::generate::generate(&mut conn, sizes, seed, true).await,
+                Err(e) => Err(e),
+            };
+            pool.close().await;
+            match outcome {
+                Ok(summary) => {
+                    println!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("shopdesk: could not generate data: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::VerifyStats => match verify_stats(&figment).await {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(2),

@@ -169,3 +169,34 @@ async fn verify_stats_reports_a_corrupted_figure() {
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
 }
+
+#[rocket::async_test]
+async fn generated_data_is_realistic_adds_to_what_is_there_and_keeps_figures_exact() {
+    let app = TestApp::new().await;
+    app.user("Existing", "existing@example.com").await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    let sizes = shopdesk::generate::Sizes { users: 200, products: 30, orders: 1_000 };
+    let summary = shopdesk::generate::generate(&mut conn, sizes, 7, false).await.unwrap();
+    assert_eq!((summary.users, summary.products, summary.orders), (200, 30, 1_000));
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 201);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM orders").await, 1_000);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM order_items").await, summary.lines as i64);
+    let bad_line_counts = app
+        .scalar_i64("SELECT count(*) FROM (SELECT order_id FROM order_items GROUP BY order_id HAVING count(*) NOT BETWEEN 1 AND 5) x")
+        .await;
+    assert_eq!(bad_line_counts, 0);
+    assert_eq!(app.scalar_i64("SELECT count(DISTINCT status) FROM orders").await, 4);
+    let span_days =
+        app.scalar_i64("SELECT extract(day FROM max(placed_at) - min(placed_at))::BIGINT FROM orders").await;
+    assert!(span_days > 365, "dates spread over two years, got {span_days} days");
+    assert!(verify(&app).await.is_empty());
+    // New rows after a bulk load get fresh ids from the sequences.
+    let page = app.post_ok("/users", &[("name", "After"), ("email", "after@example.com")]).await;
+    page.assert_contains("Customer After created.");
+    // Adding again adds, rather than replacing.
+    shopdesk::generate::generate(&mut conn, shopdesk::generate::Sizes { users: 10, products: 0, orders: 10 }, 8, false)
+        .await
+        .unwrap();
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM orders").await, 1_010);
+    assert!(verify(&app).await.is_empty());
+}
