@@ -195,6 +195,8 @@ async fn bootstrap_admin(figment: &Figment) -> Result<(), String> {
     let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
     let existing = shopdesk::db::staff::count(&mut conn).await.map_err(|e| e.to_string())?;
     if existing > 0 {
+        drop(conn);
+        pool.close().await;
         return Ok(());
     }
     let email = std::env::var("SHOPDESK_ADMIN_EMAIL").unwrap_or_else(|_| "admin@shopdesk.local".to_string());
@@ -221,6 +223,8 @@ async fn bootstrap_admin(figment: &Figment) -> Result<(), String> {
     } else {
         println!("Created the first admin account {email} with the password from SHOPDESK_ADMIN_PASSWORD.");
     }
+    // Closing the pool waits for every connection to come back.
+    drop(conn);
     pool.close().await;
     Ok(())
 }

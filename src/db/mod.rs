@@ -4,6 +4,7 @@
 //! plain structs; nothing in this module knows about HTTP.
 
 pub mod audit;
+pub mod listing;
 pub mod orders;
 pub mod products;
 pub mod reports;
@@ -132,6 +133,13 @@ pub fn constraint_message(constraint: &str) -> Option<(&'static str, &'static st
         "order_items_unit_price_nonnegative" => ("lines", "A unit price can't be negative."),
         _ => return None,
     })
+}
+
+/// The number of rows in a table: exact while small, else the planner's estimate.
+pub async fn table_count(conn: &mut sqlx::PgConnection, table: &'static str) -> Result<listing::Count, DbError> {
+    let (n, exact): (i64, bool) =
+        sqlx::query_as("SELECT n, exact FROM row_count($1::REGCLASS)").bind(table).fetch_one(conn).await?;
+    Ok(if exact { listing::Count::Exact(n) } else { listing::Count::Estimate(n) })
 }
 
 /// Escapes `%`, `_` and `\` so a search term matches literally inside ILIKE.

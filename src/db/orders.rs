@@ -3,9 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::{Stream, TryStreamExt};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
+use super::listing::{Count, Cursor, Dir, Keyed, Page, Seek, SortColumn, COUNT_BOUND};
 use super::{Actor, DbError};
 
 /// The life of an order. Cancelled orders hold no stock and earn no revenue.
@@ -57,7 +60,27 @@ pub struct OrderRow {
     pub total_cents: i64,
     pub item_count: i32,
     pub placed_at: DateTime<Utc>,
+    /// The sorted column's value, for keyset cursors (empty where unsorted).
+    #[sqlx(default)]
+    pub sort_key: String,
 }
+
+impl Keyed for OrderRow {
+    fn cursor(&self) -> Cursor {
+        Cursor { value: self.sort_key.clone(), id: self.id }
+    }
+}
+
+/// The columns the orders list sorts by; the first is the default. Sorting
+/// by customer groups each customer's orders together (by customer number).
+pub const SORTS: [SortColumn; 6] = [
+    SortColumn { key: "number", expr: "o.id", sql_type: "BIGINT", id: "o.id", default_dir: Dir::Desc },
+    SortColumn { key: "placed", expr: "o.placed_at", sql_type: "TIMESTAMPTZ", id: "o.id", default_dir: Dir::Desc },
+    SortColumn { key: "customer", expr: "o.user_id", sql_type: "BIGINT", id: "o.id", default_dir: Dir::Asc },
+    SortColumn { key: "status", expr: "o.status", sql_type: "TEXT", id: "o.id", default_dir: Dir::Asc },
+    SortColumn { key: "items", expr: "o.item_count", sql_type: "INTEGER", id: "o.id", default_dir: Dir::Desc },
+    SortColumn { key: "total", expr: "o.total_cents", sql_type: "BIGINT", id: "o.id", default_dir: Dir::Desc },
+];
 
 /// One order with its customer.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -123,33 +146,102 @@ impl From<sqlx::Error> for SaveError {
 pub struct Filter {
     pub user_id: Option<i64>,
     pub status: Option<Status>,
+    /// Part of the customer's name or email.
+    pub customer: String,
+    /// Placed on or after this day (UTC).
+    pub from: Option<NaiveDate>,
+    /// Placed on or before this day (UTC).
+    pub to: Option<NaiveDate>,
+}
+
+impl Filter {
+    fn is_empty(&self) -> bool {
+        self.user_id.is_none()
+            && self.status.is_none()
+            && self.customer.is_empty()
+            && self.from.is_none()
+            && self.to.is_none()
+    }
+}
+
+fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
+    query.push(" WHERE true");
+    if let Some(user_id) = filter.user_id {
+        query.push(" AND o.user_id = ").push_bind(user_id);
+    }
+    if let Some(status) = filter.status {
+        query.push(" AND o.status = ").push_bind(status.as_str());
+    }
+    if let Some(from) = filter.from {
+        query.push(" AND o.placed_at >= ").push_bind(from).push("::DATE::TIMESTAMP AT TIME ZONE 'UTC'");
+    }
+    if let Some(to) = filter.to {
+        query.push(" AND o.placed_at < (").push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
+    }
+    if !filter.customer.is_empty() {
+        // Matching customers first (trigram indexes), then their orders.
+        let pattern = format!("%{}%", super::escape_like(&filter.customer));
+        query
+            .push(" AND o.user_id IN (SELECT id FROM users WHERE name ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR email ILIKE ")
+            .push_bind(pattern)
+            .push(")");
+    }
+}
+
+/// One page of orders matching `filter`, sorted and positioned by `seek`.
+pub async fn search(conn: &mut PgConnection, filter: &Filter, seek: &Seek) -> Result<Page<OrderRow>, DbError> {
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {ROW_COLUMNS}, {} FROM orders o JOIN users u ON u.id = o.user_id",
+        seek.sort_key()
+    ));
+    push_filter(&mut query, filter);
+    seek.finish(&mut query);
+    let rows = query.build_query_as::<OrderRow>().fetch_all(conn).await?;
+    Ok(Page::from_rows(seek, rows))
+}
+
+/// Every row matching `filter` in `seek`'s order, streamed from the database
+/// as it is read, so exporting a million rows holds only a few in memory.
+pub fn export(
+    mut conn: PoolConnection<Postgres>,
+    filter: Filter,
+    seek: Seek,
+) -> impl Stream<Item = Result<OrderRow, sqlx::Error>> + Send + 'static {
+    async_stream::try_stream! {
+        let mut query = QueryBuilder::new(format!(
+            "SELECT {ROW_COLUMNS}, {} FROM orders o JOIN users u ON u.id = o.user_id",
+            seek.sort_key()
+        ));
+        push_filter(&mut query, &filter);
+        seek.finish_unlimited(&mut query);
+        let mut rows = query.build_query_as::<OrderRow>().fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            yield row;
+        }
+    }
+}
+
+/// How many orders match: exact from the kept monthly figures when
+/// unfiltered (or filtered by status only), bounded otherwise.
+pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<Count, DbError> {
+    if filter.is_empty() || (filter.status.is_some() && Filter { status: None, ..filter.clone() }.is_empty()) {
+        let column = filter.status.map(Status::as_str).unwrap_or("order_count");
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT coalesce(sum({column}), 0)::BIGINT FROM monthly_revenue"
+        )))
+        .fetch_one(conn)
+        .await?;
+        return Ok(Count::Exact(n));
+    }
+    let mut query = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM orders o");
+    push_filter(&mut query, filter);
+    query.push(" LIMIT ").push_bind(COUNT_BOUND + 1).push(") matching");
+    Ok(Count::bounded(query.build_query_scalar::<i64>().fetch_one(conn).await?))
 }
 
 const ROW_COLUMNS: &str = "o.id, o.user_id, u.name AS user_name, o.status, o.total_cents, o.item_count, o.placed_at";
-
-/// One page of orders, newest first. `before` is the id of the previous page's last row.
-pub async fn search(
-    conn: &mut PgConnection,
-    filter: &Filter,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<OrderRow>, DbError> {
-    Ok(sqlx::query_as::<_, OrderRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {ROW_COLUMNS}
-           FROM orders o JOIN users u ON u.id = o.user_id
-          WHERE ($1::BIGINT IS NULL OR o.user_id = $1)
-            AND ($2::TEXT IS NULL OR o.status = $2)
-            AND ($3::BIGINT IS NULL OR o.id < $3)
-          ORDER BY o.id DESC
-          LIMIT $4"
-    )))
-    .bind(filter.user_id)
-    .bind(filter.status.map(Status::as_str))
-    .bind(before)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
-}
 
 /// Every order of one customer, newest first.
 pub async fn of_user(conn: &mut PgConnection, user_id: i64) -> Result<Vec<OrderRow>, DbError> {

@@ -1,8 +1,11 @@
 //! Products: reading, searching and writing the `products` table.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use futures::{Stream, TryStreamExt};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
+use super::listing::{Count, Cursor, Dir, Keyed, Page, Seek, SortColumn, COUNT_BOUND};
 use super::{Actor, DbError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -26,6 +29,88 @@ pub struct ProductRow {
     pub price_cents: i64,
     pub stock: i32,
     pub units_sold: i64,
+    pub sort_key: String,
+}
+
+impl Keyed for ProductRow {
+    fn cursor(&self) -> Cursor {
+        Cursor { value: self.sort_key.clone(), id: self.id }
+    }
+}
+
+/// The columns the products list sorts by; the first is the default.
+pub const SORTS: [SortColumn; 5] = [
+    SortColumn { key: "name", expr: "lower(p.name)", sql_type: "TEXT", id: "p.id", default_dir: Dir::Asc },
+    SortColumn { key: "sku", expr: "lower(p.sku)", sql_type: "TEXT", id: "p.id", default_dir: Dir::Asc },
+    SortColumn { key: "price", expr: "p.price_cents", sql_type: "BIGINT", id: "p.id", default_dir: Dir::Desc },
+    SortColumn { key: "stock", expr: "p.stock", sql_type: "INTEGER", id: "p.id", default_dir: Dir::Asc },
+    SortColumn { key: "sold", expr: "s.units_sold", sql_type: "BIGINT", id: "s.product_id", default_dir: Dir::Desc },
+];
+
+/// Filters of the products list.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Part of the name or SKU, in any letter case.
+    pub q: String,
+}
+
+fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
+    query.push(" WHERE true");
+    if !filter.q.is_empty() {
+        let pattern = format!("%{}%", super::escape_like(&filter.q));
+        query
+            .push(" AND (p.name ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR p.sku ILIKE ")
+            .push_bind(pattern)
+            .push(")");
+    }
+}
+
+/// One page of products matching `filter`, sorted and positioned by `seek`.
+pub async fn search(conn: &mut PgConnection, filter: &Filter, seek: &Seek) -> Result<Page<ProductRow>, DbError> {
+    let mut query = QueryBuilder::new(format!(
+        "SELECT p.id, p.name, p.sku, p.price_cents, p.stock, s.units_sold, {}
+           FROM products p JOIN product_stats s ON s.product_id = p.id",
+        seek.sort_key()
+    ));
+    push_filter(&mut query, filter);
+    seek.finish(&mut query);
+    let rows = query.build_query_as::<ProductRow>().fetch_all(conn).await?;
+    Ok(Page::from_rows(seek, rows))
+}
+
+/// Every row matching `filter` in `seek`'s order, streamed from the database
+/// as it is read, so exporting a million rows holds only a few in memory.
+pub fn export(
+    mut conn: PoolConnection<Postgres>,
+    filter: Filter,
+    seek: Seek,
+) -> impl Stream<Item = Result<ProductRow, sqlx::Error>> + Send + 'static {
+    async_stream::try_stream! {
+        let mut query = QueryBuilder::new(format!(
+            "SELECT p.id, p.name, p.sku, p.price_cents, p.stock, s.units_sold, {}
+           FROM products p JOIN product_stats s ON s.product_id = p.id",
+            seek.sort_key()
+        ));
+        push_filter(&mut query, &filter);
+        seek.finish_unlimited(&mut query);
+        let mut rows = query.build_query_as::<ProductRow>().fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            yield row;
+        }
+    }
+}
+
+/// How many products match: estimated for the whole table, bounded when filtered.
+pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<Count, DbError> {
+    if filter.q.is_empty() {
+        return super::table_count(conn, "products").await;
+    }
+    let mut query = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM products p");
+    push_filter(&mut query, filter);
+    query.push(" LIMIT ").push_bind(COUNT_BOUND + 1).push(") matching");
+    Ok(Count::bounded(query.build_query_scalar::<i64>().fetch_one(conn).await?))
 }
 
 /// Sales figures for one product's page.
@@ -80,30 +165,6 @@ pub async fn sales(conn: &mut PgConnection, id: i64) -> Result<ProductSales, DbE
     )
     .bind(id)
     .fetch_one(conn)
-    .await?)
-}
-
-/// One page of products, newest first, optionally matching `q` in name or SKU.
-pub async fn search(
-    conn: &mut PgConnection,
-    q: &str,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<ProductRow>, DbError> {
-    Ok(sqlx::query_as::<_, ProductRow>(
-        "SELECT p.id, p.name, p.sku, p.price_cents, p.stock,
-                coalesce((SELECT sum(i.quantity) FROM order_items i JOIN orders o ON o.id = i.order_id
-                           WHERE i.product_id = p.id AND o.status <> 'cancelled'), 0)::BIGINT AS units_sold
-           FROM products p
-          WHERE ($1 = '' OR p.name ILIKE '%' || $1 || '%' OR p.sku ILIKE '%' || $1 || '%')
-            AND ($2::BIGINT IS NULL OR p.id < $2)
-          ORDER BY p.id DESC
-          LIMIT $3",
-    )
-    .bind(super::escape_like(q))
-    .bind(before)
-    .bind(limit)
-    .fetch_all(conn)
     .await?)
 }
 

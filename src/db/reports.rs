@@ -1,7 +1,9 @@
 //! Aggregates for the dashboard and the reports page. Each function is one SQL
 //! statement, whatever the number of rows it returns.
 
-use sqlx::PgConnection;
+use futures::{Stream, TryStreamExt};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, Postgres};
 
 use super::DbError;
 
@@ -122,4 +124,43 @@ pub async fn revenue_by_month(conn: &mut PgConnection, months: i64) -> Result<Ve
     .bind(months)
     .fetch_all(conn)
     .await?)
+}
+
+/// Every customer with orders, by order count or by revenue, streamed.
+pub fn export_customers(
+    mut conn: PoolConnection<Postgres>,
+    by_revenue: bool,
+) -> impl Stream<Item = Result<CustomerFigures, sqlx::Error>> + Send + 'static {
+    async_stream::try_stream! {
+        let sql = if by_revenue {
+            "SELECT s.user_id, u.name, u.email, s.order_count, s.revenue_cents
+               FROM customer_stats s JOIN users u ON u.id = s.user_id
+              WHERE s.revenue_cents > 0 ORDER BY s.revenue_cents DESC, s.user_id DESC"
+        } else {
+            "SELECT s.user_id, u.name, u.email, s.order_count, s.revenue_cents
+               FROM customer_stats s JOIN users u ON u.id = s.user_id
+              WHERE s.order_count > 0 ORDER BY s.order_count DESC, s.user_id DESC"
+        };
+        let mut rows = sqlx::query_as::<_, CustomerFigures>(sql).fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            yield row;
+        }
+    }
+}
+
+/// Every product that has sold, best first, streamed.
+pub fn export_best_sellers(
+    mut conn: PoolConnection<Postgres>,
+) -> impl Stream<Item = Result<ProductFigures, sqlx::Error>> + Send + 'static {
+    async_stream::try_stream! {
+        let mut rows = sqlx::query_as::<_, ProductFigures>(
+            "SELECT s.product_id, p.name, p.sku, s.units_sold, s.revenue_cents
+               FROM product_stats s JOIN products p ON p.id = s.product_id
+              WHERE s.units_sold > 0 ORDER BY s.units_sold DESC, s.product_id DESC",
+        )
+        .fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            yield row;
+        }
+    }
 }

@@ -1,8 +1,11 @@
 //! Customers: reading, searching and writing the `users` table.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use futures::{Stream, TryStreamExt};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
+use super::listing::{Count, Cursor, Dir, Keyed, Page, Seek, SortColumn, COUNT_BOUND};
 use super::{Actor, DbError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -24,6 +27,88 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
     pub order_count: i64,
     pub revenue_cents: i64,
+    pub sort_key: String,
+}
+
+impl Keyed for UserRow {
+    fn cursor(&self) -> Cursor {
+        Cursor { value: self.sort_key.clone(), id: self.id }
+    }
+}
+
+/// The columns the customers list sorts by; the first is the default.
+pub const SORTS: [SortColumn; 5] = [
+    SortColumn { key: "joined", expr: "u.created_at", sql_type: "TIMESTAMPTZ", id: "u.id", default_dir: Dir::Desc },
+    SortColumn { key: "name", expr: "lower(u.name)", sql_type: "TEXT", id: "u.id", default_dir: Dir::Asc },
+    SortColumn { key: "email", expr: "lower(u.email)", sql_type: "TEXT", id: "u.id", default_dir: Dir::Asc },
+    SortColumn { key: "orders", expr: "s.order_count", sql_type: "BIGINT", id: "s.user_id", default_dir: Dir::Desc },
+    SortColumn { key: "revenue", expr: "s.revenue_cents", sql_type: "BIGINT", id: "s.user_id", default_dir: Dir::Desc },
+];
+
+/// Filters of the customers list.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Part of the name or email, in any letter case.
+    pub q: String,
+}
+
+fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
+    query.push(" WHERE true");
+    if !filter.q.is_empty() {
+        let pattern = format!("%{}%", super::escape_like(&filter.q));
+        query
+            .push(" AND (u.name ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR u.email ILIKE ")
+            .push_bind(pattern)
+            .push(")");
+    }
+}
+
+/// One page of customers matching `filter`, sorted and positioned by `seek`.
+pub async fn search(conn: &mut PgConnection, filter: &Filter, seek: &Seek) -> Result<Page<UserRow>, DbError> {
+    let mut query = QueryBuilder::new(format!(
+        "SELECT u.id, u.name, u.email, u.created_at, s.order_count, s.revenue_cents, {}
+           FROM users u JOIN customer_stats s ON s.user_id = u.id",
+        seek.sort_key()
+    ));
+    push_filter(&mut query, filter);
+    seek.finish(&mut query);
+    let rows = query.build_query_as::<UserRow>().fetch_all(conn).await?;
+    Ok(Page::from_rows(seek, rows))
+}
+
+/// Every row matching `filter` in `seek`'s order, streamed from the database
+/// as it is read, so exporting a million rows holds only a few in memory.
+pub fn export(
+    mut conn: PoolConnection<Postgres>,
+    filter: Filter,
+    seek: Seek,
+) -> impl Stream<Item = Result<UserRow, sqlx::Error>> + Send + 'static {
+    async_stream::try_stream! {
+        let mut query = QueryBuilder::new(format!(
+            "SELECT u.id, u.name, u.email, u.created_at, s.order_count, s.revenue_cents, {}
+           FROM users u JOIN customer_stats s ON s.user_id = u.id",
+            seek.sort_key()
+        ));
+        push_filter(&mut query, &filter);
+        seek.finish_unlimited(&mut query);
+        let mut rows = query.build_query_as::<UserRow>().fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            yield row;
+        }
+    }
+}
+
+/// How many customers match: estimated for the whole table, bounded when filtered.
+pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<Count, DbError> {
+    if filter.q.is_empty() {
+        return super::table_count(conn, "users").await;
+    }
+    let mut query = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM users u");
+    push_filter(&mut query, filter);
+    query.push(" LIMIT ").push_bind(COUNT_BOUND + 1).push(") matching");
+    Ok(Count::bounded(query.build_query_scalar::<i64>().fetch_one(conn).await?))
 }
 
 /// What a create or edit form supplies once validated.
@@ -46,36 +131,6 @@ pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<User>, DbEr
         .bind(id)
         .fetch_optional(conn)
         .await?)
-}
-
-/// One page of customers, newest first, optionally matching `q` in name or
-/// email. Keyset pagination: `before` is the id of the last row of the
-/// previous page. Fetches one extra row to know whether another page exists.
-pub async fn search(
-    conn: &mut PgConnection,
-    q: &str,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<UserRow>, DbError> {
-    Ok(sqlx::query_as::<_, UserRow>(
-        "SELECT u.id, u.name, u.email, u.created_at,
-                coalesce(s.order_count, 0) AS order_count,
-                coalesce(s.revenue_cents, 0)::BIGINT AS revenue_cents
-           FROM users u
-           LEFT JOIN LATERAL (
-                SELECT count(*) AS order_count,
-                       sum(total_cents) FILTER (WHERE status <> 'cancelled') AS revenue_cents
-                  FROM orders o WHERE o.user_id = u.id) s ON true
-          WHERE ($1 = '' OR u.name ILIKE '%' || $1 || '%' OR u.email ILIKE '%' || $1 || '%')
-            AND ($2::BIGINT IS NULL OR u.id < $2)
-          ORDER BY u.id DESC
-          LIMIT $3",
-    )
-    .bind(super::escape_like(q))
-    .bind(before)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
 }
 
 /// Every customer as a short choice, by name: for the order form.

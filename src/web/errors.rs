@@ -17,6 +17,16 @@ pub enum AppError {
     Internal(String),
 }
 
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppError::NotFound => write!(f, "not found"),
+            AppError::Unavailable => write!(f, "database unavailable"),
+            AppError::Internal(detail) => write!(f, "{detail}"),
+        }
+    }
+}
+
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         match e {

@@ -10,6 +10,12 @@ pub fn format_money(cents: i64) -> String {
     format!("{sign}${}.{:02}", group_digits(abs / 100), abs % 100)
 }
 
+/// A count with thousands separators, sign included.
+pub fn format_count(n: i64) -> String {
+    let sign = if n < 0 { "-" } else { "" };
+    format!("{sign}{}", group_digits(n.unsigned_abs()))
+}
+
 /// Writes a number with thousands separators: `1234567` → `1,234,567`.
 fn group_digits(n: u64) -> String {
     let digits = n.to_string();
@@ -47,8 +53,7 @@ pub fn date(at: &DateTime<Utc>, _: &dyn Values) -> askama::Result<String> {
 /// Thousands separators for counts: `12345` → `12,345`.
 #[askama::filter_fn]
 pub fn count(n: &i64, _: &dyn Values) -> askama::Result<String> {
-    let sign = if *n < 0 { "-" } else { "" };
-    Ok(format!("{sign}{}", group_digits(n.unsigned_abs())))
+    Ok(format_count(*n))
 }
 
 /// An order status as people read it: `pending` → `Pending`.

@@ -3,10 +3,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod charts;
 pub mod dashboard;
 pub mod errors;
+pub mod export;
 pub mod filters;
 pub mod forms;
+pub mod listing;
 pub mod orders;
 pub mod products;
 pub mod reports;

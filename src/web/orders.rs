@@ -4,14 +4,18 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use futures::StreamExt;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm};
 use rocket_db_pools::Connection;
+use serde::Serialize;
 
 use crate::db::staff::Staff;
 
+use super::export::{decimal, Csv};
 use super::forms::{parse_count, parse_money, parse_version, FieldErrors};
-use super::{done, filters, query_id, refused, AdminForm, AppError, Chrome, Pager, HISTORY_ROWS, PAGE_SIZE};
+use super::listing::{ListQuery, ListState};
+use super::{done, encode, filters, query_id, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
 use crate::db::orders::{self, Draft, DraftLine, Filter, Line, Order, OrderRow, SaveError, Status};
 use crate::db::products::{self, ProductChoice};
 use crate::db::users::{self, User, UserChoice};
@@ -27,45 +31,139 @@ const BLANK_LINES: usize = 3;
 struct ListPage {
     chrome: Chrome,
     rows: Vec<OrderRow>,
-    pager: Pager,
+    list: ListState,
     customer: Option<User>,
-    status: String,
+    query: OrderFilterForm,
+    date_error: Option<&'static str>,
     statuses: [Status; 4],
 }
 
-#[get("/orders?<user_id>&<status>&<before>")]
-async fn list(
-    chrome: Chrome,
-    mut db: Connection<Db>,
-    user_id: Option<&str>,
-    status: Option<&str>,
-    before: Option<&str>,
-) -> Result<ListPage, AppError> {
-    let user_id = query_id(user_id);
-    let status = status.and_then(Status::parse);
-    let customer = match user_id {
+/// The orders list's filters as typed in its query string.
+#[derive(Debug, Default, Clone, FromForm)]
+pub struct OrderFilterForm {
+    #[field(default = String::new())]
+    pub user_id: String,
+    #[field(default = String::new())]
+    pub status: String,
+    /// Part of a customer's name or email.
+    #[field(default = String::new())]
+    pub q: String,
+    #[field(default = String::new())]
+    pub from: String,
+    #[field(default = String::new())]
+    pub to: String,
+    pub sort: Option<String>,
+    pub dir: Option<String>,
+    pub after: Option<String>,
+    pub before: Option<String>,
+    pub last: Option<String>,
+}
+
+impl OrderFilterForm {
+    fn list_query(&self) -> ListQuery<'_> {
+        ListQuery {
+            q: None,
+            sort: self.sort.as_deref(),
+            dir: self.dir.as_deref(),
+            after: self.after.as_deref(),
+            before: self.before.as_deref(),
+            last: self.last.as_deref(),
+        }
+    }
+
+    /// The filter, and whether a date could not be read.
+    pub fn filter(&self) -> (Filter, bool) {
+        let date = |s: &str| {
+            let s = s.trim();
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Some)
+            }
+        };
+        let (from, to) = (date(&self.from), date(&self.to));
+        let bad_date = from.is_err() || to.is_err();
+        let filter = Filter {
+            user_id: query_id(Some(&self.user_id)),
+            status: Status::parse(self.status.trim()),
+            customer: self.q.trim().chars().take(200).collect(),
+            from: from.ok().flatten(),
+            to: to.ok().flatten(),
+        };
+        (filter, bad_date)
+    }
+
+    /// `/orders?...` with these filters, for links that keep them.
+    pub fn base(&self, filter: &Filter) -> String {
+        format!(
+            "/orders?user_id={}&status={}&q={}&from={}&to={}",
+            filter.user_id.map(|i| i.to_string()).unwrap_or_default(),
+            filter.status.map(Status::as_str).unwrap_or(""),
+            encode(&filter.customer),
+            filter.from.map(|d| d.to_string()).unwrap_or_default(),
+            filter.to.map(|d| d.to_string()).unwrap_or_default()
+        )
+    }
+}
+
+impl ListPage {
+    /// The CSV export of exactly what this page filters.
+    fn csv_href(&self) -> String {
+        let (filter, _) = self.query.filter();
+        self.query.base(&filter).replacen("/orders?", "/orders.csv?", 1)
+    }
+}
+
+#[get("/orders?<filters..>")]
+async fn list(chrome: Chrome, mut db: Connection<Db>, filters: OrderFilterForm) -> Result<ListPage, AppError> {
+    let (filter, bad_date) = filters.filter();
+    let customer = match filter.user_id {
         Some(id) => users::find(&mut db, id).await?,
         None => None,
     };
-    let before = query_id(before);
-    let filter = Filter { user_id, status };
-    let mut rows = orders::search(&mut db, &filter, before, PAGE_SIZE + 1).await?;
-    let mut base = String::from("/orders?");
-    if let Some(id) = user_id {
-        base.push_str(&format!("user_id={id}&"));
-    }
-    if let Some(status) = status {
-        base.push_str(&format!("status={}&", status.as_str()));
-    }
-    let pager = Pager::split(&mut rows, base, before, |r| r.id);
+    let seek = filters.list_query().seek(&orders::SORTS);
+    let page = orders::search(&mut db, &filter, &seek).await?;
+    let count = orders::count_matching(&mut db, &filter).await?;
+    let list = ListState::new(filters.base(&filter), &seek, orders::SORTS[0].key, count, ("order", "orders"), &page);
     Ok(ListPage {
         chrome: chrome.on("orders"),
-        rows,
-        pager,
+        rows: page.rows,
+        list,
         customer,
-        status: status.map(Status::as_str).unwrap_or("").to_string(),
+        query: filters,
+        date_error: bad_date.then_some("Enter dates as YYYY-MM-DD."),
         statuses: Status::ALL,
     })
+}
+
+/// One order in the CSV export.
+#[derive(Serialize)]
+struct OrderCsv {
+    id: i64,
+    customer_id: i64,
+    customer: String,
+    placed_at: String,
+    status: String,
+    items: i32,
+    total: String,
+}
+
+#[get("/orders.csv?<filters..>")]
+async fn export(_signed_in: Staff, db: Connection<Db>, filters: OrderFilterForm) -> Csv {
+    let (filter, _) = filters.filter();
+    let seek = filters.list_query().seek(&orders::SORTS).from_start();
+    let rows = orders::export(db.into_inner(), filter, seek).map(|row| {
+        row.map(|o| OrderCsv {
+            id: o.id,
+            customer_id: o.user_id,
+            customer: o.user_name,
+            placed_at: o.placed_at.to_rfc3339(),
+            status: o.status,
+            items: o.item_count,
+            total: decimal(o.total_cents),
+        })
+    });
+    Csv::new("orders.csv", &["id", "customer_id", "customer", "placed_at", "status", "items", "total"], rows)
 }
 
 #[derive(Template, WebTemplate)]
@@ -419,5 +517,5 @@ async fn delete(
 }
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![list, show, new, edit, create, update, confirm_delete, delete]
+    routes![list, export, show, new, edit, create, update, confirm_delete, delete]
 }

@@ -2,15 +2,19 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use futures::StreamExt;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm};
 use rocket_db_pools::Connection;
+use serde::Serialize;
 
 use crate::db::staff::Staff;
 
+use super::export::{decimal, Csv};
 use super::forms::{parse_count, parse_money, parse_text, parse_version, FieldErrors};
-use super::{done, filters, query_id, refused, AdminForm, AppError, Chrome, Pager, HISTORY_ROWS, PAGE_SIZE};
-use crate::db::products::{self, NewProduct, Product, ProductRow, ProductSales};
+use super::listing::{ListQuery, ListState};
+use super::{done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
+use crate::db::products::{self, Filter, NewProduct, Product, ProductRow, ProductSales};
 use crate::db::reports::LOW_STOCK;
 use crate::db::{Db, DbError};
 
@@ -20,22 +24,53 @@ struct ListPage {
     chrome: Chrome,
     q: String,
     rows: Vec<ProductRow>,
-    pager: Pager,
+    list: ListState,
     low_stock: i32,
 }
 
-#[get("/products?<q>&<before>")]
-async fn list(
-    chrome: Chrome,
-    mut db: Connection<Db>,
-    q: Option<&str>,
-    before: Option<&str>,
-) -> Result<ListPage, AppError> {
-    let q = q.unwrap_or("").trim().to_string();
-    let before = query_id(before);
-    let mut rows = products::search(&mut db, &q, before, PAGE_SIZE + 1).await?;
-    let pager = Pager::split(&mut rows, format!("/products?q={}&", super::encode(&q)), before, |r| r.id);
-    Ok(ListPage { chrome: chrome.on("products"), q, rows, pager, low_stock: LOW_STOCK })
+#[get("/products?<query..>")]
+async fn list(chrome: Chrome, mut db: Connection<Db>, query: ListQuery<'_>) -> Result<ListPage, AppError> {
+    let filter = Filter { q: query.search() };
+    let seek = query.seek(&products::SORTS);
+    let page = products::search(&mut db, &filter, &seek).await?;
+    let count = products::count_matching(&mut db, &filter).await?;
+    let list = ListState::new(
+        format!("/products?q={}", encode(&filter.q)),
+        &seek,
+        products::SORTS[0].key,
+        count,
+        ("product", "products"),
+        &page,
+    );
+    Ok(ListPage { chrome: chrome.on("products"), q: filter.q, rows: page.rows, list, low_stock: LOW_STOCK })
+}
+
+/// One product in the CSV export.
+#[derive(Serialize)]
+struct ProductCsv {
+    id: i64,
+    name: String,
+    sku: String,
+    price: String,
+    stock: i32,
+    units_sold: i64,
+}
+
+#[get("/products.csv?<query..>")]
+async fn export(_signed_in: Staff, db: Connection<Db>, query: ListQuery<'_>) -> Csv {
+    let filter = Filter { q: query.search() };
+    let seek = query.seek(&products::SORTS).from_start();
+    let rows = products::export(db.into_inner(), filter, seek).map(|row| {
+        row.map(|p| ProductCsv {
+            id: p.id,
+            name: p.name,
+            sku: p.sku,
+            price: decimal(p.price_cents),
+            stock: p.stock,
+            units_sold: p.units_sold,
+        })
+    });
+    Csv::new("products.csv", &["id", "name", "sku", "price", "stock", "units_sold"], rows)
 }
 
 #[derive(Template, WebTemplate)]
@@ -250,5 +285,5 @@ async fn delete(
 }
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![list, show, new, edit, create, update, confirm_delete, delete]
+    routes![list, export, show, new, edit, create, update, confirm_delete, delete]
 }

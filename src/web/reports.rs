@@ -1,16 +1,23 @@
-//! The reports page: who buys most, who brings the most revenue, what sells.
+//! The reports page: who buys most, who brings the most revenue, what sells,
+//! and revenue by month; each also as a CSV download.
 
 use askama::Template;
 use askama_web::WebTemplate;
+use futures::StreamExt;
 use rocket::{get, routes};
 use rocket_db_pools::Connection;
+use serde::Serialize;
 
+use super::export::{decimal, Csv};
 use super::{filters, AppError, Chrome};
-use crate::db::reports::{self, CustomerFigures, ProductFigures};
+use crate::db::reports::{self, CustomerFigures, Month, ProductFigures};
+use crate::db::staff::Staff;
 use crate::db::Db;
 
 /// Rows shown in each report.
 const REPORT_ROWS: i64 = 10;
+/// Months shown in the revenue chart.
+const CHART_MONTHS: i64 = 24;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "reports.html")]
@@ -19,6 +26,8 @@ struct ReportsPage {
     top_customers: Vec<CustomerFigures>,
     revenue: Vec<CustomerFigures>,
     best_sellers: Vec<ProductFigures>,
+    months: Vec<Month>,
+    chart: String,
 }
 
 #[get("/reports")]
@@ -26,9 +35,90 @@ async fn page(chrome: Chrome, mut db: Connection<Db>) -> Result<ReportsPage, App
     let top_customers = reports::top_customers(&mut db, REPORT_ROWS).await?;
     let revenue = reports::revenue_per_customer(&mut db, REPORT_ROWS).await?;
     let best_sellers = reports::best_sellers(&mut db, REPORT_ROWS).await?;
-    Ok(ReportsPage { chrome: chrome.on("reports"), top_customers, revenue, best_sellers })
+    let months = reports::revenue_by_month(&mut db, CHART_MONTHS).await?;
+    let chart = super::charts::revenue_by_month(&months, "revenue-chart");
+    Ok(ReportsPage { chrome: chrome.on("reports"), top_customers, revenue, best_sellers, months, chart })
+}
+
+#[derive(Serialize)]
+struct CustomerCsv {
+    rank: usize,
+    customer_id: i64,
+    name: String,
+    email: String,
+    orders: i64,
+    revenue: String,
+}
+
+fn customers_csv(filename: &str, db: Connection<Db>, by_revenue: bool) -> Csv {
+    let rows = reports::export_customers(db.into_inner(), by_revenue).enumerate().map(|(i, row)| {
+        row.map(|c| CustomerCsv {
+            rank: i + 1,
+            customer_id: c.user_id,
+            name: c.name,
+            email: c.email,
+            orders: c.order_count,
+            revenue: decimal(c.revenue_cents),
+        })
+    });
+    Csv::new(filename, &["rank", "customer_id", "name", "email", "orders", "revenue"], rows)
+}
+
+#[get("/reports/top-customers.csv")]
+async fn top_customers_csv(_signed_in: Staff, db: Connection<Db>) -> Csv {
+    customers_csv("top-customers.csv", db, false)
+}
+
+#[get("/reports/revenue-per-customer.csv")]
+async fn revenue_csv(_signed_in: Staff, db: Connection<Db>) -> Csv {
+    customers_csv("revenue-per-customer.csv", db, true)
+}
+
+#[derive(Serialize)]
+struct ProductCsv {
+    rank: usize,
+    product_id: i64,
+    name: String,
+    sku: String,
+    units_sold: i64,
+    revenue: String,
+}
+
+#[get("/reports/best-sellers.csv")]
+async fn best_sellers_csv(_signed_in: Staff, db: Connection<Db>) -> Csv {
+    let rows = reports::export_best_sellers(db.into_inner()).enumerate().map(|(i, row)| {
+        row.map(|p| ProductCsv {
+            rank: i + 1,
+            product_id: p.product_id,
+            name: p.name,
+            sku: p.sku,
+            units_sold: p.units_sold,
+            revenue: decimal(p.revenue_cents),
+        })
+    });
+    Csv::new("best-sellers.csv", &["rank", "product_id", "name", "sku", "units_sold", "revenue"], rows)
+}
+
+#[derive(Serialize)]
+struct MonthCsv {
+    month: String,
+    orders: i64,
+    revenue: String,
+}
+
+#[get("/reports/revenue-by-month.csv")]
+async fn months_csv(_signed_in: Staff, mut db: Connection<Db>) -> Result<Csv, AppError> {
+    let months = reports::revenue_by_month(&mut db, i64::MAX).await?;
+    let rows = futures::stream::iter(months.into_iter().map(|m| {
+        Ok::<_, AppError>(MonthCsv {
+            month: m.month.format("%Y-%m").to_string(),
+            orders: m.order_count,
+            revenue: decimal(m.revenue_cents),
+        })
+    }));
+    Ok(Csv::new("revenue-by-month.csv", &["month", "orders", "revenue"], rows))
 }
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![page]
+    routes![page, top_customers_csv, revenue_csv, best_sellers_csv, months_csv]
 }

@@ -2,16 +2,20 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use futures::StreamExt;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm};
 use rocket_db_pools::Connection;
+use serde::Serialize;
 
 use crate::db::staff::Staff;
 
+use super::export::{decimal, Csv};
 use super::forms::{parse_text, parse_version, FieldErrors};
-use super::{done, filters, query_id, refused, AdminForm, AppError, Chrome, Pager, HISTORY_ROWS, PAGE_SIZE};
+use super::listing::{ListQuery, ListState};
+use super::{done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
 use crate::db::orders::OrderRow;
-use crate::db::users::{self, NewUser, User, UserRow};
+use crate::db::users::{self, Filter, NewUser, User, UserRow};
 use crate::db::{Db, DbError};
 
 #[derive(Template, WebTemplate)]
@@ -20,21 +24,52 @@ struct ListPage {
     chrome: Chrome,
     q: String,
     rows: Vec<UserRow>,
-    pager: Pager,
+    list: ListState,
 }
 
-#[get("/users?<q>&<before>")]
-async fn list(
-    chrome: Chrome,
-    mut db: Connection<Db>,
-    q: Option<&str>,
-    before: Option<&str>,
-) -> Result<ListPage, AppError> {
-    let q = q.unwrap_or("").trim().to_string();
-    let before = query_id(before);
-    let mut rows = users::search(&mut db, &q, before, PAGE_SIZE + 1).await?;
-    let pager = Pager::split(&mut rows, format!("/users?q={}&", super::encode(&q)), before, |r| r.id);
-    Ok(ListPage { chrome: chrome.on("users"), q, rows, pager })
+#[get("/users?<query..>")]
+async fn list(chrome: Chrome, mut db: Connection<Db>, query: ListQuery<'_>) -> Result<ListPage, AppError> {
+    let filter = Filter { q: query.search() };
+    let seek = query.seek(&users::SORTS);
+    let page = users::search(&mut db, &filter, &seek).await?;
+    let count = users::count_matching(&mut db, &filter).await?;
+    let list = ListState::new(
+        format!("/users?q={}", encode(&filter.q)),
+        &seek,
+        users::SORTS[0].key,
+        count,
+        ("customer", "customers"),
+        &page,
+    );
+    Ok(ListPage { chrome: chrome.on("users"), q: filter.q, rows: page.rows, list })
+}
+
+/// One customer in the CSV export.
+#[derive(Serialize)]
+struct UserCsv {
+    id: i64,
+    name: String,
+    email: String,
+    customer_since: String,
+    orders: i64,
+    revenue: String,
+}
+
+#[get("/users.csv?<query..>")]
+async fn export(_signed_in: Staff, db: Connection<Db>, query: ListQuery<'_>) -> Csv {
+    let filter = Filter { q: query.search() };
+    let seek = query.seek(&users::SORTS).from_start();
+    let rows = users::export(db.into_inner(), filter, seek).map(|row| {
+        row.map(|u| UserCsv {
+            id: u.id,
+            name: u.name,
+            email: u.email,
+            customer_since: u.created_at.to_rfc3339(),
+            orders: u.order_count,
+            revenue: decimal(u.revenue_cents),
+        })
+    });
+    Csv::new("customers.csv", &["id", "name", "email", "customer_since", "orders", "revenue"], rows)
 }
 
 #[derive(Template, WebTemplate)]
@@ -254,5 +289,5 @@ async fn delete(
 }
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![list, show, new, edit, create, update, confirm_delete, delete]
+    routes![list, export, show, new, edit, create, update, confirm_delete, delete]
 }

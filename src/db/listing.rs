@@ -1,0 +1,245 @@
+//! Sorting and keyset (seek) pagination shared by every list. A page is found
+//! by comparing `(sort value, id)` with the row at the page's edge, so page
+//! 10,000 costs what page 1 costs: an index range scan of one page.
+
+use sqlx::{Postgres, QueryBuilder};
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    Asc,
+    Desc,
+}
+
+impl Dir {
+    pub fn parse(s: Option<&str>) -> Option<Dir> {
+        match s {
+            Some("asc") => Some(Dir::Asc),
+            Some("desc") => Some(Dir::Desc),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dir::Asc => "asc",
+            Dir::Desc => "desc",
+        }
+    }
+
+    pub fn flip(self) -> Dir {
+        match self {
+            Dir::Asc => Dir::Desc,
+            Dir::Desc => Dir::Asc,
+        }
+    }
+}
+
+/// A column a list can be sorted by.
+#[derive(Debug, Clone, Copy)]
+pub struct SortColumn {
+    /// The name in URLs (`?sort=name`).
+    pub key: &'static str,
+    /// The SQL expression sorted on; an index on `(expr, id)` serves it.
+    pub expr: &'static str,
+    /// The SQL type the cursor's text is cast back to.
+    pub sql_type: &'static str,
+    /// The unique id that breaks ties, matching the index's last column.
+    pub id: &'static str,
+    /// The direction a first click sorts in.
+    pub default_dir: Dir,
+}
+
+/// A position in a sorted list: the edge row's sort value and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub value: String,
+    pub id: i64,
+}
+
+impl Cursor {
+    /// Parses `value~id` as found in `?after=` and `?before=`.
+    pub fn parse(raw: Option<&str>) -> Option<Cursor> {
+        let (value, id) = raw?.rsplit_once('~')?;
+        Some(Cursor { value: value.to_string(), id: id.parse().ok()? })
+    }
+
+    /// Whether the value can be cast to the column's SQL type.
+    fn fits(&self, sql_type: &str) -> bool {
+        match sql_type {
+            "BIGINT" => self.value.parse::<i64>().is_ok(),
+            "INTEGER" => self.value.parse::<i32>().is_ok(),
+            "TIMESTAMPTZ" => chrono::DateTime::parse_from_str(&self.value, "%Y-%m-%d %H:%M:%S%.f%#z").is_ok(),
+            _ => !self.value.contains('\0'),
+        }
+    }
+
+    pub fn to_param(&self) -> String {
+        format!("{}~{}", self.value, self.id)
+    }
+}
+
+/// Where the requested page is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Position {
+    First,
+    After(Cursor),
+    Before(Cursor),
+    Last,
+}
+
+impl Position {
+    pub fn from_query(after: Option<&str>, before: Option<&str>, last: bool) -> Position {
+        if last {
+            return Position::Last;
+        }
+        match (Cursor::parse(after), Cursor::parse(before)) {
+            (Some(c), _) => Position::After(c),
+            (None, Some(c)) => Position::Before(c),
+            _ => Position::First,
+        }
+    }
+}
+
+/// A list request: sort column, direction, position and page size.
+#[derive(Debug, Clone)]
+pub struct Seek {
+    pub column: SortColumn,
+    pub dir: Dir,
+    pub position: Position,
+    pub limit: i64,
+}
+
+impl Seek {
+    /// Chooses the column named `sort` (or the first), the direction `dir` (or the column's default).
+    pub fn new(columns: &[SortColumn], sort: Option<&str>, dir: Option<&str>, position: Position, limit: i64) -> Seek {
+        let column = columns.iter().find(|c| Some(c.key) == sort).copied().unwrap_or(columns[0]);
+        let dir = Dir::parse(dir).unwrap_or(column.default_dir);
+        // A cursor that cannot be a value of the sorted column (a hand-edited
+        // or stale link) starts again from the first page.
+        let position = match position {
+            Position::After(c) | Position::Before(c) if !c.fits(column.sql_type) => Position::First,
+            other => other,
+        };
+        Seek { column, dir, position, limit }
+    }
+
+    /// The same sort from the first row: for exports, which take every page.
+    pub fn from_start(self) -> Seek {
+        Seek { position: Position::First, ..self }
+    }
+
+    /// Whether rows are fetched in reverse and must be flipped back.
+    pub fn reversed(&self) -> bool {
+        matches!(self.position, Position::Before(_) | Position::Last)
+    }
+
+    /// Appends ` AND <keyset condition>` (if there is a cursor), then the
+    /// `ORDER BY` and `LIMIT` of this page, with one look-ahead row.
+    pub fn finish(&self, query: &mut QueryBuilder<Postgres>) {
+        let scan = if self.reversed() { self.dir.flip() } else { self.dir };
+        let (expr, id, ty) = (self.column.expr, self.column.id, self.column.sql_type);
+        if let Position::After(c) | Position::Before(c) = &self.position {
+            let op = if scan == Dir::Asc { ">" } else { "<" };
+            query.push(format!(" AND ({expr}, {id}) {op} ("));
+            query.push_bind(c.value.clone()).push(format!("::{ty}, ")).push_bind(c.id).push(")");
+        }
+        let dir = match scan {
+            Dir::Asc => "ASC",
+            Dir::Desc => "DESC",
+        };
+        query.push(format!(" ORDER BY {expr} {dir}, {id} {dir} LIMIT ")).push_bind(self.limit + 1);
+    }
+
+    /// Appends the `ORDER BY` for exporting every matching row (no page limit).
+    pub fn finish_unlimited(&self, query: &mut QueryBuilder<Postgres>) {
+        let (expr, id) = (self.column.expr, self.column.id);
+        let dir = match self.dir {
+            Dir::Asc => "ASC",
+            Dir::Desc => "DESC",
+        };
+        query.push(format!(" ORDER BY {expr} {dir}, {id} {dir}"));
+    }
+
+    /// The sort value column every list query selects, for cursors.
+    pub fn sort_key(&self) -> String {
+        format!("({})::TEXT AS sort_key", self.column.expr)
+    }
+}
+
+/// A row that can mark a page's edge.
+pub trait Keyed {
+    /// The row's sort value as text (the query selects it as `sort_key`) and id.
+    fn cursor(&self) -> Cursor;
+}
+
+/// One page of rows and the positions around it.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub prev: Option<Cursor>,
+    pub next: Option<Cursor>,
+}
+
+impl<T: Keyed> Page<T> {
+    /// Builds the page from rows fetched with one look-ahead row.
+    pub fn from_rows(seek: &Seek, mut rows: Vec<T>) -> Page<T> {
+        let limit = usize::try_from(seek.limit).unwrap_or(50);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        if seek.reversed() {
+            rows.reverse();
+        }
+        let first = rows.first().map(Keyed::cursor);
+        let last = rows.last().map(Keyed::cursor);
+        let (has_prev, has_next) = match seek.position {
+            Position::First => (false, more),
+            Position::After(_) => (true, more),
+            Position::Before(_) => (more, true),
+            Position::Last => (more, false),
+        };
+        Page { rows, prev: if has_prev { first } else { None }, next: if has_next { last } else { None } }
+    }
+}
+
+/// How many rows match: exact, or only known to be more than a bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Exact(i64),
+    Estimate(i64),
+    AtLeast(i64),
+}
+
+/// Counting stops here for filtered lists: beyond it the exact number costs
+/// a scan and tells a person nothing more.
+pub const COUNT_BOUND: i64 = 1000;
+
+impl Count {
+    /// From a bounded count query that counted at most `COUNT_BOUND + 1` rows.
+    pub fn bounded(n: i64) -> Count {
+        if n > COUNT_BOUND {
+            Count::AtLeast(COUNT_BOUND)
+        } else {
+            Count::Exact(n)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_must_fit_their_column() {
+        let c = |v: &str| Cursor { value: v.into(), id: 1 };
+        assert!(c("42").fits("BIGINT"));
+        assert!(!c("abc").fits("BIGINT"));
+        assert!(!c("99999999999").fits("INTEGER"));
+        assert!(c("2026-11-29 04:33:23.091826+00").fits("TIMESTAMPTZ"));
+        assert!(c("2026-11-29 04:33:23+00").fits("TIMESTAMPTZ"));
+        assert!(!c("yesterday").fits("TIMESTAMPTZ"));
+        assert!(c("any text ~ at all").fits("TEXT"));
+        assert_eq!(Cursor::parse(Some("a~b~7")), Some(Cursor { value: "a~b".into(), id: 7 }));
+        assert_eq!(Cursor::parse(Some("no-id")), None);
+    }
+}

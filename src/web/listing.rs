@@ -1,0 +1,133 @@
+//! What a list page shows around its rows: sortable column headers, the
+//! count of matching rows, and links to the first, previous, next and last
+//! pages. Every link keeps the filters, so any view can be bookmarked.
+
+use rocket::FromForm;
+
+use crate::db::listing::{Count, Cursor, Dir, Page, Position, Seek, SortColumn};
+
+use super::encode;
+
+pub struct ListState {
+    /// The list's path with its filters, e.g. `/users?q=ada`.
+    base: String,
+    sort: &'static str,
+    dir: Dir,
+    default_sort: &'static str,
+    pub count: Count,
+    noun: (&'static str, &'static str),
+    pub first: Option<String>,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+    pub last: Option<String>,
+}
+
+impl ListState {
+    pub fn new<T>(
+        base: String,
+        seek: &Seek,
+        default_sort: &'static str,
+        count: Count,
+        noun: (&'static str, &'static str),
+        page: &Page<T>,
+    ) -> ListState {
+        let mut state = ListState {
+            base,
+            sort: seek.column.key,
+            dir: seek.dir,
+            default_sort,
+            count,
+            noun,
+            first: None,
+            prev: None,
+            next: None,
+            last: None,
+        };
+        let at_start = page.prev.is_none();
+        let at_end = page.next.is_none();
+        if !at_start {
+            state.first = Some(state.href(""));
+            state.prev = page.prev.as_ref().map(|c| state.href(&format!("before={}", encode(&c.to_param()))));
+        }
+        if !at_end {
+            state.next = page.next.as_ref().map(|c: &Cursor| state.href(&format!("after={}", encode(&c.to_param()))));
+            state.last = Some(state.href("last=1"));
+        }
+        state
+    }
+
+    /// A link to this list with the current sort and `extra` parameters.
+    fn href(&self, extra: &str) -> String {
+        let mut url = self.with_sort(self.sort, self.dir);
+        if !extra.is_empty() {
+            url.push('&');
+            url.push_str(extra);
+        }
+        url
+    }
+
+    fn with_sort(&self, key: &str, dir: Dir) -> String {
+        let sep = if self.base.ends_with('?') { "" } else { "&" };
+        format!("{}{sep}sort={key}&dir={}", self.base, dir.as_str())
+    }
+
+    /// The header link for a column: flips the direction when already sorted by it.
+    pub fn sort_href(&self, key: &str, default_dir: &str) -> String {
+        let dir = if key == self.sort { self.dir.flip() } else { Dir::parse(Some(default_dir)).unwrap_or(Dir::Asc) };
+        self.with_sort(key, dir)
+    }
+
+    pub fn sort_mark(&self, key: &str) -> &'static str {
+        match (key == self.sort, self.dir) {
+            (false, _) => "",
+            (true, Dir::Asc) => "▲",
+            (true, Dir::Desc) => "▼",
+        }
+    }
+
+    pub fn aria_sort(&self, key: &str) -> &'static str {
+        match (key == self.sort, self.dir) {
+            (false, _) => "none",
+            (true, Dir::Asc) => "ascending",
+            (true, Dir::Desc) => "descending",
+        }
+    }
+
+    /// "1,234 customers", "≈ 100,000 customers" or "more than 1,000 customers".
+    pub fn count_text(&self) -> String {
+        let noun = |n: i64| if n == 1 { self.noun.0 } else { self.noun.1 };
+        match self.count {
+            Count::Exact(n) => format!("{} {}", super::filters::format_count(n), noun(n)),
+            Count::Estimate(n) => format!("about {} {} (estimated)", super::filters::format_count(n), noun(n)),
+            Count::AtLeast(n) => format!("more than {} {}", super::filters::format_count(n), noun(n)),
+        }
+    }
+
+    /// Whether the list is sorted other than by default, for a "reset" link.
+    pub fn custom_sort(&self) -> bool {
+        self.sort != self.default_sort
+    }
+}
+
+/// The query string every list understands: search, sort and position.
+#[derive(Debug, Default, FromForm)]
+pub struct ListQuery<'r> {
+    pub q: Option<&'r str>,
+    pub sort: Option<&'r str>,
+    pub dir: Option<&'r str>,
+    pub after: Option<&'r str>,
+    pub before: Option<&'r str>,
+    pub last: Option<&'r str>,
+}
+
+impl ListQuery<'_> {
+    /// The search text, trimmed and bounded.
+    pub fn search(&self) -> String {
+        self.q.unwrap_or("").trim().chars().take(200).collect()
+    }
+
+    pub fn seek(&self, columns: &[SortColumn]) -> Seek {
+        let position = Position::from_query(self.after, self.before, self.last.is_some());
+        Seek::new(columns, self.sort, self.dir, position, super::PAGE_SIZE)
+    }
+}

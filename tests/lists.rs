@@ -1,0 +1,237 @@
+//! Lists: search, sort in both directions, filters, keyset pages at every
+//! edge, counts, and CSV exports of lists and reports.
+
+mod common;
+
+use common::TestApp;
+use rocket::http::Status;
+
+/// The names in a customers list page, in the order shown.
+fn names(body: &str) -> Vec<String> {
+    body.split("<td><a href=\"/users/")
+        .skip(1)
+        .filter_map(|s| s.split('>').nth(1)?.split('<').next().map(str::to_string))
+        .collect()
+}
+
+fn link(body: &str, label: &str) -> Option<String> {
+    let end = body.find(label)?;
+    let start = body[..end].rfind("href=\"")? + 6;
+    Some(body[start..].split('"').next()?.replace("&#38;", "&"))
+}
+
+async fn customers(app: &TestApp, n: usize) {
+    for i in 0..n {
+        // Names sort differently from ids: "Customer 064" was created first.
+        app.user(&format!("Customer {:03}", n - i), &format!("c{i}@example.com")).await;
+    }
+}
+
+#[rocket::async_test]
+async fn pages_walk_forward_and_back_and_reach_both_ends() {
+    let app = TestApp::new().await;
+    customers(&app, 120).await;
+    let first = app.get("/users?sort=name&dir=asc").await;
+    let page1 = names(&first.body);
+    assert_eq!(page1.len(), 50);
+    assert_eq!(page1[0], "Customer 001");
+    assert_eq!(page1[49], "Customer 050");
+    assert!(link(&first.body, "« First").is_none() && link(&first.body, "‹ Previous").is_none());
+    first.assert_contains("120 customers");
+
+    let next = link(&first.body, "Next ›").expect("a next link");
+    let second = app.get(&next).await;
+    let page2 = names(&second.body);
+    assert_eq!(page2[0], "Customer 051");
+    assert_eq!(page2.len(), 50);
+
+    let back = app.get(&link(&second.body, "‹ Previous").expect("a previous link")).await;
+    assert_eq!(names(&back.body), page1, "previous returns exactly the page before");
+
+    let last = app.get(&link(&first.body, "Last »").expect("a last link")).await;
+    let tail = names(&last.body);
+    assert_eq!(tail.len(), 50, "the last page is full, ending at the last row");
+    assert_eq!(tail.last().map(String::as_str), Some("Customer 120"));
+    assert!(link(&last.body, "Next ›").is_none() && link(&last.body, "Last »").is_none());
+
+    let third = app.get(&link(&second.body, "Next ›").unwrap()).await;
+    assert_eq!(names(&third.body).len(), 20);
+    assert!(link(&third.body, "Next ›").is_none(), "no next page after the end");
+
+    // Past the end, or a cursor that is not a value of the column.
+    let past = app.get("/users?sort=name&dir=asc&after=zzzz~999999").await;
+    assert_eq!(past.status, Status::Ok);
+    past.assert_contains("No customers here.");
+    let garbage = app.get("/users?sort=orders&dir=desc&after=not-a-number~1").await;
+    assert_eq!(garbage.status, Status::Ok);
+    assert_eq!(names(&garbage.body).len(), 50, "a bad cursor starts from the first page");
+    let nonsense = app.get("/users?sort=password&dir=sideways").await;
+    assert_eq!(nonsense.status, Status::Ok);
+}
+
+#[rocket::async_test]
+async fn every_column_sorts_both_ways() {
+    let app = TestApp::new().await;
+    let ada = app.user("ada", "zed@example.com").await;
+    let bob = app.user("Bob", "amy@example.com").await;
+    let mug = app.product("Mug", "MUG", 1000, 100).await.to_string();
+    app.post_ok(
+        "/orders",
+        &[("user_id", &bob.to_string()), ("status", "paid"), ("lines[0].product_id", &mug), ("lines[0].quantity", "1")],
+    )
+    .await;
+    app.post_ok(
+        "/orders",
+        &[("user_id", &bob.to_string()), ("status", "paid"), ("lines[0].product_id", &mug), ("lines[0].quantity", "1")],
+    )
+    .await;
+    app.post_ok(
+        "/orders",
+        &[("user_id", &ada.to_string()), ("status", "paid"), ("lines[0].product_id", &mug), ("lines[0].quantity", "5")],
+    )
+    .await;
+    let order = |sort: &str, dir: &str| {
+        let app = &app;
+        let path = format!("/users?sort={sort}&dir={dir}");
+        async move { names(&app.get(&path).await.body) }
+    };
+    // Letter case does not matter to the name sort.
+    assert_eq!(order("name", "asc").await, ["ada", "Bob"]);
+    assert_eq!(order("name", "desc").await, ["Bob", "ada"]);
+    assert_eq!(order("email", "asc").await, ["Bob", "ada"]);
+    assert_eq!(order("email", "desc").await, ["ada", "Bob"]);
+    assert_eq!(order("orders", "desc").await, ["Bob", "ada"]);
+    assert_eq!(order("orders", "asc").await, ["ada", "Bob"]);
+    assert_eq!(order("revenue", "desc").await, ["ada", "Bob"]);
+    assert_eq!(order("joined", "desc").await, ["Bob", "ada"]);
+    // The header shows the sort and links to the other direction.
+    let page = app.get("/users?sort=name&dir=asc").await;
+    page.assert_contains("aria-sort=\"ascending\"");
+    page.assert_contains("href=\"/users?q=&#38;sort=name&#38;dir=desc\"");
+
+    // Orders sort by total, both ways; products by price.
+    let orders = app.get("/orders?sort=total&dir=asc").await;
+    let first_total = orders.body.find("$10.00").unwrap();
+    assert!(first_total < orders.body.find("$50.00").unwrap());
+    let orders = app.get("/orders?sort=total&dir=desc").await;
+    assert!(orders.body.find("$50.00").unwrap() < orders.body.find("$10.00").unwrap());
+    app.product("Tea", "TEA", 300, 5).await;
+    let products = app.get("/products?sort=price&dir=asc").await;
+    assert!(products.body.find("Tea").unwrap() < products.body.find("Mug").unwrap());
+}
+
+#[rocket::async_test]
+async fn order_filters_combine_with_each_other_and_with_sort() {
+    let app = TestApp::new().await;
+    let ada = app.user("Ada Lovelace", "ada@example.com").await;
+    let bob = app.user("Bob Builder", "bob@builder.example").await;
+    let mug = app.product("Mug", "MUG", 1000, 100).await.to_string();
+    for (user, status) in [(ada, "paid"), (ada, "pending"), (bob, "paid"), (bob, "shipped")] {
+        app.post_ok(
+            "/orders",
+            &[
+                ("user_id", &user.to_string()),
+                ("status", status),
+                ("lines[0].product_id", &mug),
+                ("lines[0].quantity", "1"),
+            ],
+        )
+        .await;
+    }
+    // Spread the orders over two months.
+    sqlx::query("UPDATE orders SET placed_at = '2026-01-15T12:00:00Z' WHERE id IN (1, 3)")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE orders SET placed_at = '2026-02-15T12:00:00Z' WHERE id IN (2, 4)")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let rows = |body: &str| body.matches("<td><a href=\"/orders/").count();
+
+    assert_eq!(rows(&app.get("/orders?q=builder").await.body), 2);
+    assert_eq!(rows(&app.get("/orders?q=LOVELACE&status=paid").await.body), 1);
+    assert_eq!(rows(&app.get("/orders?from=2026-02-01").await.body), 2);
+    assert_eq!(rows(&app.get("/orders?from=2026-01-01&to=2026-01-31").await.body), 2);
+    assert_eq!(rows(&app.get("/orders?from=2026-01-01&to=2026-01-31&status=paid&q=ada").await.body), 1);
+    let by_user = app.get(&format!("/orders?user_id={bob}&sort=placed&dir=asc")).await;
+    assert_eq!(rows(&by_user.body), 2);
+    by_user.assert_contains("Orders of Bob Builder");
+    // Filter links keep the filters when sorting.
+    let filtered = app.get("/orders?status=paid&q=ada").await;
+    filtered.assert_contains("status=paid&#38;q=ada&#38;from=&#38;to=&#38;sort=total");
+    filtered.assert_contains("1 order");
+    // Counts: exact from the kept monthly figures when unfiltered or by status.
+    app.get("/orders").await.assert_contains("4 orders");
+    app.get("/orders?status=paid").await.assert_contains("2 orders");
+    // A date that cannot be read is explained, not fatal.
+    let bad = app.get("/orders?from=last-tuesday").await;
+    assert_eq!(bad.status, Status::Ok);
+    bad.assert_contains("Enter dates as YYYY-MM-DD.");
+    assert_eq!(rows(&bad.body), 4);
+}
+
+#[rocket::async_test]
+async fn csv_exports_hold_every_matching_row() {
+    let app = TestApp::new().await;
+    customers(&app, 1_205).await;
+    app.user("Ünïcödé, \"quoted\"", "q@example.com").await;
+    let mug = app.product("Mug, large", "MUG", 1250, 100).await.to_string();
+    app.post_ok(
+        "/orders",
+        &[("user_id", "3"), ("status", "paid"), ("lines[0].product_id", &mug), ("lines[0].quantity", "2")],
+    )
+    .await;
+
+    let response = app.client.get("/users.csv?sort=name&dir=asc").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(response.content_type().map(|c| c.to_string()), Some("text/csv; charset=utf-8".to_string()));
+    assert_eq!(response.headers().get_one("Content-Disposition"), Some("attachment; filename=\"customers.csv\""));
+    let body = response.into_string().await.unwrap();
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["id", "name", "email", "customer_since", "orders", "revenue"]
+    );
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 1_206, "every row, across many chunks");
+    assert_eq!(&records[0][1], "Customer 001");
+    assert!(records.iter().any(|r| &r[1] == "Ünïcödé, \"quoted\""), "quoting survives");
+    let buyer = records.iter().find(|r| &r[0] == "3").unwrap();
+    assert_eq!((&buyer[4], &buyer[5]), ("1", "25.00"));
+
+    let filtered = app.client.get("/users.csv?q=%C3%BCn%C3%AF").dispatch().await.into_string().await.unwrap();
+    assert_eq!(filtered.lines().count(), 2, "{filtered}");
+
+    let orders = app.client.get("/orders.csv?status=paid").dispatch().await.into_string().await.unwrap();
+    assert!(orders.starts_with("id,customer_id,customer,placed_at,status,items,total\n"), "{orders}");
+    assert!(orders.contains(",paid,2,25.00\n"), "{orders}");
+    let products = app.client.get("/products.csv").dispatch().await.into_string().await.unwrap();
+    assert!(products.contains("\"Mug, large\",MUG,12.50,98,2"), "{products}");
+    let top = app.client.get("/reports/top-customers.csv").dispatch().await.into_string().await.unwrap();
+    assert_eq!(top.lines().count(), 2, "{top}");
+    assert!(top.lines().nth(1).unwrap().starts_with("1,3,"), "{top}");
+    let best = app.client.get("/reports/best-sellers.csv").dispatch().await.into_string().await.unwrap();
+    assert!(best.contains("1,1,\"Mug, large\",MUG,2,25.00"), "{best}");
+    let months = app.client.get("/reports/revenue-by-month.csv").dispatch().await.into_string().await.unwrap();
+    assert!(months.starts_with("month,orders,revenue\n") && months.contains(",1,25.00"), "{months}");
+    // Exports need a session like every page.
+    app.post("/sign-out", &[]).await;
+    assert_eq!(app.client.get("/users.csv").dispatch().await.status(), Status::SeeOther);
+}
+
+#[rocket::async_test]
+async fn the_reports_page_has_an_accessible_revenue_chart() {
+    let app = TestApp::new().await;
+    let ada = app.user("Ada", "ada@example.com").await;
+    let mug = app.product("Mug", "MUG", 1000, 100).await.to_string();
+    app.post_ok(
+        "/orders",
+        &[("user_id", &ada.to_string()), ("status", "paid"), ("lines[0].product_id", &mug), ("lines[0].quantity", "3")],
+    )
+    .await;
+    let page = app.get("/reports").await;
+    page.assert_contains("<svg role=\"img\" aria-labelledby=\"revenue-chart-title revenue-chart-desc\"");
+    page.assert_contains("<title id=\"revenue-chart-title\">Revenue by month</title>");
+    page.assert_contains("$30.00 in total");
+}
