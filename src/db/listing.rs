@@ -202,44 +202,23 @@ impl<T: Keyed> Page<T> {
     }
 }
 
-/// How many rows match: exact, or only known to be more than a bound.
+/// How many rows match: exact, or an estimate (shown as one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Count {
     Exact(i64),
     Estimate(i64),
-    AtLeast(i64),
 }
-
-/// Counting stops here for filtered lists: beyond it the exact number costs
-/// a scan and tells a person nothing more.
-pub const COUNT_BOUND: i64 = 1000;
 
 impl Count {
-    /// From a bounded count query that counted at most `COUNT_BOUND + 1` rows.
-    pub fn bounded(n: i64) -> Count {
-        if n > COUNT_BOUND {
-            Count::AtLeast(COUNT_BOUND)
-        } else {
-            Count::Exact(n)
+    /// Refines the count with what the page itself shows: a single page that
+    /// holds every match is an exact count, and an estimate is never below
+    /// the rows already seen.
+    pub fn with_page<T>(self, seek: &Seek, page: &Page<T>) -> Count {
+        let seen = page.rows.len() as i64;
+        match self {
+            _ if seek.position == Position::First && page.next.is_none() => Count::Exact(seen),
+            Count::Estimate(n) => Count::Estimate(n.max(seen)),
+            exact => exact,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_must_fit_their_column() {
-        let c = |v: &str| Cursor { value: v.into(), id: 1 };
-        assert!(c("42").fits("BIGINT"));
-        assert!(!c("abc").fits("BIGINT"));
-        assert!(!c("99999999999").fits("INTEGER"));
-        assert!(c("2026-11-29 04:33:23.091826+00").fits("TIMESTAMPTZ"));
-        assert!(c("2026-11-29 04:33:23+00").fits("TIMESTAMPTZ"));
-        assert!(!c("yesterday").fits("TIMESTAMPTZ"));
-        assert!(c("any text ~ at all").fits("TEXT"));
-        assert_eq!(Cursor::parse(Some("a~b~7")), Some(Cursor { value: "a~b".into(), id: 7 }));
-        assert_eq!(Cursor::parse(Some("no-id")), None);
     }
 }

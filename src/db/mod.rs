@@ -142,6 +142,16 @@ pub async fn table_count(conn: &mut sqlx::PgConnection, table: &'static str) -> 
     Ok(if exact { listing::Count::Exact(n) } else { listing::Count::Estimate(n) })
 }
 
+/// The planner's estimate of how many rows `query` (a `SELECT`) returns:
+/// a count that costs one planning step instead of a scan.
+pub async fn estimated_rows(
+    conn: &mut sqlx::PgConnection,
+    mut query: sqlx::QueryBuilder<sqlx::Postgres>,
+) -> Result<i64, DbError> {
+    let plan: serde_json::Value = query.build_query_scalar().fetch_one(conn).await?;
+    Ok(plan.pointer("/0/Plan/Plan Rows").and_then(serde_json::Value::as_f64).unwrap_or(0.0).round() as i64)
+}
+
 /// Escapes `%`, `_` and `\` so a search term matches literally inside ILIKE.
 pub fn escape_like(q: &str) -> String {
     let mut out = String::with_capacity(q.len());

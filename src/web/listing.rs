@@ -36,7 +36,7 @@ impl ListState {
             sort: seek.column.key,
             dir: seek.dir,
             default_sort,
-            count,
+            count: count.with_page(seek, page),
             noun,
             first: None,
             prev: None,
@@ -93,13 +93,12 @@ impl ListState {
         }
     }
 
-    /// "1,234 customers", "≈ 100,000 customers" or "more than 1,000 customers".
+    /// "1,234 customers" or "about 100,000 customers (estimated)".
     pub fn count_text(&self) -> String {
         let noun = |n: i64| if n == 1 { self.noun.0 } else { self.noun.1 };
         match self.count {
             Count::Exact(n) => format!("{} {}", super::filters::format_count(n), noun(n)),
             Count::Estimate(n) => format!("about {} {} (estimated)", super::filters::format_count(n), noun(n)),
-            Count::AtLeast(n) => format!("more than {} {}", super::filters::format_count(n), noun(n)),
         }
     }
 

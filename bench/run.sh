@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Shopdesk benchmark: generates the dataset into its own database, starts the
+# release server, warms up, then measures each page with wrk at 1, 16 and 64
+# connections, and the same SQL with pgbench -M prepared as the database
+# ceiling. Prints a table and writes BENCHMARKS.md.
+#
+#   bench/run.sh                      # 100k customers, 10k products, 1M orders
+#   USERS=10000 ORDERS=100000 SECONDS_PER_RUN=5 bench/run.sh   # a quick run
+#
+# Needs: cargo, PostgreSQL at $PGHOST:$PGPORT (user postgres), wrk, pgbench.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+USERS=${USERS:-100000}
+PRODUCTS=${PRODUCTS:-10000}
+ORDERS=${ORDERS:-1000000}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+CONCURRENCY=${CONCURRENCY:-"1 16 64"}
+PGHOST=${PGHOST:-127.0.0.1}
+PGPORT=${PGPORT:-5432}
+BENCH_DB=${BENCH_DB:-shopdesk_bench}
+PORT=${BENCH_PORT:-8099}
+REUSE=${REUSE:-0}
+OUT=${OUT:-BENCHMARKS.md}
+export PGHOST PGPORT PGUSER=postgres
+export DATABASE_URL="postgres://postgres@$PGHOST:$PGPORT/$BENCH_DB"
+
+command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install wrk)"; exit 1; }
+command -v pgbench >/dev/null || { echo "bench: pgbench is needed (apt-get install postgresql-client)"; exit 1; }
+
+echo "== Building the release binary"
+cargo build --release --quiet
+BIN=target/release/shopdesk
+
+if [ "$REUSE" != 1 ] || ! psql -d "$BENCH_DB" -Atc 'SELECT 1' >/dev/null 2>&1; then
+  echo "== Generating $USERS customers, $PRODUCTS products, $ORDERS orders into $BENCH_DB"
+  dropdb --if-exists --force "$BENCH_DB"
+  createdb "$BENCH_DB"
+  $BIN migrate
+  $BIN generate --users "$USERS" --products "$PRODUCTS" --orders "$ORDERS" 2>&1 | grep -v WARN | tail -n 1
+fi
+psql -d "$BENCH_DB" -qc "DELETE FROM staff WHERE email = 'bench@shopdesk.local'" >/dev/null
+echo "bench-password-1" | $BIN create-staff --email bench@shopdesk.local --name Benchmark --role admin >/dev/null
+STAFF_ID=$(psql -d "$BENCH_DB" -Atc "SELECT id FROM staff WHERE email = 'bench@shopdesk.local'")
+
+echo "== Starting the server on port $PORT"
+ROCKET_PORT=$PORT ROCKET_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" ROCKET_LOG_LEVEL=critical \
+  RUST_LOG=error $BIN serve --no-demo >/tmp/shopdesk-bench-server.log 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+
+JAR=$(mktemp)
+TOKEN=$(curl -s -c "$JAR" -b "$JAR" "http://127.0.0.1:$PORT/sign-in" | grep -o 'name="csrf" value="[^"]*"' | head -n 1 | sed 's/.*value="//;s/"$//')
+curl -s -c "$JAR" -b "$JAR" -o /dev/null -d "csrf=$TOKEN&email=bench@shopdesk.local&password=bench-password-1" "http://127.0.0.1:$PORT/sign-in"
+COOKIE=$(awk '$6 ~ /^shopdesk_/ {printf "%s=%s; ", $6, $7}' "$JAR")
+
+# Pages and the data they look at.
+# A page 90% of the way through the customers, reached by its keyset cursor.
+DEEP_ID=$(psql -d "$BENCH_DB" -Atc "SELECT id FROM users ORDER BY created_at DESC, id DESC OFFSET (SELECT count(*) * 9 / 10 FROM users) LIMIT 1")
+DEEP_VALUE=$(psql -d "$BENCH_DB" -Atc "SELECT created_at::text FROM users WHERE id = $DEEP_ID")
+CUSTOMER=$(psql -d "$BENCH_DB" -Atc "SELECT user_id FROM customer_stats ORDER BY order_count DESC LIMIT 1")
+ORDER=$(psql -d "$BENCH_DB" -Atc "SELECT max(id) / 2 FROM orders")
+urlencode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+declare -A URLS=(
+  [dashboard]="/"
+  [users_first]="/users"
+  [users_deep]="/users?sort=joined&dir=desc&after=$(urlencode "$DEEP_VALUE~$DEEP_ID")"
+  [orders_by_customer]="/orders?user_id=$CUSTOMER"
+  [order_detail]="/orders/$ORDER"
+  [reports]="/reports"
+  [search]="/users?q=nguyen"
+)
+PAGES="dashboard users_first users_deep orders_by_customer order_detail reports search"
+for page in $PAGES; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT${URLS[$page]}")
+  [ "$code" = 200 ] || { echo "bench: ${URLS[$page]} answered $code"; exit 1; }
+done
+
+echo "== Warming up"
+for page in $PAGES; do
+  wrk -t1 -c4 -d2s -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT${URLS[$page]}" >/dev/null
+done
+
+# wrk prints latency percentiles like "50%  1.23ms"; normalise to milliseconds.
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); printf "%.2f", v / 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.2f", v } else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.2f", v * 1000 } else print v }'; }
+peak_rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVER/status"; }
+
+RESULTS=$(mktemp)
+printf '%-20s %5s %10s %9s %9s %11s %7s %8s\n' page conns "req/s" "p50 ms" "p99 ms" "db tps" ratio "RSS MB" | tee -a "$RESULTS"
+for page in $PAGES; do
+  for c in $CONCURRENCY; do
+    threads=$(( c < 2 ? 1 : 2 ))
+    out=$(wrk -t$threads -c"$c" -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT${URLS[$page]}")
+    rps=$(echo "$out" | awk '/Requests\/sec/ { printf "%.0f", $2 }')
+    p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
+    p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
+    non2xx=$(echo "$out" | awk '/Non-2xx/ { print $NF }')
+    [ -z "$non2xx" ] || echo "bench: $page had $non2xx non-2xx answers" >&2
+    # Custom plans, like the list queries, which Shopdesk plans with their values every time.
+    tps=$(PGOPTIONS="-c plan_cache_mode=force_custom_plan" pgbench -n -M prepared -c "$c" -j $threads -T "$SECONDS_PER_RUN" -D staff="$STAFF_ID" -D customer="$CUSTOMER" \
+      -D order="$ORDER" -D deep_at="$DEEP_VALUE" -D deep_id="$DEEP_ID" -f "bench/sql/$page.sql" "$BENCH_DB" 2>/dev/null \
+      | awk '/^tps/ { printf "%.0f", $3 }')
+    ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }')
+    printf '%-20s %5s %10s %9s %9s %11s %7s %8s\n' "$page" "$c" "$rps" "$p50" "$p99" "$tps" "$ratio" "$(peak_rss_mb)" | tee -a "$RESULTS"
+  done
+done
+
+CPU=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
+MEM=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+PGV=$(psql -d "$BENCH_DB" -Atc 'SHOW server_version')
+ROWS=$(psql -d "$BENCH_DB" -AtF ' ' -c "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM products), (SELECT count(*) FROM orders), (SELECT count(*) FROM order_items)")
+{
+  echo "# Shopdesk benchmarks"
+  echo
+  echo "Measured by \`bench/run.sh\` (the command: \`bench/run.sh\`, ${SECONDS_PER_RUN} s per run) on $(date -u +%Y-%m-%d)."
+  echo
+  echo "- Machine: $(nproc) cores ($CPU), $MEM; server, PostgreSQL $PGV, wrk and pgbench all on the same machine."
+  read -r u p o l <<<"$ROWS"
+  echo "- Data: $u customers, $p products, $o orders with $l lines (\`shopdesk generate\`)."
+  echo "- Each page is requested signed in, so every request also checks its session in the database."
+  echo "- *db tps* is \`pgbench -M prepared\` running the same SQL statements the page runs, at the same concurrency, with \`plan_cache_mode=force_custom_plan\` because Shopdesk plans its list queries with their actual values each time: the database ceiling. *ratio* is page req/s over that ceiling. *RSS* is the server's peak resident memory so far."
+  echo
+  echo "| page | URL | conns | req/s | p50 ms | p99 ms | db tps | ratio | peak RSS MB |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+  tail -n +2 "$RESULTS" | while read -r page c rps p50 p99 tps ratio rss; do
+    echo "| $page | \`${URLS[$page]%%&after=*}\` | $c | $rps | $p50 | $p99 | $tps | $ratio | $rss |"
+  done
+} >"$OUT"
+echo "== Wrote $OUT"

@@ -1,0 +1,4 @@
+SELECT id, email, display_name, role, session_epoch, disabled, created_at, last_login_at FROM staff WHERE id = :staff;
+SELECT o.id, o.user_id, u.name AS user_name, u.email AS user_email, o.status, o.total_cents, o.item_count, o.version, o.placed_at, o.updated_at FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = :order;
+SELECT i.product_id, p.name AS product_name, p.sku, i.quantity, i.unit_price_cents, i.quantity * i.unit_price_cents AS line_total_cents FROM order_items i JOIN products p ON p.id = i.product_id WHERE i.order_id = :order ORDER BY p.name, p.id;
+SELECT a.id, a.at, a.staff_id, s.display_name AS staff_name, a.entity, a.entity_id, a.action, a.before, a.after FROM audit_log a LEFT JOIN staff s ON s.id = a.staff_id WHERE a.entity = ANY('{order,order_line}') AND a.entity_id = :order ORDER BY a.at DESC, a.id DESC LIMIT 20;
