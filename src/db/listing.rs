@@ -222,3 +222,38 @@ impl Count {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_must_fit_their_column() {
+        let c = |v: &str| Cursor { value: v.into(), id: 1 };
+        assert!(c("42").fits("BIGINT"));
+        assert!(!c("abc").fits("BIGINT"));
+        assert!(!c("99999999999").fits("INTEGER"));
+        assert!(c("2026-11-29 04:33:23.091826+00").fits("TIMESTAMPTZ"));
+        assert!(c("2026-11-29 04:33:23+00").fits("TIMESTAMPTZ"));
+        assert!(!c("yesterday").fits("TIMESTAMPTZ"));
+        assert!(c("any text ~ at all").fits("TEXT"));
+        assert_eq!(Cursor::parse(Some("a~b~7")), Some(Cursor { value: "a~b".into(), id: 7 }));
+        assert_eq!(Cursor::parse(Some("no-id")), None);
+    }
+
+    #[test]
+    fn a_single_full_page_is_an_exact_count() {
+        struct Row;
+        let seek = Seek::new(
+            &[SortColumn { key: "id", expr: "id", sql_type: "BIGINT", id: "id", default_dir: Dir::Asc }],
+            None,
+            None,
+            Position::First,
+            50,
+        );
+        let page = Page { rows: vec![Row, Row], prev: None, next: None };
+        assert_eq!(Count::Estimate(900).with_page(&seek, &page), Count::Exact(2));
+        let more = Page { rows: vec![Row, Row], prev: None, next: Some(Cursor { value: "2".into(), id: 2 }) };
+        assert_eq!(Count::Estimate(1).with_page(&seek, &more), Count::Estimate(2));
+    }
+}
