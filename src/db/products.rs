@@ -171,11 +171,32 @@ pub async fn sales(conn: &mut PgConnection, id: i64) -> Result<ProductSales, DbE
     .await?)
 }
 
-/// Every product as a short choice, by name: for the order form.
-pub async fn choices(conn: &mut PgConnection) -> Result<Vec<ProductChoice>, DbError> {
-    Ok(sqlx::query_as::<_, ProductChoice>("SELECT id, name, sku, price_cents, stock FROM products ORDER BY name, id")
-        .fetch_all(conn)
-        .await?)
+/// Products whose name or SKU contains `q`, by name: for pickers.
+pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<ProductChoice>, DbError> {
+    let q = q.trim();
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pattern = format!("%{}%", super::escape_like(q));
+    Ok(sqlx::query_as::<_, ProductChoice>(
+        "SELECT id, name, sku, price_cents, stock FROM products WHERE name ILIKE $1 OR sku ILIKE $1
+          ORDER BY lower(name), id LIMIT $2",
+    )
+    .bind(pattern)
+    .bind(super::users::PICK_LIMIT)
+    .persistent(false)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// These products as choices, in one query whatever their number.
+pub async fn choices(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<ProductChoice>, DbError> {
+    Ok(sqlx::query_as::<_, ProductChoice>(
+        "SELECT id, name, sku, price_cents, stock FROM products WHERE id = ANY($1) ORDER BY lower(name), id",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
 }
 
 pub async fn create(conn: &mut PgConnection, actor: Actor, p: &NewProduct) -> Result<i64, DbError> {

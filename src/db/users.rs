@@ -136,9 +136,32 @@ pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<User>, DbEr
         .await?)
 }
 
-/// Every customer as a short choice, by name: for the order form.
-pub async fn choices(conn: &mut PgConnection) -> Result<Vec<UserChoice>, DbError> {
-    Ok(sqlx::query_as::<_, UserChoice>("SELECT id, name, email FROM users ORDER BY name, id").fetch_all(conn).await?)
+/// Most matches a picker offers at once.
+pub const PICK_LIMIT: i64 = 20;
+
+/// Customers whose name or email contains `q`, by name: for pickers.
+pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<UserChoice>, DbError> {
+    let q = q.trim();
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pattern = format!("%{}%", super::escape_like(q));
+    Ok(sqlx::query_as::<_, UserChoice>(
+        "SELECT id, name, email FROM users WHERE name ILIKE $1 OR email ILIKE $1 ORDER BY lower(name), id LIMIT $2",
+    )
+    .bind(pattern)
+    .bind(PICK_LIMIT)
+    .persistent(false)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The customer with this id as a choice, if there is one.
+pub async fn choice(conn: &mut PgConnection, id: i64) -> Result<Option<UserChoice>, DbError> {
+    Ok(sqlx::query_as::<_, UserChoice>("SELECT id, name, email FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
 }
 
 pub async fn create(conn: &mut PgConnection, actor: Actor, user: &NewUser) -> Result<i64, DbError> {
