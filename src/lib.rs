@@ -59,6 +59,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .mount("/", web::products::routes())
         .mount("/", web::orders::routes())
         .mount("/", web::reports::routes())
+        .mount("/", web::pickers::routes())
         .mount("/static", FileServer::from(static_dir))
         .register("/", web::errors::catchers())
 }

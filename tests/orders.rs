@@ -50,10 +50,9 @@ impl Shop {
 #[rocket::async_test]
 async fn an_order_with_several_lines_is_placed_with_totals_and_stock_taken() {
     let s = shop().await;
-    let form = s.app.get("/orders/new").await;
+    let form = s.app.get(&format!("/orders/new?user_id={}", s.ada)).await;
     assert_eq!(form.status, Status::Ok);
-    form.assert_contains("Ada Lovelace (ada@example.com)");
-    form.assert_contains("Stoneware Mug · MUG · $12.50 · 10 in stock");
+    form.assert_contains(&format!("<option value=\"{}\" selected>Ada Lovelace (ada@example.com)", s.ada));
 
     let placed = s.place(s.ada, "paid", &[(s.mug, "2"), (s.beans, "3")]).await;
     assert_eq!(placed.status, Status::SeeOther);
@@ -377,4 +376,86 @@ async fn a_new_order_from_a_customer_page_has_the_customer_chosen() {
     let s = shop().await;
     let page = s.app.get(&format!("/orders/new?user_id={}", s.bob)).await;
     page.assert_contains(&format!("<option value=\"{}\" selected>Bob Builder", s.bob));
+}
+
+#[rocket::async_test]
+async fn pickers_find_customers_and_products_by_any_part_in_any_case() {
+    let s = shop().await;
+    let json = |body: &str| serde_json::from_str::<Vec<serde_json::Value>>(body).unwrap();
+    let ada = json(&s.app.get("/pickers/customers?q=LOVEL").await.body);
+    assert_eq!(ada.len(), 1);
+    assert_eq!(ada[0]["id"], s.ada);
+    assert_eq!(ada[0]["label"], "Ada Lovelace (ada@example.com)");
+    assert_eq!(json(&s.app.get("/pickers/customers?q=bob@").await.body)[0]["id"], s.bob);
+    assert!(json(&s.app.get("/pickers/customers?q=nobody-like-this").await.body).is_empty());
+    assert!(json(&s.app.get("/pickers/customers?q=%25").await.body).is_empty(), "% is matched literally");
+    let beans = json(&s.app.get("/pickers/products?q=beans").await.body);
+    assert_eq!(beans[0]["label"], "Coffee Beans · BEANS · $16.99 · 5 in stock");
+    assert_eq!(json(&s.app.get("/pickers/products?q=mug").await.body)[0]["id"], s.mug);
+    for n in 0..30 {
+        s.app.user(&format!("Many {n}"), &format!("many{n}@example.com")).await;
+    }
+    assert_eq!(json(&s.app.get("/pickers/customers?q=many").await.body).len(), 20, "at most 20 matches");
+}
+
+#[rocket::async_test]
+async fn without_javascript_find_narrows_the_choices_and_saves_nothing() {
+    let s = shop().await;
+    let empty = s.app.get("/orders/new").await;
+    empty.assert_lacks("Ada Lovelace (ada@example.com)");
+    empty.assert_contains("<script src=\"/static/picker.js\" defer></script>");
+
+    let found = s
+        .app
+        .post(
+            "/orders",
+            &[("customer_q", "ada"), ("lines[0].product_q", "BEAN"), ("lines[1].product_q", "mug"), ("action", "find")],
+        )
+        .await;
+    assert_eq!(found.status, Status::Ok);
+    found.assert_contains(&format!("<option value=\"{}\">Ada Lovelace (ada@example.com)</option>", s.ada));
+    found.assert_lacks("Bob Builder");
+    found.assert_contains(&format!("<option value=\"{}\">Coffee Beans · BEANS", s.beans));
+    found.assert_contains(&format!("<option value=\"{}\">Stoneware Mug · MUG", s.mug));
+    found.assert_contains("value=\"BEAN\"");
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
+
+    // Choosing from the narrowed lists and saving places the order.
+    let (ada, beans, mug) = (s.ada.to_string(), s.beans.to_string(), s.mug.to_string());
+    s.app
+        .post_ok(
+            "/orders",
+            &[
+                ("user_id", &ada),
+                ("lines[0].product_id", &beans),
+                ("lines[0].quantity", "1"),
+                ("lines[1].product_id", &mug),
+                ("lines[1].quantity", "2"),
+                ("action", "save"),
+            ],
+        )
+        .await
+        .assert_contains("$41.99");
+}
+
+#[rocket::async_test]
+async fn the_order_form_stays_small_with_many_customers_and_products() {
+    let s = shop().await;
+    let mut conn = s.app.pool.acquire().await.unwrap();
+    shopdesk::generate::generate(
+        &mut conn,
+        shopdesk::generate::Sizes { users: 3_000, products: 1_000, orders: 0 },
+        1,
+        false,
+    )
+    .await
+    .unwrap();
+    let form = s.app.get(&format!("/orders/new?user_id={}", s.ada)).await;
+    assert!(form.body.len() < 30_000, "the new order page is {} bytes", form.body.len());
+    let edit_base = s.place(s.ada, "pending", &[(s.mug, "1")]).await;
+    assert_eq!(edit_base.status, Status::SeeOther);
+    let id = s.only_order().await;
+    let edit = s.app.get(&format!("/orders/{id}/edit")).await;
+    assert!(edit.body.len() < 30_000, "the edit page is {} bytes", edit.body.len());
+    edit.assert_contains("Stoneware Mug · MUG");
 }

@@ -11,6 +11,7 @@ pub mod filters;
 pub mod forms;
 pub mod listing;
 pub mod orders;
+pub mod pickers;
 pub mod products;
 pub mod reports;
 pub mod security;

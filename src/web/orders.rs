@@ -193,11 +193,18 @@ pub struct LineForm {
     /// Blank means "the product's current price".
     #[field(default = String::new())]
     unit_price: String,
+    /// What was typed in the line's product search.
+    #[field(default = String::new())]
+    product_q: String,
 }
 
 impl LineForm {
     fn is_blank(&self) -> bool {
         self.product_id.trim().is_empty() && self.quantity.trim().is_empty() && self.unit_price.trim().is_empty()
+    }
+
+    fn product_id(&self) -> Option<i64> {
+        self.product_id.trim().parse().ok()
     }
 }
 
@@ -210,8 +217,11 @@ pub struct OrderForm {
     status: String,
     #[field(default = String::new())]
     version: String,
+    /// What was typed in the customer search.
+    #[field(default = String::new())]
+    customer_q: String,
     lines: Vec<LineForm>,
-    /// Which button was pressed: `save`, `add_line` or `remove:<index>`.
+    /// Which button was pressed: `save`, `find`, `add_line` or `remove:<index>`.
     #[field(default = String::from("save"))]
     action: String,
 }
@@ -233,6 +243,7 @@ impl OrderForm {
                 product_id: l.product_id.to_string(),
                 quantity: l.quantity.to_string(),
                 unit_price: format!("{}.{:02}", l.unit_price_cents / 100, l.unit_price_cents % 100),
+                product_q: String::new(),
             })
             .collect();
         form_lines.push(LineForm::default());
@@ -240,6 +251,7 @@ impl OrderForm {
             user_id: order.user_id.to_string(),
             status: order.status.clone(),
             version: order.version.to_string(),
+            customer_q: String::new(),
             lines: form_lines,
             action: String::new(),
         }
@@ -321,8 +333,11 @@ struct FormPage {
     order: Option<Order>,
     form: OrderForm,
     errors: FieldErrors,
-    users: Vec<UserChoice>,
-    products: Vec<ProductChoice>,
+    /// The chosen customer and the matches for the customer search: never
+    /// the whole customer table, however large it is.
+    customers: Vec<UserChoice>,
+    /// For each line: its chosen product and the matches for its search.
+    line_products: Vec<Vec<ProductChoice>>,
     statuses: [Status; 4],
     /// Set when someone else saved the order after this form was opened.
     conflict: Option<(Order, Vec<Line>)>,
@@ -336,13 +351,37 @@ impl FormPage {
         form: OrderForm,
         errors: FieldErrors,
     ) -> Result<FormPage, AppError> {
+        let mut customers = Vec::new();
+        if let Some(id) = query_id(Some(&form.user_id)) {
+            customers.extend(users::choice(db, id).await?);
+        }
+        for found in users::pick(db, &form.customer_q).await? {
+            if customers.iter().all(|c| c.id != found.id) {
+                customers.push(found);
+            }
+        }
+        let chosen_ids: Vec<i64> = form.lines.iter().filter_map(LineForm::product_id).collect();
+        let chosen = products::choices(db, &chosen_ids).await?;
+        let mut line_products = Vec::with_capacity(form.lines.len());
+        for line in &form.lines {
+            let mut options: Vec<ProductChoice> =
+                chosen.iter().filter(|p| Some(p.id) == line.product_id()).cloned().collect();
+            if !line.product_q.trim().is_empty() {
+                for found in products::pick(db, &line.product_q).await? {
+                    if options.iter().all(|p| p.id != found.id) {
+                        options.push(found);
+                    }
+                }
+            }
+            line_products.push(options);
+        }
         Ok(FormPage {
             chrome: chrome.on("orders"),
             order,
             form,
             errors,
-            users: users::choices(db).await?,
-            products: products::choices(db).await?,
+            customers,
+            line_products,
             statuses: Status::ALL,
             conflict: None,
         })
@@ -351,6 +390,11 @@ impl FormPage {
     /// Whether the option for `id` is the one the form's `value` names.
     fn selected(&self, value: &str, id: &i64) -> bool {
         value.trim().parse::<i64>().ok() == Some(*id)
+    }
+
+    /// The product choices for the line at `index`.
+    fn products_for(&self, index: &usize) -> &[ProductChoice] {
+        self.line_products.get(*index).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// The error for the line at `index`, if it has one.
@@ -372,9 +416,13 @@ async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPag
     FormPage::load(&mut db, chrome, Some(order), form, FieldErrors::default()).await
 }
 
-/// Applies the add-line and remove-line buttons; `true` if one was pressed.
+/// Applies the find, add-line and remove-line buttons; `true` if one was
+/// pressed (the form is then shown again, nothing saved).
 fn edit_lines(form: &mut OrderForm) -> bool {
     let action = form.action.trim().to_string();
+    if action == "find" {
+        return true;
+    }
     if action == "add_line" {
         if form.lines.len() < MAX_LINES {
             form.lines.push(LineForm::default());
