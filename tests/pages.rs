@@ -174,3 +174,49 @@ fn an_unreachable_database_gets_a_clear_message_not_a_stack_trace() {
     assert!(stderr.contains("docker compose up -d db"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Asks the server at `port` for `/healthz` over plain TCP.
+fn healthz(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+#[rocket::async_test]
+async fn a_first_start_creates_an_admin_prints_its_password_once_and_serves() {
+    let app = TestApp::with_demo(false).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shopdesk"))
+        .args(["serve", "--no-demo"])
+        .env("DATABASE_URL", &app.url)
+        .env("ROCKET_PORT", port.to_string())
+        .env("ROCKET_LOG_LEVEL", "critical")
+        .env_remove("SHOPDESK_ADMIN_PASSWORD")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut answer = None;
+    for _ in 0..100 {
+        answer = healthz(port);
+        if answer.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(answer.is_some_and(|a| a.starts_with("HTTP/1.1 200")), "the server must come up; it printed: {stdout}");
+    assert!(stdout.contains("Created the first admin account."), "{stdout}");
+    let password = stdout.split("password: ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_default();
+    assert_eq!(password.len(), 20, "a generated password is printed: {stdout}");
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM staff WHERE email = 'admin@shopdesk.local'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(shopdesk::passwords::verify(password, &hash), "the printed password signs in");
+}
