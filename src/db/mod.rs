@@ -155,7 +155,9 @@ pub async fn estimated_rows(
 /// Escapes `%`, `_` and `\` so a search term matches literally inside ILIKE.
 pub fn escape_like(q: &str) -> String {
     let mut out = String::with_capacity(q.len());
-    for c in q.trim().chars() {
+    // Control characters (NUL above all, which PostgreSQL refuses in text)
+    // can match nothing a person typed, so they are dropped.
+    for c in q.trim().chars().filter(|c| !c.is_control()) {
         if matches!(c, '%' | '_' | '\\') {
             out.push('\\');
         }
@@ -235,4 +237,13 @@ pub async fn begin_as(
             .await?;
     }
     Ok(tx)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn search_terms_match_literally_and_drop_control_characters() {
+        assert_eq!(super::escape_like(" 50%_off\\ "), "50\\%\\_off\\\\");
+        assert_eq!(super::escape_like("a\0b\u{7}c"), "abc");
+    }
 }
