@@ -28,7 +28,9 @@
             option.textContent = item.label;
             select.appendChild(option);
           });
-          select.options[0].textContent = items.length ? items.length + " found: choose…" : "Nothing matches “" + q + "”";
+          select.options[0].textContent = items.length === 0 ? "Nothing matches “" + q + "”"
+            : items.length >= 20 ? "First 20 matches: choose, or type more to narrow"
+            : items.length + " found: choose…";
           if (!keep && items.length === 1) { select.value = String(items[0].id); }
         })
         .catch(function () { asked = ""; });

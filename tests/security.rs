@@ -362,7 +362,12 @@ async fn the_audit_trail_records_who_changed_what() {
             .unwrap();
     assert_eq!(line_updates.len(), 1);
     assert_eq!(line_updates[0]["quantity"], 3);
-    app.get("/orders/1").await.assert_contains("Order line changed");
+    let order_page = app.get("/orders/1").await;
+    order_page.assert_contains("Order line changed");
+    // Fields read as people say them, money as dollars.
+    order_page.assert_contains("<span class=\"field\">unit price</span>: $10.00");
+    order_page.assert_contains("<span class=\"field\">quantity</span>: <del>1</del> → <ins>3</ins>");
+    order_page.assert_lacks("unit_price_cents");
 
     // Deleting keeps the last values.
     app.post_ok("/orders/1/delete", &[("version", "2")]).await;

@@ -30,11 +30,30 @@ pub struct FieldChange {
     pub after: String,
 }
 
-fn show(value: Option<&Value>) -> String {
-    match value {
-        None | Some(Value::Null) => "—".to_string(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+/// How a stored field reads on a page: its label, and its value formatted
+/// (money as dollars, statuses as words).
+fn show(field: &str, value: Option<&Value>) -> String {
+    match (field, value) {
+        (_, None | Some(Value::Null)) => "—".to_string(),
+        (f, Some(Value::Number(n))) if f.ends_with("_cents") => {
+            n.as_i64().map(crate::web::filters::format_money).unwrap_or_else(|| n.to_string())
+        }
+        ("status", Some(Value::String(s))) => {
+            super::orders::Status::parse(s).map(|st| st.label().to_string()).unwrap_or_else(|| s.clone())
+        }
+        (_, Some(Value::String(s))) => s.clone(),
+        (_, Some(other)) => other.to_string(),
+    }
+}
+
+fn label(field: &str) -> String {
+    match field {
+        "sku" => "SKU".to_string(),
+        "user_id" => "customer #".to_string(),
+        "product_id" => "product #".to_string(),
+        "item_count" => "items".to_string(),
+        "display_name" => "name".to_string(),
+        other => other.trim_end_matches("_cents").replace('_', " "),
     }
 }
 
@@ -50,9 +69,9 @@ impl Entry {
         fields.dedup();
         fields
             .into_iter()
-            .filter(|f| !matches!(f.as_str(), "id" | "created_at" | "placed_at" | "order_id"))
+            .filter(|f| !matches!(f.as_str(), "id" | "created_at" | "order_id"))
             .filter(|f| before.get(*f) != after.get(*f))
-            .map(|f| FieldChange { field: f.replace('_', " "), before: show(before.get(f)), after: show(after.get(f)) })
+            .map(|f| FieldChange { field: label(f), before: show(f, before.get(f)), after: show(f, after.get(f)) })
             .collect()
     }
 

@@ -19,7 +19,7 @@ pub fn revenue_by_month(months: &[Month], id: &str) -> String {
     let height = 320u32;
     let mut svg = String::new();
     let max = months.iter().map(|m| m.revenue_cents).max().unwrap_or(0).max(100);
-    let labels: Vec<String> = months.iter().map(|m| m.month.format("%b %y").to_string()).collect();
+    let labels: Vec<String> = months.iter().map(|m| m.month.format("%b %Y").to_string()).collect();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
@@ -32,8 +32,9 @@ pub fn revenue_by_month(months: &[Month], id: &str) -> String {
             chart
                 .configure_mesh()
                 .disable_x_mesh()
-                .light_line_style(GRID)
+                .light_line_style(WHITE)
                 .bold_line_style(GRID)
+                .y_labels(6)
                 .axis_style(INK)
                 .label_style(("sans-serif", 13).into_font().color(&INK))
                 .x_labels(months.len().clamp(1, 12))
@@ -104,7 +105,7 @@ mod tests {
         assert!(svg.starts_with("<svg role=\"img\" aria-labelledby=\"c-title c-desc\""), "{svg}");
         assert!(svg.contains("<title id=\"c-title\">Revenue by month</title>"));
         assert!(svg.contains("the best month was March 2026 with $300.00"), "{svg}");
-        assert!(svg.contains("Mar 26"), "month labels: {svg}");
+        assert!(svg.contains("Mar 2026"), "month labels: {svg}");
         assert!(svg.contains("<rect"), "bars: {svg}");
         assert_eq!(svg.matches("<svg").count(), 1);
         // Inline style attributes would be blocked by the Content-Security-Policy.
