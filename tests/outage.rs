@@ -1,0 +1,103 @@
+//! When PostgreSQL goes away, pages answer quickly with a friendly 503 and
+//! `Retry-After`, never hang; when it comes back, Shopdesk recovers by itself.
+//! The database is reached through a TCP proxy that the test can cut.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rocket::figment::providers::Serialized;
+use rocket::http::Status;
+use rocket::local::asynchronous::Client;
+use rocket::tokio::io::copy_bidirectional;
+use rocket::tokio::net::{TcpListener, TcpStream};
+use rocket::tokio::sync::watch;
+use sqlx::ConnectOptions;
+
+/// Forwards connections to PostgreSQL while `up` is true; when it turns
+/// false, refuses new connections and drops the open ones.
+async fn proxy(listener: TcpListener, target: String, up: Arc<AtomicBool>, cut: watch::Receiver<u64>) {
+    loop {
+        let Ok((mut client, _)) = listener.accept().await else { return };
+        if !up.load(Ordering::SeqCst) {
+            drop(client);
+            continue;
+        }
+        let target = target.clone();
+        let mut cut = cut.clone();
+        // Only a cut after this connection opened ends it.
+        cut.borrow_and_update();
+        rocket::tokio::spawn(async move {
+            let Ok(mut server) = TcpStream::connect(target).await else { return };
+            rocket::tokio::select! {
+                _ = copy_bidirectional(&mut client, &mut server) => {}
+                _ = cut.changed() => {}
+            }
+        });
+    }
+}
+
+#[rocket::async_test]
+async fn a_database_outage_gives_a_quick_503_and_recovers_by_itself() {
+    // A database of its own, migrated, with an admin account.
+    let setup = common::TestApp::with_demo(false).await;
+    setup.staff("admin@test.example", "admin").await;
+    let server: sqlx::postgres::PgConnectOptions = setup.url.parse().unwrap();
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let up = Arc::new(AtomicBool::new(true));
+    let (cut_all, cut) = watch::channel(0u64);
+    rocket::tokio::spawn(proxy(listener, format!("{}:{}", server.get_host(), server.get_port()), up.clone(), cut));
+
+    let via_proxy = server.port(port).to_url_lossy().to_string();
+    let figment = shopdesk::figment()
+        .merge(Serialized::global("databases.shop.url", &via_proxy))
+        .merge(Serialized::global("databases.shop.connect_timeout", 2))
+        .merge(Serialized::global("demo", false))
+        .merge(Serialized::global("log_level", "off"));
+    let client = Client::tracked(shopdesk::build_rocket(figment)).await.unwrap();
+    let mut app = setup;
+    app.client = client;
+    app.refresh_csrf("/sign-in").await;
+    let signed_in = app.post("/sign-in", &[("email", "admin@test.example"), ("password", common::PASSWORD)]).await;
+    assert_eq!(signed_in.status, Status::SeeOther);
+    assert_eq!(app.get("/").await.status, Status::Ok);
+
+    // The database goes away: open connections die, new ones are refused.
+    up.store(false, Ordering::SeqCst);
+    cut_all.send(1).unwrap();
+    for path in ["/", "/users", "/readyz"] {
+        let started = Instant::now();
+        let response = app.client.get(path).dispatch().await;
+        let elapsed = started.elapsed();
+        assert_eq!(response.status(), Status::ServiceUnavailable, "{path}");
+        assert!(elapsed < Duration::from_secs(5), "{path} took {elapsed:?}");
+        if path != "/readyz" {
+            assert_eq!(response.headers().get_one("Retry-After"), Some("5"), "{path}");
+            let body = response.into_string().await.unwrap_or_default();
+            assert!(body.contains("Shopdesk cannot reach its database right now"), "{body}");
+            assert!(
+                !body.contains("sqlx") && !body.contains("Pool") && !body.contains("os error"),
+                "no internals shown"
+            );
+        }
+    }
+    // The process itself is fine.
+    assert_eq!(app.client.get("/healthz").dispatch().await.status(), Status::Ok);
+
+    // It comes back; Shopdesk reconnects without a restart.
+    up.store(true, Ordering::SeqCst);
+    let mut recovered = false;
+    for _ in 0..20 {
+        if app.client.get("/").dispatch().await.status() == Status::Ok {
+            recovered = true;
+            break;
+        }
+        rocket::tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(recovered, "pages work again once the database is back");
+    assert_eq!(app.client.get("/readyz").dispatch().await.status(), Status::Ok);
+}
