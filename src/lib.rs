@@ -43,8 +43,15 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
     let static_dir =
         figment.extract_inner::<String>("static_dir").unwrap_or_else(|_| rocket::fs::relative!("static").to_string());
     let auth = web::auth::AuthConfig::from_figment(&figment);
-    rocket::custom(figment)
-        .manage(auth)
+    let rocket = rocket::custom(figment).manage(auth).attach(web::observe::RequestLog);
+    let rocket = match web::observe::Metrics::new() {
+        Ok(metrics) => rocket.manage(metrics),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics are unavailable");
+            rocket
+        }
+    };
+    rocket
         // Our own headers replace Rocket's default Shield, which would otherwise
         // set weaker values for some of the same headers.
         .attach(rocket::shield::Shield::new())
@@ -60,6 +67,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .mount("/", web::orders::routes())
         .mount("/", web::reports::routes())
         .mount("/", web::pickers::routes())
+        .mount("/", web::observe::routes())
         .mount("/static", FileServer::from(static_dir))
         .register("/", web::errors::catchers())
 }

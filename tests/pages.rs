@@ -161,6 +161,24 @@ async fn health_endpoints_answer() {
     assert_eq!((ready.status, ready.body.as_str()), (Status::Ok, "ready"));
 }
 
+#[rocket::async_test]
+async fn requests_carry_an_id_and_are_counted_for_prometheus() {
+    let app = TestApp::new().await;
+    let response = app.client.get("/users").dispatch().await;
+    let id = response.headers().get_one("X-Request-Id").map(str::to_string).expect("a request id");
+    let other = app.client.get("/users").dispatch().await;
+    assert_ne!(other.headers().get_one("X-Request-Id"), Some(id.as_str()), "each request has its own id");
+    app.get("/no/such/page").await;
+    let metrics = app.get("/metrics").await;
+    assert_eq!(metrics.status, Status::Ok);
+    metrics.assert_contains("shopdesk_http_requests_total{method=\"GET\",route=\"/users?<query..>\",status=\"200\"} 2");
+    metrics.assert_contains("route=\"unmatched\",status=\"404\"");
+    metrics.assert_contains(
+        "shopdesk_http_request_duration_seconds_bucket{method=\"GET\",route=\"/users?<query..>\",le=\"0.001\"}",
+    );
+    metrics.assert_contains("shopdesk_db_pool_connections{state=\"max\"} 8");
+}
+
 #[test]
 fn an_unreachable_database_gets_a_clear_message_not_a_stack_trace() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_shopdesk"))

@@ -49,7 +49,8 @@ async fn stocked(app: &TestApp) {
     app.post_ok("/orders", &[("user_id", "1"), ("lines[0].product_id", "1"), ("lines[0].quantity", "1")]).await;
 }
 
-const PUBLIC_GETS: [&str; 3] = ["/sign-in", "/healthz", "/readyz"];
+/// Open without a session: signing in, and the probes for load balancers and Prometheus.
+const PUBLIC_GETS: [&str; 4] = ["/sign-in", "/healthz", "/readyz", "/metrics"];
 
 #[rocket::async_test]
 async fn every_page_needs_a_session_and_returns_to_it_after_sign_in() {

@@ -10,6 +10,7 @@ pub mod export;
 pub mod filters;
 pub mod forms;
 pub mod listing;
+pub mod observe;
 pub mod orders;
 pub mod pickers;
 pub mod products;
