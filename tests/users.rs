@@ -203,3 +203,17 @@ async fn unknown_customers_get_a_friendly_404() {
     let page = app.post("/users/999", &[("name", "X"), ("email", "x@example.com"), ("version", "1")]).await;
     assert_eq!(page.status, Status::NotFound);
 }
+
+#[rocket::async_test]
+async fn deleting_a_customer_changed_meanwhile_asks_again() {
+    let app = TestApp::new().await;
+    let id = app.user("Ada", "ada@example.com").await;
+    let confirm = app.get(&format!("/users/{id}/delete")).await;
+    confirm.assert_contains("name=\"version\" value=\"1\"");
+    // Someone edits her while the confirmation is open.
+    app.post_ok(&format!("/users/{id}"), &[("name", "Ada King"), ("email", "ada@example.com"), ("version", "1")]).await;
+    let page = app.post_ok(&format!("/users/{id}/delete"), &[("version", "1")]).await;
+    page.assert_contains("was changed by someone else while you were deciding");
+    page.assert_contains("name=\"version\" value=\"2\"");
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 1);
+}
