@@ -177,6 +177,7 @@ async fn requests_carry_an_id_and_are_counted_for_prometheus() {
         "shopdesk_http_request_duration_seconds_bucket{method=\"GET\",route=\"/users?<query..>\",le=\"0.001\"}",
     );
     metrics.assert_contains("shopdesk_db_pool_connections{state=\"max\"} 8");
+    metrics.assert_contains("shopdesk_db_pool_connections{state=\"waiting\"} 0");
 }
 
 #[test]

@@ -35,6 +35,9 @@ impl std::ops::Deref for PgPool {
     }
 }
 
+/// Requests waiting for a pooled connection right now (for `/metrics`).
+pub static WAITING: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
 /// Why the pool could not be built or could not hand out a connection.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -72,7 +75,10 @@ impl rocket_db_pools::Pool for PgPool {
     }
 
     async fn get(&self) -> Result<Self::Connection, Self::Error> {
-        Ok(self.0.acquire().await?)
+        WAITING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let connection = self.0.acquire().await;
+        WAITING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(connection?)
     }
 
     async fn close(&self) {

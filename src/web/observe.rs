@@ -36,7 +36,7 @@ impl Metrics {
             &["method", "route"],
         )?;
         let pool = IntGaugeVec::new(
-            Opts::new("shopdesk_db_pool_connections", "Database pool connections, by state (open, idle, max)"),
+            Opts::new("shopdesk_db_pool_connections", "Database pool connections by state (open, idle, max), and requests waiting for one"),
             &["state"],
         )?;
         registry.register(Box::new(requests.clone()))?;
@@ -95,6 +95,7 @@ fn metrics(metrics: &State<Metrics>, db: &Db) -> (ContentType, String) {
     metrics.pool.with_label_values(&["open"]).set(i64::from(pool.size()));
     metrics.pool.with_label_values(&["idle"]).set(pool.num_idle() as i64);
     metrics.pool.with_label_values(&["max"]).set(i64::from(pool.options().get_max_connections()));
+    metrics.pool.with_label_values(&["waiting"]).set(crate::db::WAITING.load(std::sync::atomic::Ordering::Relaxed));
     let mut body = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&metrics.registry.gather(), &mut body) {
         tracing::error!(error = %e, "could not encode metrics");
