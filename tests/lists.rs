@@ -107,7 +107,9 @@ async fn every_column_sorts_both_ways() {
     // The header shows the sort and links to the other direction.
     let page = app.get("/users?sort=name&dir=asc").await;
     page.assert_contains("aria-sort=\"ascending\"");
-    page.assert_contains("href=\"/users?q=&#38;sort=name&#38;dir=desc\"");
+    page.assert_contains(
+        "href=\"/users?q=&#38;has_orders=&#38;joined_from=&#38;joined_to=&#38;sort=name&#38;dir=desc\"",
+    );
 
     // Orders sort by total, both ways; products by price.
     let orders = app.get("/orders?sort=total&dir=asc").await;
@@ -159,7 +161,7 @@ async fn order_filters_combine_with_each_other_and_with_sort() {
     by_user.assert_contains("Orders of Bob Builder");
     // Filter links keep the filters when sorting.
     let filtered = app.get("/orders?status=paid&q=ada").await;
-    filtered.assert_contains("status=paid&#38;q=ada&#38;from=&#38;to=&#38;sort=total");
+    filtered.assert_contains("status=paid&#38;q=ada&#38;from=&#38;to=&#38;min_total=&#38;max_total=&#38;sort=total");
     filtered.assert_contains("1 order");
     // Counts: exact from the kept monthly figures when unfiltered or by status.
     app.get("/orders").await.assert_contains("4 orders");
@@ -167,7 +169,7 @@ async fn order_filters_combine_with_each_other_and_with_sort() {
     // A date that cannot be read is explained, not fatal.
     let bad = app.get("/orders?from=last-tuesday").await;
     assert_eq!(bad.status, Status::Ok);
-    bad.assert_contains("Enter dates as YYYY-MM-DD.");
+    bad.assert_contains("Enter dates as YYYY-MM-DD and amounts as numbers");
     assert_eq!(rows(&bad.body), 4);
 }
 
@@ -234,4 +236,55 @@ async fn the_reports_page_has_an_accessible_revenue_chart() {
     page.assert_contains("<svg role=\"img\" aria-labelledby=\"revenue-chart-title revenue-chart-desc\"");
     page.assert_contains("<title id=\"revenue-chart-title\">Revenue by month</title>");
     page.assert_contains("$30.00 in total");
+}
+
+#[rocket::async_test]
+async fn column_filters_combine_with_search_sort_and_export() {
+    let app = TestApp::new().await;
+    let ada = app.user("Ada Lovelace", "ada@example.com").await;
+    let bob = app.user("Bob Builder", "bob@example.com").await;
+    app.user("Cy Quiet", "cy@example.com").await;
+    sqlx::query("UPDATE users SET created_at = '2025-03-10T10:00:00Z' WHERE id = $1")
+        .bind(bob)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mug = app.product("Mug", "MUG", 1000, 100).await;
+    let tea = app.product("Tea", "TEA", 250, 3).await;
+    app.product("Kettle", "KTL", 5000, 0).await;
+    let (ada_s, bob_s, mug_s, tea_s) = (ada.to_string(), bob.to_string(), mug.to_string(), tea.to_string());
+    app.post_ok("/orders", &[("user_id", &ada_s), ("lines[0].product_id", &mug_s), ("lines[0].quantity", "5")]).await;
+    app.post_ok("/orders", &[("user_id", &bob_s), ("lines[0].product_id", &tea_s), ("lines[0].quantity", "1")]).await;
+    let names = |body: &str| names(body);
+
+    // Customers: has orders, sign-up dates, with search and sort.
+    assert_eq!(names(&app.get("/users?has_orders=yes&sort=name&dir=asc").await.body), ["Ada Lovelace", "Bob Builder"]);
+    assert_eq!(names(&app.get("/users?has_orders=no").await.body), ["Cy Quiet"]);
+    assert_eq!(names(&app.get("/users?joined_to=2025-12-31").await.body), ["Bob Builder"]);
+    assert_eq!(names(&app.get("/users?joined_from=2026-01-01&has_orders=yes&q=love").await.body), ["Ada Lovelace"]);
+    app.get("/users?joined_from=soon").await.assert_contains("Enter dates as YYYY-MM-DD.");
+
+    // Products: in stock, running low (with its threshold), out of stock.
+    let products = |body: &str| body.matches("<td><a href=\"/products/").count();
+    assert_eq!(products(&app.get("/products?stock=in").await.body), 2);
+    assert_eq!(products(&app.get("/products?stock=out").await.body), 1);
+    let low = app.get("/products?stock=low").await;
+    assert_eq!(products(&low.body), 1, "Tea has 2 left");
+    low.assert_contains(">Tea<");
+    assert_eq!(products(&app.get("/products?stock=low&low_at=100").await.body), 2);
+    assert_eq!(products(&app.get("/products?stock=in&q=tea").await.body), 1);
+
+    // Orders: total range, with status.
+    let orders = |body: &str| body.matches("<td><a href=\"/orders/").count();
+    assert_eq!(orders(&app.get("/orders?min_total=10").await.body), 1);
+    assert_eq!(orders(&app.get("/orders?max_total=2.50").await.body), 1);
+    assert_eq!(orders(&app.get("/orders?min_total=1&max_total=100&status=pending").await.body), 2);
+    app.get("/orders?min_total=lots").await.assert_contains("amounts as numbers");
+
+    // The export keeps the filters.
+    let page = app.get("/users?has_orders=no").await;
+    page.assert_contains("href=\"/users.csv?q=&#38;has_orders=no");
+    let csv = app.client.get("/users.csv?has_orders=no").dispatch().await.into_string().await.unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.contains("Cy Quiet"));
 }

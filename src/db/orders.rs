@@ -152,6 +152,10 @@ pub struct Filter {
     pub from: Option<NaiveDate>,
     /// Placed on or before this day (UTC).
     pub to: Option<NaiveDate>,
+    /// Totals from this many cents.
+    pub min_total: Option<i64>,
+    /// Totals up to this many cents.
+    pub max_total: Option<i64>,
 }
 
 impl Filter {
@@ -177,6 +181,12 @@ fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
     }
     if let Some(to) = filter.to {
         query.push(" AND o.placed_at < (").push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
+    }
+    if let Some(min) = filter.min_total {
+        query.push(" AND o.total_cents >= ").push_bind(min);
+    }
+    if let Some(max) = filter.max_total {
+        query.push(" AND o.total_cents <= ").push_bind(max);
     }
     if !filter.customer.is_empty() {
         // Matching customers first (trigram indexes), then their orders.

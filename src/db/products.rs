@@ -52,6 +52,17 @@ pub const SORTS: [SortColumn; 5] = [
 pub struct Filter {
     /// Part of the name or SKU, in any letter case.
     pub q: String,
+    pub stock: Option<StockLevel>,
+}
+
+/// The products list's stock filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockLevel {
+    /// At least one in stock.
+    InStock,
+    /// In stock, but at or below this many.
+    Low(i32),
+    Out,
 }
 
 fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
@@ -64,6 +75,18 @@ fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
             .push(" OR p.sku ILIKE ")
             .push_bind(pattern)
             .push(")");
+    }
+    match filter.stock {
+        Some(StockLevel::InStock) => {
+            query.push(" AND p.stock > 0");
+        }
+        Some(StockLevel::Low(threshold)) => {
+            query.push(" AND p.stock > 0 AND p.stock <= ").push_bind(threshold);
+        }
+        Some(StockLevel::Out) => {
+            query.push(" AND p.stock = 0");
+        }
+        None => {}
     }
 }
 
@@ -108,7 +131,7 @@ pub fn export(
 /// How many products match: counted or estimated from table statistics for the
 /// whole table, estimated by the planner when filtered.
 pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<Count, DbError> {
-    if filter.q.is_empty() {
+    if filter.q.is_empty() && filter.stock.is_none() {
         return super::table_count(conn, "products").await;
     }
     let mut query = QueryBuilder::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM products p");

@@ -50,6 +50,18 @@ pub const SORTS: [SortColumn; 5] = [
 pub struct Filter {
     /// Part of the name or email, in any letter case.
     pub q: String,
+    /// Only customers with (`Some(true)`) or without (`Some(false)`) orders.
+    pub has_orders: Option<bool>,
+    /// Signed up on or after this day (UTC).
+    pub joined_from: Option<chrono::NaiveDate>,
+    /// Signed up on or before this day (UTC).
+    pub joined_to: Option<chrono::NaiveDate>,
+}
+
+impl Filter {
+    fn is_empty(&self) -> bool {
+        self.q.is_empty() && self.has_orders.is_none() && self.joined_from.is_none() && self.joined_to.is_none()
+    }
 }
 
 fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
@@ -62,6 +74,21 @@ fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
             .push(" OR u.email ILIKE ")
             .push_bind(pattern)
             .push(")");
+    }
+    match filter.has_orders {
+        Some(true) => {
+            query.push(" AND u.id IN (SELECT user_id FROM customer_stats WHERE order_count > 0)");
+        }
+        Some(false) => {
+            query.push(" AND u.id IN (SELECT user_id FROM customer_stats WHERE order_count = 0)");
+        }
+        None => {}
+    }
+    if let Some(from) = filter.joined_from {
+        query.push(" AND u.created_at >= ").push_bind(from).push("::DATE::TIMESTAMP AT TIME ZONE 'UTC'");
+    }
+    if let Some(to) = filter.joined_to {
+        query.push(" AND u.created_at < (").push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
     }
 }
 
@@ -106,7 +133,7 @@ pub fn export(
 /// How many customers match: counted or estimated from table statistics for the
 /// whole table, estimated by the planner when filtered.
 pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<Count, DbError> {
-    if filter.q.is_empty() {
+    if filter.is_empty() {
         return super::table_count(conn, "users").await;
     }
     let mut query = QueryBuilder::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM users u");

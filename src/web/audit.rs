@@ -3,10 +3,10 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::NaiveDate;
 use rocket::{get, routes};
 use rocket_db_pools::Connection;
 
+use super::listing::parse_day;
 use super::{encode, filters, query_id, AppError, Chrome, Pager, PAGE_SIZE};
 use crate::db::audit::{self, Entry, Filter};
 use crate::db::staff::{self, Staff};
@@ -42,13 +42,6 @@ impl AuditPage {
     }
 }
 
-fn parse_date(raw: Option<&str>) -> Result<Option<NaiveDate>, ()> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Some).map_err(|_| ()),
-    }
-}
-
 #[get("/audit?<staff_id>&<entity>&<from>&<to>&<before>")]
 async fn page(
     chrome: Chrome,
@@ -61,7 +54,7 @@ async fn page(
 ) -> Result<AuditPage, AppError> {
     let staff_id = query_id(staff_id);
     let entity = entity.filter(|e| ENTITIES.iter().any(|(k, _)| k == e)).map(str::to_string);
-    let (from_date, to_date) = (parse_date(from), parse_date(to));
+    let (from_date, to_date) = (parse_day(from), parse_day(to));
     let date_error = (from_date.is_err() || to_date.is_err()).then_some("Enter dates as YYYY-MM-DD.");
     let filter =
         Filter { staff_id, entity: entity.clone(), from: from_date.ok().flatten(), to: to_date.ok().flatten() };

@@ -102,21 +102,46 @@ impl ListState {
         }
     }
 
+    /// The CSV export of exactly this filtered and sorted list.
+    pub fn csv_href(&self) -> String {
+        let url = self.with_sort(self.sort, self.dir);
+        match url.split_once('?') {
+            Some((path, query)) => format!("{path}.csv?{query}"),
+            None => format!("{url}.csv"),
+        }
+    }
+
     /// Whether the list is sorted other than by default, for a "reset" link.
     pub fn custom_sort(&self) -> bool {
         self.sort != self.default_sort
     }
 }
 
-/// The query string every list understands: search, sort and position.
+/// The query string the lists understand: search, filters, sort and position.
 #[derive(Debug, Default, FromForm)]
 pub struct ListQuery<'r> {
     pub q: Option<&'r str>,
+    /// Customers: `yes` (has orders) or `no`.
+    pub has_orders: Option<&'r str>,
+    /// Customers: signed up from / until (YYYY-MM-DD).
+    pub joined_from: Option<&'r str>,
+    pub joined_to: Option<&'r str>,
+    /// Products: `in`, `low` or `out` of stock; `low` at or below `low_at`.
+    pub stock: Option<&'r str>,
+    pub low_at: Option<&'r str>,
     pub sort: Option<&'r str>,
     pub dir: Option<&'r str>,
     pub after: Option<&'r str>,
     pub before: Option<&'r str>,
     pub last: Option<&'r str>,
+}
+
+/// Reads a day typed as YYYY-MM-DD; blank is none, anything else an error.
+pub fn parse_day(raw: Option<&str>) -> Result<Option<chrono::NaiveDate>, chrono::ParseError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Some),
+    }
 }
 
 impl ListQuery<'_> {

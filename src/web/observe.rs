@@ -36,7 +36,10 @@ impl Metrics {
             &["method", "route"],
         )?;
         let pool = IntGaugeVec::new(
-            Opts::new("shopdesk_db_pool_connections", "Database pool connections by state (open, idle, max), and requests waiting for one"),
+            Opts::new(
+                "shopdesk_db_pool_connections",
+                "Database pool connections by state (open, idle, max), and requests waiting for one",
+            ),
             &["state"],
         )?;
         registry.register(Box::new(requests.clone()))?;

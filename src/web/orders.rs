@@ -14,7 +14,7 @@ use crate::db::staff::Staff;
 
 use super::export::{decimal, Csv};
 use super::forms::{parse_count, parse_money, parse_version, FieldErrors};
-use super::listing::{ListQuery, ListState};
+use super::listing::{parse_day, ListQuery, ListState};
 use super::{done, encode, filters, query_id, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
 use crate::db::orders::{self, Draft, DraftLine, Filter, Line, Order, OrderRow, SaveError, Status};
 use crate::db::products::{self, ProductChoice};
@@ -52,6 +52,11 @@ pub struct OrderFilterForm {
     pub from: String,
     #[field(default = String::new())]
     pub to: String,
+    /// Totals from / up to, in dollars.
+    #[field(default = String::new())]
+    pub min_total: String,
+    #[field(default = String::new())]
+    pub max_total: String,
     pub sort: Option<String>,
     pub dir: Option<String>,
     pub after: Option<String>,
@@ -62,33 +67,29 @@ pub struct OrderFilterForm {
 impl OrderFilterForm {
     fn list_query(&self) -> ListQuery<'_> {
         ListQuery {
-            q: None,
             sort: self.sort.as_deref(),
             dir: self.dir.as_deref(),
             after: self.after.as_deref(),
             before: self.before.as_deref(),
             last: self.last.as_deref(),
+            ..ListQuery::default()
         }
     }
 
-    /// The filter, and whether a date could not be read.
+    /// The filter, and whether a date or amount could not be read.
     pub fn filter(&self) -> (Filter, bool) {
-        let date = |s: &str| {
-            let s = s.trim();
-            if s.is_empty() {
-                Ok(None)
-            } else {
-                chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Some)
-            }
-        };
-        let (from, to) = (date(&self.from), date(&self.to));
-        let bad_date = from.is_err() || to.is_err();
+        let (from, to) = (parse_day(Some(&self.from)), parse_day(Some(&self.to)));
+        let amount = |s: &str| if s.trim().is_empty() { Ok(None) } else { parse_money(s).map(Some) };
+        let (min_total, max_total) = (amount(&self.min_total), amount(&self.max_total));
+        let bad_date = from.is_err() || to.is_err() || min_total.is_err() || max_total.is_err();
         let filter = Filter {
             user_id: query_id(Some(&self.user_id)),
             status: Status::parse(self.status.trim()),
             customer: self.q.trim().chars().take(200).collect(),
             from: from.ok().flatten(),
             to: to.ok().flatten(),
+            min_total: min_total.ok().flatten(),
+            max_total: max_total.ok().flatten(),
         };
         (filter, bad_date)
     }
@@ -96,21 +97,15 @@ impl OrderFilterForm {
     /// `/orders?...` with these filters, for links that keep them.
     pub fn base(&self, filter: &Filter) -> String {
         format!(
-            "/orders?user_id={}&status={}&q={}&from={}&to={}",
+            "/orders?user_id={}&status={}&q={}&from={}&to={}&min_total={}&max_total={}",
             filter.user_id.map(|i| i.to_string()).unwrap_or_default(),
             filter.status.map(Status::as_str).unwrap_or(""),
             encode(&filter.customer),
             filter.from.map(|d| d.to_string()).unwrap_or_default(),
-            filter.to.map(|d| d.to_string()).unwrap_or_default()
+            filter.to.map(|d| d.to_string()).unwrap_or_default(),
+            filter.min_total.map(super::export::decimal).unwrap_or_default(),
+            filter.max_total.map(super::export::decimal).unwrap_or_default()
         )
-    }
-}
-
-impl ListPage {
-    /// The CSV export of exactly what this page filters.
-    fn csv_href(&self) -> String {
-        let (filter, _) = self.query.filter();
-        self.query.base(&filter).replacen("/orders?", "/orders.csv?", 1)
     }
 }
 
@@ -131,7 +126,7 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, filters: OrderFilterForm) 
         list,
         customer,
         query: filters,
-        date_error: bad_date.then_some("Enter dates as YYYY-MM-DD."),
+        date_error: bad_date.then_some("Enter dates as YYYY-MM-DD and amounts as numbers, like 25.00."),
         statuses: Status::ALL,
     })
 }

@@ -14,7 +14,7 @@ use super::export::{decimal, Csv};
 use super::forms::{parse_count, parse_money, parse_text, parse_version, FieldErrors};
 use super::listing::{ListQuery, ListState};
 use super::{done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
-use crate::db::products::{self, Filter, NewProduct, Product, ProductRow, ProductSales};
+use crate::db::products::{self, Filter, NewProduct, Product, ProductRow, ProductSales, StockLevel};
 use crate::db::reports::LOW_STOCK;
 use crate::db::{Db, DbError};
 
@@ -26,23 +26,51 @@ struct ListPage {
     rows: Vec<ProductRow>,
     list: ListState,
     low_stock: i32,
+    /// The stock filter chosen: `in`, `low`, `out` or empty.
+    stock: String,
+    low_at: i32,
+}
+
+/// The products list's filters from its query string, and the list URL that keeps them.
+fn filter_of(query: &ListQuery<'_>) -> (Filter, String) {
+    let low_at = query
+        .low_at
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .filter(|n| (1..=1_000_000).contains(n))
+        .unwrap_or(LOW_STOCK);
+    let stock = match query.stock {
+        Some("in") => Some(StockLevel::InStock),
+        Some("low") => Some(StockLevel::Low(low_at)),
+        Some("out") => Some(StockLevel::Out),
+        _ => None,
+    };
+    let filter = Filter { q: query.search(), stock };
+    let level = match stock {
+        Some(StockLevel::InStock) => "in",
+        Some(StockLevel::Low(_)) => "low",
+        Some(StockLevel::Out) => "out",
+        None => "",
+    };
+    (filter.clone(), format!("/products?q={}&stock={level}&low_at={low_at}", encode(&filter.q)))
 }
 
 #[get("/products?<query..>")]
 async fn list(chrome: Chrome, mut db: Connection<Db>, query: ListQuery<'_>) -> Result<ListPage, AppError> {
-    let filter = Filter { q: query.search() };
+    let (filter, base) = filter_of(&query);
     let seek = query.seek(&products::SORTS);
     let page = products::search(&mut db, &filter, &seek).await?;
     let count = products::count_matching(&mut db, &filter).await?;
-    let list = ListState::new(
-        format!("/products?q={}", encode(&filter.q)),
-        &seek,
-        products::SORTS[0].key,
-        count,
-        ("product", "products"),
-        &page,
-    );
-    Ok(ListPage { chrome: chrome.on("products"), q: filter.q, rows: page.rows, list, low_stock: LOW_STOCK })
+    let list = ListState::new(base, &seek, products::SORTS[0].key, count, ("product", "products"), &page);
+    let low_at = query.low_at.and_then(|s| s.trim().parse().ok()).filter(|n: &i32| *n >= 1).unwrap_or(LOW_STOCK);
+    Ok(ListPage {
+        chrome: chrome.on("products"),
+        q: filter.q,
+        rows: page.rows,
+        list,
+        low_stock: LOW_STOCK,
+        stock: query.stock.unwrap_or("").to_string(),
+        low_at,
+    })
 }
 
 /// One product in the CSV export.
@@ -58,7 +86,7 @@ struct ProductCsv {
 
 #[get("/products.csv?<query..>")]
 async fn export(_signed_in: Staff, db: Connection<Db>, query: ListQuery<'_>) -> Csv {
-    let filter = Filter { q: query.search() };
+    let (filter, _) = filter_of(&query);
     let seek = query.seek(&products::SORTS).from_start();
     let rows = products::export(db.into_inner(), filter, seek).map(|row| {
         row.map(|p| ProductCsv {

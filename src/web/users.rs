@@ -12,7 +12,7 @@ use crate::db::staff::Staff;
 
 use super::export::{decimal, Csv};
 use super::forms::{parse_text, parse_version, FieldErrors};
-use super::listing::{ListQuery, ListState};
+use super::listing::{parse_day, ListQuery, ListState};
 use super::{done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
 use crate::db::orders::OrderRow;
 use crate::db::users::{self, Filter, NewUser, User, UserRow};
@@ -25,23 +25,53 @@ struct ListPage {
     q: String,
     rows: Vec<UserRow>,
     list: ListState,
+    has_orders: String,
+    joined_from: String,
+    joined_to: String,
+    date_error: Option<&'static str>,
+}
+
+/// The customers list's filters from its query string, whether a date could
+/// not be read, and the list URL that keeps them.
+fn filter_of(query: &ListQuery<'_>) -> (Filter, bool, String) {
+    let (from, to) = (parse_day(query.joined_from), parse_day(query.joined_to));
+    let filter = Filter {
+        q: query.search(),
+        has_orders: match query.has_orders {
+            Some("yes") => Some(true),
+            Some("no") => Some(false),
+            _ => None,
+        },
+        joined_from: from.ok().flatten(),
+        joined_to: to.ok().flatten(),
+    };
+    let base = format!(
+        "/users?q={}&has_orders={}&joined_from={}&joined_to={}",
+        encode(&filter.q),
+        filter.has_orders.map(|h| if h { "yes" } else { "no" }).unwrap_or(""),
+        filter.joined_from.map(|d| d.to_string()).unwrap_or_default(),
+        filter.joined_to.map(|d| d.to_string()).unwrap_or_default()
+    );
+    (filter, from.is_err() || to.is_err(), base)
 }
 
 #[get("/users?<query..>")]
 async fn list(chrome: Chrome, mut db: Connection<Db>, query: ListQuery<'_>) -> Result<ListPage, AppError> {
-    let filter = Filter { q: query.search() };
+    let (filter, bad_date, base) = filter_of(&query);
     let seek = query.seek(&users::SORTS);
     let page = users::search(&mut db, &filter, &seek).await?;
     let count = users::count_matching(&mut db, &filter).await?;
-    let list = ListState::new(
-        format!("/users?q={}", encode(&filter.q)),
-        &seek,
-        users::SORTS[0].key,
-        count,
-        ("customer", "customers"),
-        &page,
-    );
-    Ok(ListPage { chrome: chrome.on("users"), q: filter.q, rows: page.rows, list })
+    let list = ListState::new(base, &seek, users::SORTS[0].key, count, ("customer", "customers"), &page);
+    Ok(ListPage {
+        chrome: chrome.on("users"),
+        rows: page.rows,
+        list,
+        has_orders: query.has_orders.unwrap_or("").to_string(),
+        joined_from: query.joined_from.unwrap_or("").trim().to_string(),
+        joined_to: query.joined_to.unwrap_or("").trim().to_string(),
+        date_error: bad_date.then_some("Enter dates as YYYY-MM-DD."),
+        q: filter.q,
+    })
 }
 
 /// One customer in the CSV export.
@@ -57,7 +87,7 @@ struct UserCsv {
 
 #[get("/users.csv?<query..>")]
 async fn export(_signed_in: Staff, db: Connection<Db>, query: ListQuery<'_>) -> Csv {
-    let filter = Filter { q: query.search() };
+    let (filter, _, _) = filter_of(&query);
     let seek = query.seek(&users::SORTS).from_start();
     let rows = users::export(db.into_inner(), filter, seek).map(|row| {
         row.map(|u| UserCsv {
