@@ -60,6 +60,8 @@ fn no_page_sends_a_query_per_row() {
             "/users?q=a",
             "/orders?status=paid&sort=total",
             "/orders?q=a",
+            "/orders/bulk?action=paid&scope=all",
+            "/products/bulk?change=price&percent=10&scope=all",
         ];
         let mut empty = Vec::new();
         for path in pages {
@@ -105,6 +107,26 @@ fn no_page_sends_a_query_per_row() {
         // The session check is one of them; the reports page is one aggregate per report.
         let reports = pages.iter().position(|p| *p == "/reports").unwrap();
         assert_eq!(full[reports], 1 + 4, "session + top customers, revenue, best sellers, months");
-        println!("statements per page: {:?}", pages.iter().zip(&full).collect::<Vec<_>>());
+
+        // A bulk action is set-based: cancelling 1 order or 99 sends the same statements.
+        let bulk = |path: String| {
+            let app = &app;
+            async move {
+                let review = app.get(&path).await;
+                let fields = common::hidden_fields(&review.body, "/orders/bulk");
+                let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                STATEMENTS.store(0, Ordering::SeqCst);
+                let posted = app.post_raw("/orders/bulk", &fields).await;
+                let sent = STATEMENTS.load(Ordering::SeqCst);
+                let done = app.get(&posted.location.unwrap_or_default()).await;
+                done.assert_contains("now cancelled");
+                sent
+            }
+        };
+        let one = bulk(format!("/orders/bulk?action=cancelled&scope=selected&ids={one_line}")).await;
+        let many = bulk(format!("/orders/bulk?action=cancelled&scope=all&filters.user_id={busy}")).await;
+        assert_eq!(one, many, "cancelling 1 order and 99 orders");
+        assert_eq!(app.scalar_i64("SELECT count(*) FROM orders WHERE status <> 'cancelled'").await, 0);
+        println!("statements per page: {:?}; per bulk action: {many}", pages.iter().zip(&full).collect::<Vec<_>>());
     });
 }

@@ -9,7 +9,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::listing::{Count, Cursor, Dir, Keyed, Page, Seek, SortColumn};
-use super::{Actor, DbError};
+use super::{Actor, BulkError, BulkPreview, DbError};
 
 /// The life of an order. Cancelled orders hold no stock and earn no revenue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -494,4 +494,126 @@ pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32
 
 pub async fn count(conn: &mut PgConnection) -> Result<i64, DbError> {
     Ok(sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(conn).await?)
+}
+
+/// What a bulk action does to each targeted order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkAction {
+    SetStatus(Status),
+    Delete,
+}
+
+fn push_targets(query: &mut QueryBuilder<Postgres>, filter: &Filter, ids: Option<&[i64]>) {
+    push_filter(query, filter);
+    if let Some(ids) = ids {
+        query.push(" AND o.id = ANY(").push_bind(ids.to_vec()).push(")");
+    }
+}
+
+/// How many orders a bulk action would change, their fingerprint, and the
+/// newest few of them.
+pub async fn bulk_preview(
+    conn: &mut PgConnection,
+    filter: &Filter,
+    ids: Option<&[i64]>,
+) -> Result<BulkPreview<OrderRow>, DbError> {
+    let mut count = QueryBuilder::new(format!("SELECT count(*), {} FROM orders o", super::fingerprint("o")));
+    push_targets(&mut count, filter, ids);
+    let (count, token): (i64, String) = count.build_query_as().persistent(false).fetch_one(&mut *conn).await?;
+    let mut sample = QueryBuilder::new(format!("SELECT {ROW_COLUMNS} FROM orders o JOIN users u ON u.id = o.user_id"));
+    push_targets(&mut sample, filter, ids);
+    sample.push(" ORDER BY o.id DESC LIMIT 10");
+    let sample = sample.build_query_as::<OrderRow>().persistent(false).fetch_all(conn).await?;
+    Ok(BulkPreview { count, token, sample })
+}
+
+/// Applies `action` to every targeted order in one transaction, keeping the
+/// rules of single edits: stock moves (and is checked), versions move on, and
+/// the triggers write audit rows and keep the report figures. Refused whole,
+/// changing nothing, if the targets no longer match the confirmed `token`
+/// (orders joined or left the selection, or were edited) or stock is short.
+/// Returns how many orders changed.
+pub async fn bulk_apply(
+    conn: &mut PgConnection,
+    actor: Actor,
+    filter: &Filter,
+    ids: Option<&[i64]>,
+    confirmed: (i64, &str),
+    action: BulkAction,
+) -> Result<usize, BulkError> {
+    let mut tx = super::begin_as(conn, actor).await?;
+    let mut lock = QueryBuilder::new("SELECT o.id, o.status, o.version FROM orders o");
+    push_targets(&mut lock, filter, ids);
+    lock.push(" ORDER BY o.id FOR UPDATE OF o");
+    let targets: Vec<(i64, String, i32)> = lock.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
+    let versions: Vec<(i64, i32)> = targets.iter().map(|(id, _, version)| (*id, *version)).collect();
+    if super::fingerprint_of(&mut tx, &versions).await? != confirmed.1 {
+        return Err(BulkError::Changed { now: targets.len() as i64, confirmed: confirmed.0 });
+    }
+    let live = |status: &str| status != Status::Cancelled.as_str();
+    let ids_where = |keep: &dyn Fn(&str) -> bool| -> Vec<i64> {
+        targets.iter().filter(|(_, status, _)| keep(status)).map(|(id, _, _)| *id).collect()
+    };
+    let (taking, returning, changing) = match action {
+        BulkAction::SetStatus(to) => (
+            ids_where(&|s| !live(s) && to.holds_stock()),
+            ids_where(&|s| live(s) && !to.holds_stock()),
+            ids_where(&|s| s != to.as_str()),
+        ),
+        BulkAction::Delete => (Vec::new(), ids_where(&live), Vec::new()),
+    };
+    if !taking.is_empty() {
+        // Lock the products first, in id order, then check what is short.
+        sqlx::query(
+            "SELECT id FROM products WHERE id IN (SELECT product_id FROM order_items WHERE order_id = ANY($1))
+              ORDER BY id FOR UPDATE",
+        )
+        .bind(&taking)
+        .execute(&mut *tx)
+        .await?;
+        let short: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT p.name, p.stock::BIGINT, n.needed FROM products p
+               JOIN (SELECT product_id, sum(quantity)::BIGINT AS needed FROM order_items
+                      WHERE order_id = ANY($1) GROUP BY product_id) n ON n.product_id = p.id
+              WHERE p.stock < n.needed ORDER BY p.name",
+        )
+        .bind(&taking)
+        .fetch_all(&mut *tx)
+        .await?;
+        if !short.is_empty() {
+            return Err(BulkError::OutOfStock(short));
+        }
+    }
+    for (orders, sign) in [(&taking, -1i64), (&returning, 1i64)] {
+        if orders.is_empty() {
+            continue;
+        }
+        sqlx::query(
+            "UPDATE products p SET stock = p.stock + $2 * s.quantity, version = p.version + 1, updated_at = now()
+               FROM (SELECT product_id, sum(quantity)::BIGINT AS quantity FROM order_items
+                      WHERE order_id = ANY($1) GROUP BY product_id) s
+              WHERE p.id = s.product_id",
+        )
+        .bind(orders)
+        .bind(sign)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let changed = match action {
+        BulkAction::SetStatus(to) => {
+            sqlx::query("UPDATE orders SET status = $2, version = version + 1, updated_at = now() WHERE id = ANY($1)")
+                .bind(&changing)
+                .bind(to.as_str())
+                .execute(&mut *tx)
+                .await?;
+            changing.len()
+        }
+        BulkAction::Delete => {
+            let all = ids_where(&|_| true);
+            sqlx::query("DELETE FROM orders WHERE id = ANY($1)").bind(&all).execute(&mut *tx).await?;
+            all.len()
+        }
+    };
+    tx.commit().await?;
+    Ok(changed)
 }

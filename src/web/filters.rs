@@ -16,6 +16,11 @@ pub fn format_count(n: i64) -> String {
     format!("{sign}{}", group_digits(n.unsigned_abs()))
 }
 
+/// A count with its noun: `1 order`, `1,204 orders`.
+pub fn counted(n: i64, one: &str, many: &str) -> String {
+    format!("{} {}", format_count(n), if n == 1 { one } else { many })
+}
+
 /// Writes a number with thousands separators: `1234567` → `1,234,567`.
 fn group_digits(n: u64) -> String {
     let digits = n.to_string();

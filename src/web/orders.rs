@@ -13,13 +13,14 @@ use serde::Serialize;
 use crate::db::staff::Staff;
 
 use super::export::{decimal, Csv};
+use super::filters::{counted, format_count};
 use super::forms::{parse_count, parse_money, parse_version, FieldErrors};
 use super::listing::{parse_day, ListQuery, ListState};
 use super::{done, encode, filters, query_id, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
-use crate::db::orders::{self, Draft, DraftLine, Filter, Line, Order, OrderRow, SaveError, Status};
+use crate::db::orders::{self, BulkAction, Draft, DraftLine, Filter, Line, Order, OrderRow, SaveError, Status};
 use crate::db::products::{self, ProductChoice};
 use crate::db::users::{self, User, UserChoice};
-use crate::db::{Db, DbError};
+use crate::db::{BulkError, BulkPreview, Db, DbError};
 
 /// Most lines one order may have.
 const MAX_LINES: usize = 100;
@@ -560,5 +561,170 @@ async fn delete(
 }
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![list, export, show, new, edit, create, update, confirm_delete, delete]
+    routes![list, export, bulk_confirm, bulk_apply, show, new, edit, create, update, confirm_delete, delete]
+}
+
+/// A bulk action on the orders list: which action, on which orders (the
+/// ticked ones or all matching the list's filters), with those filters.
+#[derive(Debug, Default, Clone, FromForm)]
+pub struct BulkForm {
+    #[field(default = String::new())]
+    action: String,
+    /// `selected` (the ticked `ids`) or `all` (everything the filters match).
+    #[field(default = String::from("selected"))]
+    scope: String,
+    ids: Vec<String>,
+    /// How many orders the confirmation page promised to change.
+    #[field(default = String::new())]
+    confirmed: String,
+    /// The fingerprint of the orders the confirmation page showed.
+    #[field(default = String::new())]
+    token: String,
+    filters: OrderFilterForm,
+}
+
+/// The actions offered, as form value and label.
+const BULK_ACTIONS: [(&str, &str); 5] = [
+    ("paid", "Mark as paid"),
+    ("shipped", "Mark as shipped"),
+    ("pending", "Mark as pending"),
+    ("cancelled", "Cancel"),
+    ("delete", "Delete"),
+];
+
+impl BulkForm {
+    fn action(&self) -> Option<BulkAction> {
+        match self.action.as_str() {
+            "delete" => Some(BulkAction::Delete),
+            other => Status::parse(other).map(BulkAction::SetStatus),
+        }
+    }
+
+    /// The explicitly ticked orders, or `None` for "all matching".
+    fn ids(&self) -> Option<Vec<i64>> {
+        (self.scope != "all").then(|| self.ids.iter().filter_map(|id| query_id(Some(id))).collect())
+    }
+
+    fn describe(&self) -> &'static str {
+        BULK_ACTIONS
+            .iter()
+            .find(|(value, _)| *value == self.action && self.action().is_some())
+            .map_or("Change orders", |(_, label)| label)
+    }
+
+    /// The confirmation page for this same action and selection.
+    fn review_url(&self, filter: &Filter) -> String {
+        let base = self.filters.base(filter);
+        let filters = base.trim_start_matches("/orders?").split('&').map(|pair| format!("&filters.{pair}"));
+        let ids = self.ids().unwrap_or_default().into_iter().map(|id| format!("&ids={id}"));
+        format!(
+            "/orders/bulk?action={}&scope={}{}{}",
+            encode(&self.action),
+            encode(&self.scope),
+            ids.collect::<String>(),
+            filters.collect::<String>()
+        )
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders/bulk.html")]
+struct BulkPage {
+    chrome: Chrome,
+    form: BulkForm,
+    /// Why the action can't be reviewed yet, shown next to the action choice.
+    error: Option<&'static str>,
+    count: i64,
+    token: String,
+    rows: Vec<OrderRow>,
+    ids: Vec<i64>,
+    back: String,
+    actions: &'static [(&'static str, &'static str)],
+}
+
+#[get("/orders/bulk?<form..>")]
+async fn bulk_confirm(chrome: Chrome, mut db: Connection<Db>, form: BulkForm) -> Result<BulkPage, AppError> {
+    let (filter, bad_filter) = form.filters.filter();
+    let ids = form.ids();
+    let error = if bad_filter {
+        Some("A date or amount in the orders list filters could not be read. Go back and correct it first.")
+    } else if form.action().is_none() {
+        Some("Choose what to do with the orders.")
+    } else {
+        None
+    };
+    let preview = match error {
+        None => orders::bulk_preview(&mut db, &filter, ids.as_deref()).await?,
+        Some(_) => BulkPreview { count: 0, token: String::new(), sample: Vec::new() },
+    };
+    let back = form.filters.base(&filter);
+    Ok(BulkPage {
+        chrome: chrome.on("orders"),
+        ids: ids.unwrap_or_default(),
+        form,
+        error,
+        count: preview.count,
+        token: preview.token,
+        rows: preview.sample,
+        back,
+        actions: &BULK_ACTIONS,
+    })
+}
+
+#[post("/orders/bulk", data = "<form>")]
+async fn bulk_apply(
+    _signed_in: Staff,
+    mut db: Connection<Db>,
+    form: AdminForm<BulkForm>,
+) -> Result<Flash<Redirect>, AppError> {
+    let actor = form.actor();
+    let form = form.form;
+    let (filter, bad_filter) = form.filters.filter();
+    let back = form.filters.base(&filter);
+    let (Some(action), Ok(confirmed), false) = (form.action(), form.confirmed.trim().parse::<i64>(), bad_filter) else {
+        return Ok(refused(form.review_url(&filter), "Nothing was changed: review the action and confirm it here."));
+    };
+    let ids = form.ids();
+    match orders::bulk_apply(&mut db, actor, &filter, ids.as_deref(), (confirmed, &form.token), action).await {
+        Ok(changed) => Ok(done(
+            back,
+            match action {
+                BulkAction::Delete => format!("Deleted {} and their lines.", counted(changed as i64, "order", "orders")),
+                BulkAction::SetStatus(status) => {
+                    let unchanged = confirmed - changed as i64;
+                    format!(
+                        "{} {} now {}.{}",
+                        counted(changed as i64, "order", "orders"),
+                        if changed == 1 { "is" } else { "are" },
+                        status.label().to_lowercase(),
+                        if unchanged > 0 {
+                            format!(" {} already {}.", counted(unchanged, "was", "were"), status.label().to_lowercase())
+                        } else {
+                            String::new()
+                        }
+                    )
+                }
+            },
+        )),
+        Err(BulkError::Changed { now, confirmed }) => Ok(refused(
+            form.review_url(&filter),
+            format!(
+                "Nothing was changed: the orders changed since you reviewed them ({} match now; you confirmed {}). Here they are as they are now; confirm again to go ahead.",
+                format_count(now),
+                format_count(confirmed)
+            ),
+        )),
+        Err(BulkError::OutOfStock(short)) => Ok(refused(
+            form.review_url(&filter),
+            format!(
+                "Nothing was changed: not enough stock to revive the cancelled orders ({}).",
+                short
+                    .iter()
+                    .map(|(name, available, needed)| format!("{name}: {available} available, {needed} needed"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )),
+        Err(BulkError::Db(e)) => Err(e.into()),
+    }
 }

@@ -11,12 +11,15 @@ use serde::Serialize;
 use crate::db::staff::Staff;
 
 use super::export::{decimal, Csv};
+use super::filters::{counted, format_count};
 use super::forms::{parse_count, parse_money, parse_text, parse_version, FieldErrors};
 use super::listing::{ListQuery, ListState};
 use super::{done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
-use crate::db::products::{self, Filter, NewProduct, Product, ProductRow, ProductSales, StockLevel};
+use crate::db::products::{
+    self, BulkChange, BulkRow, Filter, NewProduct, Product, ProductRow, ProductSales, StockLevel,
+};
 use crate::db::reports::LOW_STOCK;
-use crate::db::{Db, DbError};
+use crate::db::{BulkError, BulkPreview, Db, DbError};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "products/list.html")]
@@ -313,5 +316,158 @@ async fn delete(
 }
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![list, export, show, new, edit, create, update, confirm_delete, delete]
+    routes![list, export, bulk_confirm, bulk_apply, show, new, edit, create, update, confirm_delete, delete]
+}
+
+/// A bulk change on the products list: price or stock by a percentage, on
+/// the ticked products or all matching the list's search and filters.
+#[derive(Debug, Default, Clone, FromForm)]
+pub struct BulkForm {
+    /// `price` or `stock`.
+    #[field(default = String::new())]
+    change: String,
+    /// The percentage, e.g. `10` or `-15.5`.
+    #[field(default = String::new())]
+    percent: String,
+    #[field(default = String::from("selected"))]
+    scope: String,
+    ids: Vec<String>,
+    /// How many products the confirmation page promised to change.
+    #[field(default = String::new())]
+    confirmed: String,
+    /// The fingerprint of the products the confirmation page showed.
+    #[field(default = String::new())]
+    token: String,
+    #[field(default = String::new())]
+    q: String,
+    #[field(default = String::new())]
+    stock: String,
+    #[field(default = String::new())]
+    low_at: String,
+}
+
+impl BulkForm {
+    /// The change, or why it can't be read.
+    fn change(&self) -> Result<BulkChange, &'static str> {
+        let percent: f64 = self
+            .percent
+            .trim()
+            .trim_end_matches('%')
+            .trim()
+            .parse()
+            .map_err(|_| "Enter the percentage as a number, like 10 or -15.")?;
+        if !(-100.0..=1000.0).contains(&percent) {
+            return Err("The percentage must be between -100 and 1000.");
+        }
+        match self.change.as_str() {
+            "price" => Ok(BulkChange::Price(percent)),
+            "stock" => Ok(BulkChange::Stock(percent)),
+            _ => Err("Choose whether to change prices or stock."),
+        }
+    }
+
+    fn ids(&self) -> Option<Vec<i64>> {
+        (self.scope != "all").then(|| self.ids.iter().filter_map(|id| super::query_id(Some(id))).collect())
+    }
+
+    fn filter(&self) -> (Filter, String) {
+        let query = ListQuery {
+            q: Some(&self.q),
+            stock: Some(&self.stock),
+            low_at: Some(&self.low_at),
+            ..ListQuery::default()
+        };
+        filter_of(&query)
+    }
+
+    fn describe(&self) -> String {
+        match self.change() {
+            Ok(BulkChange::Price(p)) => format!("Change prices by {p:+}%"),
+            Ok(BulkChange::Stock(p)) => format!("Change stock by {p:+}%"),
+            Err(_) => "Change products".to_string(),
+        }
+    }
+
+    /// Whether the preview shows money (prices) rather than units.
+    fn is_price(&self) -> bool {
+        self.change != "stock"
+    }
+
+    /// The confirmation page for this same change and selection.
+    fn review_url(&self, back: &str) -> String {
+        let ids = self.ids().unwrap_or_default().into_iter().map(|id| format!("&ids={id}"));
+        format!(
+            "/products/bulk?change={}&percent={}&scope={}{}&{}",
+            encode(&self.change),
+            encode(&self.percent),
+            encode(&self.scope),
+            ids.collect::<String>(),
+            back.trim_start_matches("/products?")
+        )
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "products/bulk.html")]
+struct BulkPage {
+    chrome: Chrome,
+    form: BulkForm,
+    /// Why the change can't be reviewed yet, shown next to the percentage.
+    error: Option<&'static str>,
+    count: i64,
+    token: String,
+    rows: Vec<BulkRow>,
+    ids: Vec<i64>,
+    back: String,
+}
+
+#[get("/products/bulk?<form..>")]
+async fn bulk_confirm(chrome: Chrome, mut db: Connection<Db>, form: BulkForm) -> Result<BulkPage, AppError> {
+    let (filter, back) = form.filter();
+    let ids = form.ids();
+    let change = form.change();
+    let preview = match change {
+        Ok(change) => products::bulk_preview(&mut db, &filter, ids.as_deref(), change).await?,
+        Err(_) => BulkPreview { count: 0, token: String::new(), sample: Vec::new() },
+    };
+    Ok(BulkPage {
+        chrome: chrome.on("products"),
+        ids: ids.unwrap_or_default(),
+        error: change.err(),
+        form,
+        count: preview.count,
+        token: preview.token,
+        rows: preview.sample,
+        back,
+    })
+}
+
+#[post("/products/bulk", data = "<form>")]
+async fn bulk_apply(
+    _signed_in: Staff,
+    mut db: Connection<Db>,
+    form: AdminForm<BulkForm>,
+) -> Result<Flash<Redirect>, AppError> {
+    let actor = form.actor();
+    let form = form.form;
+    let (filter, back) = form.filter();
+    let (Ok(change), Ok(confirmed)) = (form.change(), form.confirmed.trim().parse::<i64>()) else {
+        return Ok(refused(form.review_url(&back), "Nothing was changed: review the change and confirm it here."));
+    };
+    let ids = form.ids();
+    match products::bulk_apply(&mut db, actor, &filter, ids.as_deref(), (confirmed, &form.token), change).await {
+        Ok(changed) => {
+            Ok(done(back, format!("{}: {} changed.", form.describe(), counted(changed as i64, "product", "products"))))
+        }
+        Err(BulkError::Changed { now, confirmed }) => Ok(refused(
+            form.review_url(&back),
+            format!(
+                "Nothing was changed: the products changed since you reviewed them ({} match now; you confirmed {}). Here they are as they are now; confirm again to go ahead.",
+                format_count(now),
+                format_count(confirmed)
+            ),
+        )),
+        Err(BulkError::OutOfStock(_)) => Ok(refused(back, "Nothing was changed.")),
+        Err(BulkError::Db(e)) => Err(e.into()),
+    }
 }

@@ -59,6 +59,32 @@ pub fn csrf_in(body: &str) -> Option<String> {
     body[at..].split('"').next().map(str::to_string)
 }
 
+/// The hidden fields of the page's form that posts to `action`, unescaped.
+pub fn hidden_fields(body: &str, action: &str) -> Vec<(String, String)> {
+    let opening = format!("<form method=\"post\" action=\"{action}\"");
+    let Some(start) = body.find(&opening) else { return Vec::new() };
+    let form = &body[start..];
+    let form = &form[..form.find("</form>").unwrap_or(form.len())];
+    let attribute = |tag: &str, name: &str| {
+        let key = format!("{name}=\"");
+        tag.find(&key).map(|at| tag[at + key.len()..].split('"').next().unwrap_or("").to_string())
+    };
+    let unescape = |s: String| {
+        s.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&#x27;", "'")
+            .replace("&amp;", "&")
+    };
+    form.split("<input")
+        .skip(1)
+        .map(|tag| &tag[..tag.find('>').unwrap_or(tag.len())])
+        .filter(|tag| tag.contains("type=\"hidden\""))
+        .filter_map(|tag| Some((attribute(tag, "name")?, unescape(attribute(tag, "value").unwrap_or_default()))))
+        .collect()
+}
+
 /// Encodes form fields as `application/x-www-form-urlencoded`.
 pub fn encode_form(fields: &[(&str, &str)]) -> String {
     fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
@@ -181,6 +207,18 @@ impl TestApp {
     pub async fn post_ok(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         let posted = self.post(path, fields).await;
         assert_eq!(posted.status, Status::SeeOther, "expected a redirect from {path}; body:\n{}", posted.body);
+        let to = posted.location.expect("redirect has a location");
+        self.get(&to).await
+    }
+
+    /// Presses the submit button of `page`'s form posting to `action` (its
+    /// hidden fields, CSRF token included) and returns the page it redirects to.
+    pub async fn submit(&self, page: &Page, action: &str) -> Page {
+        let fields = hidden_fields(&page.body, action);
+        assert!(!fields.is_empty(), "expected a form posting to {action}; body:\n{}", page.body);
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let posted = self.post_raw(action, &fields).await;
+        assert_eq!(posted.status, Status::SeeOther, "expected a redirect from {action}; body:\n{}", posted.body);
         let to = posted.location.expect("redirect has a location");
         self.get(&to).await
     }
