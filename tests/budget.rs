@@ -88,6 +88,25 @@ fn no_page_sends_a_query_per_row() {
             statements(&app, &format!("/orders/{one_line}/edit")).await,
             statements(&app, &format!("/orders/{twenty_lines}/edit")).await
         );
+        // The order form without JavaScript: searching products on 1 line or on 20.
+        let find = |lines: usize| {
+            let app = &app;
+            async move {
+                let mut fields = vec![("action".to_string(), "find".to_string())];
+                for i in 0..lines {
+                    fields.push((format!("lines[{i}].product_q"), "p0".to_string()));
+                    fields.push((format!("lines[{i}].quantity"), "1".to_string()));
+                }
+                let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                STATEMENTS.store(0, Ordering::SeqCst);
+                let page = app.post("/orders", &borrowed).await;
+                assert_eq!(page.status, rocket::http::Status::Ok);
+                assert!(page.body.matches("<option value=\"").count() >= lines * 10, "each line offers its matches");
+                STATEMENTS.load(Ordering::SeqCst)
+            }
+        };
+        assert_eq!(find(1).await, find(20).await, "searching products on 1 line and on 20");
+
         for _ in 0..98 {
             order(&app, busy, &products[..2]).await;
         }

@@ -212,6 +212,37 @@ pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<ProductChoice>
     .await?)
 }
 
+/// [`pick`] for several searches at once (the order form's lines), in one
+/// query whatever their number: the matches for each search, in order.
+pub async fn pick_each(conn: &mut PgConnection, searches: &[&str]) -> Result<Vec<Vec<ProductChoice>>, DbError> {
+    let mut found: Vec<Vec<ProductChoice>> = vec![Vec::new(); searches.len()];
+    let patterns: Vec<String> = searches
+        .iter()
+        .map(|q| if q.trim().is_empty() { String::new() } else { format!("%{}%", super::escape_like(q)) })
+        .collect();
+    if patterns.iter().all(String::is_empty) {
+        return Ok(found);
+    }
+    let rows: Vec<(i64, i64, String, String, i64, i32)> = sqlx::query_as(
+        "SELECT t.n, p.id, p.name, p.sku, p.price_cents, p.stock
+           FROM unnest($1::TEXT[]) WITH ORDINALITY AS t(pattern, n)
+           CROSS JOIN LATERAL (SELECT id, name, sku, price_cents, stock FROM products
+                                WHERE t.pattern <> '' AND (name ILIKE t.pattern OR sku ILIKE t.pattern)
+                                ORDER BY lower(name), id LIMIT $2) p
+          ORDER BY t.n, lower(p.name), p.id",
+    )
+    .bind(&patterns)
+    .bind(super::users::PICK_LIMIT)
+    .fetch_all(conn)
+    .await?;
+    for (n, id, name, sku, price_cents, stock) in rows {
+        if let Some(matches) = usize::try_from(n - 1).ok().and_then(|i| found.get_mut(i)) {
+            matches.push(ProductChoice { id, name, sku, price_cents, stock });
+        }
+    }
+    Ok(found)
+}
+
 /// These products as choices, in one query whatever their number.
 pub async fn choices(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<ProductChoice>, DbError> {
     Ok(sqlx::query_as::<_, ProductChoice>(

@@ -358,15 +358,15 @@ impl FormPage {
         }
         let chosen_ids: Vec<i64> = form.lines.iter().filter_map(LineForm::product_id).collect();
         let chosen = products::choices(db, &chosen_ids).await?;
+        let searches: Vec<&str> = form.lines.iter().map(|line| line.product_q.as_str()).collect();
+        let found = products::pick_each(db, &searches).await?;
         let mut line_products = Vec::with_capacity(form.lines.len());
-        for line in &form.lines {
+        for (line, found) in form.lines.iter().zip(found) {
             let mut options: Vec<ProductChoice> =
                 chosen.iter().filter(|p| Some(p.id) == line.product_id()).cloned().collect();
-            if !line.product_q.trim().is_empty() {
-                for found in products::pick(db, &line.product_q).await? {
-                    if options.iter().all(|p| p.id != found.id) {
-                        options.push(found);
-                    }
+            for found in found {
+                if options.iter().all(|p| p.id != found.id) {
+                    options.push(found);
                 }
             }
             line_products.push(options);
