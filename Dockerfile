@@ -1,7 +1,7 @@
 # Build stage: compile the release binary (templates and migrations are embedded).
 FROM rust:1-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY templates ./templates
 COPY migrations ./migrations

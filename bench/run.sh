@@ -2,7 +2,8 @@
 # Shopdesk benchmark: generates the dataset into its own database, starts the
 # release server, warms up, then measures each page with wrk at 1, 16 and 64
 # connections, and the same SQL with pgbench -M prepared as the database
-# ceiling. Prints a table and writes BENCHMARKS.md.
+# ceiling. Then measures the order form's size and a bulk action on 500 and on
+# about 100,000 orders (undone afterwards). Prints tables and writes BENCHMARKS.md.
 #
 #   bench/run.sh                      # 100k customers, 10k products, 1M orders
 #   USERS=10000 ORDERS=100000 SECONDS_PER_RUN=5 bench/run.sh   # a quick run
@@ -70,8 +71,12 @@ declare -A URLS=(
   [order_detail]="/orders/$ORDER"
   [reports]="/reports"
   [search]="/users?q=nguyen"
+  [order_new]="/orders/new"
+  [picker_email]="/pickers/customers?q=nguyen.512"
+  [picker_broad]="/pickers/customers?q=nguyen"
+  [picker_products]="/pickers/products?q=blue%20mug"
 )
-PAGES="dashboard users_first users_deep orders_by_customer order_detail reports search"
+PAGES="dashboard users_first users_deep orders_by_customer order_detail reports search order_new picker_email picker_broad picker_products"
 for page in $PAGES; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT${URLS[$page]}")
   [ "$code" = 200 ] || { echo "bench: ${URLS[$page]} answered $code"; exit 1; }
@@ -106,6 +111,53 @@ for page in $PAGES; do
   done
 done
 
+# The order form at this size: bytes of HTML for a new order, one preselected
+# customer, and editing the largest order.
+BIGGEST=$(psql -d "$BENCH_DB" -Atc "SELECT id FROM orders ORDER BY item_count DESC, id LIMIT 1")
+FORMS=$(mktemp)
+for form in "/orders/new" "/orders/new?user_id=$CUSTOMER" "/orders/$BIGGEST/edit"; do
+  curl -s -o /dev/null -w "%{size_download} %{time_total}\n" -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$form" \
+    | awk -v f="$form" '{ printf "%s %d %.1f\n", f, $1, $2 * 1000 }' >>"$FORMS"
+done
+echo "== Order form: path, HTML bytes, ms"
+cat "$FORMS"
+
+# Bulk actions through the confirmation page, as a person would: review, then
+# confirm. Mark paid a day's worth of unpaid orders (about 500), then every
+# unpaid order since a date chosen so that about 100,000 match. Each is undone
+# afterwards so that the dataset stays as generated.
+BULK=$(mktemp)
+bulk() { # label, confirmation page path
+  local review apply form
+  review=$(curl -s -o /tmp/shopdesk-bench-review.html -w '%{time_total}' -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$2")
+  form=$(python3 - /tmp/shopdesk-bench-review.html <<'PY'
+import html, re, sys, urllib.parse
+page = open(sys.argv[1]).read()
+form = page[page.index('<form method="post" action="/orders/bulk"'):]
+form = form[:form.index("</form>")]
+fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
+print(urllib.parse.urlencode([(k, html.unescape(v)) for k, v in fields]))
+PY
+)
+  local count=${form#*confirmed=}; count=${count%%&*}
+  apply=$(curl -s -o /dev/null -w '%{time_total} %{http_code}' -H "Cookie: $COOKIE" --data "$form" "http://127.0.0.1:$PORT/orders/bulk")
+  [ "${apply#* }" = 303 ] || { echo "bench: bulk $1 answered ${apply#* }"; exit 1; }
+  awk -v l="$1" -v n="$count" -v r="$review" -v a="${apply% *}" 'BEGIN { printf "%s %d %.0f %.0f\n", l, n, r * 1000, a * 1000 }' | tee -a "$BULK"
+}
+undo_bulk() { # put the orders the bench marked paid back to pending
+  psql -d "$BENCH_DB" -qc "UPDATE orders SET status = 'pending' WHERE id IN (
+    SELECT entity_id FROM audit_log WHERE entity = 'order' AND staff_id = $STAFF_ID AND action = 'update'
+       AND before ->> 'status' = 'pending' AND after ->> 'status' = 'paid' AND at >= '$BULK_START')" >/dev/null
+}
+BULK_START=$(psql -d "$BENCH_DB" -Atc "SELECT now()")
+DAY=$(psql -d "$BENCH_DB" -Atc "SELECT d FROM (SELECT (placed_at AT TIME ZONE 'UTC')::DATE AS d, count(*) AS n FROM orders WHERE status = 'pending' GROUP BY 1) c ORDER BY abs(n - 500), d DESC LIMIT 1")
+SINCE=$(psql -d "$BENCH_DB" -Atc "SELECT (placed_at AT TIME ZONE 'UTC')::DATE FROM orders WHERE status = 'pending' ORDER BY placed_at DESC OFFSET 99999 LIMIT 1")
+echo "== Bulk actions: label, orders, review ms, apply ms"
+bulk "mark_paid_one_day" "/orders/bulk?action=paid&scope=all&filters.status=pending&filters.from=$DAY&filters.to=$DAY"
+undo_bulk
+bulk "mark_paid_100k" "/orders/bulk?action=paid&scope=all&filters.status=pending&filters.from=$SINCE"
+undo_bulk
+
 CPU=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 MEM=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 PGV=$(psql -d "$BENCH_DB" -Atc 'SHOW server_version')
@@ -126,5 +178,21 @@ ROWS=$(psql -d "$BENCH_DB" -AtF ' ' -c "SELECT (SELECT count(*) FROM users), (SE
   tail -n +2 "$RESULTS" | while read -r page c rps p50 p99 tps ratio rss; do
     echo "| $page | \`${URLS[$page]%%&after=*}\` | $c | $rps | $p50 | $p99 | $tps | $ratio | $rss |"
   done
+  echo
+  echo "## The order form"
+  echo
+  echo "HTML size of the order form with $u customers and $p products (customers and products are chosen through search pickers, so the page never lists them), and the time to serve it once."
+  echo
+  echo "| page | HTML bytes | ms |"
+  echo "|---|---:|---:|"
+  while read -r path bytes ms; do echo "| \`$path\` | $bytes | $ms |"; done <"$FORMS"
+  echo
+  echo "## Bulk actions"
+  echo
+  echo "Marking unpaid orders paid through the confirmation page: *review* is the page that counts them and shows a sample, *apply* is the confirmed change in one transaction (row locks, version check, stock rules, one audit row per order, report figures). Undone after each run."
+  echo
+  echo "| action | orders | review ms | apply ms |"
+  echo "|---|---:|---:|---:|"
+  while read -r label n review apply; do echo "| $label | $n | $review | $apply |"; done <"$BULK"
 } >"$OUT"
 echo "== Wrote $OUT"

@@ -487,6 +487,8 @@ pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32
         .execute(&mut *tx)
         .await?;
     }
+    // Lines first, in one statement, while the order still says whether they count.
+    sqlx::query("DELETE FROM order_items WHERE order_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM orders WHERE id = $1").bind(id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
@@ -610,6 +612,7 @@ pub async fn bulk_apply(
         }
         BulkAction::Delete => {
             let all = ids_where(&|_| true);
+            sqlx::query("DELETE FROM order_items WHERE order_id = ANY($1)").bind(&all).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM orders WHERE id = ANY($1)").bind(&all).execute(&mut *tx).await?;
             all.len()
         }
