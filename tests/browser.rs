@@ -264,6 +264,38 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
     );
     assert!(reports.contains("$58.98"), "{reports}");
 
+    // Bulk: tick Ada's two orders on the list, mark them paid after reviewing.
+    s.go(&format!("/orders?user_id={ada}")).await;
+    let adas: Vec<i64> = sqlx::query_scalar("SELECT id FROM orders WHERE user_id = $1::TEXT::BIGINT")
+        .bind(&ada)
+        .fetch_all(&app.pool)
+        .await
+        .expect("Ada's orders");
+    for id in adas {
+        s.b.find(Locator::Css(&format!("#pick-{id}"))).await.expect("tick box").click().await.expect("tick");
+    }
+    s.b.find(Locator::Css("#bulk-what")).await.expect("action").select_by_value("paid").await.expect("choose");
+    s.click("form#bulk button[type=submit]").await;
+    assert!(s.text().await.contains("Mark as paid: 2 orders?"), "{}", s.text().await);
+    s.shot("bulk-orders-review").await;
+    problems.extend(s.accessibility().await.into_iter().map(|p| format!("bulk orders review: {p}")));
+    s.click("form[action='/orders/bulk'] button[type=submit]").await;
+    assert!(s.text().await.contains("2 orders are now paid."), "{}", s.text().await);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM orders WHERE status = 'paid'").await, 2);
+
+    // Bulk: every product's price up 10%, seen before and after on the review.
+    s.go("/products").await;
+    s.b.find(Locator::Css("#bulk-scope")).await.expect("scope").select_by_value("all").await.expect("choose");
+    s.fill("#bulk-percent", "10").await;
+    s.click("form#bulk button[type=submit]").await;
+    let review = s.text().await;
+    assert!(review.contains("Change prices by +10%: 2 products?") && review.contains("$13.75"), "{review}");
+    s.shot("bulk-products-review").await;
+    problems.extend(s.accessibility().await.into_iter().map(|p| format!("bulk products review: {p}")));
+    s.click("form[action='/products/bulk'] button[type=submit]").await;
+    assert!(s.text().await.contains("Change prices by +10%: 2 products changed."));
+    assert_eq!(app.scalar_i64("SELECT price_cents FROM products WHERE sku = 'MUG-1'").await, 1375);
+
     // Every main page: a screenshot and an accessibility check.
     for (path, name) in [
         ("/", "dashboard"),
