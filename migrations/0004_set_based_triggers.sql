@@ -18,27 +18,22 @@ CREATE FUNCTION stats_apply_orders(user_ids BIGINT[], statuses TEXT[], totals BI
                sign * CASE WHEN status <> 'cancelled' THEN total ELSE 0 END AS revenue,
                date_trunc('month', placed_at AT TIME ZONE 'UTC')::DATE AS month
           FROM unnest(user_ids, statuses, totals, placed, signs) AS d(user_id, status, total, placed_at, sign)
-    )
-    INSERT INTO customer_stats AS s (user_id, order_count, revenue_cents)
-    SELECT user_id, sum(sign), sum(revenue) FROM d GROUP BY user_id
-    HAVING sum(sign) <> 0 OR sum(revenue) <> 0
-     ORDER BY user_id  -- rows are locked in one order, so concurrent changes never deadlock
-        ON CONFLICT (user_id) DO UPDATE
-        SET order_count = s.order_count + EXCLUDED.order_count, revenue_cents = s.revenue_cents + EXCLUDED.revenue_cents;
-
-    WITH d AS (
-        SELECT status, sign,
-               sign * CASE WHEN status <> 'cancelled' THEN total ELSE 0 END AS revenue,
-               date_trunc('month', placed_at AT TIME ZONE 'UTC')::DATE AS month
-          FROM unnest(statuses, totals, placed, signs) AS d(status, total, placed_at, sign)
-    ), m AS (
+    ), customers AS (
+        INSERT INTO customer_stats AS s (user_id, order_count, revenue_cents)
+        SELECT user_id, sum(sign), sum(revenue) FROM d GROUP BY user_id
+        HAVING sum(sign) <> 0 OR sum(revenue) <> 0
+         ORDER BY user_id  -- rows are locked in one order, so concurrent changes never deadlock
+            ON CONFLICT (user_id) DO UPDATE
+            SET order_count = s.order_count + EXCLUDED.order_count,
+                revenue_cents = s.revenue_cents + EXCLUDED.revenue_cents
+    ), months AS (
         SELECT month, sum(sign) AS order_count, sum(revenue) AS revenue_cents,
                sum(sign * (status = 'pending')::INT) AS pending, sum(sign * (status = 'paid')::INT) AS paid,
                sum(sign * (status = 'shipped')::INT) AS shipped, sum(sign * (status = 'cancelled')::INT) AS cancelled
           FROM d GROUP BY month
     )
     INSERT INTO monthly_revenue AS r (month, order_count, revenue_cents, pending, paid, shipped, cancelled)
-    SELECT * FROM m
+    SELECT * FROM months
      WHERE (order_count, revenue_cents, pending, paid, shipped, cancelled) <> (0, 0, 0, 0, 0, 0)
      ORDER BY month
         ON CONFLICT (month) DO UPDATE
@@ -59,6 +54,17 @@ CREATE FUNCTION stats_apply_lines_of(order_ids BIGINT[], signs INTEGER[]) RETURN
              GROUP BY i.product_id) d
      WHERE p.product_id = d.product_id;
 $$;
+
+-- Before an order goes, its lines still exist: take them off the products
+-- (the application deletes the lines first, so usually none are left).
+CREATE OR REPLACE FUNCTION stats_order_deleting() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.status <> 'cancelled' THEN
+        PERFORM stats_apply_lines_of(ARRAY[OLD.id], ARRAY[-1]);
+    END IF;
+    RETURN OLD;
+END $$;
+DROP FUNCTION stats_apply_lines(BIGINT, INTEGER);
 
 CREATE FUNCTION stats_orders_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -88,6 +88,17 @@ async fn figures_stay_exact_through_every_kind_of_order_change() {
     save(&app, "/orders", order_fields(bob, "pending", None, &[(tea, 1)])).await;
     let reports = app.get("/reports").await;
     reports.assert_contains("1 orders · $2.50 revenue");
+
+    // Changed outside the application, in SQL: the database keeps the figures
+    // itself, also when a live order's lines go with it by cascade.
+    sqlx::query("UPDATE orders SET status = 'cancelled'").execute(&app.pool).await.unwrap();
+    assert_eq!(product(&app, tea).await, (0, 0));
+    sqlx::query("UPDATE orders SET status = 'paid'").execute(&app.pool).await.unwrap();
+    assert_eq!(product(&app, tea).await, (1, 250));
+    sqlx::query("DELETE FROM orders").execute(&app.pool).await.unwrap();
+    assert_eq!(customer(&app, bob).await, (0, 0));
+    assert_eq!(product(&app, tea).await, (0, 0));
+    assert!(verify(&app).await.is_empty());
 }
 
 #[rocket::async_test]

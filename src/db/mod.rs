@@ -237,6 +237,13 @@ pub struct BulkPreview<R> {
     pub sample: Vec<R>,
 }
 
+impl<R> Default for BulkPreview<R> {
+    /// Nothing to change (the action could not be read yet).
+    fn default() -> Self {
+        BulkPreview { count: 0, token: String::new(), sample: Vec::new() }
+    }
+}
+
 /// Why a bulk action (on orders or products) changed nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum BulkError {

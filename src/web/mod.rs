@@ -44,6 +44,16 @@ pub fn refused(to: String, message: impl Into<String>) -> Flash<Redirect> {
     Flash::error(Redirect::to(to), message.into())
 }
 
+/// Why a confirmed bulk action changed nothing because its rows changed since
+/// the review page counted them (`noun` is plural: "orders").
+pub fn changed_since_review(noun: &str, now: i64, confirmed: i64) -> String {
+    format!(
+        "Nothing was changed: the {noun} changed since you reviewed them ({} match now; you confirmed {}). Here they are as they are now; confirm again to go ahead.",
+        filters::format_count(now),
+        filters::format_count(confirmed)
+    )
+}
+
 /// Parses an optional id from a query string; anything else means "not given".
 pub fn query_id(raw: Option<&str>) -> Option<i64> {
     raw.and_then(|s| s.trim().parse::<i64>().ok()).filter(|id| *id > 0)

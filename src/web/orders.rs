@@ -13,10 +13,12 @@ use serde::Serialize;
 use crate::db::staff::Staff;
 
 use super::export::{decimal, Csv};
-use super::filters::{counted, format_count};
+use super::filters::counted;
 use super::forms::{parse_count, parse_money, parse_version, FieldErrors};
 use super::listing::{parse_day, ListQuery, ListState};
-use super::{done, encode, filters, query_id, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
+use super::{
+    changed_since_review, done, encode, filters, query_id, refused, AdminForm, AppError, Chrome, HISTORY_ROWS,
+};
 use crate::db::orders::{self, BulkAction, Draft, DraftLine, Filter, Line, Order, OrderRow, SaveError, Status};
 use crate::db::products::{self, ProductChoice};
 use crate::db::users::{self, User, UserChoice};
@@ -634,9 +636,7 @@ struct BulkPage {
     form: BulkForm,
     /// Why the action can't be reviewed yet, shown next to the action choice.
     error: Option<&'static str>,
-    count: i64,
-    token: String,
-    rows: Vec<OrderRow>,
+    preview: BulkPreview<OrderRow>,
     ids: Vec<i64>,
     back: String,
     actions: &'static [(&'static str, &'static str)],
@@ -655,7 +655,7 @@ async fn bulk_confirm(chrome: Chrome, mut db: Connection<Db>, form: BulkForm) ->
     };
     let preview = match error {
         None => orders::bulk_preview(&mut db, &filter, ids.as_deref()).await?,
-        Some(_) => BulkPreview { count: 0, token: String::new(), sample: Vec::new() },
+        Some(_) => BulkPreview::default(),
     };
     let back = form.filters.base(&filter);
     Ok(BulkPage {
@@ -663,12 +663,17 @@ async fn bulk_confirm(chrome: Chrome, mut db: Connection<Db>, form: BulkForm) ->
         ids: ids.unwrap_or_default(),
         form,
         error,
-        count: preview.count,
-        token: preview.token,
-        rows: preview.sample,
+        preview,
         back,
         actions: &BULK_ACTIONS,
     })
+}
+
+impl BulkPage {
+    /// "1 order", "1,204 orders": what the action changes.
+    fn targets(&self) -> String {
+        counted(self.preview.count, "order", "orders")
+    }
 }
 
 #[post("/orders/bulk", data = "<form>")]
@@ -689,7 +694,9 @@ async fn bulk_apply(
         Ok(changed) => Ok(done(
             back,
             match action {
-                BulkAction::Delete => format!("Deleted {} and their lines.", counted(changed as i64, "order", "orders")),
+                BulkAction::Delete => {
+                    format!("Deleted {} and their lines.", counted(changed as i64, "order", "orders"))
+                }
                 BulkAction::SetStatus(status) => {
                     let unchanged = confirmed - changed as i64;
                     format!(
@@ -706,14 +713,9 @@ async fn bulk_apply(
                 }
             },
         )),
-        Err(BulkError::Changed { now, confirmed }) => Ok(refused(
-            form.review_url(&filter),
-            format!(
-                "Nothing was changed: the orders changed since you reviewed them ({} match now; you confirmed {}). Here they are as they are now; confirm again to go ahead.",
-                format_count(now),
-                format_count(confirmed)
-            ),
-        )),
+        Err(BulkError::Changed { now, confirmed }) => {
+            Ok(refused(form.review_url(&filter), changed_since_review("orders", now, confirmed)))
+        }
         Err(BulkError::OutOfStock(short)) => Ok(refused(
             form.review_url(&filter),
             format!(

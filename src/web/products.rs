@@ -11,10 +11,10 @@ use serde::Serialize;
 use crate::db::staff::Staff;
 
 use super::export::{decimal, Csv};
-use super::filters::{counted, format_count};
+use super::filters::counted;
 use super::forms::{parse_count, parse_money, parse_text, parse_version, FieldErrors};
 use super::listing::{ListQuery, ListState};
-use super::{done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
+use super::{changed_since_review, done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
 use crate::db::products::{
     self, BulkChange, BulkRow, Filter, NewProduct, Product, ProductRow, ProductSales, StockLevel,
 };
@@ -414,9 +414,7 @@ struct BulkPage {
     form: BulkForm,
     /// Why the change can't be reviewed yet, shown next to the percentage.
     error: Option<&'static str>,
-    count: i64,
-    token: String,
-    rows: Vec<BulkRow>,
+    preview: BulkPreview<BulkRow>,
     ids: Vec<i64>,
     back: String,
 }
@@ -428,18 +426,23 @@ async fn bulk_confirm(chrome: Chrome, mut db: Connection<Db>, form: BulkForm) ->
     let change = form.change();
     let preview = match change {
         Ok(change) => products::bulk_preview(&mut db, &filter, ids.as_deref(), change).await?,
-        Err(_) => BulkPreview { count: 0, token: String::new(), sample: Vec::new() },
+        Err(_) => BulkPreview::default(),
     };
     Ok(BulkPage {
         chrome: chrome.on("products"),
         ids: ids.unwrap_or_default(),
         error: change.err(),
         form,
-        count: preview.count,
-        token: preview.token,
-        rows: preview.sample,
+        preview,
         back,
     })
+}
+
+impl BulkPage {
+    /// "1 product", "1,204 products": what the change touches.
+    fn targets(&self) -> String {
+        counted(self.preview.count, "product", "products")
+    }
 }
 
 #[post("/products/bulk", data = "<form>")]
@@ -459,14 +462,9 @@ async fn bulk_apply(
         Ok(changed) => {
             Ok(done(back, format!("{}: {} changed.", form.describe(), counted(changed as i64, "product", "products"))))
         }
-        Err(BulkError::Changed { now, confirmed }) => Ok(refused(
-            form.review_url(&back),
-            format!(
-                "Nothing was changed: the products changed since you reviewed them ({} match now; you confirmed {}). Here they are as they are now; confirm again to go ahead.",
-                format_count(now),
-                format_count(confirmed)
-            ),
-        )),
+        Err(BulkError::Changed { now, confirmed }) => {
+            Ok(refused(form.review_url(&back), changed_since_review("products", now, confirmed)))
+        }
         Err(BulkError::OutOfStock(_)) => Ok(refused(back, "Nothing was changed.")),
         Err(BulkError::Db(e)) => Err(e.into()),
     }
