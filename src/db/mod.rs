@@ -35,6 +35,17 @@ impl std::ops::Deref for PgPool {
     }
 }
 
+impl Db {
+    /// A pooled connection. Routes that read a form take `&Db` and call this
+    /// only after the form has arrived, so no connection waits on a client.
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, sqlx::Error> {
+        WAITING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let connection = self.0 .0.acquire().await;
+        WAITING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        connection
+    }
+}
+
 /// Requests waiting for a pooled connection right now (for `/metrics`).
 pub static WAITING: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
@@ -124,6 +135,9 @@ pub fn constraint_message(constraint: &str) -> Option<(&'static str, &'static st
         }
         "users_email_valid" => ("email", "Enter a valid email address, like name@example.com."),
         "users_name_present" => ("name", "Enter a name (up to 200 characters)."),
+        "users_name_visible" | "products_name_visible" => {
+            ("name", "Enter a name made of visible characters, without text-direction controls.")
+        }
         "products_sku_key" => {
             ("sku", "Another product already uses this SKU (SKUs are compared ignoring letter case).")
         }
