@@ -11,6 +11,10 @@ use crate::db::DbError;
 #[derive(Debug)]
 pub enum AppError {
     NotFound,
+    /// The request cannot be answered as asked; the message says why and what to do.
+    BadRequest(String),
+    /// Too many of these requests are running; try again shortly (503 with the message).
+    Busy(String),
     /// The database cannot be reached right now.
     Unavailable,
     /// A bug or an unexpected database answer; logged, not shown.
@@ -21,6 +25,7 @@ impl std::fmt::Display for AppError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AppError::NotFound => write!(f, "not found"),
+            AppError::BadRequest(message) | AppError::Busy(message) => write!(f, "{message}"),
             AppError::Unavailable => write!(f, "database unavailable"),
             AppError::Internal(detail) => write!(f, "{detail}"),
         }
@@ -56,13 +61,14 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
 struct ErrorPage {
     code: u16,
     title: &'static str,
-    message: &'static str,
+    message: String,
 }
 
 fn page_for(status: Status) -> ErrorPage {
     let (title, message) = match status.code {
         400 => ("Bad request", "The request could not be understood. Go back and try again."),
-        403 => ("Not allowed", "You are not allowed to do that. Read-only accounts can look but not change; a form that was open too long must be reloaded before sending it again."),
+        403 => ("Not allowed", "You are not allowed to do that. Read-only accounts can look but not change; a form that was open too long, or opened before you signed in again, must be reloaded before sending it again."),
+        408 => ("Too slow", "The form took too long to arrive. Check your connection and send it again."),
         404 => ("Page not found", "There is nothing here. It may have been deleted, or the address may be mistyped."),
         413 => ("Too much data", "What you sent is larger than Shopdesk accepts. Shorten it and try again."),
         415 | 422 => (
@@ -74,12 +80,21 @@ fn page_for(status: Status) -> ErrorPage {
         }
         _ => ("Something went wrong", "An unexpected error occurred and has been logged. Please try again."),
     };
-    ErrorPage { code: status.code, title, message }
+    ErrorPage { code: status.code, title, message: message.to_string() }
 }
 
 /// Renders the friendly error page for `status`, with `Retry-After` on 503.
 pub fn render(status: Status) -> response::Response<'static> {
-    let body = page_for(status).render().unwrap_or_else(|_| format!("{} {}", status.code, status.reason_lossy()));
+    render_with(status, None)
+}
+
+/// [`render`], with `message` in place of the status's usual explanation.
+pub fn render_with(status: Status, message: Option<String>) -> response::Response<'static> {
+    let mut page = page_for(status);
+    if let Some(message) = message {
+        page.message = message;
+    }
+    let body = page.render().unwrap_or_else(|_| format!("{} {}", status.code, status.reason_lossy()));
     let mut builder = response::Response::build();
     builder.status(status).header(rocket::http::ContentType::HTML).sized_body(body.len(), std::io::Cursor::new(body));
     if status == Status::ServiceUnavailable {
@@ -90,15 +105,16 @@ pub fn render(status: Status) -> response::Response<'static> {
 
 impl<'r> Responder<'r, 'static> for AppError {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        let status = match self {
-            AppError::NotFound => Status::NotFound,
-            AppError::Unavailable => Status::ServiceUnavailable,
+        Ok(match self {
+            AppError::NotFound => render(Status::NotFound),
+            AppError::BadRequest(message) => render_with(Status::BadRequest, Some(message)),
+            AppError::Busy(message) => render_with(Status::ServiceUnavailable, Some(message)),
+            AppError::Unavailable => render(Status::ServiceUnavailable),
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
-                Status::InternalServerError
+                render(Status::InternalServerError)
             }
-        };
-        Ok(render(status))
+        })
     }
 }
 
@@ -121,6 +137,30 @@ fn sign_in_first(request: &Request<'_>) -> rocket::response::Redirect {
     rocket::response::Redirect::to(format!("/sign-in?next={}", super::encode(&next)))
 }
 
+/// An admin who must set up two-factor sign-in first is sent to do so.
+#[catch(403)]
+fn forbidden(request: &Request<'_>) -> Result<rocket::response::Redirect, ErrorMessage> {
+    if super::auth::must_enrol_first(request) {
+        if request.method() == rocket::http::Method::Get {
+            return Ok(rocket::response::Redirect::to("/account/two-factor"));
+        }
+        return Err(ErrorMessage(
+            Status::Forbidden,
+            Some("This shop requires two-factor sign-in for admins. Set it up on your account page first.".into()),
+        ));
+    }
+    Err(ErrorMessage(Status::Forbidden, None))
+}
+
+/// The friendly page for a status, with its own message if given.
+pub struct ErrorMessage(pub Status, pub Option<String>);
+
+impl<'r> Responder<'r, 'static> for ErrorMessage {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        Ok(render_with(self.0, self.1))
+    }
+}
+
 #[catch(default)]
 fn any_error(status: Status, request: &Request<'_>) -> ErrorPageFor {
     // A GET carries no form, so an unreadable GET is an address that names
@@ -132,5 +172,5 @@ fn any_error(status: Status, request: &Request<'_>) -> ErrorPageFor {
 }
 
 pub fn catchers() -> Vec<Catcher> {
-    catchers![sign_in_first, any_error]
+    catchers![sign_in_first, forbidden, any_error]
 }
