@@ -1,6 +1,7 @@
 //! The web layer: one module per resource with its routes, forms and
 //! templates, plus the pieces every page shares.
 
+pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod charts;

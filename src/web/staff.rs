@@ -1,5 +1,6 @@
 //! Staff accounts: who can sign in, with which role. Admins add people,
-//! change roles, reset passwords and disable accounts; viewers can look.
+//! change roles, reset passwords and second factors, and disable accounts;
+//! viewers can look. The shop always keeps at least one enabled admin.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -9,7 +10,7 @@ use rocket_db_pools::Connection;
 
 use super::forms::{parse_text, FieldErrors};
 use super::{done, filters, refused, AdminForm, AppError, Chrome};
-use crate::db::staff::{self, Change, NewStaff, Role, Staff};
+use crate::db::staff::{self, Change, ChangeError, NewStaff, Role, Staff};
 use crate::db::{Db, DbError};
 
 #[derive(Template, WebTemplate)]
@@ -19,6 +20,13 @@ struct ListPage {
     rows: Vec<Staff>,
     form: NewStaffForm,
     errors: FieldErrors,
+}
+
+impl ListPage {
+    /// Whether the row is the signed-in admin's own account.
+    fn is_me(&self, id: &i64) -> bool {
+        self.chrome.staff.as_ref().is_some_and(|me| me.id == *id)
+    }
 }
 
 #[get("/staff")]
@@ -40,7 +48,8 @@ pub struct NewStaffForm {
 }
 
 #[post("/staff", data = "<form>")]
-async fn create(chrome: Chrome, mut db: Connection<Db>, form: AdminForm<NewStaffForm>) -> super::Submitted<ListPage> {
+async fn create(chrome: Chrome, db: &Db, form: AdminForm<NewStaffForm>) -> super::Submitted<ListPage> {
+    let mut db = db.conn().await?;
     let actor = form.actor();
     let mut form = form.form;
     let mut errors = FieldErrors::default();
@@ -71,23 +80,33 @@ async fn create(chrome: Chrome, mut db: Connection<Db>, form: AdminForm<NewStaff
 
 #[derive(Debug, FromForm)]
 pub struct ChangeForm {
-    /// One of `role`, `disable`, `enable`, `password`.
+    /// One of `role`, `disable`, `enable`, `password`, `reset_two_factor`.
     #[field(default = String::new())]
     change: String,
     #[field(default = String::new())]
     role: String,
     #[field(default = String::new())]
     password: String,
+    /// Your own password, to change it here.
+    #[field(default = String::new())]
+    current_password: String,
 }
 
 #[post("/staff/<id>", data = "<form>")]
+#[allow(clippy::too_many_arguments)]
 async fn change(
     _signed_in: Staff,
-    mut db: Connection<Db>,
+    address: super::security::ClientAddress,
+    db: &Db,
+    jar: &rocket::http::CookieJar<'_>,
+    config: &rocket::State<super::auth::AuthConfig>,
     id: i64,
     form: AdminForm<ChangeForm>,
 ) -> Result<Flash<Redirect>, AppError> {
-    let target = staff::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let target = {
+        let mut conn = db.conn().await?;
+        staff::find(&mut conn, id).await?.ok_or(AppError::NotFound)?
+    };
     let is_self = form.staff.id == id;
     let change = match form.form.change.as_str() {
         "role" => match Role::parse(form.form.role.trim()) {
@@ -107,10 +126,22 @@ async fn change(
                     format!("The new password for {} was not set: {e}", target.display_name),
                 ));
             }
+            if is_self {
+                // Whoever holds this browser must also know the password.
+                let (current, new) = (&form.form.current_password, &form.form.password);
+                return own_password(db, jar, config, &address.to_string(), &target, current, new).await;
+            }
             Change::Password(
                 crate::passwords::hash_async(form.form.password.clone()).await.map_err(AppError::Internal)?,
             )
         }
+        "reset_two_factor" if is_self => {
+            return Ok(refused("/account".into(), "Turn off your own two-factor sign-in on your account page."))
+        }
+        "reset_two_factor" if !target.has_two_factor() => {
+            return Ok(refused("/staff".into(), format!("{} has no two-factor sign-in to reset.", target.display_name)))
+        }
+        "reset_two_factor" => Change::ResetTwoFactor,
         _ => return Ok(refused("/staff".into(), "Choose what to change.")),
     };
     let message = match &change {
@@ -120,9 +151,43 @@ async fn change(
         Change::Disabled(true) => format!("{} is disabled and signed out everywhere.", target.display_name),
         Change::Disabled(false) => format!("{} can sign in again.", target.display_name),
         Change::Password(_) => format!("{}'s password is changed and their sessions have ended.", target.display_name),
+        Change::ResetTwoFactor => format!(
+            "{}'s two-factor sign-in is reset and their sessions have ended; they sign in with their password and set it up again.",
+            target.display_name
+        ),
     };
-    staff::change(&mut db, form.actor(), id, change).await?;
-    Ok(done("/staff".into(), message))
+    let mut conn = db.conn().await?;
+    match staff::change(&mut conn, form.actor(), id, change).await {
+        Ok(()) => Ok(done("/staff".into(), message)),
+        Err(ChangeError::LastAdmin) => Ok(refused(
+            "/staff".into(),
+            format!(
+                "{} is the only enabled admin left, so they stay an admin: make someone else an admin first.",
+                target.display_name
+            ),
+        )),
+        Err(ChangeError::NotAdmin) => {
+            Ok(refused("/staff".into(), "Nothing was changed: your account is no longer an admin."))
+        }
+        Err(ChangeError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// Changes the signed-in admin's own password from the staff page: only
+/// with the current password, like on the account page.
+async fn own_password(
+    db: &Db,
+    jar: &rocket::http::CookieJar<'_>,
+    config: &super::auth::AuthConfig,
+    address: &str,
+    me: &Staff,
+    current: &str,
+    new: &str,
+) -> Result<Flash<Redirect>, AppError> {
+    match super::account::change_password(db, jar, config, address, me, current, new).await? {
+        Ok(()) => Ok(done("/staff".into(), "Your password is changed; your other sessions have ended.")),
+        Err(reason) => Ok(refused("/staff".into(), format!("Your password was not changed: {reason}"))),
+    }
 }
 
 pub fn routes() -> Vec<rocket::Route> {
