@@ -152,3 +152,22 @@ pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<String>, DbError> {
     }
     seed(pool).await
 }
+
+/// On a server not started as a demo, disables the demo's read-only account
+/// if it is there, enabled, and still has its published password: anyone
+/// could otherwise sign in with it. `true` if it was disabled.
+pub async fn retire_published_login(pool: &PgPool) -> Result<bool, DbError> {
+    let mut conn = pool.acquire().await?;
+    let Some((staff, hash)) = staff::find_for_sign_in(&mut conn, DEMO_VIEWER_EMAIL).await? else {
+        return Ok(false);
+    };
+    if staff.disabled || !crate::passwords::verify_async(DEMO_VIEWER_PASSWORD.to_string(), hash).await {
+        return Ok(false);
+    }
+    match staff::change(&mut conn, None, staff.id, staff::Change::Disabled(true)).await {
+        Ok(()) => Ok(true),
+        Err(staff::ChangeError::Db(e)) => Err(e),
+        // A viewer is never the last admin, and the system acts as no one.
+        Err(_) => Ok(false),
+    }
+}

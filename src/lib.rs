@@ -6,11 +6,14 @@ pub mod db;
 pub mod demo;
 pub mod generate;
 pub mod passwords;
+pub mod two_factor;
 pub mod web;
 
+use std::path::PathBuf;
+
 use rocket::fairing::AdHoc;
-use rocket::figment::providers::{Env, Serialized};
-use rocket::figment::Figment;
+use rocket::figment::providers::{Env, Format, Serialized, Toml};
+use rocket::figment::{Figment, Profile};
 use rocket::fs::FileServer;
 use rocket::{Build, Rocket};
 use rocket_db_pools::Database;
@@ -20,17 +23,53 @@ use db::Db;
 /// Where the shop's database lives when nothing else says.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/shopdesk";
 
-/// Rocket's configuration (`Rocket.toml`, `ROCKET_*`), with `DATABASE_URL`
-/// overriding the pool URL as every sqlx user expects.
+/// The configuration file in use: `ROCKET_CONFIG` if set; else `Rocket.toml`
+/// in the working directory or the nearest folder above it (where Rocket
+/// looks); else `Rocket.toml` next to the `shopdesk` binary. `None` when
+/// there is none: built-in defaults and environment variables apply.
+pub fn config_file() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("ROCKET_CONFIG") {
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
+    }
+    let cwd = std::env::current_dir().ok();
+    let beside_binary = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.join("Rocket.toml")));
+    cwd.iter()
+        .flat_map(|dir| dir.ancestors().map(|d| d.join("Rocket.toml")).collect::<Vec<_>>())
+        .chain(beside_binary)
+        .find(|path| path.is_file())
+}
+
+/// Rocket's configuration (the [`config_file`], `ROCKET_*`), with
+/// `DATABASE_URL` overriding the pool URL as every sqlx user expects.
+///
+/// Two of Rocket's defaults change: no `Server` header is sent, and no
+/// request header is trusted for the client's address (`ip_header = false`;
+/// see `[default.proxy]` for running behind a proxy).
 pub fn figment() -> Figment {
-    let figment = rocket::Config::figment()
-        .join(Serialized::default("databases.shop.url", DEFAULT_DATABASE_URL))
-        .join(Serialized::default("demo", true));
+    let defaults = Figment::from(rocket::Config::default())
+        .merge(Serialized::default("ident", false))
+        .merge(Serialized::default("ip_header", false))
+        .merge(Serialized::default("databases.shop.url", DEFAULT_DATABASE_URL));
+    let with_file = match config_file() {
+        Some(path) => defaults.merge(Toml::file_exact(path).nested()),
+        None => defaults,
+    };
+    let figment = with_file
+        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
+        .select(Profile::from_env_or("ROCKET_PROFILE", rocket::Config::DEFAULT_PROFILE));
     match std::env::var("DATABASE_URL") {
         Ok(url) if !url.trim().is_empty() => figment.merge(Serialized::global("databases.shop.url", url)),
         _ => figment,
     }
     .merge(Env::prefixed("SHOPDESK_").only(&["demo"]).global())
+}
+
+/// Whether the demo shop (with its published read-only login) is loaded:
+/// as configured (`demo`, `SHOPDESK_DEMO`, `--demo`), else only in a debug
+/// build (`cargo run`), never by default on a release build.
+pub fn demo_enabled(figment: &Figment) -> bool {
+    figment.extract_inner::<bool>("demo").unwrap_or_else(|_| *figment.profile() == rocket::Config::DEBUG_PROFILE)
 }
 
 /// The database URL the app will use under `figment`.
@@ -43,7 +82,24 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
     let static_dir =
         figment.extract_inner::<String>("static_dir").unwrap_or_else(|_| rocket::fs::relative!("static").to_string());
     let auth = web::auth::AuthConfig::from_figment(&figment);
-    let rocket = rocket::custom(figment).manage(auth).attach(web::observe::RequestLog);
+    let proxy = match web::security::ProxyConfig::from_figment(&figment) {
+        Ok(proxy) => proxy,
+        Err(e) => {
+            // Trusting nothing is the safe reading of a setting we cannot read.
+            tracing::error!(error = %e, "the proxy setting is ignored");
+            web::security::ProxyConfig::default()
+        }
+    };
+    let timeouts = web::security::Timeouts::from_figment(&figment);
+    let exports = web::export::Exports::from_figment(&figment);
+    let metrics_token = web::observe::MetricsToken::from_figment(&figment);
+    let rocket = rocket::custom(figment)
+        .manage(auth)
+        .manage(proxy)
+        .manage(timeouts)
+        .manage(exports)
+        .manage(metrics_token)
+        .attach(web::observe::RequestLog);
     let rocket = match web::observe::Metrics::new() {
         Ok(metrics) => rocket.manage(metrics),
         Err(e) => {
@@ -59,6 +115,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .attach(Db::init())
         .attach(AdHoc::try_on_ignite("Migrations and demo data", prepare_database))
         .mount("/", web::auth::routes())
+        .mount("/", web::account::routes())
         .mount("/", web::audit::routes())
         .mount("/", web::staff::routes())
         .mount("/", web::dashboard::routes())
@@ -82,13 +139,24 @@ async fn prepare_database(rocket: Rocket<Build>) -> rocket::fairing::Result {
         tracing::error!(error = %e, "could not apply migrations");
         return Err(rocket);
     }
-    let demo = rocket.figment().extract_inner::<bool>("demo").unwrap_or(true);
-    if demo {
+    if demo_enabled(rocket.figment()) {
         match demo::seed_if_empty(&pool).await {
             Ok(Some(summary)) => tracing::info!("{summary}"),
             Ok(None) => {}
             Err(e) => {
                 tracing::error!(error = %e, "could not load demo data");
+                return Err(rocket);
+            }
+        }
+    } else {
+        match demo::retire_published_login(&pool).await {
+            Ok(true) => tracing::warn!(
+                "disabled the demo account {} because its password is published and this server is not a demo",
+                demo::DEMO_VIEWER_EMAIL
+            ),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "could not check for the published demo login");
                 return Err(rocket);
             }
         }

@@ -17,7 +17,11 @@ struct Cli {
 enum Command {
     /// Create and migrate the database if needed, then serve the dashboard (the default).
     Serve {
-        /// Do not load demo data into an empty database.
+        /// Serve a demo: load the demo shop, with its published read-only
+        /// login, into an empty database (the default only for `cargo run`).
+        #[arg(long, conflicts_with = "no_demo")]
+        demo: bool,
+        /// Do not load demo data, even in a debug build.
         #[arg(long)]
         no_demo: bool,
     },
@@ -60,7 +64,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let figment = shopdesk::figment();
-    rocket::execute(run(cli.command.unwrap_or(Command::Serve { no_demo: false }), figment))
+    rocket::execute(run(cli.command.unwrap_or(Command::Serve { demo: false, no_demo: false }), figment))
 }
 
 async fn run(command: Command, figment: Figment) -> ExitCode {
@@ -70,8 +74,25 @@ async fn run(command: Command, figment: Figment) -> ExitCode {
         return ExitCode::FAILURE;
     }
     match command {
-        Command::Serve { no_demo } => {
-            let figment = if no_demo { figment.merge(Serialized::global("demo", false)) } else { figment };
+        Command::Serve { demo, no_demo } => {
+            let figment = match (demo, no_demo) {
+                (true, _) => figment.merge(Serialized::global("demo", true)),
+                (_, true) => figment.merge(Serialized::global("demo", false)),
+                _ => figment,
+            };
+            match shopdesk::config_file() {
+                Some(path) => println!("shopdesk: configuration from {}", path.display()),
+                None => println!(
+                    "shopdesk: no Rocket.toml found (here, in a folder above, or next to the binary); \
+                     using built-in defaults and environment variables"
+                ),
+            }
+            if shopdesk::demo_enabled(&figment) {
+                println!(
+                    "shopdesk: serving as a demo: an empty shop gets demo data and the published read-only login {}",
+                    shopdesk::demo::DEMO_VIEWER_EMAIL
+                );
+            }
             let config = rocket::Config::from(&figment);
             if config.profile != rocket::Config::DEBUG_PROFILE && !config.secret_key.is_provided() {
                 eprintln!(

@@ -69,7 +69,10 @@ impl Cursor {
         match sql_type {
             "BIGINT" => self.value.parse::<i64>().is_ok(),
             "INTEGER" => self.value.parse::<i32>().is_ok(),
-            "TIMESTAMPTZ" => chrono::DateTime::parse_from_str(&self.value, "%Y-%m-%d %H:%M:%S%.f%#z").is_ok(),
+            // Only years PostgreSQL stores and prints as four digits: chrono
+            // also reads year 0 and years BC, which PostgreSQL refuses.
+            "TIMESTAMPTZ" => chrono::DateTime::parse_from_str(&self.value, "%Y-%m-%d %H:%M:%S%.f%#z")
+                .is_ok_and(|t| (1..=9999).contains(&chrono::Datelike::year(&t))),
             _ => !self.value.contains('\0'),
         }
     }
@@ -236,6 +239,9 @@ mod tests {
         assert!(c("2026-11-29 04:33:23.091826+00").fits("TIMESTAMPTZ"));
         assert!(c("2026-11-29 04:33:23+00").fits("TIMESTAMPTZ"));
         assert!(!c("yesterday").fits("TIMESTAMPTZ"));
+        assert!(!c("0000-01-01 00:00:00+00").fits("TIMESTAMPTZ"));
+        assert!(!c("-2026-11-29 04:33:23+00").fits("TIMESTAMPTZ"));
+        assert!(!c("-4714-01-01 00:00:00+00").fits("TIMESTAMPTZ"));
         assert!(c("any text ~ at all").fits("TEXT"));
         assert_eq!(Cursor::parse(Some("a~b~7")), Some(Cursor { value: "a~b".into(), id: 7 }));
         assert_eq!(Cursor::parse(Some("no-id")), None);

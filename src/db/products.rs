@@ -196,11 +196,12 @@ pub async fn sales(conn: &mut PgConnection, id: i64) -> Result<ProductSales, DbE
 
 /// Products whose name or SKU contains `q`, by name: for pickers.
 pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<ProductChoice>, DbError> {
-    let q = q.trim();
-    if q.is_empty() {
+    // Escaped first: a search of only control characters (`%00`) must find nothing.
+    let term = super::escape_like(q);
+    if term.is_empty() {
         return Ok(Vec::new());
     }
-    let pattern = format!("%{}%", super::escape_like(q));
+    let pattern = format!("%{term}%");
     Ok(sqlx::query_as::<_, ProductChoice>(
         "SELECT id, name, sku, price_cents, stock FROM products WHERE name ILIKE $1 OR sku ILIKE $1
           ORDER BY lower(name), id LIMIT $2",
@@ -218,7 +219,8 @@ pub async fn pick_each(conn: &mut PgConnection, searches: &[&str]) -> Result<Vec
     let mut found: Vec<Vec<ProductChoice>> = vec![Vec::new(); searches.len()];
     let patterns: Vec<String> = searches
         .iter()
-        .map(|q| if q.trim().is_empty() { String::new() } else { format!("%{}%", super::escape_like(q)) })
+        .map(|q| super::escape_like(q))
+        .map(|term| if term.is_empty() { String::new() } else { format!("%{term}%") })
         .collect();
     if patterns.iter().all(String::is_empty) {
         return Ok(found);

@@ -168,11 +168,13 @@ pub const PICK_LIMIT: i64 = 20;
 
 /// Customers whose name or email contains `q`, by name: for pickers.
 pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<UserChoice>, DbError> {
-    let q = q.trim();
-    if q.is_empty() {
+    // Escaped first: a search of only control characters (`%00`) is empty
+    // once they are dropped, and must find nothing rather than everyone.
+    let term = super::escape_like(q);
+    if term.is_empty() {
         return Ok(Vec::new());
     }
-    let pattern = format!("%{}%", super::escape_like(q));
+    let pattern = format!("%{term}%");
     Ok(sqlx::query_as::<_, UserChoice>(
         "SELECT id, name, email FROM users WHERE name ILIKE $1 OR email ILIKE $1 ORDER BY lower(name), id LIMIT $2",
     )

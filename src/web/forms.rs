@@ -103,11 +103,32 @@ pub fn parse_count(raw: &str, min: i64, what: &str) -> Result<i32, String> {
     i32::try_from(n).map_err(|_| format!("The {what} is too large."))
 }
 
+/// Characters that show nothing on their own: zero-width spaces and joiners,
+/// direction marks, fillers, variation selectors, tags. A text made only of
+/// them (and spaces) looks empty, so it is refused like an empty one.
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}' | '\u{FFA0}' | '\u{E0000}'..='\u{E007F}')
+}
+
+/// Embeddings, overrides and isolates, which reorder the text around them
+/// ("Trojan Source"): a name carrying one could show as something else.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Trims a text field and checks it is present and not too long.
 pub fn parse_text(raw: &str, max: usize, what: &str) -> Result<String, String> {
     let s = raw.trim();
-    if s.is_empty() {
+    if s.chars().all(is_invisible) {
         return Err(format!("Enter {what}."));
+    }
+    if s.chars().any(is_bidi_control) {
+        return Err(format!("{} can't contain text-direction controls (such as U+202E).", capitalise(what)));
     }
     if s.chars().count() > max {
         return Err(format!("Keep {what} to {max} characters or fewer."));
@@ -151,6 +172,15 @@ mod tests {
         assert!(parse_money("99999999999999999999999").is_err());
         assert!(parse_money("10000000.01").is_err());
         assert!(parse_money(".").is_err());
+    }
+
+    #[test]
+    fn invisible_or_reordering_text_is_refused() {
+        assert_eq!(parse_text("\u{200B}\u{200B}", 200, "a name"), Err("Enter a name.".into()));
+        assert_eq!(parse_text(" \u{3000}\u{FEFF} ", 200, "a name"), Err("Enter a name.".into()));
+        assert!(parse_text("Ada \u{202E}ecalevol", 200, "a name").unwrap_err().contains("text-direction"));
+        assert_eq!(parse_text("  Ada\u{200D}Lovelace ", 200, "a name"), Ok("Ada\u{200D}Lovelace".into()));
+        assert_eq!(parse_text("שלום", 200, "a name"), Ok("שלום".into()));
     }
 
     #[test]

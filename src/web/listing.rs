@@ -136,11 +136,25 @@ pub struct ListQuery<'r> {
     pub last: Option<&'r str>,
 }
 
+/// A day that is not a YYYY-MM-DD date between 0001-01-01 and 9999-12-31.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadDay;
+
 /// Reads a day typed as YYYY-MM-DD; blank is none, anything else an error.
-pub fn parse_day(raw: Option<&str>) -> Result<Option<chrono::NaiveDate>, chrono::ParseError> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Some),
+/// Only four-digit years from 0001 are days: PostgreSQL cannot compute with
+/// some years chrono accepts (before 4713 BC, or year 0), and nobody filters
+/// a shop's data by them.
+pub fn parse_day(raw: Option<&str>) -> Result<Option<chrono::NaiveDate>, BadDay> {
+    let Some(s) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let shaped = s.len() == 10 && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    if !shaped {
+        return Err(BadDay);
+    }
+    match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        Ok(day) if chrono::Datelike::year(&day) >= 1 => Ok(Some(day)),
+        _ => Err(BadDay),
     }
 }
 
@@ -153,5 +167,20 @@ impl ListQuery<'_> {
     pub fn seek(&self, columns: &[SortColumn]) -> Seek {
         let position = Position::from_query(self.after, self.before, self.last.is_some());
         Seek::new(columns, self.sort, self.dir, position, super::PAGE_SIZE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_four_digit_years_postgresql_can_store() {
+        assert_eq!(parse_day(Some(" 2024-02-29 ")), Ok(chrono::NaiveDate::from_ymd_opt(2024, 2, 29)));
+        assert_eq!(parse_day(Some("")), Ok(None));
+        assert_eq!(parse_day(None), Ok(None));
+        for bad in ["-4714-01-01", "0000-01-01", "-262143-01-01", "12345-01-01", "2024-2-3", "2023-02-29", "yesterday"] {
+            assert_eq!(parse_day(Some(bad)), Err(BadDay), "{bad}");
+        }
     }
 }

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::{ContentType, Header};
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::{FromRequest, Outcome};
 use rocket::{get, routes, Data, Request, Response, State};
 
 use crate::db::Db;
@@ -91,9 +92,70 @@ impl Fairing for RequestLog {
     }
 }
 
-/// Prometheus' text format; open like `/healthz`, for scrapers.
+/// The bearer token `/metrics` asks for (`metrics_token` in the
+/// configuration, or `ROCKET_METRICS_TOKEN`). Without one, `/metrics` is off.
+pub struct MetricsToken(Option<String>);
+
+impl MetricsToken {
+    pub fn from_figment(figment: &rocket::figment::Figment) -> MetricsToken {
+        let token = figment.extract_inner::<String>("metrics_token").ok().filter(|t| !t.trim().is_empty());
+        if token.as_ref().is_some_and(|t| t.len() < 16) {
+            tracing::warn!("metrics_token is shorter than 16 characters; use a long random one");
+        }
+        MetricsToken(token)
+    }
+}
+
+/// Whether the request may read the metrics.
+enum Access {
+    /// No token is configured: there is no such page.
+    Off,
+    /// A token is configured and this request did not send it.
+    Denied,
+    Granted,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Access {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let Some(MetricsToken(Some(token))) = req.rocket().state::<MetricsToken>() else {
+            return Outcome::Success(Access::Off);
+        };
+        let sent = req.headers().get_one("Authorization").and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
+        // Constant time, so the token cannot be guessed from response times.
+        if bool::from(subtle::ConstantTimeEq::ct_eq(sent.trim().as_bytes(), token.as_bytes())) {
+            Outcome::Success(Access::Granted)
+        } else {
+            Outcome::Success(Access::Denied)
+        }
+    }
+}
+
+/// Why the metrics were not shown.
+#[derive(rocket::Responder)]
+enum Refused {
+    #[response(status = 404)]
+    Off(super::errors::ErrorPageFor),
+    /// Scrapers get a plain 401 asking for the token, not the sign-in page.
+    #[response(status = 401, content_type = "plain")]
+    Denied(&'static str, Header<'static>),
+}
+
+/// Prometheus' text format, for scrapers that send `Authorization: Bearer <metrics_token>`.
 #[get("/metrics")]
-fn metrics(metrics: &State<Metrics>, db: &Db) -> (ContentType, String) {
+fn metrics(access: Access, metrics: &State<Metrics>, db: &Db) -> Result<(ContentType, String), Refused> {
+    match access {
+        Access::Off => return Err(Refused::Off(super::errors::ErrorPageFor(Status::NotFound))),
+        Access::Denied => {
+            return Err(Refused::Denied(
+                "the metrics need the bearer token configured as metrics_token\n",
+                Header::new("WWW-Authenticate", "Bearer realm=\"metrics\""),
+            ))
+        }
+        Access::Granted => {}
+    }
     let pool: &sqlx::PgPool = db;
     metrics.pool.with_label_values(&["open"]).set(i64::from(pool.size()));
     metrics.pool.with_label_values(&["idle"]).set(pool.num_idle() as i64);
@@ -103,7 +165,7 @@ fn metrics(metrics: &State<Metrics>, db: &Db) -> (ContentType, String) {
     if let Err(e) = TextEncoder::new().encode(&metrics.registry.gather(), &mut body) {
         tracing::error!(error = %e, "could not encode metrics");
     }
-    (ContentType::new("text", "plain").with_params(("version", "0.0.4")), String::from_utf8_lossy(&body).into_owned())
+    Ok((ContentType::new("text", "plain").with_params(("version", "0.0.4")), String::from_utf8_lossy(&body).into_owned()))
 }
 
 pub fn routes() -> Vec<rocket::Route> {

@@ -6,13 +6,13 @@ use askama::Template;
 use askama_web::WebTemplate;
 use futures::StreamExt;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, FromForm};
+use rocket::{get, post, routes, FromForm, State};
 use rocket_db_pools::Connection;
 use serde::Serialize;
 
 use crate::db::staff::Staff;
 
-use super::export::{decimal, Csv};
+use super::export::{decimal, Csv, Exports};
 use super::filters::counted;
 use super::forms::{parse_count, parse_money, parse_version, FieldErrors};
 use super::listing::{parse_day, ListQuery, ListState};
@@ -147,10 +147,22 @@ struct OrderCsv {
 }
 
 #[get("/orders.csv?<filters..>")]
-async fn export(_signed_in: Staff, db: Connection<Db>, filters: OrderFilterForm) -> Csv {
-    let (filter, _) = filters.filter();
+async fn export(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    filters: OrderFilterForm,
+) -> Result<Csv, AppError> {
+    let (filter, bad_filter) = filters.filter();
+    if bad_filter {
+        return Err(AppError::BadRequest(
+            "The orders were not exported: enter dates as YYYY-MM-DD (from 0001-01-01) and amounts as numbers, like 25.00."
+                .into(),
+        ));
+    }
     let seek = filters.list_query().seek(&orders::SORTS).from_start();
-    let rows = orders::export(db.into_inner(), filter, seek).map(|row| {
+    let slot = exports.slot().await?;
+    let rows = orders::export(db.conn().await?, filter, seek).map(|row| {
         row.map(|o| OrderCsv {
             id: o.id,
             customer_id: o.user_id,
@@ -161,7 +173,8 @@ async fn export(_signed_in: Staff, db: Connection<Db>, filters: OrderFilterForm)
             total: decimal(o.total_cents),
         })
     });
-    Csv::new("orders.csv", &["id", "customer_id", "customer", "placed_at", "status", "items", "total"], rows)
+    let header = &["id", "customer_id", "customer", "placed_at", "status", "items", "total"];
+    Csv::spool(exports, slot, "orders.csv", header, rows).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -475,7 +488,8 @@ async fn save(
 type Submitted = super::Submitted<FormPage>;
 
 #[post("/orders", data = "<form>")]
-async fn create(chrome: Chrome, mut db: Connection<Db>, form: AdminForm<OrderForm>) -> Submitted {
+async fn create(chrome: Chrome, db: &Db, form: AdminForm<OrderForm>) -> Submitted {
+    let mut db = db.conn().await?;
     let actor = form.actor();
     let mut form = form.form;
     let mut errors = FieldErrors::default();
@@ -490,7 +504,8 @@ async fn create(chrome: Chrome, mut db: Connection<Db>, form: AdminForm<OrderFor
 }
 
 #[post("/orders/<id>", data = "<form>")]
-async fn update(chrome: Chrome, mut db: Connection<Db>, id: i64, form: AdminForm<OrderForm>) -> Submitted {
+async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<OrderForm>) -> Submitted {
+    let mut db = db.conn().await?;
     let actor = form.actor();
     let mut form = form.form;
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
@@ -543,10 +558,11 @@ struct DeleteForm {
 #[post("/orders/<id>/delete", data = "<form>")]
 async fn delete(
     _signed_in: Staff,
-    mut db: Connection<Db>,
+    db: &Db,
     id: i64,
     form: AdminForm<DeleteForm>,
 ) -> Result<Flash<Redirect>, AppError> {
+    let mut db = db.conn().await?;
     let actor = form.actor();
     let Some(version) = parse_version(&form.form.version) else {
         return Ok(refused(format!("/orders/{id}/delete"), "Please confirm the deletion again."));
@@ -679,9 +695,10 @@ impl BulkPage {
 #[post("/orders/bulk", data = "<form>")]
 async fn bulk_apply(
     _signed_in: Staff,
-    mut db: Connection<Db>,
+    db: &Db,
     form: AdminForm<BulkForm>,
 ) -> Result<Flash<Redirect>, AppError> {
+    let mut db = db.conn().await?;
     let actor = form.actor();
     let form = form.form;
     let (filter, bad_filter) = form.filters.filter();

@@ -4,13 +4,13 @@ use askama::Template;
 use askama_web::WebTemplate;
 use futures::StreamExt;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, FromForm};
+use rocket::{get, post, routes, FromForm, State};
 use rocket_db_pools::Connection;
 use serde::Serialize;
 
 use crate::db::staff::Staff;
 
-use super::export::{decimal, Csv};
+use super::export::{decimal, Csv, Exports};
 use super::filters::counted;
 use super::forms::{parse_count, parse_money, parse_text, parse_version, FieldErrors};
 use super::listing::{ListQuery, ListState};
@@ -88,10 +88,16 @@ struct ProductCsv {
 }
 
 #[get("/products.csv?<query..>")]
-async fn export(_signed_in: Staff, db: Connection<Db>, query: ListQuery<'_>) -> Csv {
+async fn export(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    query: ListQuery<'_>,
+) -> Result<Csv, AppError> {
     let (filter, _) = filter_of(&query);
     let seek = query.seek(&products::SORTS).from_start();
-    let rows = products::export(db.into_inner(), filter, seek).map(|row| {
+    let slot = exports.slot().await?;
+    let rows = products::export(db.conn().await?, filter, seek).map(|row| {
         row.map(|p| ProductCsv {
             id: p.id,
             name: p.name,
@@ -101,7 +107,7 @@ async fn export(_signed_in: Staff, db: Connection<Db>, query: ListQuery<'_>) -> 
             units_sold: p.units_sold,
         })
     });
-    Csv::new("products.csv", &["id", "name", "sku", "price", "stock", "units_sold"], rows)
+    Csv::spool(exports, slot, "products.csv", &["id", "name", "sku", "price", "stock", "units_sold"], rows).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -206,7 +212,8 @@ async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPag
 type Submitted = super::Submitted<FormPage>;
 
 #[post("/products", data = "<form>")]
-async fn create(chrome: Chrome, mut db: Connection<Db>, form: AdminForm<ProductForm>) -> Submitted {
+async fn create(chrome: Chrome, db: &Db, form: AdminForm<ProductForm>) -> Submitted {
+    let mut db = db.conn().await?;
     let actor = form.actor();
     let form = form.form;
     let mut errors = match form.validate() {
@@ -228,7 +235,8 @@ async fn create(chrome: Chrome, mut db: Connection<Db>, form: AdminForm<ProductF
 }
 
 #[post("/products/<id>", data = "<form>")]
-async fn update(chrome: Chrome, mut db: Connection<Db>, id: i64, form: AdminForm<ProductForm>) -> Submitted {
+async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<ProductForm>) -> Submitted {
+    let mut db = db.conn().await?;
     let actor = form.actor();
     let mut form = form.form;
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
@@ -287,10 +295,11 @@ struct DeleteForm {
 #[post("/products/<id>/delete", data = "<form>")]
 async fn delete(
     _signed_in: Staff,
-    mut db: Connection<Db>,
+    db: &Db,
     id: i64,
     form: AdminForm<DeleteForm>,
 ) -> Result<Flash<Redirect>, AppError> {
+    let mut db = db.conn().await?;
     let actor = form.actor();
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let Some(version) = parse_version(&form.form.version) else {
@@ -448,9 +457,10 @@ impl BulkPage {
 #[post("/products/bulk", data = "<form>")]
 async fn bulk_apply(
     _signed_in: Staff,
-    mut db: Connection<Db>,
+    db: &Db,
     form: AdminForm<BulkForm>,
 ) -> Result<Flash<Redirect>, AppError> {
+    let mut db = db.conn().await?;
     let actor = form.actor();
     let form = form.form;
     let (filter, back) = form.filter();

@@ -4,11 +4,11 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use futures::StreamExt;
-use rocket::{get, routes};
+use rocket::{get, routes, State};
 use rocket_db_pools::Connection;
 use serde::Serialize;
 
-use super::export::{decimal, Csv};
+use super::export::{decimal, Csv, Exports};
 use super::{filters, AppError, Chrome};
 use crate::db::reports::{self, CustomerFigures, Month, ProductFigures};
 use crate::db::staff::Staff;
@@ -50,8 +50,9 @@ struct CustomerCsv {
     revenue: String,
 }
 
-fn customers_csv(filename: &str, db: Connection<Db>, by_revenue: bool) -> Csv {
-    let rows = reports::export_customers(db.into_inner(), by_revenue).enumerate().map(|(i, row)| {
+async fn customers_csv(filename: &str, db: &Db, exports: &Exports, by_revenue: bool) -> Result<Csv, AppError> {
+    let slot = exports.slot().await?;
+    let rows = reports::export_customers(db.conn().await?, by_revenue).enumerate().map(|(i, row)| {
         row.map(|c| CustomerCsv {
             rank: i + 1,
             customer_id: c.user_id,
@@ -61,17 +62,17 @@ fn customers_csv(filename: &str, db: Connection<Db>, by_revenue: bool) -> Csv {
             revenue: decimal(c.revenue_cents),
         })
     });
-    Csv::new(filename, &["rank", "customer_id", "name", "email", "orders", "revenue"], rows)
+    Csv::spool(exports, slot, filename, &["rank", "customer_id", "name", "email", "orders", "revenue"], rows).await
 }
 
 #[get("/reports/top-customers.csv")]
-async fn top_customers_csv(_signed_in: Staff, db: Connection<Db>) -> Csv {
-    customers_csv("top-customers.csv", db, false)
+async fn top_customers_csv(_signed_in: Staff, db: &Db, exports: &State<Exports>) -> Result<Csv, AppError> {
+    customers_csv("top-customers.csv", db, exports, false).await
 }
 
 #[get("/reports/revenue-per-customer.csv")]
-async fn revenue_csv(_signed_in: Staff, db: Connection<Db>) -> Csv {
-    customers_csv("revenue-per-customer.csv", db, true)
+async fn revenue_csv(_signed_in: Staff, db: &Db, exports: &State<Exports>) -> Result<Csv, AppError> {
+    customers_csv("revenue-per-customer.csv", db, exports, true).await
 }
 
 #[derive(Serialize)]
@@ -85,8 +86,9 @@ struct ProductCsv {
 }
 
 #[get("/reports/best-sellers.csv")]
-async fn best_sellers_csv(_signed_in: Staff, db: Connection<Db>) -> Csv {
-    let rows = reports::export_best_sellers(db.into_inner()).enumerate().map(|(i, row)| {
+async fn best_sellers_csv(_signed_in: Staff, db: &Db, exports: &State<Exports>) -> Result<Csv, AppError> {
+    let slot = exports.slot().await?;
+    let rows = reports::export_best_sellers(db.conn().await?).enumerate().map(|(i, row)| {
         row.map(|p| ProductCsv {
             rank: i + 1,
             product_id: p.product_id,
@@ -96,7 +98,8 @@ async fn best_sellers_csv(_signed_in: Staff, db: Connection<Db>) -> Csv {
             revenue: decimal(p.revenue_cents),
         })
     });
-    Csv::new("best-sellers.csv", &["rank", "product_id", "name", "sku", "units_sold", "revenue"], rows)
+    let header = &["rank", "product_id", "name", "sku", "units_sold", "revenue"];
+    Csv::spool(exports, slot, "best-sellers.csv", header, rows).await
 }
 
 #[derive(Serialize)]
@@ -107,8 +110,9 @@ struct MonthCsv {
 }
 
 #[get("/reports/revenue-by-month.csv")]
-async fn months_csv(_signed_in: Staff, mut db: Connection<Db>) -> Result<Csv, AppError> {
-    let months = reports::revenue_by_month(&mut db, i64::MAX).await?;
+async fn months_csv(_signed_in: Staff, db: &Db, exports: &State<Exports>) -> Result<Csv, AppError> {
+    let slot = exports.slot().await?;
+    let months = reports::revenue_by_month(&mut *db.conn().await?, i64::MAX).await?;
     let rows = futures::stream::iter(months.into_iter().map(|m| {
         Ok::<_, AppError>(MonthCsv {
             month: m.month.format("%Y-%m").to_string(),
@@ -116,7 +120,7 @@ async fn months_csv(_signed_in: Staff, mut db: Connection<Db>) -> Result<Csv, Ap
             revenue: decimal(m.revenue_cents),
         })
     }));
-    Ok(Csv::new("revenue-by-month.csv", &["month", "orders", "revenue"], rows))
+    Csv::spool(exports, slot, "revenue-by-month.csv", &["month", "orders", "revenue"], rows).await
 }
 
 pub fn routes() -> Vec<rocket::Route> {

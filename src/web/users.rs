@@ -4,13 +4,13 @@ use askama::Template;
 use askama_web::WebTemplate;
 use futures::StreamExt;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, FromForm};
+use rocket::{get, post, routes, FromForm, State};
 use rocket_db_pools::Connection;
 use serde::Serialize;
 
 use crate::db::staff::Staff;
 
-use super::export::{decimal, Csv};
+use super::export::{decimal, Csv, Exports};
 use super::forms::{parse_text, parse_version, FieldErrors};
 use super::listing::{parse_day, ListQuery, ListState};
 use super::{done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
@@ -86,10 +86,21 @@ struct UserCsv {
 }
 
 #[get("/users.csv?<query..>")]
-async fn export(_signed_in: Staff, db: Connection<Db>, query: ListQuery<'_>) -> Csv {
-    let (filter, _, _) = filter_of(&query);
+async fn export(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    query: ListQuery<'_>,
+) -> Result<Csv, AppError> {
+    let (filter, bad_date, _) = filter_of(&query);
+    if bad_date {
+        return Err(AppError::BadRequest(
+            "The customers were not exported: enter dates as YYYY-MM-DD (from 0001-01-01).".into(),
+        ));
+    }
     let seek = query.seek(&users::SORTS).from_start();
-    let rows = users::export(db.into_inner(), filter, seek).map(|row| {
+    let slot = exports.slot().await?;
+    let rows = users::export(db.conn().await?, filter, seek).map(|row| {
         row.map(|u| UserCsv {
             id: u.id,
             name: u.name,
@@ -99,7 +110,8 @@ async fn export(_signed_in: Staff, db: Connection<Db>, query: ListQuery<'_>) -> 
             revenue: decimal(u.revenue_cents),
         })
     });
-    Csv::new("customers.csv", &["id", "name", "email", "customer_since", "orders", "revenue"], rows)
+    Csv::spool(exports, slot, "customers.csv", &["id", "name", "email", "customer_since", "orders", "revenue"], rows)
+        .await
 }
 
 #[derive(Template, WebTemplate)]
@@ -205,7 +217,8 @@ async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPag
 type Submitted = super::Submitted<FormPage>;
 
 #[post("/users", data = "<form>")]
-async fn create(chrome: Chrome, mut db: Connection<Db>, form: AdminForm<UserForm>) -> Submitted {
+async fn create(chrome: Chrome, db: &Db, form: AdminForm<UserForm>) -> Submitted {
+    let mut db = db.conn().await?;
     let actor = form.actor();
     let form = form.form;
     let mut errors = match form.validate() {
@@ -227,7 +240,8 @@ async fn create(chrome: Chrome, mut db: Connection<Db>, form: AdminForm<UserForm
 }
 
 #[post("/users/<id>", data = "<form>")]
-async fn update(chrome: Chrome, mut db: Connection<Db>, id: i64, form: AdminForm<UserForm>) -> Submitted {
+async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<UserForm>) -> Submitted {
+    let mut db = db.conn().await?;
     let actor = form.actor();
     let mut form = form.form;
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
@@ -287,10 +301,11 @@ struct DeleteForm {
 #[post("/users/<id>/delete", data = "<form>")]
 async fn delete(
     _signed_in: Staff,
-    mut db: Connection<Db>,
+    db: &Db,
     id: i64,
     form: AdminForm<DeleteForm>,
 ) -> Result<Flash<Redirect>, AppError> {
+    let mut db = db.conn().await?;
     let actor = form.actor();
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let Some(version) = parse_version(&form.form.version) else {
