@@ -73,9 +73,8 @@ pub fn new_recovery_codes() -> Vec<String> {
     let mut rng = rand::rng();
     (0..RECOVERY_CODES)
         .map(|_| {
-            let mut code: String = (0..10)
-                .map(|_| RECOVERY_ALPHABET[rng.random_range(0..RECOVERY_ALPHABET.len())] as char)
-                .collect();
+            let mut code: String =
+                (0..10).map(|_| RECOVERY_ALPHABET[rng.random_range(0..RECOVERY_ALPHABET.len())] as char).collect();
             code.insert(5, '-');
             code
         })

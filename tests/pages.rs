@@ -169,7 +169,7 @@ async fn requests_carry_an_id_and_are_counted_for_prometheus() {
     let other = app.client.get("/users").dispatch().await;
     assert_ne!(other.headers().get_one("X-Request-Id"), Some(id.as_str()), "each request has its own id");
     app.get("/no/such/page").await;
-    let metrics = app.get("/metrics").await;
+    let metrics = app.metrics().await;
     assert_eq!(metrics.status, Status::Ok);
     metrics.assert_contains("shopdesk_http_requests_total{method=\"GET\",route=\"/users?<query..>\",status=\"200\"} 2");
     metrics.assert_contains("route=\"unmatched\",status=\"404\"");

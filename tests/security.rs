@@ -110,8 +110,8 @@ async fn a_viewer_sees_everything_and_changes_nothing() {
     for path in routes(&app, Method::Get).iter().filter(|p| !p.starts_with("/static") && !p.contains("sign-in")) {
         let page = app.get(path).await;
         if path == "/metrics" {
-            // For scrapers with the metrics token only, and off without one.
-            assert_eq!(page.status, Status::NotFound);
+            // For scrapers with the metrics token only.
+            assert_eq!(page.status, Status::Unauthorized);
             continue;
         }
         assert_eq!(page.status, Status::Ok, "a viewer can see {path}");

@@ -55,7 +55,8 @@ impl Staff {
     }
 }
 
-const COLUMNS: &str = "id, email, display_name, role, session_epoch, disabled, created_at, last_login_at, totp_enabled_at";
+const COLUMNS: &str =
+    "id, email, display_name, role, session_epoch, disabled, created_at, last_login_at, totp_enabled_at";
 
 pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<Staff>, DbError> {
     Ok(sqlx::query_as::<_, Staff>(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM staff WHERE id = $1")))
@@ -203,8 +204,7 @@ pub async fn change(conn: &mut PgConnection, actor: Actor, id: i64, change: Chan
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(DbError::NotFound)?;
-    let removes_an_admin =
-        before.is_admin() && matches!(change, Change::Role(Role::Viewer) | Change::Disabled(true));
+    let removes_an_admin = before.is_admin() && matches!(change, Change::Role(Role::Viewer) | Change::Disabled(true));
     let admins = locked.iter().filter(|(_, role, disabled)| role == Role::Admin.as_str() && !disabled).count();
     if removes_an_admin && admins <= 1 {
         return Err(ChangeError::LastAdmin);
@@ -365,13 +365,14 @@ pub async fn admit(
     factor: Factor,
     limits: &Limits,
 ) -> Result<Admission, DbError> {
-    let id: i64 =
-        sqlx::query_scalar("INSERT INTO sign_in_attempts (email, address, succeeded, factor) VALUES ($1, $2, false, $3) RETURNING id")
-            .bind(email.trim())
-            .bind(address)
-            .bind(factor.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO sign_in_attempts (email, address, succeeded, factor) VALUES ($1, $2, false, $3) RETURNING id",
+    )
+    .bind(email.trim())
+    .bind(address)
+    .bind(factor.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
     #[derive(sqlx::FromRow)]
     struct Counts {
         pair: i64,
@@ -420,9 +421,8 @@ pub async fn admit(
     .fetch_one(&mut *conn)
     .await?;
     let window = chrono::Duration::minutes(i64::from(limits.window_minutes));
-    let until_expiry = |oldest: Option<DateTime<Utc>>| {
-        oldest.map(|o| (o + window - c.now).num_seconds().max(1)).unwrap_or(1)
-    };
+    let until_expiry =
+        |oldest: Option<DateTime<Utc>>| oldest.map(|o| (o + window - c.now).num_seconds().max(1)).unwrap_or(1);
     let refused = if c.pair > limits.per_account_and_address {
         Some(until_expiry(c.pair_oldest))
     } else if c.from_address > limits.per_address {
@@ -557,10 +557,12 @@ pub async fn replace_recovery_codes(conn: &mut PgConnection, id: i64, code_hashe
 
 /// The account's unused recovery codes, as (id, hash).
 pub async fn unused_recovery_codes(conn: &mut PgConnection, id: i64) -> Result<Vec<(i64, String)>, DbError> {
-    Ok(sqlx::query_as("SELECT id, code_hash FROM staff_recovery_codes WHERE staff_id = $1 AND used_at IS NULL ORDER BY id")
-        .bind(id)
-        .fetch_all(conn)
-        .await?)
+    Ok(sqlx::query_as(
+        "SELECT id, code_hash FROM staff_recovery_codes WHERE staff_id = $1 AND used_at IS NULL ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Uses up a recovery code; `false` if it was used meanwhile.

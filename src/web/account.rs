@@ -141,7 +141,8 @@ async fn enrol_page(
         Some(secret) => {
             let url = two_factor::otpauth_url(&secret, &me.email)
                 .ok_or_else(|| AppError::Internal("a stored TOTP secret is not base32".into()))?;
-            let qr = two_factor::qr_data_uri(&url).ok_or_else(|| AppError::Internal("could not draw a QR code".into()))?;
+            let qr =
+                two_factor::qr_data_uri(&url).ok_or_else(|| AppError::Internal("could not draw a QR code".into()))?;
             Some((two_factor::grouped(&secret), qr))
         }
         None => None,
@@ -159,7 +160,12 @@ enum EnrolAnswer {
 }
 
 #[get("/account/two-factor")]
-async fn two_factor_page(chrome: Chrome, me: Staff, config: &State<AuthConfig>, db: &Db) -> Result<EnrolAnswer, AppError> {
+async fn two_factor_page(
+    chrome: Chrome,
+    me: Staff,
+    config: &State<AuthConfig>,
+    db: &Db,
+) -> Result<EnrolAnswer, AppError> {
     if me.has_two_factor() {
         return Ok(EnrolAnswer::Done(done("/account".into(), "Two-factor sign-in is already on.")));
     }
@@ -331,7 +337,10 @@ async fn turn_off(
     let check = check_code(db, me.id, &secret, &form.0.code).await?;
     let mut conn = db.conn().await?;
     if matches!(check, CodeCheck::Wrong) || !use_code(&mut conn, me.id, &check).await? {
-        return Ok(refused("/account".into(), "Two-factor sign-in is still on: that code is not right (or was used already)."));
+        return Ok(refused(
+            "/account".into(),
+            "Two-factor sign-in is still on: that code is not right (or was used already).",
+        ));
     }
     staff::finish(&mut conn, attempt, true).await?;
     let epoch = staff::turn_off_two_factor(&mut conn, me.id).await?;

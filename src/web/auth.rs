@@ -126,6 +126,7 @@ fn cookie(config: &AuthConfig, name: &'static str, value: String, lifetime_secon
         .same_site(SameSite::Lax)
         .secure(config.secure_cookies)
         .max_age(rocket::time::Duration::seconds(lifetime_seconds.max(0)))
+        .expires(rocket::time::OffsetDateTime::now_utc() + rocket::time::Duration::seconds(lifetime_seconds.max(0)))
         .build()
 }
 
@@ -340,7 +341,8 @@ impl<'r, T: for<'a> FromForm<'a> + Send + 'static> FromData<'r> for CsrfForm<T> 
         }
         let limit = req.limits().get("form").unwrap_or(rocket::data::ByteUnit::Kibibyte(64));
         let timeout = req.rocket().state::<Timeouts>().map(|t| t.body).unwrap_or(Timeouts::default().body);
-        let read = rocket::tokio::time::timeout(std::time::Duration::from_secs(timeout), data.open(limit).into_string());
+        let read =
+            rocket::tokio::time::timeout(std::time::Duration::from_secs(timeout), data.open(limit).into_string());
         let body = match read.await {
             Ok(Ok(body)) if body.is_complete() => body.into_inner(),
             Ok(Ok(_)) => return DataOutcome::Error((Status::PayloadTooLarge, ())),

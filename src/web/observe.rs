@@ -165,7 +165,10 @@ fn metrics(access: Access, metrics: &State<Metrics>, db: &Db) -> Result<(Content
     if let Err(e) = TextEncoder::new().encode(&metrics.registry.gather(), &mut body) {
         tracing::error!(error = %e, "could not encode metrics");
     }
-    Ok((ContentType::new("text", "plain").with_params(("version", "0.0.4")), String::from_utf8_lossy(&body).into_owned()))
+    Ok((
+        ContentType::new("text", "plain").with_params(("version", "0.0.4")),
+        String::from_utf8_lossy(&body).into_owned(),
+    ))
 }
 
 pub fn routes() -> Vec<rocket::Route> {

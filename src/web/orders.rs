@@ -556,12 +556,7 @@ struct DeleteForm {
 }
 
 #[post("/orders/<id>/delete", data = "<form>")]
-async fn delete(
-    _signed_in: Staff,
-    db: &Db,
-    id: i64,
-    form: AdminForm<DeleteForm>,
-) -> Result<Flash<Redirect>, AppError> {
+async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
     let mut db = db.conn().await?;
     let actor = form.actor();
     let Some(version) = parse_version(&form.form.version) else {
@@ -693,11 +688,7 @@ impl BulkPage {
 }
 
 #[post("/orders/bulk", data = "<form>")]
-async fn bulk_apply(
-    _signed_in: Staff,
-    db: &Db,
-    form: AdminForm<BulkForm>,
-) -> Result<Flash<Redirect>, AppError> {
+async fn bulk_apply(_signed_in: Staff, db: &Db, form: AdminForm<BulkForm>) -> Result<Flash<Redirect>, AppError> {
     let mut db = db.conn().await?;
     let actor = form.actor();
     let form = form.form;

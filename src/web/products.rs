@@ -88,12 +88,7 @@ struct ProductCsv {
 }
 
 #[get("/products.csv?<query..>")]
-async fn export(
-    _signed_in: Staff,
-    db: &Db,
-    exports: &State<Exports>,
-    query: ListQuery<'_>,
-) -> Result<Csv, AppError> {
+async fn export(_signed_in: Staff, db: &Db, exports: &State<Exports>, query: ListQuery<'_>) -> Result<Csv, AppError> {
     let (filter, _) = filter_of(&query);
     let seek = query.seek(&products::SORTS).from_start();
     let slot = exports.slot().await?;
@@ -293,12 +288,7 @@ struct DeleteForm {
 }
 
 #[post("/products/<id>/delete", data = "<form>")]
-async fn delete(
-    _signed_in: Staff,
-    db: &Db,
-    id: i64,
-    form: AdminForm<DeleteForm>,
-) -> Result<Flash<Redirect>, AppError> {
+async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
     let mut db = db.conn().await?;
     let actor = form.actor();
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
@@ -455,11 +445,7 @@ impl BulkPage {
 }
 
 #[post("/products/bulk", data = "<form>")]
-async fn bulk_apply(
-    _signed_in: Staff,
-    db: &Db,
-    form: AdminForm<BulkForm>,
-) -> Result<Flash<Redirect>, AppError> {
+async fn bulk_apply(_signed_in: Staff, db: &Db, form: AdminForm<BulkForm>) -> Result<Flash<Redirect>, AppError> {
     let mut db = db.conn().await?;
     let actor = form.actor();
     let form = form.form;

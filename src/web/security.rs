@@ -108,11 +108,8 @@ impl ProxyConfig {
         // `X-Forwarded-For: client, proxy1, proxy2`: every proxy appends the
         // address it saw, so the first address from the right that is not one
         // of our proxies is the client. Anything left of it may be forged.
-        let hops: Vec<IpAddr> = header_values
-            .iter()
-            .flat_map(|v| v.split(','))
-            .filter_map(|hop| parse_hop(hop.trim()))
-            .collect();
+        let hops: Vec<IpAddr> =
+            header_values.iter().flat_map(|v| v.split(',')).filter_map(|hop| parse_hop(hop.trim())).collect();
         hops.iter().rev().copied().find(|hop| !self.trusts(*hop)).or(hops.first().copied()).unwrap_or(peer)
     }
 }

@@ -86,12 +86,7 @@ struct UserCsv {
 }
 
 #[get("/users.csv?<query..>")]
-async fn export(
-    _signed_in: Staff,
-    db: &Db,
-    exports: &State<Exports>,
-    query: ListQuery<'_>,
-) -> Result<Csv, AppError> {
+async fn export(_signed_in: Staff, db: &Db, exports: &State<Exports>, query: ListQuery<'_>) -> Result<Csv, AppError> {
     let (filter, bad_date, _) = filter_of(&query);
     if bad_date {
         return Err(AppError::BadRequest(
@@ -299,12 +294,7 @@ struct DeleteForm {
 }
 
 #[post("/users/<id>/delete", data = "<form>")]
-async fn delete(
-    _signed_in: Staff,
-    db: &Db,
-    id: i64,
-    form: AdminForm<DeleteForm>,
-) -> Result<Flash<Redirect>, AppError> {
+async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
     let mut db = db.conn().await?;
     let actor = form.actor();
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;

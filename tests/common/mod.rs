@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod live;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use rocket::figment::providers::Serialized;
@@ -31,6 +33,9 @@ pub struct TestApp {
 
 /// The password every test account gets.
 pub const PASSWORD: &str = "a long test password";
+
+/// The bearer token `/metrics` asks the tests' scrapers for.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 
 /// A response reduced to what the tests look at.
 pub struct Page {
@@ -152,6 +157,12 @@ impl TestApp {
 
     /// An app whose start-up loads the demo shop, as a first run does.
     pub async fn with_demo(demo: bool) -> TestApp {
+        Self::configured(demo, &[]).await
+    }
+
+    /// An app with these settings on top of the tests' usual ones, e.g.
+    /// `("auth.require_two_factor_for_admins", true.into())`.
+    pub async fn configured(demo: bool, settings: &[(&str, serde_json::Value)]) -> TestApp {
         let server: PgConnectOptions = server_url().parse().expect("DATABASE_URL is a PostgreSQL URL");
         let db_name = format!(
             "shopdesk_test_{}_{}_{}",
@@ -165,14 +176,33 @@ impl TestApp {
             .await
             .expect("create test database");
         let url = server.clone().database(&db_name).to_url_lossy().to_string();
-        let figment = shopdesk::figment()
+        let mut figment = shopdesk::figment()
             .merge(Serialized::global("databases.shop.url", &url))
             .merge(Serialized::global("databases.shop.max_connections", 8))
             .merge(Serialized::global("demo", demo))
+            .merge(Serialized::global("metrics_token", METRICS_TOKEN))
             .merge(Serialized::global("log_level", "off"));
+        for (key, value) in settings {
+            figment = figment.merge(Serialized::global(key, value.clone()));
+        }
         let client = Client::tracked(shopdesk::build_rocket(figment)).await.expect("app starts");
         let pool = PgPool::connect(&url).await.expect("connect to test database");
         TestApp { client, pool, db_name, url, csrf: std::sync::Mutex::new(String::new()) }
+    }
+
+    /// `/metrics`, as Prometheus asks for it.
+    pub async fn metrics(&self) -> Page {
+        let response = self
+            .client
+            .get("/metrics")
+            .header(rocket::http::Header::new("Authorization", format!("Bearer {METRICS_TOKEN}")))
+            .dispatch()
+            .await;
+        Page {
+            status: response.status(),
+            location: response.headers().get_one("Location").map(str::to_string),
+            body: response.into_string().await.unwrap_or_default(),
+        }
     }
 
     pub async fn get(&self, path: &str) -> Page {

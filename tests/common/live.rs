@@ -1,0 +1,154 @@
+//! A real server on a real TCP port, for the tests that need what the local
+//! client cannot do: stall mid-request, never read a response, or read it
+//! slowly. It runs in its own thread and runtime, as `shopdesk serve` would,
+//! against a test database, and stops when dropped.
+
+use std::time::{Duration, Instant};
+
+use rocket::figment::providers::Serialized;
+use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rocket::tokio::net::TcpStream;
+
+pub struct LiveServer {
+    pub port: u16,
+    shutdown: Option<rocket::Shutdown>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LiveServer {
+    /// Serves the database at `url` with `settings` on top of small test
+    /// limits: a pool of 4 connections, 2 export slots, 2 s to send a body,
+    /// 1 s before an unread download is abandoned.
+    pub fn start(url: &str, settings: &[(&str, serde_json::Value)]) -> LiveServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut figment = shopdesk::figment()
+            .merge(Serialized::global("databases.shop.url", url))
+            .merge(Serialized::global("databases.shop.max_connections", 4))
+            .merge(Serialized::global("databases.shop.connect_timeout", 3))
+            .merge(Serialized::global("address", "127.0.0.1"))
+            .merge(Serialized::global("port", port))
+            .merge(Serialized::global("demo", false))
+            .merge(Serialized::global("log_level", "off"))
+            .merge(Serialized::global("shutdown.ctrlc", false))
+            .merge(Serialized::global("shutdown.grace", 1))
+            .merge(Serialized::global("shutdown.mercy", 1))
+            .merge(Serialized::global("timeouts.body", 2))
+            .merge(Serialized::global("timeouts.download", 1))
+            .merge(Serialized::global("exports.slots", 2))
+            .merge(Serialized::global("exports.wait_seconds", 2));
+        for (key, value) in settings {
+            figment = figment.merge(Serialized::global(key, value.clone()));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let rocket = shopdesk::build_rocket(figment).ignite().await.expect("the server starts");
+                tx.send(rocket.shutdown()).expect("hand over the shutdown handle");
+                let _ = rocket.launch().await;
+            });
+        });
+        let shutdown = rx.recv_timeout(Duration::from_secs(30)).expect("the server ignites");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "the server did not start listening");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        LiveServer { port, shutdown: Some(shutdown), thread: Some(thread) }
+    }
+
+    /// Opens a connection and sends `head` (and `body`, if any) as is.
+    pub async fn send(&self, head: &str, body: &[u8]) -> TcpStream {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).await.expect("connect");
+        stream.write_all(head.as_bytes()).await.expect("send the head");
+        stream.write_all(body).await.expect("send the body");
+        stream
+    }
+
+    /// One whole exchange (`Connection: close` is added): status, headers, body.
+    pub async fn exchange(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !body.is_empty() || method == "POST" {
+            head.push_str(&format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        head.push_str("\r\n");
+        let mut stream = self.send(&head, body.as_bytes()).await;
+        let mut raw = Vec::new();
+        rocket::tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw))
+            .await
+            .expect("an answer within 20 s")
+            .expect("read the answer");
+        Answer::parse(&raw)
+    }
+
+    /// Signs in through the form; returns the session cookie and its CSRF token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> (String, String) {
+        let page = self.exchange("GET", "/sign-in", &[], "").await;
+        let token = super::csrf_in(&page.body).expect("a CSRF token on the sign-in page");
+        let form = super::encode_form(&[("csrf", &token), ("email", email), ("password", password), ("next", "/")]);
+        let signed = self.exchange("POST", "/sign-in", &[("Cookie", &page.cookies())], &form).await;
+        assert_eq!(signed.status, 303, "signed in: {}", signed.body);
+        let session = signed.cookies();
+        assert!(session.contains("shopdesk_session="), "{session}");
+        let home = self.exchange("GET", "/", &[("Cookie", &session)], "").await;
+        let token = super::csrf_in(&home.body).expect("the session's CSRF token");
+        (session, token)
+    }
+}
+
+impl Drop for LiveServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.notify();
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// An HTTP answer as read from the socket.
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn parse(raw: &[u8]) -> Answer {
+        let text = String::from_utf8_lossy(raw);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.lines();
+        let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Answer { status, headers, body: body.to_string() }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The cookies set, as a `Cookie` header would send them back.
+    pub fn cookies(&self) -> String {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == "set-cookie")
+            .filter_map(|(_, v)| v.split(';').next())
+            .filter(|c| !c.ends_with('='))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
