@@ -165,12 +165,12 @@ async fn an_admin_resets_another_accounts_second_factor() {
     sign_out(&app).await;
     let grace_id = app.sign_in_as("grace@test.example", "viewer").await;
     enrol(&app, "grace@test.example").await;
+    sign_out(&app).await;
     let epoch: i32 = sqlx::query_scalar("SELECT session_epoch FROM staff WHERE id = $1")
         .bind(grace_id)
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    sign_out(&app).await;
 
     // The admin resets it from the Staff page.
     let page = app.post("/sign-in", &[("email", "admin@test.example"), ("password", PASSWORD)]).await;
