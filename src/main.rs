@@ -68,6 +68,15 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command, figment: Figment) -> ExitCode {
+    if let Command::Serve { .. } = command {
+        match shopdesk::config_file() {
+            Some(path) => println!("shopdesk: configuration from {}", path.display()),
+            None => println!(
+                "shopdesk: no Rocket.toml found (here, in a folder above, or next to the binary); \
+                 using built-in defaults and environment variables"
+            ),
+        }
+    }
     let url = shopdesk::database_url(&figment);
     if let Err(e) = shopdesk::db::ensure_database(&url).await {
         eprintln!("{}", unreachable_message(&url, &e));
@@ -80,13 +89,6 @@ async fn run(command: Command, figment: Figment) -> ExitCode {
                 (_, true) => figment.merge(Serialized::global("demo", false)),
                 _ => figment,
             };
-            match shopdesk::config_file() {
-                Some(path) => println!("shopdesk: configuration from {}", path.display()),
-                None => println!(
-                    "shopdesk: no Rocket.toml found (here, in a folder above, or next to the binary); \
-                     using built-in defaults and environment variables"
-                ),
-            }
             if shopdesk::demo_enabled(&figment) {
                 println!(
                     "shopdesk: serving as a demo: an empty shop gets demo data and the published read-only login {}",

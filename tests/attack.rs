@@ -595,3 +595,56 @@ async fn metrics_need_the_token_and_are_off_without_one() {
     let with_header = off.client.get("/metrics").header(Header::new("Authorization", "Bearer ")).dispatch().await;
     assert_eq!(with_header.status(), Status::NotFound);
 }
+
+#[test]
+fn only_a_debug_build_or_an_explicit_demo_serves_the_published_login() {
+    use rocket::figment::providers::Serialized;
+    let release = shopdesk::figment().select("release");
+    assert!(!shopdesk::demo_enabled(&release), "a release build is not a demo by default");
+    assert!(shopdesk::demo_enabled(&release.clone().merge(Serialized::global("demo", true))), "unless asked");
+    assert!(shopdesk::demo_enabled(&shopdesk::figment().select("debug")), "cargo run is a demo");
+}
+
+#[rocket::async_test]
+async fn a_server_that_is_not_a_demo_disables_the_published_login() {
+    let demo = TestApp::with_demo(true).await;
+    let enabled = "SELECT count(*) FROM staff WHERE email = 'viewer@shopdesk.demo' AND NOT disabled";
+    assert_eq!(demo.scalar_i64(enabled).await, 1);
+    let figment = shopdesk::figment()
+        .merge(rocket::figment::providers::Serialized::global("databases.shop.url", &demo.url))
+        .merge(rocket::figment::providers::Serialized::global("demo", false))
+        .merge(rocket::figment::providers::Serialized::global("log_level", "off"));
+    let real = rocket::local::asynchronous::Client::tracked(shopdesk::build_rocket(figment)).await.unwrap();
+    assert_eq!(demo.scalar_i64(enabled).await, 0, "the published password no longer signs anyone in");
+    assert_eq!(demo.scalar_i64("SELECT count(*) FROM audit_log WHERE action = 'disable'").await, 1);
+    let page = real.get("/sign-in").dispatch().await.into_string().await.unwrap();
+    let token = common::csrf_in(&page).unwrap();
+    let form = common::encode_form(&[
+        ("csrf", &token),
+        ("email", shopdesk::demo::DEMO_VIEWER_EMAIL),
+        ("password", shopdesk::demo::DEMO_VIEWER_PASSWORD),
+    ]);
+    let answer = real.post("/sign-in").header(ContentType::Form).body(form).dispatch().await;
+    assert_eq!(answer.status(), Status::Ok);
+    assert!(answer.into_string().await.unwrap().contains("do not match an active account"));
+}
+
+#[test]
+fn the_server_says_which_configuration_file_it_reads() {
+    let run = |dir: &std::path::Path| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_shopdesk"))
+            .arg("serve")
+            .current_dir(dir)
+            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/shopdesk")
+            .env_remove("ROCKET_CONFIG")
+            .output()
+            .expect("run shopdesk");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let said = run(&here.join("src"));
+    assert!(said.contains(&format!("configuration from {}", here.join("Rocket.toml").display())), "{said}");
+    let elsewhere = std::env::temp_dir();
+    let said = run(&elsewhere);
+    assert!(said.contains("no Rocket.toml found"), "{said}");
+}
