@@ -53,6 +53,7 @@ fn label(field: &str) -> String {
         "product_id" => "product #".to_string(),
         "item_count" => "items".to_string(),
         "display_name" => "name".to_string(),
+        "two_factor" => "two-factor sign-in".to_string(),
         other => other.trim_end_matches("_cents").replace('_', " "),
     }
 }
@@ -107,6 +108,11 @@ impl Entry {
             "password_change" => "password changed",
             "disable" => "disabled",
             "enable" => "enabled",
+            "two_factor_on" => "turned on two-factor sign-in",
+            "two_factor_off" => "turned off two-factor sign-in",
+            "two_factor_reset" => "two-factor sign-in reset",
+            "recovery_codes" => "made new recovery codes",
+            "recovery_code_used" => "used a recovery code",
             _ => "changed",
         }
     }
