@@ -132,5 +132,7 @@ mod tests {
         let uri = qr_data_uri(&url).unwrap();
         assert!(uri.starts_with("data:image/svg+xml,"));
         assert!(!uri.contains("style") && !uri.contains("script"));
+        // A `#` would end the data URI early (colours are `%23000000`).
+        assert!(!uri.contains('#') && uri.contains("%23000000"), "{uri}");
     }
 }
