@@ -148,7 +148,9 @@ async fn invalid_orders_explain_each_problem_and_keep_the_values() {
         .post("/orders", &[("user_id", &s.ada.to_string()), ("lines[0].product_id", &mug), ("lines[0].quantity", "0")])
         .await;
     page.assert_contains("The quantity must be at least 1.");
-    page.assert_contains("id=\"line-0-error\"");
+    // Under the quantity box, not under the product.
+    page.assert_contains("id=\"line-0-quantity-error\"");
+    page.assert_lacks("id=\"line-0-product-error\"");
 
     let page = s
         .app
@@ -413,10 +415,11 @@ async fn without_javascript_find_narrows_the_choices_and_saves_nothing() {
         )
         .await;
     assert_eq!(found.status, Status::Ok);
-    found.assert_contains(&format!("<option value=\"{}\">Ada Lovelace (ada@example.com)</option>", s.ada));
+    // Each search has exactly one match, which it chooses.
+    found.assert_contains(&format!("<option value=\"{}\" selected>Ada Lovelace (ada@example.com)</option>", s.ada));
     found.assert_lacks("Bob Builder");
-    found.assert_contains(&format!("<option value=\"{}\">Coffee Beans · BEANS", s.beans));
-    found.assert_contains(&format!("<option value=\"{}\">Stoneware Mug · MUG", s.mug));
+    found.assert_contains(&format!("<option value=\"{}\" selected>Coffee Beans · BEANS", s.beans));
+    found.assert_contains(&format!("<option value=\"{}\" selected>Stoneware Mug · MUG", s.mug));
     found.assert_contains("value=\"BEAN\"");
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
 
