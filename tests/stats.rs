@@ -87,7 +87,7 @@ async fn figures_stay_exact_through_every_kind_of_order_change() {
     // The reports read the kept figures.
     save(&app, "/orders", order_fields(bob, "pending", None, &[(tea, 1)])).await;
     let reports = app.get("/reports").await;
-    reports.assert_contains("1 orders · $2.50 revenue");
+    reports.assert_contains("1 order · $2.50 revenue");
 
     // Changed outside the application, in SQL: the database keeps the figures
     // itself, also when a live order's lines go with it by cascade.
