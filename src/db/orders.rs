@@ -202,7 +202,10 @@ fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
         query.push(" AND o.user_id = ").push_bind(user_id);
     }
     if let Some(product_id) = filter.product_id {
-        query.push(" AND o.id IN (SELECT order_id FROM order_items WHERE product_id = ").push_bind(product_id).push(")");
+        query
+            .push(" AND o.id IN (SELECT order_id FROM order_items WHERE product_id = ")
+            .push_bind(product_id)
+            .push(")");
     }
     match filter.status {
         Some(StatusFilter::Only(status)) => {

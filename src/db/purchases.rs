@@ -54,7 +54,13 @@ impl Keyed for Bought {
 pub const BUYER_SORTS: [SortColumn; 3] = [
     SortColumn { key: "spend", expr: "c.spend_cents", sql_type: "BIGINT", id: "c.user_id", default_dir: Dir::Desc },
     SortColumn { key: "units", expr: "c.units", sql_type: "BIGINT", id: "c.user_id", default_dir: Dir::Desc },
-    SortColumn { key: "last", expr: "c.last_bought_at", sql_type: "TIMESTAMPTZ", id: "c.user_id", default_dir: Dir::Desc },
+    SortColumn {
+        key: "last",
+        expr: "c.last_bought_at",
+        sql_type: "TIMESTAMPTZ",
+        id: "c.user_id",
+        default_dir: Dir::Desc,
+    },
 ];
 
 /// How a customer's products sort; the first is the default. Each is served
