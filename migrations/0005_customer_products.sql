@@ -24,6 +24,8 @@ ALTER TABLE customer_stats
     ADD COLUMN active_order_count BIGINT NOT NULL DEFAULT 0,
     ADD COLUMN product_count BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE product_stats ADD COLUMN customer_count BIGINT NOT NULL DEFAULT 0;
+-- Units sold per month, so the share of all units sold is a sum of few rows.
+ALTER TABLE monthly_revenue ADD COLUMN units_sold BIGINT NOT NULL DEFAULT 0;
 
 -- Customer and month figures, now also counting each customer's orders that
 -- are not cancelled.
@@ -65,18 +67,27 @@ $$;
 -- `signs` (+1 added, -1 taken off). Updates, in one statement and each row
 -- once: the customer-product rows (created at the first purchase, removed
 -- with the last), each product's units, revenue, orders and number of
--- buyers, and each customer's number of products. `gone` names orders about
--- to be deleted, which no longer count when the last purchase is looked for.
+-- buyers, each customer's number of products, and each month's units. `gone`
+-- names orders about to be deleted, which no longer count when the last
+-- purchase is looked for.
 CREATE FUNCTION stats_apply_purchases(user_ids BIGINT[], product_ids BIGINT[], quantities INTEGER[], prices BIGINT[],
                                       placed TIMESTAMPTZ[], signs INTEGER[], gone BIGINT[] DEFAULT '{}')
 RETURNS void LANGUAGE sql AS $$
-    WITH d AS (
+    WITH l AS (
+        SELECT * FROM unnest(user_ids, product_ids, quantities, prices, placed, signs)
+                   AS l(user_id, product_id, quantity, price, placed_at, sign)
+    ), d AS (
         SELECT user_id, product_id, sum(sign * quantity)::BIGINT AS units,
                sum(sign * quantity * price)::BIGINT AS spend, sum(sign)::BIGINT AS orders,
                max(placed_at) FILTER (WHERE sign > 0) AS added, max(placed_at) FILTER (WHERE sign < 0) AS removed
-          FROM unnest(user_ids, product_ids, quantities, prices, placed, signs)
-               AS l(user_id, product_id, quantity, price, placed_at, sign)
+          FROM l
          GROUP BY user_id, product_id
+    ), months AS (
+        INSERT INTO monthly_revenue AS r (month, units_sold)
+        SELECT date_trunc('month', placed_at AT TIME ZONE 'UTC')::DATE, sum(sign * quantity) FROM l
+         GROUP BY 1 HAVING sum(sign * quantity) <> 0
+         ORDER BY 1
+            ON CONFLICT (month) DO UPDATE SET units_sold = r.units_sold + EXCLUDED.units_sold
     ), known AS (
         SELECT d.*, s.user_id IS NOT NULL AS present
           FROM d LEFT JOIN customer_products s ON s.user_id = d.user_id AND s.product_id = d.product_id
@@ -221,12 +232,16 @@ CREATE OR REPLACE FUNCTION stats_rebuild() RETURNS void LANGUAGE sql AS $$
            count(c.user_id)
       FROM products p LEFT JOIN customer_products c ON c.product_id = p.id
      GROUP BY p.id;
-    INSERT INTO monthly_revenue (month, order_count, revenue_cents, pending, paid, shipped, cancelled)
-    SELECT date_trunc('month', placed_at AT TIME ZONE 'UTC')::DATE, count(*),
-           coalesce(sum(total_cents) FILTER (WHERE status <> 'cancelled'), 0),
-           count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'paid'),
-           count(*) FILTER (WHERE status = 'shipped'), count(*) FILTER (WHERE status = 'cancelled')
-      FROM orders GROUP BY 1;
+    INSERT INTO monthly_revenue (month, order_count, revenue_cents, pending, paid, shipped, cancelled, units_sold)
+    SELECT m.*, coalesce(u.units, 0)
+      FROM (SELECT date_trunc('month', placed_at AT TIME ZONE 'UTC')::DATE AS month, count(*),
+                   coalesce(sum(total_cents) FILTER (WHERE status <> 'cancelled'), 0),
+                   count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'paid'),
+                   count(*) FILTER (WHERE status = 'shipped'), count(*) FILTER (WHERE status = 'cancelled')
+              FROM orders GROUP BY 1) m
+      LEFT JOIN (SELECT date_trunc('month', o.placed_at AT TIME ZONE 'UTC')::DATE AS month, sum(i.quantity) AS units
+                   FROM order_items i JOIN orders o ON o.id = i.order_id AND o.status <> 'cancelled'
+                  GROUP BY 1) u ON u.month = m.month;
 $$;
 
 SELECT stats_rebuild();
@@ -251,6 +266,10 @@ CREATE INDEX customer_stats_active_sort ON customer_stats (active_order_count, u
 CREATE INDEX customer_stats_orders_rank ON customer_stats (active_order_count DESC, revenue_cents DESC, user_id);
 CREATE INDEX customer_stats_revenue_rank ON customer_stats (revenue_cents DESC, active_order_count DESC, user_id);
 CREATE INDEX product_stats_units_rank ON product_stats (units_sold DESC, revenue_cents DESC, product_id);
+
+-- A customer's latest orders (their page), and their orders by date in the
+-- orders list, read from one index range however many orders they have.
+CREATE INDEX orders_user_placed_sort ON orders (user_id, placed_at, id);
 
 -- Orders containing a product, found from the lines by product with the
 -- order ids in the index (the orders list's product filter).

@@ -105,7 +105,7 @@ pub async fn report_totals(conn: &mut PgConnection) -> Result<ReportTotals, DbEr
          )
          SELECT (SELECT coalesce(sum(order_count - cancelled), 0) FROM monthly_revenue)::BIGINT AS orders,
                 (SELECT coalesce(sum(revenue_cents), 0) FROM monthly_revenue)::BIGINT AS revenue_cents,
-                (SELECT coalesce(sum(units_sold), 0) FROM product_stats)::BIGINT AS units_sold,
+                (SELECT coalesce(sum(units_sold), 0) FROM monthly_revenue)::BIGINT AS units_sold,
                 (SELECT count(*) FROM (SELECT 1 FROM customer_stats
                                         WHERE active_order_count = top.orders AND top.orders > 0 LIMIT $1) t)
                     AS first_by_orders,

@@ -108,7 +108,8 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
                     count(*) FILTER (WHERE o.status = 'pending')::BIGINT AS pending,
                     count(*) FILTER (WHERE o.status = 'paid')::BIGINT AS paid,
                     count(*) FILTER (WHERE o.status = 'shipped')::BIGINT AS shipped,
-                    count(*) FILTER (WHERE o.status = 'cancelled')::BIGINT AS cancelled
+                    count(*) FILTER (WHERE o.status = 'cancelled')::BIGINT AS cancelled,
+                    coalesce(sum(l.items) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS units_sold
                FROM orders o LEFT JOIN line_totals l ON l.order_id = o.id GROUP BY 1
          ),
          month_check AS (
@@ -119,7 +120,9 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
                                     ('pending', coalesce(m.pending, 0), coalesce(e.pending, 0)),
                                     ('paid', coalesce(m.paid, 0), coalesce(e.paid, 0)),
                                     ('shipped', coalesce(m.shipped, 0), coalesce(e.shipped, 0)),
-                                    ('cancelled', coalesce(m.cancelled, 0), coalesce(e.cancelled, 0))) f(figure, kept, expected)
+                                    ('cancelled', coalesce(m.cancelled, 0), coalesce(e.cancelled, 0)),
+                                    ('units_sold', coalesce(m.units_sold, 0), coalesce(e.units_sold, 0)))
+                        f(figure, kept, expected)
               WHERE f.kept <> f.expected
          )
          SELECT * FROM order_check UNION ALL SELECT * FROM customer_check UNION ALL SELECT * FROM product_check
