@@ -69,14 +69,18 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
          customer_expected AS (
              SELECT u.id, count(o.id)::BIGINT AS order_count,
                     count(o.id) FILTER (WHERE o.status <> 'cancelled')::BIGINT AS active_order_count,
-                    coalesce(sum(l.total) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS revenue_cents,
-                    (SELECT count(*) FROM purchase_expected b WHERE b.user_id = u.id)::BIGINT AS product_count
+                    coalesce(sum(l.total) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS revenue_cents
                FROM users u LEFT JOIN orders o ON o.user_id = u.id LEFT JOIN line_totals l ON l.order_id = o.id
               GROUP BY u.id
          ),
+         products_bought AS (
+             SELECT user_id, count(*)::BIGINT AS product_count FROM purchase_expected GROUP BY user_id
+         ),
          customer_check AS (
              SELECT 'customer' AS kind, coalesce(e.id, s.user_id)::TEXT AS key, f.figure, f.kept, f.expected
-               FROM customer_expected e FULL JOIN customer_stats s ON s.user_id = e.id,
+               FROM (SELECT c.*, coalesce(b.product_count, 0) AS product_count
+                       FROM customer_expected c LEFT JOIN products_bought b ON b.user_id = c.id) e
+               FULL JOIN customer_stats s ON s.user_id = e.id,
                     LATERAL (VALUES ('order_count', coalesce(s.order_count, -1), coalesce(e.order_count, 0)),
                                     ('active_order_count', coalesce(s.active_order_count, -1),
                                      coalesce(e.active_order_count, 0)),
