@@ -267,9 +267,13 @@
         if (!list.hidden) { move(active - 1); }
         break;
       case "Enter":
-        // Enter chooses; it never sends the form from here.
+        // Enter chooses; on a search form (GET) it then searches, as in
+        // any other of its boxes; it never sends the order form from here.
         event.preventDefault();
-        if (!pending && !list.hidden && active >= 0) {
+        if (!pending && list.hidden && chosen && q === chosen.name && input.form &&
+            input.form.method === "get" && input.form.requestSubmit) {
+          input.form.requestSubmit();
+        } else if (!pending && !list.hidden && active >= 0) {
           choose(active);
         } else if (q !== "" && !(chosen && q === chosen.name)) {
           chooseWhenReady = true;

@@ -420,6 +420,9 @@ async fn the_orders_list_filters_by_a_product_chosen_or_typed_into_csv_and_bulk_
     assert_eq!(order_rows(&several), 4);
     let none = app.get("/orders?product_q=teapot").await;
     none.assert_contains("No product matches “teapot”.");
+    let gone = app.get("/orders?product_id=424242").await;
+    gone.assert_contains("That product does not exist (any more), so no order contains it.");
+    gone.assert_contains("No orders match.");
     // A name typed over the chosen product searches again.
     let retyped = app.get(&format!("/orders?product_id={mug}&product_q=decaf")).await;
     retyped.assert_contains("<h1>Orders containing Decaf Coffee Beans</h1>");

@@ -43,6 +43,8 @@ struct ListPage {
     /// Without JavaScript: the products matching the typed product search,
     /// when it did not name exactly one.
     product_matches: Vec<ProductChoice>,
+    /// The list was asked for a product that does not exist (any more).
+    missing_product: bool,
     query: OrderFilterForm,
     date_error: Option<&'static str>,
     statuses: [Status; 4],
@@ -144,6 +146,7 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, mut filters: OrderFilterFo
         Some(id) => products::choices(&mut db, &[id]).await?.pop(),
         None => None,
     };
+    let mut missing_product = filter.product_id.is_some() && product.is_none();
     // A product typed rather than chosen (without JavaScript), or typed over
     // the chosen one's name: a search with exactly one match chooses it;
     // several are offered to choose from.
@@ -159,6 +162,7 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, mut filters: OrderFilterFo
             product_matches.clear();
         }
         filter.product_id = product.as_ref().map(|p| p.id);
+        missing_product = false;
     }
     filters.product_id = filter.product_id.map(|id| id.to_string()).unwrap_or_default();
     if product.is_some() {
@@ -175,6 +179,7 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, mut filters: OrderFilterFo
         customer,
         product,
         product_matches,
+        missing_product,
         query: filters,
         date_error: bad_date.then_some("Enter dates as YYYY-MM-DD and amounts as numbers, like 25.00."),
         statuses: Status::ALL,
