@@ -101,11 +101,25 @@ RETURNS void LANGUAGE sql AS $$
            SET units = s.units + d.units, spend_cents = s.spend_cents + d.spend,
                order_count = s.order_count + d.orders,
                last_bought_at = CASE
-                   -- The latest purchase went and nothing later came: look up the latest one left.
+                   -- The latest purchase went and nothing later came: look up
+                   -- the latest one left from whichever side has fewer orders
+                   -- to read: the customer's orders, newest first until one
+                   -- has the product, or the product's lines, each looking up
+                   -- its order by id. Both are written so that one plan suits
+                   -- every customer and product, however skewed.
                    WHEN d.removed >= s.last_bought_at AND (d.added IS NULL OR d.added < d.removed) THEN coalesce(
-                       (SELECT max(o.placed_at) FROM order_items i JOIN orders o ON o.id = i.order_id
-                         WHERE i.product_id = s.product_id AND o.user_id = s.user_id AND o.status <> 'cancelled'
-                           AND o.id <> ALL (gone)),
+                       CASE WHEN (SELECT c.order_count FROM customer_stats c WHERE c.user_id = s.user_id)
+                                 <= (SELECT p.order_count FROM product_stats p WHERE p.product_id = s.product_id)
+                       THEN (SELECT o.placed_at FROM orders o
+                              WHERE o.user_id = s.user_id AND o.status <> 'cancelled' AND o.id <> ALL (gone)
+                                AND EXISTS (SELECT 1 FROM order_items i
+                                             WHERE i.order_id = o.id AND i.product_id = s.product_id)
+                              ORDER BY o.user_id DESC, o.placed_at DESC, o.id DESC LIMIT 1)
+                       ELSE (SELECT max((SELECT o.placed_at FROM orders o
+                                          WHERE o.id = i.order_id AND o.user_id = s.user_id
+                                            AND o.status <> 'cancelled' AND o.id <> ALL (gone)))
+                               FROM order_items i WHERE i.product_id = s.product_id)
+                       END,
                        s.last_bought_at)
                    ELSE greatest(s.last_bought_at, d.added)
                END
