@@ -1,6 +1,7 @@
 //! Order pages: filtered list, view, and a form that edits the order and its
-//! lines together. Lines are added and removed with plain submit buttons, so
-//! the form works without JavaScript.
+//! lines together. Searching, and adding and removing lines, are plain submit
+//! buttons, so the form works without JavaScript; with it, `static/picker.js`
+//! and `static/order-form.js` do the same in place.
 
 use askama::Template;
 use askama_web::WebTemplate;
