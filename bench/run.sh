@@ -2,11 +2,13 @@
 # Shopdesk benchmark: generates the dataset into its own database, starts the
 # release server, warms up, then measures each page with wrk at 1, 16 and 64
 # connections, and the same SQL with pgbench -M prepared as the database
-# ceiling. Then measures the order form's size and a bulk action on 500 and on
-# about 100,000 orders (undone afterwards). Prints tables and writes BENCHMARKS.md.
+# ceiling. Then measures the order form's and the record pages' sizes and a
+# bulk action on 500 and on about 100,000 orders (undone afterwards). Prints
+# tables and writes BENCHMARKS.md.
 #
 #   bench/run.sh                      # 100k customers, 10k products, 1M orders
 #   USERS=10000 ORDERS=100000 SECONDS_PER_RUN=5 bench/run.sh   # a quick run
+#   ONLY="product_buyers customer_page" REUSE=1 OUT=/tmp/b.md bench/run.sh   # some pages
 #
 # Needs: cargo, PostgreSQL at $PGHOST:$PGPORT (user postgres), wrk, pgbench.
 set -euo pipefail
@@ -61,6 +63,9 @@ COOKIE=$(awk '$6 ~ /^shopdesk_/ {printf "%s=%s; ", $6, $7}' "$JAR")
 DEEP_ID=$(psql -d "$BENCH_DB" -Atc "SELECT id FROM users ORDER BY created_at DESC, id DESC OFFSET (SELECT count(*) * 9 / 10 FROM users) LIMIT 1")
 DEEP_VALUE=$(psql -d "$BENCH_DB" -Atc "SELECT created_at::text FROM users WHERE id = $DEEP_ID")
 CUSTOMER=$(psql -d "$BENCH_DB" -Atc "SELECT user_id FROM customer_stats ORDER BY order_count DESC LIMIT 1")
+# The best-selling product, and a page of the busiest customer's products 100 rows in.
+BEST=$(psql -d "$BENCH_DB" -Atc "SELECT product_id FROM product_stats ORDER BY units_sold DESC, product_id LIMIT 1")
+read -r BOUGHT_UNITS BOUGHT_ID <<<"$(psql -d "$BENCH_DB" -AtF ' ' -c "SELECT units, product_id FROM customer_products WHERE user_id = $CUSTOMER ORDER BY units DESC, product_id DESC OFFSET 100 LIMIT 1")"
 ORDER=$(psql -d "$BENCH_DB" -Atc "SELECT max(id) / 2 FROM orders")
 urlencode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 declare -A URLS=(
@@ -75,8 +80,13 @@ declare -A URLS=(
   [picker_email]="/pickers/customers?q=nguyen.512"
   [picker_broad]="/pickers/customers?q=nguyen"
   [picker_products]="/pickers/products?q=blue%20mug"
+  [product_buyers]="/products/$BEST?sort=spend&dir=desc"
+  [customer_page]="/users/$CUSTOMER"
+  [customer_products]="/users/$CUSTOMER?sort=units&dir=desc&after=$(urlencode "$BOUGHT_UNITS~$BOUGHT_ID")"
+  [orders_by_product]="/orders?product_id=$BEST"
 )
-PAGES="dashboard users_first users_deep orders_by_customer order_detail reports search order_new picker_email picker_broad picker_products"
+PAGES="dashboard users_first users_deep orders_by_customer order_detail reports search order_new picker_email picker_broad picker_products product_buyers customer_page customer_products orders_by_product"
+PAGES=${ONLY:-$PAGES}
 for page in $PAGES; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT${URLS[$page]}")
   [ "$code" = 200 ] || { echo "bench: ${URLS[$page]} answered $code"; exit 1; }
@@ -104,7 +114,8 @@ for page in $PAGES; do
     [ -z "$non2xx" ] || echo "bench: $page had $non2xx non-2xx answers" >&2
     # Custom plans, like the list queries, which Shopdesk plans with their values every time.
     tps=$(PGOPTIONS="-c plan_cache_mode=force_custom_plan" pgbench -n -M prepared -c "$c" -j $threads -T "$SECONDS_PER_RUN" -D staff="$STAFF_ID" -D customer="$CUSTOMER" \
-      -D order="$ORDER" -D deep_at="$DEEP_VALUE" -D deep_id="$DEEP_ID" -f "bench/sql/$page.sql" "$BENCH_DB" 2>/dev/null \
+      -D order="$ORDER" -D deep_at="$DEEP_VALUE" -D deep_id="$DEEP_ID" -D best="$BEST" \
+      -D bought_units="$BOUGHT_UNITS" -D bought_id="$BOUGHT_ID" -f "bench/sql/$page.sql" "$BENCH_DB" 2>/dev/null \
       | awk '/^tps/ { printf "%.0f", $3 }')
     ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }')
     printf '%-20s %5s %10s %9s %9s %11s %7s %8s\n' "$page" "$c" "$rps" "$p50" "$p99" "$tps" "$ratio" "$(peak_rss_mb)" | tee -a "$RESULTS"
@@ -121,6 +132,19 @@ for form in "/orders/new" "/orders/new?user_id=$CUSTOMER" "/orders/$BIGGEST/edit
 done
 echo "== Order form: path, HTML bytes, ms"
 cat "$FORMS"
+
+# The pages of the customer with the most orders and of the best-selling
+# product: bytes of HTML and the time to serve them once, with all their
+# orders and buyers behind them.
+RECORDS=$(mktemp)
+for record in "/users/$CUSTOMER" "/products/$BEST" "/orders?product_id=$BEST&status=active"; do
+  curl -s -o /dev/null -w "%{size_download} %{time_total}\n" -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$record" \
+    | awk -v f="$record" '{ printf "%s %d %.1f\n", f, $1, $2 * 1000 }' >>"$RECORDS"
+done
+CUSTOMER_ORDERS=$(psql -d "$BENCH_DB" -Atc "SELECT order_count FROM customer_stats WHERE user_id = $CUSTOMER")
+BEST_BUYERS=$(psql -d "$BENCH_DB" -Atc "SELECT customer_count FROM product_stats WHERE product_id = $BEST")
+echo "== Record pages ($CUSTOMER_ORDERS orders of customer $CUSTOMER, $BEST_BUYERS buyers of product $BEST): path, HTML bytes, ms"
+cat "$RECORDS"
 
 # Bulk actions through the confirmation page, as a person would: review, then
 # confirm. Mark paid a day's worth of unpaid orders (about 500), then every
@@ -186,6 +210,14 @@ ROWS=$(psql -d "$BENCH_DB" -AtF ' ' -c "SELECT (SELECT count(*) FROM users), (SE
   echo "| page | HTML bytes | ms |"
   echo "|---|---:|---:|"
   while read -r path bytes ms; do echo "| \`$path\` | $bytes | $ms |"; done <"$FORMS"
+  echo
+  echo "## Record pages"
+  echo
+  echo "The customer with the most orders ($CUSTOMER_ORDERS of them) and the best-selling product (bought by $BEST_BUYERS customers): HTML size and the time to serve each once. They show a page of rows and read kept figures, so neither grows with the orders behind it."
+  echo
+  echo "| page | HTML bytes | ms |"
+  echo "|---|---:|---:|"
+  while read -r path bytes ms; do echo "| \`$path\` | $bytes | $ms |"; done <"$RECORDS"
   echo
   echo "## Bulk actions"
   echo

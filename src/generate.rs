@@ -325,9 +325,11 @@ pub async fn generate(
     // trigram indexes' pending lists (which every search would otherwise scan
     // in full) and marks the pages all-visible for index-only scans.
     rebuilding.set_message("vacuuming and updating planner statistics…");
-    sqlx::query("VACUUM (ANALYZE) users, products, orders, order_items, customer_stats, product_stats")
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "VACUUM (ANALYZE) users, products, orders, order_items, customer_stats, product_stats, customer_products",
+    )
+    .execute(&mut *conn)
+    .await?;
     rebuilding.finish_and_clear();
 
     Ok(Summary {

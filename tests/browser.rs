@@ -1,9 +1,11 @@
 //! The whole story in a real browser (Debian's headless Chromium through
 //! chromedriver): sign in, create customers and products, place orders with
 //! the search pickers, find a customer's orders, change an email, delete an
-//! order, read the reports, see validation messages; with a screenshot of each
-//! main page (in target/browser-screenshots/) and an axe-core accessibility
-//! check of each.
+//! order, read the reports, see validation messages, place an order with the
+//! keyboard alone (with JavaScript, then without), and follow who bought a
+//! product to their orders; with a screenshot of each main page (in
+//! target/browser-screenshots/, at desktop and phone widths) and an axe-core
+//! accessibility check of each.
 
 mod common;
 
@@ -40,7 +42,14 @@ impl Drop for Driver {
     }
 }
 
-async fn browser() -> (Browser, Driver) {
+/// Keys as WebDriver sends them.
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+const DOWN: &str = "\u{E015}";
+const BACKSPACE: &str = "\u{E003}";
+
+/// A headless Chromium, with JavaScript or (`js = false`) without.
+async fn browser(js: bool) -> (Browser, Driver) {
     let port = free_port();
     let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
         .arg(format!("--port={port}"))
@@ -58,7 +67,8 @@ async fn browser() -> (Browser, Driver) {
             "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                      "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
-                     "--window-size=1280,1000", format!("--user-data-dir={}", profile.display())]
+                     "--window-size=1280,1000", format!("--user-data-dir={}", profile.display())],
+            "prefs": { "webkit.webprefs.javascript_enabled": js }
         }),
     );
     let client = ClientBuilder::rustls()
@@ -130,6 +140,66 @@ impl Story {
         std::fs::write(self.shots.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
+    /// A screenshot of the whole page at `width` pixels (1280 or a 390 px
+    /// phone), the window grown to the page's height for it.
+    async fn shot_whole(&self, name: &str, width: u32) {
+        self.b.set_window_size(width, 1000).await.expect("resize");
+        let height = self
+            .b
+            .execute("return document.documentElement.scrollHeight", vec![])
+            .await
+            .ok()
+            .and_then(|h| h.as_u64())
+            .unwrap_or(1000);
+        self.b.set_window_size(width, (height as u32 + 140).clamp(600, 8000)).await.expect("resize");
+        self.shot(name).await;
+        self.b.set_window_size(1280, 1000).await.expect("resize");
+    }
+
+    /// Types `keys` into whatever has the focus, as a person at a keyboard does.
+    async fn keys(&self, keys: &str) {
+        self.b.active_element().await.expect("something has the focus").send_keys(keys).await.expect("type");
+    }
+
+    /// The `id` (or, without one, the start of the markup) of the focused element.
+    async fn focused(&self) -> String {
+        self.b
+            .execute("const e = document.activeElement; return e.id || e.outerHTML.slice(0, 60);", vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// Waits until the field `css` holds `value`.
+    async fn wait_value(&self, css: &str, value: &str) {
+        for _ in 0..100 {
+            if let Ok(field) = self.b.find(Locator::Css(css)).await {
+                if field.prop("value").await.ok().flatten().as_deref() == Some(value) {
+                    return;
+                }
+            }
+            rocket::tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css} never held {value:?}");
+    }
+
+    /// The visible text of the element `css`.
+    async fn text_of(&self, css: &str) -> String {
+        self.b.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("no {css}")).text().await.expect("text")
+    }
+
+    /// Presses Tab until `id` has the focus (at most `limit` times).
+    async fn tab_to(&self, id: &str, limit: usize) {
+        for _ in 0..limit {
+            if self.focused().await == id {
+                return;
+            }
+            self.keys(TAB).await;
+        }
+        assert_eq!(self.focused().await, id, "Tab never reached {id}");
+    }
+
     /// Runs axe-core on the page and returns every violation it finds.
     async fn accessibility(&self) -> Vec<String> {
         let script = format!(
@@ -142,18 +212,53 @@ impl Story {
         found.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
     }
 
-    /// Waits for the picker script to offer `value` in the select `css`, then chooses it.
-    async fn pick(&self, search_css: &str, typed: &str, select_css: &str, value: &str) {
-        self.fill(search_css, typed).await;
-        let option = format!("{select_css} option[value=\"{value}\"]");
-        self.b
-            .wait()
-            .at_most(Duration::from_secs(5))
-            .for_element(Locator::Css(&option))
-            .await
-            .expect("the picker offers it");
-        self.b.find(Locator::Css(select_css)).await.expect("select").select_by_value(value).await.expect("choose");
+    /// Shows `path` as a browser without JavaScript renders it (its markup
+    /// and styles, none of its scripts run), for an accessibility check of
+    /// what such a browser gets.
+    async fn go_without_scripts(&self, path: &str) {
+        self.go("/").await;
+        let script = "const [path, done] = arguments;
+            fetch(path, { credentials: 'same-origin' }).then(r => r.text()).then(html => {
+              const page = new DOMParser().parseFromString(html, 'text/html');
+              page.querySelectorAll('script').forEach(s => s.remove());
+              document.replaceChild(document.adoptNode(page.documentElement), document.documentElement);
+              const styles = [...document.querySelectorAll('link[rel=stylesheet]')];
+              Promise.all(styles.map(l => l.sheet ? Promise.resolve() : new Promise(ok => l.addEventListener('load', ok))))
+                // Let the styles' transitions end before colours are measured.
+                .then(() => setTimeout(() => done(document.querySelectorAll('.picker-list').length), 600));
+            });";
+        let lists =
+            self.b.execute_async(script, vec![serde_json::json!(path)]).await.expect("the page without scripts");
+        assert_eq!(lists, serde_json::json!(0), "no script ran on {path}");
     }
+
+    /// Presses Tab until the Save button has the focus.
+    async fn tab_to_save(&self) {
+        for _ in 0..40 {
+            let focused = self.focused().await;
+            if focused.contains("value=\"save\"") {
+                return;
+            }
+            self.keys(TAB).await;
+        }
+        panic!("Tab never reached Save");
+    }
+
+    /// Chooses in the combobox `input_css` by typing `typed` and pressing
+    /// Enter, then waits for the hidden field `name` to hold `value`.
+    async fn pick(&self, input_css: &str, typed: &str, name: &str, value: &str) {
+        self.fill(input_css, typed).await;
+        self.b.find(Locator::Css(input_css)).await.expect("combobox").send_keys(ENTER).await.expect("Enter");
+        self.wait_value(&format!("input[type=hidden][name=\"{name}\"]"), value).await;
+    }
+}
+
+/// Signs in through the sign-in form.
+async fn sign_in(s: &Story, next: &str) {
+    s.go(&format!("/sign-in?next={next}")).await;
+    s.fill("#email", "admin@shop.example").await;
+    s.fill("#password", common::PASSWORD).await;
+    s.click("form[action='/sign-in'] button[type=submit]").await;
 }
 
 #[rocket::async_test]
@@ -161,7 +266,7 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
     let app = TestApp::with_demo(false).await;
     app.staff("admin@shop.example", "admin").await;
     let base = serve(&app).await;
-    let (b, _driver) = browser().await;
+    let (b, _driver) = browser(true).await;
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../browser-screenshots");
     std::fs::create_dir_all(&shots).expect("screenshot folder");
     let s = Story { b, base, shots };
@@ -214,9 +319,9 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
         let s = &s;
         async move {
             s.go("/orders/new").await;
-            s.pick("#customer_q", customer, "#user_id", &who).await;
+            s.pick("#customer_q", customer, "user_id", &who).await;
             for (i, (typed, product, quantity)) in lines.iter().enumerate() {
-                s.pick(&format!("#line-{i}-q"), typed, &format!("#line-{i}-product"), product).await;
+                s.pick(&format!("#line-{i}-q"), typed, &format!("lines[{i}].product_id"), product).await;
                 s.fill(&format!("#line-{i}-quantity"), quantity).await;
             }
             s.shot("order-form").await;
@@ -233,7 +338,7 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
     // All orders of one customer.
     s.go(&format!("/users/{ada}")).await;
     s.shot("customer").await;
-    s.click(&format!("a[href='/orders?user_id={ada}']")).await;
+    s.click(&format!("#orders-heading + a[href='/orders?user_id={ada}']")).await;
     let rows = s.b.find_all(Locator::Css("table tbody tr")).await.expect("rows");
     assert_eq!(rows.len(), 2, "Ada's two orders");
 
@@ -296,6 +401,136 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
     assert!(s.text().await.contains("Change prices by +10%: 2 products changed."));
     assert_eq!(app.scalar_i64("SELECT price_cents FROM products WHERE sku = 'MUG-1'").await, 1375);
 
+    // A hurried keyboard user places an order with JavaScript: the customer
+    // by typing and Enter, two products with the keyboard alone, the first
+    // quantity left as it is, then Save.
+    s.go("/orders/new").await;
+    assert_eq!(s.focused().await, "customer_q", "the customer search has the focus");
+    s.keys("grace").await;
+    s.keys(ENTER).await;
+    s.wait_value("input[type=hidden][name=\"user_id\"]", &grace).await;
+    assert!(
+        s.text_of(".order-head .picker").await.contains("grace@example.com"),
+        "the chosen customer shows her email"
+    );
+    s.keys(TAB).await; // status
+    s.keys(TAB).await; // the first line's product
+    assert_eq!(s.focused().await, "line-0-q");
+    s.keys("stonew").await;
+    s.keys(ENTER).await;
+    s.wait_value("input[type=hidden][name=\"lines[0].product_id\"]", &mug).await;
+    s.tab_to("line-1-q", 6).await;
+    s.keys("BEAN").await;
+    // Wait for the list, move down onto the match, choose it.
+    s.b.wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css("[role=listbox]:not([hidden]) [role=option][aria-selected=true]"))
+        .await
+        .expect("the matches open under the box");
+    let combobox = s.b.find(Locator::Css("#line-1-q")).await.expect("combobox");
+    assert_eq!(combobox.attr("role").await.unwrap().as_deref(), Some("combobox"));
+    assert_eq!(combobox.attr("aria-expanded").await.unwrap().as_deref(), Some("true"));
+    assert!(combobox.attr("aria-activedescendant").await.unwrap().is_some());
+    s.shot("order-form-combobox").await;
+    problems.extend(s.accessibility().await.into_iter().map(|p| format!("order form, list open: {p}")));
+    s.keys(DOWN).await;
+    s.keys(ENTER).await;
+    s.wait_value("input[type=hidden][name=\"lines[1].product_id\"]", &beans).await;
+    assert_eq!(combobox.attr("aria-expanded").await.unwrap().as_deref(), Some("false"));
+    s.keys(TAB).await;
+    assert_eq!(s.focused().await, "line-1-quantity");
+    s.keys(BACKSPACE).await;
+    s.keys("2").await;
+    let prices: (i64, i64) = sqlx::query_as("SELECT (SELECT price_cents FROM products WHERE sku = 'MUG-1'), (SELECT price_cents FROM products WHERE sku = 'BEAN-1')")
+        .fetch_one(&app.pool)
+        .await
+        .expect("prices");
+    let expected_total = shopdesk::web::filters::format_money(prices.0 + 2 * prices.1);
+    assert_eq!(s.text_of("#order-total").await, expected_total, "the running total");
+    assert_eq!(s.text_of("#order-items").await, "3 items");
+    assert!(s.text_of(".order-line:nth-child(2) .picker-note").await.contains("in stock"));
+    // "+ Add a line" and "Remove" work in place.
+    let lines = |s: &Story| {
+        let b = s.b.clone();
+        async move { b.find_all(Locator::Css("tr.order-line")).await.expect("lines").len() }
+    };
+    let before = lines(&s).await;
+    s.b.find(Locator::Css("button.add-line")).await.expect("add").click().await.expect("add a line");
+    assert_eq!(lines(&s).await, before + 1);
+    assert!(s.focused().await.ends_with("-q"), "the new line's product has the focus");
+    s.b.find(Locator::Css("tr.order-line:last-child button.remove-line"))
+        .await
+        .expect("remove")
+        .click()
+        .await
+        .expect("remove");
+    assert_eq!(lines(&s).await, before);
+    assert!(s.b.current_url().await.unwrap().as_str().ends_with("/orders/new"), "no page was loaded");
+    s.shot_whole("order-form-filled", 1280).await;
+    s.shot_whole("order-form-filled-phone", 390).await;
+    assert!(s.b.find_all(Locator::Css(".field-error")).await.expect("errors").is_empty());
+    s.tab_to_save().await;
+    s.keys(ENTER).await;
+    for _ in 0..100 {
+        if s.b.current_url().await.unwrap().as_str().contains("/orders/")
+            && !s.b.current_url().await.unwrap().as_str().ends_with("/new")
+        {
+            break;
+        }
+        rocket::tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let placed = s.text().await;
+    assert!(placed.contains("placed."), "saved without a single validation error: {placed}");
+    let graces_lines: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT p.sku, i.quantity FROM order_items i JOIN products p ON p.id = i.product_id
+          WHERE i.order_id = (SELECT max(id) FROM orders WHERE user_id = $1::TEXT::BIGINT) ORDER BY p.sku",
+    )
+    .bind(&grace)
+    .fetch_all(&app.pool)
+    .await
+    .expect("the order's lines");
+    assert_eq!(graces_lines, [("BEAN-1".to_string(), 2), ("MUG-1".to_string(), 1)]);
+
+    // Who bought the mug, and on which orders: the page and SQL agree.
+    s.go(&format!("/products/{mug}")).await;
+    let buyers: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT u.name, sum(i.quantity)::BIGINT, count(*) FROM order_items i JOIN orders o ON o.id = i.order_id
+           JOIN users u ON u.id = o.user_id
+          WHERE i.product_id = $1::TEXT::BIGINT AND o.status <> 'cancelled' GROUP BY u.id, u.name
+          ORDER BY sum(i.quantity * i.unit_price_cents) DESC, u.id DESC",
+    )
+    .bind(&mug)
+    .fetch_all(&app.pool)
+    .await
+    .expect("buyers");
+    let rows = s.b.find_all(Locator::Css("#bought-by tbody tr")).await.expect("buyers' rows");
+    assert_eq!(rows.len(), buyers.len());
+    for (row, (name, units, _)) in rows.iter().zip(&buyers) {
+        let text = row.text().await.expect("row");
+        assert!(text.starts_with(name.as_str()) && text.contains(&format!(" {units} ")), "{text} for {name}");
+    }
+    assert!(s.text().await.contains(&format!("Bought by {} customers", buyers.len())));
+    s.shot_whole("product", 1280).await;
+    s.shot_whole("product-phone", 390).await;
+    problems.extend(s.accessibility().await.into_iter().map(|p| format!("product page: {p}")));
+    let on_orders: i64 = buyers.iter().map(|(_, _, orders)| orders).sum();
+    let link = s.b.find(Locator::Css(".stat-note a[href*='status=active']")).await.expect("on N orders");
+    assert_eq!(link.text().await.expect("link"), format!("{on_orders} orders"));
+    s.click(".stat-note a[href*='status=active']").await;
+    let listed = s.b.find_all(Locator::Css("table tbody tr")).await.expect("orders").len() as i64;
+    let in_sql: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM orders o WHERE o.status <> 'cancelled'
+            AND EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.product_id = $1::TEXT::BIGINT)",
+    )
+    .bind(&mug)
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+    assert_eq!((listed, on_orders), (in_sql, in_sql), "the orders list shows the same orders");
+    assert!(s.text().await.contains("Orders containing Stoneware Mug"));
+    s.shot_whole("orders-of-product", 1280).await;
+    problems.extend(s.accessibility().await.into_iter().map(|p| format!("orders of a product: {p}")));
+
     // Every main page: a screenshot and an accessibility check.
     for (path, name) in [
         ("/", "dashboard"),
@@ -312,6 +547,57 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
         s.shot(name).await;
         problems.extend(s.accessibility().await.into_iter().map(|p| format!("{path}: {p}")));
     }
+    for (path, name) in [(format!("/users/{ada}"), "customer-page"), ("/reports".to_string(), "reports-whole")] {
+        s.go(&path).await;
+        s.shot_whole(name, 1280).await;
+        s.shot_whole(&format!("{name}-phone"), 390).await;
+        problems.extend(s.accessibility().await.into_iter().map(|p| format!("{path}: {p}")));
+    }
+    // What a browser without JavaScript gets: the search, Find and list.
+    for path in ["/orders/new".to_string(), format!("/orders/new?user_id={ada}"), "/orders?product_q=e".to_string()] {
+        s.go_without_scripts(&path).await;
+        problems.extend(s.accessibility().await.into_iter().map(|p| format!("{path} without JavaScript: {p}")));
+    }
     assert!(problems.is_empty(), "accessibility problems:\n{}", problems.join("\n"));
+    let _ = s.b.close().await;
+
+    // The same order without JavaScript, from the keyboard: searches typed,
+    // then Save, which chooses each search's only match.
+    let (b, _driver) = browser(false).await;
+    let s = Story { b, base: s.base.clone(), shots: s.shots.clone() };
+    sign_in(&s, "/orders/new").await;
+    assert!(s.b.find(Locator::Css("select#user_id")).await.is_ok(), "no script turned the list into a combobox");
+    assert_eq!(s.focused().await, "customer_q");
+    s.keys("ada@analytical").await;
+    s.tab_to("line-0-q", 6).await;
+    s.keys("coffee").await;
+    s.tab_to("line-1-q", 8).await;
+    s.keys("stoneware").await;
+    s.tab_to("line-1-quantity", 4).await;
+    s.keys(BACKSPACE).await;
+    s.keys("3").await;
+    s.shot_whole("order-form-without-javascript", 1280).await;
+    s.tab_to_save().await;
+    let old = s.b.find(Locator::Css("body")).await.expect("body");
+    s.keys(ENTER).await;
+    for _ in 0..100 {
+        if old.tag_name().await.is_err() {
+            break;
+        }
+        rocket::tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let placed = s.text().await;
+    assert!(placed.contains("placed."), "saved without a single validation error: {placed}");
+    let adas_lines: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT p.sku, i.quantity FROM order_items i JOIN products p ON p.id = i.product_id
+          WHERE i.order_id = (SELECT max(id) FROM orders WHERE user_id = $1::TEXT::BIGINT) ORDER BY p.sku",
+    )
+    .bind(&ada)
+    .fetch_all(&app.pool)
+    .await
+    .expect("the order's lines");
+    assert_eq!(adas_lines, [("BEAN-1".to_string(), 1), ("MUG-1".to_string(), 3)]);
+    s.go(&format!("/products/{mug}")).await;
+    s.shot_whole("product-without-javascript-phone", 390).await;
     let _ = s.b.close().await;
 }

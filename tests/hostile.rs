@@ -159,8 +159,14 @@ fn random_form_input_never_breaks_anything() {
                             ("lines[0].quantity", &v[3]),
                             ("lines[0].unit_price", &v[4]),
                             ("customer_q", &v[5]),
+                            ("lines[0].product_q", &v[1]),
                             ("action", &v[5]),
                         ],
+                    )
+                    .await,
+                    app.post(
+                        "/orders",
+                        &[("customer_q", &v[0]), ("lines[0].product_q", &v[1]), ("lines[1].product_q", &v[2])],
                     )
                     .await,
                     app.post(
@@ -187,6 +193,20 @@ fn random_form_input_never_breaks_anything() {
                         common::encode_form(&[("x", &v[4])]).trim_start_matches("x=")
                     ))
                     .await,
+                    app.get(&format!(
+                        "/orders?{}",
+                        common::encode_form(&[("product_id", &v[0]), ("product_q", &v[1]), ("status", &v[2])])
+                    ))
+                    .await,
+                    app.get(&format!(
+                        "/products/{product}?{}",
+                        common::encode_form(&[("sort", &v[3]), ("dir", &v[4]), ("after", &v[5])])
+                    ))
+                    .await,
+                    app.get(&format!("/users/{user}?{}", common::encode_form(&[("sort", &v[0]), ("before", &v[1])])))
+                        .await,
+                    app.get(&format!("/products/{product}/buyers.csv?{}", common::encode_form(&[("sort", &v[2])])))
+                        .await,
                 ];
                 for answer in answers {
                     prop_assert!(answer.status.code < 500, "{} for {:?}", answer.status, v);

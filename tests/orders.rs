@@ -148,7 +148,9 @@ async fn invalid_orders_explain_each_problem_and_keep_the_values() {
         .post("/orders", &[("user_id", &s.ada.to_string()), ("lines[0].product_id", &mug), ("lines[0].quantity", "0")])
         .await;
     page.assert_contains("The quantity must be at least 1.");
-    page.assert_contains("id=\"line-0-error\"");
+    // Under the quantity box, not under the product.
+    page.assert_contains("id=\"line-0-quantity-error\"");
+    page.assert_lacks("id=\"line-0-product-error\"");
 
     let page = s
         .app
@@ -413,10 +415,11 @@ async fn without_javascript_find_narrows_the_choices_and_saves_nothing() {
         )
         .await;
     assert_eq!(found.status, Status::Ok);
-    found.assert_contains(&format!("<option value=\"{}\">Ada Lovelace (ada@example.com)</option>", s.ada));
+    // Each search has exactly one match, which it chooses.
+    found.assert_contains(&format!("<option value=\"{}\" selected>Ada Lovelace (ada@example.com)</option>", s.ada));
     found.assert_lacks("Bob Builder");
-    found.assert_contains(&format!("<option value=\"{}\">Coffee Beans · BEANS", s.beans));
-    found.assert_contains(&format!("<option value=\"{}\">Stoneware Mug · MUG", s.mug));
+    found.assert_contains(&format!("<option value=\"{}\" selected>Coffee Beans · BEANS", s.beans));
+    found.assert_contains(&format!("<option value=\"{}\" selected>Stoneware Mug · MUG", s.mug));
     found.assert_contains("value=\"BEAN\"");
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
 
@@ -458,4 +461,216 @@ async fn the_order_form_stays_small_with_many_customers_and_products() {
     let edit = s.app.get(&format!("/orders/{id}/edit")).await;
     assert!(edit.body.len() < 30_000, "the edit page is {} bytes", edit.body.len());
     edit.assert_contains("Stoneware Mug · MUG");
+}
+
+#[rocket::async_test]
+async fn new_lines_hold_a_real_quantity_of_one_and_an_untouched_one_saves() {
+    let s = shop().await;
+    let form = s.app.get("/orders/new").await;
+    for i in 0..3 {
+        form.assert_contains(&format!(
+            "id=\"line-{i}-quantity\" name=\"lines[{i}].quantity\" value=\"1\" class=\"line-quantity\""
+        ));
+    }
+    form.assert_lacks("placeholder=\"1\"");
+    // The unit price's hint says what a blank means.
+    form.assert_contains("placeholder=\"current price\"");
+    form.assert_contains("Unit price on line 1 (blank for the current price)");
+
+    // The form as a browser sends it: the chosen product, every quantity
+    // still 1, the other two lines untouched.
+    let (ada, mug) = (s.ada.to_string(), s.mug.to_string());
+    let page = s
+        .app
+        .post_ok(
+            "/orders",
+            &[
+                ("user_id", &ada),
+                ("customer_q", ""),
+                ("status", "pending"),
+                ("lines[0].product_q", ""),
+                ("lines[0].product_id", &mug),
+                ("lines[0].quantity", "1"),
+                ("lines[0].unit_price", ""),
+                ("lines[1].product_q", ""),
+                ("lines[1].product_id", ""),
+                ("lines[1].quantity", "1"),
+                ("lines[1].unit_price", ""),
+                ("lines[2].product_q", ""),
+                ("lines[2].product_id", ""),
+                ("lines[2].quantity", "1"),
+                ("lines[2].unit_price", ""),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    page.assert_contains("placed.");
+    let lines: Vec<(i64, i32)> =
+        sqlx::query_as("SELECT product_id, quantity FROM order_items").fetch_all(&s.app.pool).await.unwrap();
+    assert_eq!(lines, [(s.mug, 1)]);
+}
+
+#[rocket::async_test]
+async fn each_line_error_sits_under_its_own_field() {
+    let s = shop().await;
+    let (ada, mug) = (s.ada.to_string(), s.mug.to_string());
+    let page = s
+        .app
+        .post(
+            "/orders",
+            &[
+                ("user_id", &ada),
+                ("lines[0].product_id", &mug),
+                ("lines[0].quantity", "two"),
+                ("lines[0].unit_price", "abc"),
+                ("lines[1].product_id", ""),
+                ("lines[1].quantity", "3"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, Status::Ok);
+    page.assert_contains(
+        "<small class=\"field-error\" id=\"line-0-quantity-error\">Enter the quantity as a whole number, like 3.</small>",
+    );
+    page.assert_contains(
+        "<small class=\"field-error\" id=\"line-0-price-error\">Enter a price as a number, like 12.50.</small>",
+    );
+    page.assert_lacks("id=\"line-0-product-error\"");
+    page.assert_contains(
+        "<small class=\"field-error\" id=\"line-1-product-error\">Choose a product for this line, or clear the line.</small>",
+    );
+    page.assert_contains("aria-describedby=\"line-0-quantity-error\"");
+
+    // Not enough stock is about the quantity too.
+    let page = s.place(s.ada, "pending", &[(s.beans, "6")]).await;
+    page.assert_contains(
+        "<small class=\"field-error\" id=\"line-0-quantity-error\">Not enough Coffee Beans in stock: 5 available, 6 requested.</small>",
+    );
+    // A product already on an earlier line is about the product.
+    let page = s.place(s.ada, "pending", &[(s.mug, "1"), (s.beans, "1"), (s.mug, "2")]).await;
+    page.assert_contains("<small class=\"field-error\" id=\"line-2-product-error\">This product is already on line 1");
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
+}
+
+#[rocket::async_test]
+async fn without_javascript_a_search_with_one_match_is_chosen_when_saving() {
+    let s = shop().await;
+    let page = s
+        .app
+        .post_ok(
+            "/orders",
+            &[
+                ("customer_q", "lovelace"),
+                ("lines[0].product_q", "BEANS"),
+                ("lines[0].quantity", "2"),
+                ("lines[1].product_q", ""),
+                ("lines[1].quantity", "1"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    page.assert_contains("placed.");
+    let (user, product, quantity): (i64, i64, i32) = sqlx::query_as(
+        "SELECT o.user_id, i.product_id, i.quantity FROM orders o JOIN order_items i ON i.order_id = o.id",
+    )
+    .fetch_one(&s.app.pool)
+    .await
+    .unwrap();
+    assert_eq!((user, product, quantity), (s.ada, s.beans, 2));
+}
+
+#[rocket::async_test]
+async fn searches_that_choose_nothing_say_why_and_every_value_comes_back() {
+    let s = shop().await;
+    let page = s
+        .app
+        .post(
+            "/orders",
+            &[
+                ("customer_q", "e"),
+                ("status", "paid"),
+                ("lines[0].product_q", "teapot"),
+                ("lines[0].quantity", "4"),
+                ("lines[0].unit_price", "3.50"),
+                ("lines[1].product_q", "e"),
+                ("lines[1].quantity", "1"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, Status::Ok);
+    page.assert_contains("2 customers match “e”: choose one from the list.");
+    page.assert_contains("No product matches “teapot”. Check the spelling, or search for another part of it.");
+    page.assert_contains("2 products match “e”: choose one from the list.");
+    // Everything typed is still there.
+    page.assert_contains("name=\"customer_q\" value=\"e\"");
+    page.assert_contains("name=\"lines[0].product_q\" value=\"teapot\"");
+    page.assert_contains("name=\"lines[0].quantity\" value=\"4\"");
+    page.assert_contains("name=\"lines[0].unit_price\" value=\"3.50\"");
+    page.assert_contains("<option value=\"paid\" selected>");
+    page.assert_contains(&format!("<option value=\"{}\">Ada Lovelace (ada@example.com)</option>", s.ada));
+    page.assert_contains(&format!("<option value=\"{}\">Bob Builder (bob@example.com)</option>", s.bob));
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
+
+    // Adding a line keeps them too, and the new line starts at 1.
+    let page = s
+        .app
+        .post(
+            "/orders",
+            &[
+                ("customer_q", "e"),
+                ("lines[0].product_q", "teapot"),
+                ("lines[0].quantity", "4"),
+                ("lines[0].unit_price", "3.50"),
+                ("action", "add_line"),
+            ],
+        )
+        .await;
+    page.assert_contains("name=\"lines[0].unit_price\" value=\"3.50\"");
+    page.assert_contains("name=\"lines[1].quantity\" value=\"1\"");
+    page.assert_lacks("field-error");
+}
+
+#[rocket::async_test]
+async fn without_javascript_each_search_comes_before_its_choices_and_the_page_has_no_inline_script() {
+    let s = shop().await;
+    let page = s.app.get(&format!("/orders/new?user_id={}", s.ada)).await;
+    let at = |needle: &str| page.body.find(needle).unwrap_or_else(|| panic!("{needle} is on the page"));
+    assert!(at("id=\"customer_q\"") < at("value=\"find\" class=\"secondary outline small picker-find\""));
+    assert!(at("id=\"customer_q\"") < at("id=\"user_id\""));
+    assert!(at("id=\"user_id\"") < at("id=\"status\""));
+    for i in 0..3 {
+        assert!(at(&format!("id=\"line-{i}-q\"")) < at(&format!("id=\"line-{i}-product\"")));
+        assert!(at(&format!("id=\"line-{i}-product\"")) < at(&format!("id=\"line-{i}-quantity\"")));
+        assert!(at(&format!("id=\"line-{i}-quantity\"")) < at(&format!("id=\"line-{i}-price\"")));
+    }
+    // The chosen customer carries what the combobox shows.
+    page.assert_contains("data-chosen-name=\"Ada Lovelace\" data-chosen-detail=\"ada@example.com\"");
+    // Scripts come from files only; the new-line template holds one blank line.
+    assert_eq!(page.body.matches("<script").count(), page.body.matches("<script src=\"/static/").count());
+    page.assert_contains("<script src=\"/static/picker.js\" defer></script>");
+    page.assert_contains("<script src=\"/static/order-form.js\" defer></script>");
+    let template =
+        page.body.split("<template id=\"line-template\">").nth(1).unwrap().split("</template>").next().unwrap();
+    assert!(template.contains("name=\"lines[__i__].product_id\"") && template.contains("value=\"1\""), "{template}");
+    for script in ["/static/picker.js", "/static/order-form.js"] {
+        let served = s.app.get(script).await;
+        assert_eq!(served.status, Status::Ok);
+        assert!(served.body.contains("\"use strict\""));
+    }
+}
+
+#[rocket::async_test]
+async fn pickers_answer_with_what_a_chosen_item_shows() {
+    let s = shop().await;
+    let json = |body: &str| serde_json::from_str::<Vec<serde_json::Value>>(body).unwrap();
+    let ada = json(&s.app.get("/pickers/customers?q=ada").await.body);
+    assert_eq!(ada[0]["name"], "Ada Lovelace");
+    assert_eq!(ada[0]["detail"], "ada@example.com");
+    assert!(ada[0].get("price_cents").is_none());
+    let mug = json(&s.app.get("/pickers/products?q=mug").await.body);
+    assert_eq!(mug[0]["name"], "Stoneware Mug");
+    assert_eq!(mug[0]["detail"], "MUG · $12.50 · 10 in stock");
+    assert_eq!(mug[0]["price_cents"], 1250);
+    assert_eq!(mug[0]["stock"], 10);
 }

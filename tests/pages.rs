@@ -36,7 +36,8 @@ async fn the_reports_show_the_top_customer_revenue_and_best_sellers() {
     // The leader card names the customer with the most orders.
     let leader = page.body.split("class=\"leader-name\"").nth(1).unwrap();
     assert!(leader.split("</p>").next().unwrap().contains("Ada Lovelace"));
-    page.assert_contains("3 orders · $30.00 revenue");
+    // Orders count when not cancelled, like revenue: Ada has 2 (and 1 cancelled).
+    page.assert_contains("2 orders · $30.00 revenue");
     // Revenue per customer ignores the cancelled order: Bob $180, Ada $30.
     let revenue = page.body.split("id=\"revenue\"").nth(1).unwrap().split("</section>").next().unwrap();
     let bob_at = revenue.find("Bob Builder").unwrap();
@@ -238,4 +239,98 @@ async fn a_first_start_creates_an_admin_prints_its_password_once_and_serves() {
         .await
         .unwrap();
     assert!(shopdesk::passwords::verify(password, &hash), "the printed password signs in");
+}
+
+#[rocket::async_test]
+async fn a_shared_first_place_is_shown_as_shared_and_shares_are_of_the_whole() {
+    let app = TestApp::new().await;
+    let ada = app.user("Ada Lovelace", "ada@example.com").await;
+    let bob = app.user("Bob Builder", "bob@example.com").await;
+    let cy = app.user("Cy Young", "cy@example.com").await;
+    let dee = app.user("Dee Dee", "dee@example.com").await;
+    let mug = app.product("Stoneware Mug", "MUG", 1000, 100).await;
+    let tea = app.product("Green Tea", "TEA", 500, 100).await;
+    // Ada, Bob and Cy tie on 2 orders (revenue $30, $50, $10); Dee has 1; a
+    // cancelled order counts for nobody.
+    order(&app, ada, "paid", mug, "1").await;
+    order(&app, ada, "paid", tea, "4").await;
+    order(&app, bob, "paid", mug, "2").await;
+    order(&app, bob, "shipped", mug, "3").await;
+    order(&app, cy, "pending", tea, "1").await;
+    order(&app, cy, "paid", tea, "1").await;
+    order(&app, dee, "paid", tea, "2").await;
+    order(&app, dee, "cancelled", mug, "9").await;
+
+    let page = app.get("/reports").await;
+    page.assert_contains("<p class=\"leader-label\">Shared first place</p>");
+    let names = page.body.split("class=\"leader-names\"").nth(1).unwrap().split("</p>").next().unwrap();
+    let (b, a, c) =
+        (names.find("Bob Builder").unwrap(), names.find("Ada Lovelace").unwrap(), names.find("Cy Young").unwrap());
+    assert!(b < a && a < c, "every leader named, listed by revenue: {names}");
+    page.assert_contains("3 customers with 2 orders each · listed by revenue, Bob Builder first with $50.00");
+    page.assert_lacks("Top customer</p>");
+
+    let top = page.body.split("id=\"top-customers\"").nth(1).unwrap().split("</section>").next().unwrap();
+    let ranks: Vec<&str> =
+        top.split("<td class=\"rank\">").skip(1).map(|cell| &cell[..cell.find('<').unwrap()]).collect();
+    assert_eq!(ranks, ["1", "1", "1", "4"]);
+    assert_eq!(top.matches("(shared)").count(), 3);
+    // Shares of all 7 orders that are not cancelled: 2/7 and 1/7.
+    top.assert_contains_all(&["Share of all 7 orders", "28.6%", "14.3%"]);
+    assert!(top.contains("max=\"7\""), "bars are of the whole: {top}");
+
+    // Revenue: Bob $50, Ada $30, then Cy and Dee level at $10 (Cy first, with
+    // more orders). Best sellers: tea 8 units ($40) before mug 6 ($60).
+    let revenue = page.body.split("id=\"revenue\"").nth(1).unwrap().split("</section>").next().unwrap();
+    revenue.assert_contains_all(&["Share is of all revenue, $100.00", "50.0%", "30.0%", "10.0%"]);
+    let ranks: Vec<&str> =
+        revenue.split("<td class=\"rank\">").skip(1).map(|cell| &cell[..cell.find('<').unwrap()]).collect();
+    assert_eq!(ranks, ["1", "2", "3", "3"]);
+    assert!(revenue.find("Cy Young").unwrap() < revenue.find("Dee Dee").unwrap());
+    let best = page.body.split("id=\"best-sellers\"").nth(1).unwrap().split("</section>").next().unwrap();
+    assert!(best.find("Green Tea").unwrap() < best.find("Stoneware Mug").unwrap());
+    best.assert_contains_all(&["all 14 units sold", "57.1%", "42.9%"]);
+
+    // The CSV ranks ties alike.
+    let csv = app.client.get("/reports/top-customers.csv").dispatch().await.into_string().await.unwrap();
+    let ranks: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(ranks, ["1", "1", "1", "4"], "{csv}");
+
+    // More tied than the ten listed: the card says how many more.
+    for n in 0..9 {
+        let id = app.user(&format!("Tied {n}"), &format!("tied{n}@example.com")).await;
+        order(&app, id, "paid", tea, "1").await;
+        order(&app, id, "paid", tea, "1").await;
+    }
+    let page = app.get("/reports").await;
+    page.assert_contains("10 customers listed here and 2 more customers with 2 orders each");
+    page.assert_contains("href=\"/users?sort=orders&amp;dir=desc\"");
+}
+
+#[rocket::async_test]
+async fn a_single_leader_is_the_top_customer() {
+    let app = TestApp::new().await;
+    let ada = app.user("Ada Lovelace", "ada@example.com").await;
+    let bob = app.user("Bob Builder", "bob@example.com").await;
+    let mug = app.product("Stoneware Mug", "MUG", 1000, 100).await;
+    order(&app, ada, "paid", mug, "1").await;
+    order(&app, ada, "paid", mug, "1").await;
+    order(&app, bob, "paid", mug, "5").await;
+    let page = app.get("/reports").await;
+    page.assert_contains("<p class=\"leader-label\">Top customer</p>");
+    page.assert_contains("2 orders · $20.00 revenue");
+    page.assert_lacks("Shared first place");
+    page.assert_lacks("(shared)");
+}
+
+trait ContainsAll {
+    fn assert_contains_all(&self, needles: &[&str]);
+}
+
+impl ContainsAll for str {
+    fn assert_contains_all(&self, needles: &[&str]) {
+        for needle in needles {
+            assert!(self.contains(needle), "expected {needle:?} in:\n{self}");
+        }
+    }
 }

@@ -26,6 +26,42 @@ async fn product(app: &TestApp, id: i64) -> (i64, i64) {
         .unwrap()
 }
 
+/// What a customer bought of a product, as kept: units, spend, orders, and
+/// the day of the last purchase; `None` when the figures hold no such row.
+async fn bought(app: &TestApp, user: i64, product: i64) -> Option<(i64, i64, i64, String)> {
+    sqlx::query_as(
+        "SELECT units, spend_cents, order_count, to_char(last_bought_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+           FROM customer_products WHERE user_id = $1 AND product_id = $2",
+    )
+    .bind(user)
+    .bind(product)
+    .fetch_optional(&app.pool)
+    .await
+    .unwrap()
+}
+
+/// Buyers of a product and products of a customer, as kept.
+async fn counts(app: &TestApp, user: i64, product: i64) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT customer_count FROM product_stats WHERE product_id = $2),
+                (SELECT product_count FROM customer_stats WHERE user_id = $1)",
+    )
+    .bind(user)
+    .bind(product)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+async fn placed_on(app: &TestApp, order: i64, day: &str) {
+    sqlx::query("UPDATE orders SET placed_at = $2::DATE + TIME '12:00' AT TIME ZONE 'UTC' WHERE id = $1")
+        .bind(order)
+        .bind(day)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+}
+
 fn order_fields(user: i64, status: &str, version: Option<i32>, lines: &[(i64, i32)]) -> Vec<(String, String)> {
     let mut f = vec![("user_id".to_string(), user.to_string()), ("status".into(), status.into())];
     if let Some(v) = version {
@@ -55,18 +91,25 @@ async fn figures_stay_exact_through_every_kind_of_order_change() {
     save(&app, "/orders", order_fields(ada, "paid", None, &[(mug, 2), (tea, 4)])).await;
     assert_eq!(customer(&app, ada).await, (1, 3000));
     assert_eq!(product(&app, mug).await, (2, 2000));
+    assert_eq!(bought(&app, ada, mug).await.map(|b| (b.0, b.1, b.2)), Some((2, 2000, 1)));
+    assert_eq!(counts(&app, ada, mug).await, (1, 2));
     assert!(verify(&app).await.is_empty());
 
     // Edit lines: change a quantity, drop a line, add none.
     save(&app, "/orders/1", order_fields(ada, "paid", Some(1), &[(mug, 3)])).await;
     assert_eq!(customer(&app, ada).await, (1, 3000));
     assert_eq!(product(&app, tea).await, (0, 0));
+    assert_eq!(bought(&app, ada, mug).await.map(|b| (b.0, b.1, b.2)), Some((3, 3000, 1)));
+    assert_eq!(bought(&app, ada, tea).await, None, "no longer bought: no row");
+    assert_eq!(counts(&app, ada, tea).await, (0, 1));
     assert!(verify(&app).await.is_empty());
 
     // Cancel: revenue and units leave, the order still counts.
     save(&app, "/orders/1", order_fields(ada, "cancelled", Some(2), &[(mug, 3)])).await;
     assert_eq!(customer(&app, ada).await, (1, 0));
     assert_eq!(product(&app, mug).await, (0, 0));
+    assert_eq!(bought(&app, ada, mug).await, None);
+    assert_eq!(counts(&app, ada, mug).await, (0, 0));
     assert!(verify(&app).await.is_empty());
 
     // Un-cancel while changing lines and customer.
@@ -74,12 +117,17 @@ async fn figures_stay_exact_through_every_kind_of_order_change() {
     assert_eq!(customer(&app, ada).await, (0, 0));
     assert_eq!(customer(&app, bob).await, (1, 1500));
     assert_eq!(product(&app, tea).await, (2, 500));
+    assert_eq!(bought(&app, ada, mug).await, None);
+    assert_eq!(bought(&app, bob, tea).await.map(|b| (b.0, b.1, b.2)), Some((2, 500, 1)));
+    assert_eq!(counts(&app, bob, tea).await, (1, 2));
     assert!(verify(&app).await.is_empty());
 
     // Delete.
     app.post_ok("/orders/1/delete", &[("version", "4")]).await;
     assert_eq!(customer(&app, bob).await, (0, 0));
     assert_eq!(product(&app, mug).await, (0, 0));
+    assert_eq!(bought(&app, bob, tea).await, None);
+    assert_eq!(counts(&app, bob, tea).await, (0, 0));
     let months: i64 = app.scalar_i64("SELECT coalesce(sum(order_count), 0)::BIGINT FROM monthly_revenue").await;
     assert_eq!(months, 0);
     assert!(verify(&app).await.is_empty());
@@ -87,7 +135,7 @@ async fn figures_stay_exact_through_every_kind_of_order_change() {
     // The reports read the kept figures.
     save(&app, "/orders", order_fields(bob, "pending", None, &[(tea, 1)])).await;
     let reports = app.get("/reports").await;
-    reports.assert_contains("1 orders · $2.50 revenue");
+    reports.assert_contains("1 order · $2.50 revenue");
 
     // Changed outside the application, in SQL: the database keeps the figures
     // itself, also when a live order's lines go with it by cascade.
@@ -98,6 +146,58 @@ async fn figures_stay_exact_through_every_kind_of_order_change() {
     sqlx::query("DELETE FROM orders").execute(&app.pool).await.unwrap();
     assert_eq!(customer(&app, bob).await, (0, 0));
     assert_eq!(product(&app, tea).await, (0, 0));
+    assert!(verify(&app).await.is_empty());
+}
+
+#[rocket::async_test]
+async fn the_last_purchase_follows_every_change_to_the_orders_behind_it() {
+    let app = TestApp::new().await;
+    let ada = app.user("Ada", "ada@example.com").await;
+    let bob = app.user("Bob", "bob@example.com").await;
+    let mug = app.product("Mug", "MUG", 1000, 100).await;
+    let tea = app.product("Tea", "TEA", 250, 100).await;
+    for (day, lines) in
+        [("2026-01-10", vec![(mug, 1)]), ("2026-02-10", vec![(mug, 2), (tea, 1)]), ("2026-03-10", vec![(mug, 3)])]
+    {
+        save(&app, "/orders", order_fields(ada, "paid", None, &lines)).await;
+        let id: i64 = sqlx::query_scalar("SELECT max(id) FROM orders").fetch_one(&app.pool).await.unwrap();
+        placed_on(&app, id, day).await;
+    }
+    let day = |b: Option<(i64, i64, i64, String)>| b.map(|b| (b.2, b.3));
+    assert_eq!(day(bought(&app, ada, mug).await), Some((3, "2026-03-10".into())));
+    assert!(verify(&app).await.is_empty());
+
+    // Cancelling the latest order: the one before becomes the last purchase.
+    save(&app, "/orders/3", order_fields(ada, "cancelled", Some(1), &[(mug, 3)])).await;
+    assert_eq!(day(bought(&app, ada, mug).await), Some((2, "2026-02-10".into())));
+    // Back-dating an order in SQL moves it; reviving the cancelled one brings March back.
+    placed_on(&app, 2, "2025-12-01").await;
+    assert_eq!(day(bought(&app, ada, mug).await), Some((2, "2026-01-10".into())));
+    assert_eq!(day(bought(&app, ada, tea).await), Some((1, "2025-12-01".into())));
+    save(&app, "/orders/3", order_fields(ada, "shipped", Some(2), &[(mug, 3)])).await;
+    assert_eq!(day(bought(&app, ada, mug).await), Some((3, "2026-03-10".into())));
+    assert!(verify(&app).await.is_empty());
+
+    // Giving the March order to Bob: Ada's last mug is January's again.
+    sqlx::query("UPDATE orders SET user_id = $1 WHERE id = 3").bind(bob).execute(&app.pool).await.unwrap();
+    assert_eq!(day(bought(&app, ada, mug).await), Some((2, "2026-01-10".into())));
+    assert_eq!(day(bought(&app, bob, mug).await), Some((1, "2026-03-10".into())));
+    // Removing a line in SQL (with the order's total, as the application
+    // keeps it), then deleting an order with its lines by cascade.
+    sqlx::query("DELETE FROM order_items WHERE order_id = 1").execute(&app.pool).await.unwrap();
+    sqlx::query("UPDATE orders SET total_cents = 0, item_count = 0 WHERE id = 1").execute(&app.pool).await.unwrap();
+    assert_eq!(day(bought(&app, ada, mug).await), Some((1, "2025-12-01".into())));
+    sqlx::query("DELETE FROM orders WHERE id = 2").execute(&app.pool).await.unwrap();
+    assert_eq!(bought(&app, ada, mug).await, None);
+    assert_eq!(bought(&app, ada, tea).await, None);
+    assert_eq!(counts(&app, ada, mug).await, (1, 0), "only Bob still buys mugs");
+    let found = verify(&app).await;
+    assert!(found.is_empty(), "{found:?}");
+
+    // Many orders changed by one statement: figures exact, each row written once.
+    sqlx::query("UPDATE orders SET status = 'cancelled'").execute(&app.pool).await.unwrap();
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM customer_products").await, 0);
+    sqlx::query("UPDATE orders SET status = 'pending'").execute(&app.pool).await.unwrap();
     assert!(verify(&app).await.is_empty());
 }
 
@@ -152,8 +252,20 @@ async fn verify_stats_reports_a_corrupted_figure() {
         .execute(&app.pool)
         .await
         .unwrap();
+    sqlx::query("UPDATE customer_products SET spend_cents = 1, last_bought_at = '2001-01-01' WHERE user_id = $1")
+        .bind(ada)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let found = verify(&app).await;
-    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert!(
+        found.contains(&format!(
+            "purchase customer {ada} product {mug}: spend_cents is 1 but the orders add up to 2000"
+        )),
+        "{found:?}"
+    );
+    assert!(found.iter().any(|d| d.contains("last_bought_at")), "{found:?}");
     assert!(
         found.contains(&format!("customer {ada}: revenue_cents is 2001 but the orders add up to 2000")),
         "{found:?}"
@@ -169,7 +281,7 @@ async fn verify_stats_reports_a_corrupted_figure() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("2 report figure(s) differ"), "{stdout}");
+    assert!(stdout.contains("4 report figure(s) differ"), "{stdout}");
     let mut conn = app.pool.acquire().await.unwrap();
     shopdesk::db::stats::rebuild(&mut conn).await.unwrap();
     assert!(verify(&app).await.is_empty());

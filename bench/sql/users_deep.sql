@@ -1,3 +1,3 @@
 SELECT id, email, display_name, role, session_epoch, disabled, created_at, last_login_at FROM staff WHERE id = :staff;
-SELECT u.id, u.name, u.email, u.created_at, s.order_count, s.revenue_cents, (u.created_at)::TEXT AS sort_key FROM users u JOIN customer_stats s ON s.user_id = u.id WHERE true AND (u.created_at, u.id) < (CAST(:deep_at AS TIMESTAMPTZ), :deep_id) ORDER BY u.created_at DESC, u.id DESC LIMIT 51;
+SELECT u.id, u.name, u.email, u.created_at, s.active_order_count AS order_count, s.revenue_cents, (u.created_at)::TEXT AS sort_key FROM users u JOIN customer_stats s ON s.user_id = u.id WHERE true AND (u.created_at, u.id) < (CAST(:deep_at AS TIMESTAMPTZ), :deep_id) ORDER BY u.created_at DESC, u.id DESC LIMIT 51;
 SELECT n, exact FROM row_count('users'::REGCLASS);

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod listing;
 pub mod orders;
 pub mod products;
+pub mod purchases;
 pub mod reports;
 pub mod staff;
 pub mod stats;

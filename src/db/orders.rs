@@ -50,6 +50,31 @@ impl Status {
     }
 }
 
+/// The orders list's status filter: one status, or every order that is not
+/// cancelled (the orders a product's or customer's figures count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Only(Status),
+    NotCancelled,
+}
+
+impl StatusFilter {
+    /// The value in URLs: a status, or `active` for "not cancelled".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusFilter::Only(status) => status.as_str(),
+            StatusFilter::NotCancelled => "active",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StatusFilter> {
+        match s {
+            "active" => Some(StatusFilter::NotCancelled),
+            other => Status::parse(other).map(StatusFilter::Only),
+        }
+    }
+}
+
 /// A row of an orders list.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderRow {
@@ -145,7 +170,9 @@ impl From<sqlx::Error> for SaveError {
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub user_id: Option<i64>,
-    pub status: Option<Status>,
+    /// Orders with this product on a line.
+    pub product_id: Option<i64>,
+    pub status: Option<StatusFilter>,
     /// Part of the customer's name or email.
     pub customer: String,
     /// Placed on or after this day (UTC).
@@ -159,12 +186,13 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn is_empty(&self) -> bool {
-        self.user_id.is_none()
-            && self.status.is_none()
-            && self.customer.is_empty()
+    /// Whether nothing but the customer, the product and the status is filtered on.
+    fn only_who_and_what(&self) -> bool {
+        self.customer.is_empty()
             && self.from.is_none()
             && self.to.is_none()
+            && self.min_total.is_none()
+            && self.max_total.is_none()
     }
 }
 
@@ -173,8 +201,20 @@ fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
     if let Some(user_id) = filter.user_id {
         query.push(" AND o.user_id = ").push_bind(user_id);
     }
-    if let Some(status) = filter.status {
-        query.push(" AND o.status = ").push_bind(status.as_str());
+    if let Some(product_id) = filter.product_id {
+        query
+            .push(" AND o.id IN (SELECT order_id FROM order_items WHERE product_id = ")
+            .push_bind(product_id)
+            .push(")");
+    }
+    match filter.status {
+        Some(StatusFilter::Only(status)) => {
+            query.push(" AND o.status = ").push_bind(status.as_str());
+        }
+        Some(StatusFilter::NotCancelled) => {
+            query.push(" AND o.status <> 'cancelled'");
+        }
+        None => {}
     }
     if let Some(from) = filter.from {
         query.push(" AND o.placed_at >= ").push_bind(from).push("::DATE::TIMESTAMP AT TIME ZONE 'UTC'");
@@ -236,24 +276,61 @@ pub fn export(
     }
 }
 
-/// How many orders match: exact from the kept figures when unfiltered, or
-/// filtered by status only or by customer only; estimated by the planner otherwise.
+/// How many orders match: exact from the kept figures when only the
+/// customer, the product and the status are filtered on and figures answer
+/// that (all orders, one status, a customer's orders, the orders not
+/// cancelled of a product or of a customer and a product); estimated by the
+/// planner otherwise.
 pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<Count, DbError> {
-    if filter.is_empty() || (filter.status.is_some() && Filter { status: None, ..filter.clone() }.is_empty()) {
-        let column = filter.status.map(Status::as_str).unwrap_or("order_count");
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT coalesce(sum({column}), 0)::BIGINT FROM monthly_revenue"
-        )))
-        .fetch_one(conn)
-        .await?;
-        return Ok(Count::Exact(n));
-    }
-    if let (Some(user_id), true) = (filter.user_id, Filter { user_id: None, ..filter.clone() }.is_empty()) {
-        let n: Option<i64> = sqlx::query_scalar("SELECT order_count FROM customer_stats WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(conn)
-            .await?;
-        return Ok(Count::Exact(n.unwrap_or(0)));
+    use StatusFilter::{NotCancelled, Only};
+    if filter.only_who_and_what() {
+        let exact: Option<i64> = match (filter.user_id, filter.product_id, filter.status) {
+            (None, None, status) => {
+                let column = match status {
+                    None => "order_count",
+                    Some(Only(status)) => status.as_str(),
+                    Some(NotCancelled) => "order_count - cancelled",
+                };
+                Some(
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT coalesce(sum({column}), 0)::BIGINT FROM monthly_revenue"
+                    )))
+                    .fetch_one(&mut *conn)
+                    .await?,
+                )
+            }
+            (Some(user_id), None, None | Some(NotCancelled)) => {
+                let column = if filter.status.is_some() { "active_order_count" } else { "order_count" };
+                let n: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT {column} FROM customer_stats WHERE user_id = $1"
+                )))
+                .bind(user_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                Some(n.unwrap_or(0))
+            }
+            (None, Some(product_id), Some(NotCancelled)) => {
+                let n: Option<i64> = sqlx::query_scalar("SELECT order_count FROM product_stats WHERE product_id = $1")
+                    .bind(product_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                Some(n.unwrap_or(0))
+            }
+            (Some(user_id), Some(product_id), Some(NotCancelled)) => {
+                let n: Option<i64> = sqlx::query_scalar(
+                    "SELECT order_count FROM customer_products WHERE user_id = $1 AND product_id = $2",
+                )
+                .bind(user_id)
+                .bind(product_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                Some(n.unwrap_or(0))
+            }
+            _ => None,
+        };
+        if let Some(n) = exact {
+            return Ok(Count::Exact(n));
+        }
     }
     let mut query = QueryBuilder::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM orders o");
     push_filter(&mut query, filter);
@@ -261,19 +338,6 @@ pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<
 }
 
 const ROW_COLUMNS: &str = "o.id, o.user_id, u.name AS user_name, o.status, o.total_cents, o.item_count, o.placed_at";
-
-/// Every order of one customer, newest first.
-pub async fn of_user(conn: &mut PgConnection, user_id: i64) -> Result<Vec<OrderRow>, DbError> {
-    Ok(sqlx::query_as::<_, OrderRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {ROW_COLUMNS}
-           FROM orders o JOIN users u ON u.id = o.user_id
-          WHERE o.user_id = $1
-          ORDER BY o.placed_at DESC, o.id DESC"
-    )))
-    .bind(user_id)
-    .fetch_all(conn)
-    .await?)
-}
 
 /// The most recently placed orders.
 pub async fn recent(conn: &mut PgConnection, limit: i64) -> Result<Vec<OrderRow>, DbError> {

@@ -139,15 +139,15 @@ pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<
     Ok(Count::Estimate(super::estimated_rows(conn, query).await?))
 }
 
-/// Sales figures for one product's page.
+/// A product's kept figures (see `product_stats`), over orders that are not cancelled.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
-pub struct ProductSales {
-    /// Orders of any status the product is on (which keep it from being deleted).
-    pub on_orders: i64,
-    /// Orders not cancelled the product is on.
-    pub order_count: i64,
+pub struct Figures {
     pub units_sold: i64,
     pub revenue_cents: i64,
+    /// Orders that are not cancelled with this product on them.
+    pub order_count: i64,
+    /// Distinct customers who bought it on those orders.
+    pub customer_count: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -178,20 +178,21 @@ pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<Product>, D
     .await?)
 }
 
-/// Units, orders and revenue of one product over orders that are not cancelled.
-pub async fn sales(conn: &mut PgConnection, id: i64) -> Result<ProductSales, DbError> {
-    Ok(sqlx::query_as::<_, ProductSales>(
-        "SELECT count(*) AS on_orders,
-                count(*) FILTER (WHERE o.status <> 'cancelled') AS order_count,
-                coalesce(sum(i.quantity) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS units_sold,
-                coalesce(sum(i.quantity * i.unit_price_cents) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT
-                    AS revenue_cents
-           FROM order_items i JOIN orders o ON o.id = i.order_id
-          WHERE i.product_id = $1",
+/// The product's figures, kept up to date by the database: one row, however many orders.
+pub async fn figures(conn: &mut PgConnection, id: i64) -> Result<Figures, DbError> {
+    Ok(sqlx::query_as::<_, Figures>(
+        "SELECT units_sold, revenue_cents, order_count, customer_count FROM product_stats WHERE product_id = $1",
     )
     .bind(id)
-    .fetch_one(conn)
-    .await?)
+    .fetch_optional(conn)
+    .await?
+    .unwrap_or_default())
+}
+
+/// Orders of any status, cancelled ones included, that have this product on
+/// a line: what keeps it from being deleted.
+pub async fn on_orders(conn: &mut PgConnection, id: i64) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM order_items WHERE product_id = $1").bind(id).fetch_one(conn).await?)
 }
 
 /// Products whose name or SKU contains `q`, by name: for pickers.

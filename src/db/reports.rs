@@ -24,8 +24,14 @@ pub struct Totals {
     pub low_stock: i64,
 }
 
+/// A customer in a ranking. Rankings count orders that are not cancelled.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CustomerFigures {
+    /// 1 for first place; customers level on the ranked figure share a rank
+    /// (1, 1, 3), listed by the stated second figure.
+    pub rank: i64,
+    /// Whether another customer has the same ranked figure.
+    pub tied: bool,
     pub user_id: i64,
     pub name: String,
     pub email: String,
@@ -33,14 +39,36 @@ pub struct CustomerFigures {
     pub revenue_cents: i64,
 }
 
+/// A product in the best sellers ranking (units, then revenue).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProductFigures {
+    pub rank: i64,
+    pub tied: bool,
     pub product_id: i64,
     pub name: String,
     pub sku: String,
     pub units_sold: i64,
     pub revenue_cents: i64,
 }
+
+/// The totals the reports' shares are of, and how many share each first place.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct ReportTotals {
+    /// Orders that are not cancelled.
+    pub orders: i64,
+    pub revenue_cents: i64,
+    pub units_sold: i64,
+    /// Customers with the most orders (counted up to 1,000).
+    pub first_by_orders: i64,
+    /// Customers with the most revenue (counted up to 1,000).
+    pub first_by_revenue: i64,
+    /// Products with the most units sold (counted up to 1,000).
+    pub first_by_units: i64,
+}
+
+/// How many share first place are counted up to, so a tie across a whole
+/// shop of one-order customers still costs a bounded read.
+pub const TIE_COUNT_LIMIT: i64 = 1000;
 
 /// Products at or below this stock level count as running low.
 pub const LOW_STOCK: i32 = 5;
@@ -64,46 +92,108 @@ pub async fn totals(conn: &mut PgConnection) -> Result<Totals, DbError> {
     .unwrap_or_default())
 }
 
-/// Customers with the most orders (any status), most first.
+/// The whole-shop totals and first-place ties of the reports, in one statement.
+pub async fn report_totals(conn: &mut PgConnection) -> Result<ReportTotals, DbError> {
+    Ok(sqlx::query_as::<_, ReportTotals>(
+        "WITH top AS (
+             SELECT (SELECT active_order_count FROM customer_stats
+                      ORDER BY active_order_count DESC, revenue_cents DESC, user_id LIMIT 1) AS orders,
+                    (SELECT revenue_cents FROM customer_stats
+                      ORDER BY revenue_cents DESC, active_order_count DESC, user_id LIMIT 1) AS revenue,
+                    (SELECT units_sold FROM product_stats
+                      ORDER BY units_sold DESC, revenue_cents DESC, product_id LIMIT 1) AS units
+         )
+         SELECT (SELECT coalesce(sum(order_count - cancelled), 0) FROM monthly_revenue)::BIGINT AS orders,
+                (SELECT coalesce(sum(revenue_cents), 0) FROM monthly_revenue)::BIGINT AS revenue_cents,
+                (SELECT coalesce(sum(units_sold), 0) FROM monthly_revenue)::BIGINT AS units_sold,
+                (SELECT count(*) FROM (SELECT 1 FROM customer_stats
+                                        WHERE active_order_count = top.orders AND top.orders > 0 LIMIT $1) t)
+                    AS first_by_orders,
+                (SELECT count(*) FROM (SELECT 1 FROM customer_stats
+                                        WHERE revenue_cents = top.revenue AND top.revenue > 0 LIMIT $1) t)
+                    AS first_by_revenue,
+                (SELECT count(*) FROM (SELECT 1 FROM product_stats
+                                        WHERE units_sold = top.units AND top.units > 0 LIMIT $1) t)
+                    AS first_by_units
+           FROM top",
+    )
+    .bind(TIE_COUNT_LIMIT)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Customers by orders not cancelled, then by revenue: the first `limit`
+/// (all of them when `None`), with their rank.
+fn customers_by_orders(limit: Option<i64>) -> String {
+    format!(
+        "SELECT rank() OVER (ORDER BY t.order_count DESC) AS rank,
+                EXISTS (SELECT 1 FROM customer_stats x
+                         WHERE x.active_order_count = t.order_count AND x.user_id <> t.user_id) AS tied,
+                t.*
+           FROM (SELECT s.user_id, u.name, u.email, s.active_order_count AS order_count, s.revenue_cents
+                   FROM customer_stats s JOIN users u ON u.id = s.user_id
+                  WHERE s.active_order_count > 0
+                  ORDER BY s.active_order_count DESC, s.revenue_cents DESC, s.user_id
+                  {}) t
+          ORDER BY t.order_count DESC, t.revenue_cents DESC, t.user_id",
+        limit.map(|n| format!("LIMIT {n}")).unwrap_or_default()
+    )
+}
+
+/// Customers by revenue, then by orders not cancelled.
+fn customers_by_revenue(limit: Option<i64>) -> String {
+    format!(
+        "SELECT rank() OVER (ORDER BY t.revenue_cents DESC) AS rank,
+                EXISTS (SELECT 1 FROM customer_stats x
+                         WHERE x.revenue_cents = t.revenue_cents AND x.user_id <> t.user_id) AS tied,
+                t.*
+           FROM (SELECT s.user_id, u.name, u.email, s.active_order_count AS order_count, s.revenue_cents
+                   FROM customer_stats s JOIN users u ON u.id = s.user_id
+                  WHERE s.revenue_cents > 0
+                  ORDER BY s.revenue_cents DESC, s.active_order_count DESC, s.user_id
+                  {}) t
+          ORDER BY t.revenue_cents DESC, t.order_count DESC, t.user_id",
+        limit.map(|n| format!("LIMIT {n}")).unwrap_or_default()
+    )
+}
+
+/// Products by units sold, then by revenue.
+fn products_by_units(limit: Option<i64>) -> String {
+    format!(
+        "SELECT rank() OVER (ORDER BY t.units_sold DESC) AS rank,
+                EXISTS (SELECT 1 FROM product_stats x
+                         WHERE x.units_sold = t.units_sold AND x.product_id <> t.product_id) AS tied,
+                t.*
+           FROM (SELECT s.product_id, p.name, p.sku, s.units_sold, s.revenue_cents
+                   FROM product_stats s JOIN products p ON p.id = s.product_id
+                  WHERE s.units_sold > 0
+                  ORDER BY s.units_sold DESC, s.revenue_cents DESC, s.product_id
+                  {}) t
+          ORDER BY t.units_sold DESC, t.revenue_cents DESC, t.product_id",
+        limit.map(|n| format!("LIMIT {n}")).unwrap_or_default()
+    )
+}
+
+/// Customers with the most orders that are not cancelled; ties broken by revenue.
 pub async fn top_customers(conn: &mut PgConnection, limit: i64) -> Result<Vec<CustomerFigures>, DbError> {
-    Ok(sqlx::query_as::<_, CustomerFigures>(
-        "SELECT s.user_id, u.name, u.email, s.order_count, s.revenue_cents
-           FROM customer_stats s JOIN users u ON u.id = s.user_id
-          WHERE s.order_count > 0
-          ORDER BY s.order_count DESC, s.user_id DESC
-          LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
+    Ok(sqlx::query_as::<_, CustomerFigures>(sqlx::AssertSqlSafe(customers_by_orders(Some(limit.max(0)))))
+        .fetch_all(conn)
+        .await?)
 }
 
-/// Revenue per customer (quantity × unit price over orders not cancelled), highest first.
+/// Revenue per customer (quantity × unit price over orders not cancelled),
+/// highest first; ties broken by number of orders.
 pub async fn revenue_per_customer(conn: &mut PgConnection, limit: i64) -> Result<Vec<CustomerFigures>, DbError> {
-    Ok(sqlx::query_as::<_, CustomerFigures>(
-        "SELECT s.user_id, u.name, u.email, s.order_count, s.revenue_cents
-           FROM customer_stats s JOIN users u ON u.id = s.user_id
-          WHERE s.revenue_cents > 0
-          ORDER BY s.revenue_cents DESC, s.user_id DESC
-          LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
+    Ok(sqlx::query_as::<_, CustomerFigures>(sqlx::AssertSqlSafe(customers_by_revenue(Some(limit.max(0)))))
+        .fetch_all(conn)
+        .await?)
 }
 
-/// Products by units sold over orders not cancelled, most first.
+/// Products by units sold over orders not cancelled, most first; ties broken by revenue.
 pub async fn best_sellers(conn: &mut PgConnection, limit: i64) -> Result<Vec<ProductFigures>, DbError> {
-    Ok(sqlx::query_as::<_, ProductFigures>(
-        "SELECT s.product_id, p.name, p.sku, s.units_sold, s.revenue_cents
-           FROM product_stats s JOIN products p ON p.id = s.product_id
-          WHERE s.units_sold > 0
-          ORDER BY s.units_sold DESC, s.product_id DESC
-          LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
+    Ok(sqlx::query_as::<_, ProductFigures>(sqlx::AssertSqlSafe(products_by_units(Some(limit.max(0)))))
+        .fetch_all(conn)
+        .await?)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -132,16 +222,8 @@ pub fn export_customers(
     by_revenue: bool,
 ) -> impl Stream<Item = Result<CustomerFigures, sqlx::Error>> + Send + 'static {
     async_stream::try_stream! {
-        let sql = if by_revenue {
-            "SELECT s.user_id, u.name, u.email, s.order_count, s.revenue_cents
-               FROM customer_stats s JOIN users u ON u.id = s.user_id
-              WHERE s.revenue_cents > 0 ORDER BY s.revenue_cents DESC, s.user_id DESC"
-        } else {
-            "SELECT s.user_id, u.name, u.email, s.order_count, s.revenue_cents
-               FROM customer_stats s JOIN users u ON u.id = s.user_id
-              WHERE s.order_count > 0 ORDER BY s.order_count DESC, s.user_id DESC"
-        };
-        let mut rows = sqlx::query_as::<_, CustomerFigures>(sql).fetch(&mut *conn);
+        let sql = if by_revenue { customers_by_revenue(None) } else { customers_by_orders(None) };
+        let mut rows = sqlx::query_as::<_, CustomerFigures>(sqlx::AssertSqlSafe(sql)).fetch(&mut *conn);
         while let Some(row) = rows.try_next().await? {
             yield row;
         }
@@ -153,12 +235,8 @@ pub fn export_best_sellers(
     mut conn: PoolConnection<Postgres>,
 ) -> impl Stream<Item = Result<ProductFigures, sqlx::Error>> + Send + 'static {
     async_stream::try_stream! {
-        let mut rows = sqlx::query_as::<_, ProductFigures>(
-            "SELECT s.product_id, p.name, p.sku, s.units_sold, s.revenue_cents
-               FROM product_stats s JOIN products p ON p.id = s.product_id
-              WHERE s.units_sold > 0 ORDER BY s.units_sold DESC, s.product_id DESC",
-        )
-        .fetch(&mut *conn);
+        let mut rows = sqlx::query_as::<_, ProductFigures>(sqlx::AssertSqlSafe(products_by_units(None)))
+            .fetch(&mut *conn);
         while let Some(row) = rows.try_next().await? {
             yield row;
         }

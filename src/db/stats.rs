@@ -1,5 +1,5 @@
-//! The aggregates behind the reports (per customer, per product, per month),
-//! kept up to date by database triggers in the same transaction as every order
+//! The aggregates behind the reports (per customer, per product, per
+//! customer and product, per month), kept up to date by database triggers in the same transaction as every order
 //! change, and the check that recomputes them from scratch.
 
 use sqlx::{Connection, PgConnection};
@@ -43,26 +43,57 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
                                     ('item_count', o.item_count::BIGINT, coalesce(l.items, 0))) f(figure, kept, expected)
               WHERE f.kept <> f.expected
          ),
+         purchase_expected AS (
+             SELECT o.user_id, i.product_id, sum(i.quantity)::BIGINT AS units,
+                    sum(i.quantity * i.unit_price_cents)::BIGINT AS spend_cents, count(*)::BIGINT AS order_count,
+                    max(o.placed_at) AS last_bought_at
+               FROM order_items i JOIN orders o ON o.id = i.order_id AND o.status <> 'cancelled'
+              GROUP BY o.user_id, i.product_id
+         ),
+         purchase_check AS (
+             SELECT 'purchase' AS kind,
+                    'customer ' || coalesce(e.user_id, s.user_id) || ' product ' || coalesce(e.product_id, s.product_id)
+                        AS key,
+                    f.figure, f.kept, f.expected
+               FROM purchase_expected e
+               FULL JOIN customer_products s ON s.user_id = e.user_id AND s.product_id = e.product_id,
+                    LATERAL (VALUES ('units', coalesce(s.units, 0), coalesce(e.units, 0)),
+                                    ('spend_cents', coalesce(s.spend_cents, 0), coalesce(e.spend_cents, 0)),
+                                    ('order_count', coalesce(s.order_count, 0), coalesce(e.order_count, 0)),
+                                    ('last_bought_at (µs since 1970)',
+                                     coalesce((extract(epoch FROM s.last_bought_at) * 1000000)::BIGINT, 0),
+                                     coalesce((extract(epoch FROM e.last_bought_at) * 1000000)::BIGINT, 0)))
+                        f(figure, kept, expected)
+              WHERE f.kept <> f.expected
+         ),
          customer_expected AS (
              SELECT u.id, count(o.id)::BIGINT AS order_count,
+                    count(o.id) FILTER (WHERE o.status <> 'cancelled')::BIGINT AS active_order_count,
                     coalesce(sum(l.total) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS revenue_cents
                FROM users u LEFT JOIN orders o ON o.user_id = u.id LEFT JOIN line_totals l ON l.order_id = o.id
               GROUP BY u.id
          ),
+         products_bought AS (
+             SELECT user_id, count(*)::BIGINT AS product_count FROM purchase_expected GROUP BY user_id
+         ),
          customer_check AS (
              SELECT 'customer' AS kind, coalesce(e.id, s.user_id)::TEXT AS key, f.figure, f.kept, f.expected
-               FROM customer_expected e FULL JOIN customer_stats s ON s.user_id = e.id,
+               FROM (SELECT c.*, coalesce(b.product_count, 0) AS product_count
+                       FROM customer_expected c LEFT JOIN products_bought b ON b.user_id = c.id) e
+               FULL JOIN customer_stats s ON s.user_id = e.id,
                     LATERAL (VALUES ('order_count', coalesce(s.order_count, -1), coalesce(e.order_count, 0)),
-                                    ('revenue_cents', coalesce(s.revenue_cents, -1), coalesce(e.revenue_cents, 0))) f(figure, kept, expected)
+                                    ('active_order_count', coalesce(s.active_order_count, -1),
+                                     coalesce(e.active_order_count, 0)),
+                                    ('revenue_cents', coalesce(s.revenue_cents, -1), coalesce(e.revenue_cents, 0)),
+                                    ('product_count', coalesce(s.product_count, -1), coalesce(e.product_count, 0)))
+                        f(figure, kept, expected)
               WHERE f.kept <> f.expected
          ),
          product_expected AS (
-             SELECT p.id, coalesce(sum(i.quantity), 0)::BIGINT AS units_sold,
-                    coalesce(sum(i.quantity * i.unit_price_cents), 0)::BIGINT AS revenue_cents,
-                    count(i.order_id)::BIGINT AS order_count
-               FROM products p
-               LEFT JOIN (order_items i JOIN orders o ON o.id = i.order_id AND o.status <> 'cancelled')
-                      ON i.product_id = p.id
+             SELECT p.id, coalesce(sum(b.units), 0)::BIGINT AS units_sold,
+                    coalesce(sum(b.spend_cents), 0)::BIGINT AS revenue_cents,
+                    coalesce(sum(b.order_count), 0)::BIGINT AS order_count, count(b.user_id)::BIGINT AS customer_count
+               FROM products p LEFT JOIN purchase_expected b ON b.product_id = p.id
               GROUP BY p.id
          ),
          product_check AS (
@@ -70,7 +101,9 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
                FROM product_expected e FULL JOIN product_stats s ON s.product_id = e.id,
                     LATERAL (VALUES ('units_sold', coalesce(s.units_sold, -1), coalesce(e.units_sold, 0)),
                                     ('revenue_cents', coalesce(s.revenue_cents, -1), coalesce(e.revenue_cents, 0)),
-                                    ('order_count', coalesce(s.order_count, -1), coalesce(e.order_count, 0))) f(figure, kept, expected)
+                                    ('order_count', coalesce(s.order_count, -1), coalesce(e.order_count, 0)),
+                                    ('customer_count', coalesce(s.customer_count, -1), coalesce(e.customer_count, 0)))
+                        f(figure, kept, expected)
               WHERE f.kept <> f.expected
          ),
          month_expected AS (
@@ -79,7 +112,8 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
                     count(*) FILTER (WHERE o.status = 'pending')::BIGINT AS pending,
                     count(*) FILTER (WHERE o.status = 'paid')::BIGINT AS paid,
                     count(*) FILTER (WHERE o.status = 'shipped')::BIGINT AS shipped,
-                    count(*) FILTER (WHERE o.status = 'cancelled')::BIGINT AS cancelled
+                    count(*) FILTER (WHERE o.status = 'cancelled')::BIGINT AS cancelled,
+                    coalesce(sum(l.items) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS units_sold
                FROM orders o LEFT JOIN line_totals l ON l.order_id = o.id GROUP BY 1
          ),
          month_check AS (
@@ -90,11 +124,13 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
                                     ('pending', coalesce(m.pending, 0), coalesce(e.pending, 0)),
                                     ('paid', coalesce(m.paid, 0), coalesce(e.paid, 0)),
                                     ('shipped', coalesce(m.shipped, 0), coalesce(e.shipped, 0)),
-                                    ('cancelled', coalesce(m.cancelled, 0), coalesce(e.cancelled, 0))) f(figure, kept, expected)
+                                    ('cancelled', coalesce(m.cancelled, 0), coalesce(e.cancelled, 0)),
+                                    ('units_sold', coalesce(m.units_sold, 0), coalesce(e.units_sold, 0)))
+                        f(figure, kept, expected)
               WHERE f.kept <> f.expected
          )
          SELECT * FROM order_check UNION ALL SELECT * FROM customer_check UNION ALL SELECT * FROM product_check
-         UNION ALL SELECT * FROM month_check
+         UNION ALL SELECT * FROM purchase_check UNION ALL SELECT * FROM month_check
          ORDER BY 1, 2, 3
          LIMIT 1000",
     )

@@ -25,6 +25,7 @@ pub struct UserRow {
     pub name: String,
     pub email: String,
     pub created_at: DateTime<Utc>,
+    /// Orders that are not cancelled.
     pub order_count: i64,
     pub revenue_cents: i64,
     pub sort_key: String,
@@ -41,7 +42,13 @@ pub const SORTS: [SortColumn; 5] = [
     SortColumn { key: "joined", expr: "u.created_at", sql_type: "TIMESTAMPTZ", id: "u.id", default_dir: Dir::Desc },
     SortColumn { key: "name", expr: "lower(u.name)", sql_type: "TEXT", id: "u.id", default_dir: Dir::Asc },
     SortColumn { key: "email", expr: "lower(u.email)", sql_type: "TEXT", id: "u.id", default_dir: Dir::Asc },
-    SortColumn { key: "orders", expr: "s.order_count", sql_type: "BIGINT", id: "s.user_id", default_dir: Dir::Desc },
+    SortColumn {
+        key: "orders",
+        expr: "s.active_order_count",
+        sql_type: "BIGINT",
+        id: "s.user_id",
+        default_dir: Dir::Desc,
+    },
     SortColumn { key: "revenue", expr: "s.revenue_cents", sql_type: "BIGINT", id: "s.user_id", default_dir: Dir::Desc },
 ];
 
@@ -95,7 +102,7 @@ fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
 /// One page of customers matching `filter`, sorted and positioned by `seek`.
 pub async fn search(conn: &mut PgConnection, filter: &Filter, seek: &Seek) -> Result<Page<UserRow>, DbError> {
     let mut query = QueryBuilder::new(format!(
-        "SELECT u.id, u.name, u.email, u.created_at, s.order_count, s.revenue_cents, {}
+        "SELECT u.id, u.name, u.email, u.created_at, s.active_order_count AS order_count, s.revenue_cents, {}
            FROM users u JOIN customer_stats s ON s.user_id = u.id",
         seek.sort_key()
     ));
@@ -117,7 +124,7 @@ pub fn export(
 ) -> impl Stream<Item = Result<UserRow, sqlx::Error>> + Send + 'static {
     async_stream::try_stream! {
         let mut query = QueryBuilder::new(format!(
-            "SELECT u.id, u.name, u.email, u.created_at, s.order_count, s.revenue_cents, {}
+            "SELECT u.id, u.name, u.email, u.created_at, s.active_order_count AS order_count, s.revenue_cents, {}
            FROM users u JOIN customer_stats s ON s.user_id = u.id",
             seek.sort_key()
         ));
@@ -154,6 +161,37 @@ pub struct UserChoice {
     pub id: i64,
     pub name: String,
     pub email: String,
+}
+
+/// A customer's kept figures (see `customer_stats`).
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct Figures {
+    /// Every order, whatever its status (any order keeps the customer from being deleted).
+    pub all_orders: i64,
+    /// Orders that are not cancelled: what "orders" means on every page.
+    pub order_count: i64,
+    /// Quantity × unit price over orders that are not cancelled.
+    pub revenue_cents: i64,
+    /// Distinct products bought on orders that are not cancelled.
+    pub product_count: i64,
+}
+
+impl Figures {
+    pub fn cancelled(&self) -> i64 {
+        self.all_orders - self.order_count
+    }
+}
+
+/// The customer's figures, kept up to date by the database: one row, however many orders.
+pub async fn figures(conn: &mut PgConnection, id: i64) -> Result<Figures, DbError> {
+    Ok(sqlx::query_as::<_, Figures>(
+        "SELECT order_count AS all_orders, active_order_count AS order_count, revenue_cents, product_count
+           FROM customer_stats WHERE user_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .unwrap_or_default())
 }
 
 pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<User>, DbError> {

@@ -20,6 +20,10 @@ pub struct ListState {
     pub prev: Option<String>,
     pub next: Option<String>,
     pub last: Option<String>,
+    /// Where the CSV export of this list is, when not at the list's path + `.csv`.
+    csv_path: Option<String>,
+    /// The id of the page section the list sits in, for links that stay on it.
+    anchor: Option<&'static str>,
 }
 
 impl ListState {
@@ -42,6 +46,8 @@ impl ListState {
             prev: None,
             next: None,
             last: None,
+            csv_path: None,
+            anchor: None,
         };
         let at_start = page.prev.is_none();
         let at_end = page.next.is_none();
@@ -54,6 +60,19 @@ impl ListState {
             state.last = Some(state.href("last=1"));
         }
         state
+    }
+
+    /// For a list that is one section of a bigger page: its CSV export lives
+    /// at `csv_path`, and its sort and page links come back to the section
+    /// `anchor` rather than to the top of the page.
+    pub fn section(mut self, csv_path: String, anchor: &'static str) -> ListState {
+        let fragment = format!("#{anchor}");
+        for link in [&mut self.first, &mut self.prev, &mut self.next, &mut self.last].into_iter().flatten() {
+            link.push_str(&fragment);
+        }
+        self.csv_path = Some(csv_path);
+        self.anchor = Some(anchor);
+        self
     }
 
     /// A link to this list with the current sort and `extra` parameters.
@@ -71,10 +90,21 @@ impl ListState {
         format!("{}{sep}sort={key}&dir={}", self.base, dir.as_str())
     }
 
+    /// A link for a column header or a sort choice: the list sorted by
+    /// `key` in `dir`, from the first page.
+    fn sort_link(&self, key: &str, dir: Dir) -> String {
+        let mut url = self.with_sort(key, dir);
+        if let Some(anchor) = self.anchor {
+            url.push('#');
+            url.push_str(anchor);
+        }
+        url
+    }
+
     /// The header link for a column: flips the direction when already sorted by it.
     pub fn sort_href(&self, key: &str, default_dir: &str) -> String {
         let dir = if key == self.sort { self.dir.flip() } else { Dir::parse(Some(default_dir)).unwrap_or(Dir::Asc) };
-        self.with_sort(key, dir)
+        self.sort_link(key, dir)
     }
 
     pub fn sort_mark(&self, key: &str) -> &'static str {
@@ -105,6 +135,10 @@ impl ListState {
     /// The CSV export of exactly this filtered and sorted list.
     pub fn csv_href(&self) -> String {
         let url = self.with_sort(self.sort, self.dir);
+        if let Some(path) = &self.csv_path {
+            let query = url.split_once('?').map(|(_, query)| query).unwrap_or("");
+            return format!("{path}?{query}");
+        }
         match url.split_once('?') {
             Some((path, query)) => format!("{path}.csv?{query}"),
             None => format!("{url}.csv"),
@@ -166,8 +200,13 @@ impl ListQuery<'_> {
     }
 
     pub fn seek(&self, columns: &[SortColumn]) -> Seek {
+        self.seek_rows(columns, super::PAGE_SIZE)
+    }
+
+    /// [`Self::seek`] with pages of `rows` rows.
+    pub fn seek_rows(&self, columns: &[SortColumn], rows: i64) -> Seek {
         let position = Position::from_query(self.after, self.before, self.last.is_some());
-        Seek::new(columns, self.sort, self.dir, position, super::PAGE_SIZE)
+        Seek::new(columns, self.sort, self.dir, position, rows)
     }
 }
 

@@ -31,6 +31,10 @@ pub const HISTORY_ROWS: i64 = 20;
 /// How many rows a list page shows.
 pub const PAGE_SIZE: i64 = 50;
 
+/// How many rows a list inside a record's page shows at a time (a product's
+/// buyers, a customer's products and latest orders).
+pub const SECTION_ROWS: i64 = 20;
+
 /// What a form submission answers: the page to go to next, or the form again
 /// with what went wrong.
 pub type Submitted<F> = Result<Result<Flash<Redirect>, F>, AppError>;

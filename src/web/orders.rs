@@ -1,6 +1,7 @@
 //! Order pages: filtered list, view, and a form that edits the order and its
-//! lines together. Lines are added and removed with plain submit buttons, so
-//! the form works without JavaScript.
+//! lines together. Searching, and adding and removing lines, are plain submit
+//! buttons, so the form works without JavaScript; with it, `static/picker.js`
+//! and `static/order-form.js` do the same in place.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -19,7 +20,9 @@ use super::listing::{parse_day, ListQuery, ListState};
 use super::{
     changed_since_review, done, encode, filters, query_id, refused, AdminForm, AppError, Chrome, HISTORY_ROWS,
 };
-use crate::db::orders::{self, BulkAction, Draft, DraftLine, Filter, Line, Order, OrderRow, SaveError, Status};
+use crate::db::orders::{
+    self, BulkAction, Draft, DraftLine, Filter, Line, Order, OrderRow, SaveError, Status, StatusFilter,
+};
 use crate::db::products::{self, ProductChoice};
 use crate::db::users::{self, User, UserChoice};
 use crate::db::{BulkError, BulkPreview, Db, DbError};
@@ -36,6 +39,13 @@ struct ListPage {
     rows: Vec<OrderRow>,
     list: ListState,
     customer: Option<User>,
+    /// The product the list is filtered to.
+    product: Option<ProductChoice>,
+    /// Without JavaScript: the products matching the typed product search,
+    /// when it did not name exactly one.
+    product_matches: Vec<ProductChoice>,
+    /// The list was asked for a product that does not exist (any more).
+    missing_product: bool,
     query: OrderFilterForm,
     date_error: Option<&'static str>,
     statuses: [Status; 4],
@@ -46,6 +56,13 @@ struct ListPage {
 pub struct OrderFilterForm {
     #[field(default = String::new())]
     pub user_id: String,
+    /// Orders with this product on a line.
+    #[field(default = String::new())]
+    pub product_id: String,
+    /// What was typed in the product search, when no product was chosen.
+    #[field(default = String::new())]
+    pub product_q: String,
+    /// A status, or `active` for every order that is not cancelled.
     #[field(default = String::new())]
     pub status: String,
     /// Part of a customer's name or email.
@@ -87,7 +104,8 @@ impl OrderFilterForm {
         let bad_date = from.is_err() || to.is_err() || min_total.is_err() || max_total.is_err();
         let filter = Filter {
             user_id: query_id(Some(&self.user_id)),
-            status: Status::parse(self.status.trim()),
+            product_id: query_id(Some(&self.product_id)),
+            status: StatusFilter::parse(self.status.trim()),
             customer: self.q.trim().chars().take(200).collect(),
             from: from.ok().flatten(),
             to: to.ok().flatten(),
@@ -100,9 +118,10 @@ impl OrderFilterForm {
     /// `/orders?...` with these filters, for links that keep them.
     pub fn base(&self, filter: &Filter) -> String {
         format!(
-            "/orders?user_id={}&status={}&q={}&from={}&to={}&min_total={}&max_total={}",
+            "/orders?user_id={}&product_id={}&status={}&q={}&from={}&to={}&min_total={}&max_total={}",
             filter.user_id.map(|i| i.to_string()).unwrap_or_default(),
-            filter.status.map(Status::as_str).unwrap_or(""),
+            filter.product_id.map(|i| i.to_string()).unwrap_or_default(),
+            filter.status.map(StatusFilter::as_str).unwrap_or(""),
             encode(&filter.customer),
             filter.from.map(|d| d.to_string()).unwrap_or_default(),
             filter.to.map(|d| d.to_string()).unwrap_or_default(),
@@ -110,15 +129,46 @@ impl OrderFilterForm {
             filter.max_total.map(super::export::decimal).unwrap_or_default()
         )
     }
+
+    /// The product search typed without JavaScript, trimmed and bounded.
+    fn product_search(&self) -> String {
+        self.product_q.trim().chars().take(200).collect()
+    }
 }
 
 #[get("/orders?<filters..>")]
-async fn list(chrome: Chrome, mut db: Connection<Db>, filters: OrderFilterForm) -> Result<ListPage, AppError> {
-    let (filter, bad_date) = filters.filter();
+async fn list(chrome: Chrome, mut db: Connection<Db>, mut filters: OrderFilterForm) -> Result<ListPage, AppError> {
+    let (mut filter, bad_date) = filters.filter();
     let customer = match filter.user_id {
         Some(id) => users::find(&mut db, id).await?,
         None => None,
     };
+    let mut product = match filter.product_id {
+        Some(id) => products::choices(&mut db, &[id]).await?.pop(),
+        None => None,
+    };
+    let mut missing_product = filter.product_id.is_some() && product.is_none();
+    // A product typed rather than chosen (without JavaScript), or typed over
+    // the chosen one's name: a search with exactly one match chooses it;
+    // several are offered to choose from.
+    let mut product_matches = Vec::new();
+    let typed = filters.product_search();
+    if !typed.is_empty() && product.as_ref().is_none_or(|p| p.name != typed) {
+        product_matches = products::pick(&mut db, &typed).await?;
+        product = match product_matches.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        };
+        if product.is_some() {
+            product_matches.clear();
+        }
+        filter.product_id = product.as_ref().map(|p| p.id);
+        missing_product = false;
+    }
+    filters.product_id = filter.product_id.map(|id| id.to_string()).unwrap_or_default();
+    if product.is_some() {
+        filters.product_q.clear();
+    }
     let seek = filters.list_query().seek(&orders::SORTS);
     let page = orders::search(&mut db, &filter, &seek).await?;
     let count = orders::count_matching(&mut db, &filter).await?;
@@ -128,10 +178,25 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, filters: OrderFilterForm) 
         rows: page.rows,
         list,
         customer,
+        product,
+        product_matches,
+        missing_product,
         query: filters,
         date_error: bad_date.then_some("Enter dates as YYYY-MM-DD and amounts as numbers, like 25.00."),
         statuses: Status::ALL,
     })
+}
+
+impl ListPage {
+    /// The heading: whose orders, and with which product.
+    fn heading(&self) -> String {
+        match (&self.customer, &self.product) {
+            (Some(c), Some(p)) => format!("Orders of {} containing {}", c.name, p.name),
+            (Some(c), None) => format!("Orders of {}", c.name),
+            (None, Some(p)) => format!("Orders containing {}", p.name),
+            (None, None) => "Orders".to_string(),
+        }
+    }
 }
 
 /// One order in the CSV export.
@@ -210,12 +275,21 @@ pub struct LineForm {
 }
 
 impl LineForm {
+    /// A new line: no product yet, a quantity of 1.
+    fn blank() -> LineForm {
+        LineForm { quantity: "1".to_string(), ..LineForm::default() }
+    }
+
+    /// Nothing on the line but what a new line starts with: it is ignored.
     fn is_blank(&self) -> bool {
-        self.product_id.trim().is_empty() && self.quantity.trim().is_empty() && self.unit_price.trim().is_empty()
+        self.product_id.trim().is_empty()
+            && self.product_q.trim().is_empty()
+            && self.unit_price.trim().is_empty()
+            && matches!(self.quantity.trim(), "" | "1")
     }
 
     fn product_id(&self) -> Option<i64> {
-        self.product_id.trim().parse().ok()
+        query_id(Some(&self.product_id))
     }
 }
 
@@ -237,12 +311,49 @@ pub struct OrderForm {
     action: String,
 }
 
+/// What the form's searches found: the customers matching the customer
+/// search, and for each line the products matching its search (one query
+/// each, however many lines).
+#[derive(Default)]
+struct Searches {
+    customers: Vec<UserChoice>,
+    products: Vec<Vec<ProductChoice>>,
+}
+
+impl Searches {
+    async fn run(db: &mut sqlx::PgConnection, form: &OrderForm) -> Result<Searches, DbError> {
+        let customers = users::pick(db, &form.customer_q).await?;
+        let typed: Vec<&str> = form.lines.iter().map(|line| line.product_q.as_str()).collect();
+        let products = products::pick_each(db, &typed).await?;
+        Ok(Searches { customers, products })
+    }
+
+    fn products_for(&self, index: usize) -> &[ProductChoice] {
+        self.products.get(index).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// Why a search did not choose anything, as a message for its field.
+fn unresolved(searched: &str, found: usize, one: &str, many: &str, nothing_typed: &str) -> String {
+    let searched = searched.trim();
+    if searched.is_empty() {
+        return nothing_typed.to_string();
+    }
+    match found {
+        0 => format!("No {one} matches “{searched}”. Check the spelling, or search for another part of it."),
+        n if n as i64 >= users::PICK_LIMIT => {
+            format!("Many {many} match “{searched}”: type more of it, then choose one.")
+        }
+        n => format!("{n} {many} match “{searched}”: choose one from the list."),
+    }
+}
+
 impl OrderForm {
     fn blank(user_id: Option<i64>) -> OrderForm {
         OrderForm {
             user_id: user_id.map(|id| id.to_string()).unwrap_or_default(),
             status: Status::Pending.as_str().to_string(),
-            lines: vec![LineForm::default(); BLANK_LINES],
+            lines: vec![LineForm::blank(); BLANK_LINES],
             ..OrderForm::default()
         }
     }
@@ -257,7 +368,7 @@ impl OrderForm {
                 product_q: String::new(),
             })
             .collect();
-        form_lines.push(LineForm::default());
+        form_lines.push(LineForm::blank());
         OrderForm {
             user_id: order.user_id.to_string(),
             status: order.status.clone(),
@@ -268,13 +379,40 @@ impl OrderForm {
         }
     }
 
-    /// Validates into a draft. Line errors are keyed `line<index>` by the
-    /// line's position in the form; `lines` holds errors about the whole set.
-    fn validate(&self) -> Result<(Draft, Vec<usize>), FieldErrors> {
+    /// A search with exactly one match chooses it: after Find, in place of
+    /// what was chosen; on saving, where nothing is chosen yet.
+    fn choose_single_matches(&mut self, searches: &Searches, replace: bool) {
+        if let [only] = searches.customers.as_slice() {
+            if replace || query_id(Some(&self.user_id)).is_none() {
+                self.user_id = only.id.to_string();
+            }
+        }
+        for (index, line) in self.lines.iter_mut().enumerate() {
+            if let [only] = searches.products_for(index) {
+                if replace || line.product_id().is_none() {
+                    line.product_id = only.id.to_string();
+                }
+            }
+        }
+    }
+
+    /// Validates into a draft. Line errors are keyed `line<index>.<field>`
+    /// (`product`, `quantity` or `price`) by the line's position in the form;
+    /// `lines` holds errors about the whole set.
+    fn validate(&self, searches: &Searches) -> Result<(Draft, Vec<usize>), FieldErrors> {
         let mut errors = FieldErrors::default();
-        let user_id = self.user_id.trim().parse::<i64>().ok().filter(|id| *id > 0);
+        let user_id = query_id(Some(&self.user_id));
         if user_id.is_none() {
-            errors.add("user_id", "Choose the customer who placed this order.");
+            errors.add(
+                "user_id",
+                unresolved(
+                    &self.customer_q,
+                    searches.customers.len(),
+                    "customer",
+                    "customers",
+                    "Choose the customer who placed this order.",
+                ),
+            );
         }
         let status = Status::parse(self.status.trim());
         if status.is_none() {
@@ -289,33 +427,36 @@ impl OrderForm {
             if line.is_blank() {
                 continue;
             }
-            let key = format!("line{index}");
-            let product_id = line.product_id.trim().parse::<i64>().ok().filter(|id| *id > 0);
-            let Some(product_id) = product_id else {
-                errors.add(&key, "Choose a product for this line, or clear the line.");
-                continue;
-            };
-            let quantity = match parse_count(&line.quantity, 1, "quantity") {
-                Ok(q) => q,
-                Err(message) => {
-                    errors.add(&key, message);
-                    continue;
-                }
-            };
+            let key = |field: &str| format!("line{index}.{field}");
+            let product_id = line.product_id();
+            if product_id.is_none() {
+                errors.add(
+                    &key("product"),
+                    unresolved(
+                        &line.product_q,
+                        searches.products_for(index).len(),
+                        "product",
+                        "products",
+                        "Choose a product for this line, or clear the line.",
+                    ),
+                );
+            }
+            let quantity = parse_count(&line.quantity, 1, "quantity").map_err(|e| errors.add(&key("quantity"), e)).ok();
             let unit_price_cents = if line.unit_price.trim().is_empty() {
-                None
+                Some(None)
             } else {
-                match parse_money(&line.unit_price) {
-                    Ok(cents) => Some(cents),
-                    Err(message) => {
-                        errors.add(&key, message.replace("The price", "The unit price"));
-                        continue;
-                    }
-                }
+                parse_money(&line.unit_price)
+                    .map(Some)
+                    .map_err(|e| errors.add(&key("price"), e.replace("The price", "The unit price")))
+                    .ok()
+            };
+            let (Some(product_id), Some(quantity), Some(unit_price_cents)) = (product_id, quantity, unit_price_cents)
+            else {
+                continue;
             };
             if let Some(first) = lines.iter().position(|l: &DraftLine| l.product_id == product_id) {
                 errors.add(
-                    &key,
+                    &key("product"),
                     format!(
                         "This product is already on line {}; change the quantity there instead.",
                         positions[first] + 1
@@ -349,12 +490,16 @@ struct FormPage {
     customers: Vec<UserChoice>,
     /// For each line: its chosen product and the matches for its search.
     line_products: Vec<Vec<ProductChoice>>,
+    /// Stock the order being edited holds now, by product, as
+    /// `id:quantity` pairs: it is available to the order again.
+    held: String,
     statuses: [Status; 4],
     /// Set when someone else saved the order after this form was opened.
     conflict: Option<(Order, Vec<Line>)>,
 }
 
 impl FormPage {
+    /// The page for `form`, searching what it has typed.
     async fn load(
         db: &mut sqlx::PgConnection,
         chrome: Chrome,
@@ -362,30 +507,51 @@ impl FormPage {
         form: OrderForm,
         errors: FieldErrors,
     ) -> Result<FormPage, AppError> {
+        let searches = Searches::run(db, &form).await?;
+        FormPage::with(db, chrome, order, form, errors, searches).await
+    }
+
+    /// The page for `form` with what its searches found.
+    async fn with(
+        db: &mut sqlx::PgConnection,
+        chrome: Chrome,
+        order: Option<Order>,
+        form: OrderForm,
+        errors: FieldErrors,
+        searches: Searches,
+    ) -> Result<FormPage, AppError> {
         let mut customers = Vec::new();
         if let Some(id) = query_id(Some(&form.user_id)) {
             customers.extend(users::choice(db, id).await?);
         }
-        for found in users::pick(db, &form.customer_q).await? {
+        for found in searches.customers {
             if customers.iter().all(|c| c.id != found.id) {
                 customers.push(found);
             }
         }
         let chosen_ids: Vec<i64> = form.lines.iter().filter_map(LineForm::product_id).collect();
         let chosen = products::choices(db, &chosen_ids).await?;
-        let searches: Vec<&str> = form.lines.iter().map(|line| line.product_q.as_str()).collect();
-        let found = products::pick_each(db, &searches).await?;
         let mut line_products = Vec::with_capacity(form.lines.len());
-        for (line, found) in form.lines.iter().zip(found) {
+        let mut found = searches.products.into_iter();
+        for line in &form.lines {
             let mut options: Vec<ProductChoice> =
                 chosen.iter().filter(|p| Some(p.id) == line.product_id()).cloned().collect();
-            for found in found {
+            for found in found.next().unwrap_or_default() {
                 if options.iter().all(|p| p.id != found.id) {
                     options.push(found);
                 }
             }
             line_products.push(options);
         }
+        let held = match &order {
+            Some(o) if o.status != Status::Cancelled.as_str() => orders::lines(db, o.id)
+                .await?
+                .iter()
+                .map(|l| format!("{}:{}", l.product_id, l.quantity))
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => String::new(),
+        };
         Ok(FormPage {
             chrome: chrome.on("orders"),
             order,
@@ -393,6 +559,7 @@ impl FormPage {
             errors,
             customers,
             line_products,
+            held,
             statuses: Status::ALL,
             conflict: None,
         })
@@ -403,14 +570,41 @@ impl FormPage {
         value.trim().parse::<i64>().ok() == Some(*id)
     }
 
+    /// The chosen customer, if the form names one that exists.
+    fn chosen_customer(&self) -> Option<&UserChoice> {
+        let id = query_id(Some(&self.form.user_id))?;
+        self.customers.iter().find(|c| c.id == id)
+    }
+
     /// The product choices for the line at `index`.
     fn products_for(&self, index: &usize) -> &[ProductChoice] {
         self.line_products.get(*index).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// The error for the line at `index`, if it has one.
-    fn line_error(&self, index: &usize) -> Option<&str> {
-        self.errors.get(&format!("line{index}"))
+    /// The chosen product of the line at `index`, if it exists.
+    fn chosen_product(&self, index: &usize) -> Option<&ProductChoice> {
+        let id = self.form.lines.get(*index)?.product_id()?;
+        self.products_for(index).iter().find(|p| p.id == id)
+    }
+
+    /// The error for one field (`product`, `quantity`, `price`) of the line at `index`.
+    fn line_error(&self, index: &usize, field: &str) -> Option<&str> {
+        self.errors.get(&format!("line{index}.{field}"))
+    }
+
+    /// Whether the line at `index` has any error.
+    fn line_invalid(&self, index: &usize) -> bool {
+        ["product", "quantity", "price"].iter().any(|field| self.line_error(index, field).is_some())
+    }
+
+    /// The line a script adds with "+ Add a line".
+    fn blank_line(&self) -> LineForm {
+        LineForm::blank()
+    }
+
+    /// The line template's options and errors: none.
+    fn nothing(&self) -> (&[ProductChoice], Option<&ProductChoice>, Option<&str>) {
+        (&[], None, None)
     }
 }
 
@@ -427,16 +621,13 @@ async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPag
     FormPage::load(&mut db, chrome, Some(order), form, FieldErrors::default()).await
 }
 
-/// Applies the find, add-line and remove-line buttons; `true` if one was
-/// pressed (the form is then shown again, nothing saved).
+/// Applies the add-line and remove-line buttons; `true` if one was pressed
+/// (the form is then shown again, nothing saved).
 fn edit_lines(form: &mut OrderForm) -> bool {
     let action = form.action.trim().to_string();
-    if action == "find" {
-        return true;
-    }
     if action == "add_line" {
         if form.lines.len() < MAX_LINES {
-            form.lines.push(LineForm::default());
+            form.lines.push(LineForm::blank());
         }
         return true;
     }
@@ -447,33 +638,46 @@ fn edit_lines(form: &mut OrderForm) -> bool {
             }
         }
         if form.lines.is_empty() {
-            form.lines.push(LineForm::default());
+            form.lines.push(LineForm::blank());
         }
         return true;
     }
     false
 }
 
-/// Saves a valid form, or explains why not as field errors.
-async fn save(
+/// What a submitted order form leads to: saved, or the form again.
+enum Outcome {
+    Saved(i64),
+    Again(FieldErrors, Searches),
+}
+
+/// Searches what the form typed (Find chooses single matches; saving fills
+/// empty choices with them), then saves a valid form or explains why not.
+async fn submit(
     db: &mut sqlx::PgConnection,
     actor: crate::db::Actor,
-    form: &OrderForm,
+    form: &mut OrderForm,
     existing: Option<(i64, i32)>,
-) -> Result<Result<i64, FieldErrors>, DbError> {
-    let (draft, positions) = match form.validate() {
+) -> Result<Outcome, DbError> {
+    let searches = Searches::run(db, form).await?;
+    let finding = form.action.trim() == "find";
+    form.choose_single_matches(&searches, finding);
+    if finding {
+        return Ok(Outcome::Again(FieldErrors::default(), searches));
+    }
+    let (draft, positions) = match form.validate(&searches) {
         Ok(valid) => valid,
-        Err(errors) => return Ok(Err(errors)),
+        Err(errors) => return Ok(Outcome::Again(errors, searches)),
     };
     let mut errors = FieldErrors::default();
     match orders::save(db, actor, existing, &draft).await {
-        Ok(id) => return Ok(Ok(id)),
+        Ok(id) => return Ok(Outcome::Saved(id)),
         Err(SaveError::OutOfStock { line, product, available, requested }) => errors.add(
-            &format!("line{}", positions[line]),
+            &format!("line{}.quantity", positions[line]),
             format!("Not enough {product} in stock: {available} available, {requested} requested."),
         ),
         Err(SaveError::MissingProduct { line }) => {
-            errors.add(&format!("line{}", positions[line]), "This product no longer exists; choose another.")
+            errors.add(&format!("line{}.product", positions[line]), "This product no longer exists; choose another.")
         }
         Err(SaveError::Db(DbError::Constraint { constraint })) => {
             if !errors.add_constraint(&constraint) {
@@ -482,25 +686,30 @@ async fn save(
         }
         Err(SaveError::Db(e)) => return Err(e),
     }
-    Ok(Err(errors))
+    Ok(Outcome::Again(errors, searches))
 }
 
 type Submitted = super::Submitted<FormPage>;
+
+const NOT_SAVED: &str = "The order was not saved. Please correct the highlighted fields.";
 
 #[post("/orders", data = "<form>")]
 async fn create(chrome: Chrome, db: &Db, form: AdminForm<OrderForm>) -> Submitted {
     let mut db = db.conn().await?;
     let actor = form.actor();
     let mut form = form.form;
-    let mut errors = FieldErrors::default();
-    if !edit_lines(&mut form) {
-        match save(&mut db, actor, &form, None).await? {
-            Ok(id) => return Ok(Ok(done(format!("/orders/{id}"), format!("Order #{id} placed.")))),
-            Err(e) => errors = e,
-        }
-        errors.add("form", "The order was not saved. Please correct the highlighted fields.");
+    if edit_lines(&mut form) {
+        return Ok(Err(FormPage::load(&mut db, chrome, None, form, FieldErrors::default()).await?));
     }
-    Ok(Err(FormPage::load(&mut db, chrome, None, form, errors).await?))
+    match submit(&mut db, actor, &mut form, None).await? {
+        Outcome::Saved(id) => Ok(Ok(done(format!("/orders/{id}"), format!("Order #{id} placed.")))),
+        Outcome::Again(mut errors, searches) => {
+            if !errors.is_empty() {
+                errors.add("form", NOT_SAVED);
+            }
+            Ok(Err(FormPage::with(&mut db, chrome, None, form, errors, searches).await?))
+        }
+    }
 }
 
 #[post("/orders/<id>", data = "<form>")]
@@ -509,27 +718,28 @@ async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<OrderForm>) ->
     let actor = form.actor();
     let mut form = form.form;
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let mut errors = FieldErrors::default();
-    let mut conflict = None;
-    if !edit_lines(&mut form) {
-        let version = parse_version(&form.version).unwrap_or(0);
-        match save(&mut db, actor, &form, Some((id, version))).await {
-            Ok(Ok(_)) => return Ok(Ok(done(format!("/orders/{id}"), format!("Order #{id} saved.")))),
-            Ok(Err(e)) => {
-                errors = e;
-                errors.add("form", "The order was not saved. Please correct the highlighted fields.");
-            }
-            Err(DbError::Conflict) => {
-                let current = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-                let lines = orders::lines(&mut db, id).await?;
-                // Saving again applies the typed values over the version shown.
-                form.version = current.version.to_string();
-                conflict = Some((current, lines));
-            }
-            Err(e) => return Err(e.into()),
-        }
+    if edit_lines(&mut form) {
+        return Ok(Err(FormPage::load(&mut db, chrome, Some(order), form, FieldErrors::default()).await?));
     }
-    let mut page = FormPage::load(&mut db, chrome, Some(order), form, errors).await?;
+    let version = parse_version(&form.version).unwrap_or(0);
+    let (errors, searches, conflict) = match submit(&mut db, actor, &mut form, Some((id, version))).await {
+        Ok(Outcome::Saved(_)) => return Ok(Ok(done(format!("/orders/{id}"), format!("Order #{id} saved.")))),
+        Ok(Outcome::Again(mut errors, searches)) => {
+            if !errors.is_empty() {
+                errors.add("form", NOT_SAVED);
+            }
+            (errors, searches, None)
+        }
+        Err(DbError::Conflict) => {
+            let current = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+            let lines = orders::lines(&mut db, id).await?;
+            // Saving again applies the typed values over the version shown.
+            form.version = current.version.to_string();
+            (FieldErrors::default(), Searches::run(&mut db, &form).await?, Some((current, lines)))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut page = FormPage::with(&mut db, chrome, Some(order), form, errors, searches).await?;
     page.conflict = conflict;
     Ok(Err(page))
 }

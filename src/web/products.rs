@@ -1,4 +1,5 @@
-//! Product pages: list and search, view with sales, create, edit, delete.
+//! Product pages: list and search, view with sales and the customers who
+//! bought it, create, edit, delete.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -14,10 +15,12 @@ use super::export::{decimal, Csv, Exports};
 use super::filters::counted;
 use super::forms::{parse_count, parse_money, parse_text, parse_version, FieldErrors};
 use super::listing::{ListQuery, ListState};
-use super::{changed_since_review, done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
-use crate::db::products::{
-    self, BulkChange, BulkRow, Filter, NewProduct, Product, ProductRow, ProductSales, StockLevel,
+use super::{
+    changed_since_review, done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS, SECTION_ROWS,
 };
+use crate::db::listing::Count;
+use crate::db::products::{self, BulkChange, BulkRow, Figures, Filter, NewProduct, Product, ProductRow, StockLevel};
+use crate::db::purchases::{self, Buyer, BUYER_SORTS};
 use crate::db::reports::LOW_STOCK;
 use crate::db::{BulkError, BulkPreview, Db, DbError};
 
@@ -110,17 +113,90 @@ async fn export(_signed_in: Staff, db: &Db, exports: &State<Exports>, query: Lis
 struct ShowPage {
     chrome: Chrome,
     product: Product,
-    sales: ProductSales,
+    figures: Figures,
     low_stock: i32,
+    /// One page of the customers who bought it.
+    buyers: Vec<Buyer>,
+    list: ListState,
     history: Vec<crate::db::audit::Entry>,
 }
 
-#[get("/products/<id>")]
-async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<ShowPage, AppError> {
+#[get("/products/<id>?<query..>")]
+async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64, query: ListQuery<'_>) -> Result<ShowPage, AppError> {
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let sales = products::sales(&mut db, id).await?;
+    let figures = products::figures(&mut db, id).await?;
+    let seek = query.seek_rows(&BUYER_SORTS, SECTION_ROWS);
+    let page = purchases::buyers(&mut db, id, &seek).await?;
+    let list = ListState::new(
+        format!("/products/{id}?"),
+        &seek,
+        BUYER_SORTS[0].key,
+        Count::Exact(figures.customer_count),
+        ("customer", "customers"),
+        &page,
+    )
+    .section(format!("/products/{id}/buyers.csv"), "bought-by");
     let history = crate::db::audit::history(&mut db, &["product"], id, HISTORY_ROWS).await?;
-    Ok(ShowPage { chrome: chrome.on("products"), product, sales, low_stock: LOW_STOCK, history })
+    Ok(ShowPage {
+        chrome: chrome.on("products"),
+        product,
+        figures,
+        low_stock: LOW_STOCK,
+        buyers: page.rows,
+        list,
+        history,
+    })
+}
+
+impl ShowPage {
+    /// "on 1 order", "on 1,204 orders": orders not cancelled with the product.
+    fn on_orders(&self) -> String {
+        counted(self.figures.order_count, "order", "orders")
+    }
+
+    /// "1 customer", "31,204 customers".
+    fn buyers_count(&self) -> String {
+        counted(self.figures.customer_count, "customer", "customers")
+    }
+}
+
+/// One buyer in the CSV export of a product's buyers.
+#[derive(Serialize)]
+struct BuyerCsv {
+    customer_id: i64,
+    name: String,
+    email: String,
+    units: i64,
+    spend: String,
+    orders: i64,
+    last_bought: String,
+}
+
+#[get("/products/<id>/buyers.csv?<query..>")]
+async fn buyers_export(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    id: i64,
+    query: ListQuery<'_>,
+) -> Result<Csv, AppError> {
+    let mut conn = db.conn().await?;
+    products::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
+    let slot = exports.slot().await?;
+    let seek = query.seek(&BUYER_SORTS).from_start();
+    let rows = purchases::export_buyers(conn, id, seek).map(|row| {
+        row.map(|b| BuyerCsv {
+            customer_id: b.user_id,
+            name: b.name,
+            email: b.email,
+            units: b.units,
+            spend: decimal(b.spend_cents),
+            orders: b.order_count,
+            last_bought: b.last_bought_at.to_rfc3339(),
+        })
+    });
+    let header = &["customer_id", "name", "email", "units", "spend", "orders", "last_bought"];
+    Csv::spool(exports, slot, &format!("product-{id}-buyers.csv"), header, rows).await
 }
 
 /// The product form as typed, so it can be shown again with its errors.
@@ -271,14 +347,25 @@ async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<ProductForm>) 
 struct DeletePage {
     chrome: Chrome,
     product: Product,
-    sales: ProductSales,
+    /// Orders of any status with the product on them (all of them keep it).
+    on_orders: i64,
+    /// Of those, the ones not cancelled.
+    figures: Figures,
 }
 
 #[get("/products/<id>/delete")]
 async fn confirm_delete(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<DeletePage, AppError> {
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let sales = products::sales(&mut db, id).await?;
-    Ok(DeletePage { chrome: chrome.on("products"), product, sales })
+    let on_orders = products::on_orders(&mut db, id).await?;
+    let figures = products::figures(&mut db, id).await?;
+    Ok(DeletePage { chrome: chrome.on("products"), product, on_orders, figures })
+}
+
+impl DeletePage {
+    /// Of the orders the product is on, those cancelled.
+    fn cancelled(&self) -> i64 {
+        self.on_orders - self.figures.order_count
+    }
 }
 
 #[derive(Debug, FromForm)]
@@ -300,9 +387,9 @@ async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>
         Ok(Err(lines)) => Ok(refused(
             format!("/products/{id}"),
             format!(
-                "{} can't be deleted: it appears on {lines} order{}, and order history must stay intact. Set its stock to 0 to stop selling it.",
+                "{} can't be deleted: it appears on {} (cancelled or not), and order history must stay intact. Set its stock to 0 to stop selling it.",
                 product.name,
-                if lines == 1 { "" } else { "s" }
+                counted(lines, "order", "orders")
             ),
         )),
         Err(DbError::Conflict) => Ok(refused(
@@ -315,7 +402,20 @@ async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>
 }
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![list, export, bulk_confirm, bulk_apply, show, new, edit, create, update, confirm_delete, delete]
+    routes![
+        list,
+        export,
+        bulk_confirm,
+        bulk_apply,
+        show,
+        buyers_export,
+        new,
+        edit,
+        create,
+        update,
+        confirm_delete,
+        delete
+    ]
 }
 
 /// A bulk change on the products list: price or stock by a percentage, on

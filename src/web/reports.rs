@@ -1,5 +1,7 @@
 //! The reports page: who buys most, who brings the most revenue, what sells,
-//! and revenue by month; each also as a CSV download.
+//! and revenue by month; each also as a CSV download. Rankings show ties as
+//! ties (a shared rank, every leader named) and break them by a stated
+//! second figure; shares are of the shop's whole total.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -10,7 +12,7 @@ use serde::Serialize;
 
 use super::export::{decimal, Csv, Exports};
 use super::{filters, AppError, Chrome};
-use crate::db::reports::{self, CustomerFigures, Month, ProductFigures};
+use crate::db::reports::{self, CustomerFigures, Month, ProductFigures, ReportTotals, TIE_COUNT_LIMIT};
 use crate::db::staff::Staff;
 use crate::db::Db;
 
@@ -28,6 +30,38 @@ struct ReportsPage {
     best_sellers: Vec<ProductFigures>,
     months: Vec<Month>,
     chart: String,
+    totals: ReportTotals,
+}
+
+impl ReportsPage {
+    /// `part` as a percentage of `whole`, to one decimal: "12.5%".
+    fn share(&self, part: &i64, whole: &i64) -> String {
+        if *whole <= 0 {
+            return "0%".to_string();
+        }
+        let tenths = (i128::from(*part) * 1000 + i128::from(*whole) / 2) / i128::from(*whole);
+        if tenths == 0 && *part > 0 {
+            return "<0.1%".to_string();
+        }
+        format!("{}.{}%", tenths / 10, tenths % 10)
+    }
+
+    /// The customers sharing first place by orders (those listed).
+    fn leaders(&self) -> Vec<&CustomerFigures> {
+        self.top_customers.iter().filter(|c| c.rank == 1).collect()
+    }
+
+    /// How many more share first place than are listed, as words
+    /// ("2 more customers"), or nothing.
+    fn more_leaders(&self) -> Option<String> {
+        let listed = self.leaders().len() as i64;
+        let all = self.totals.first_by_orders;
+        (all > listed).then(|| {
+            let more = all - listed;
+            let at_least = if all >= TIE_COUNT_LIMIT { "at least " } else { "" };
+            format!("{at_least}{}", filters::counted(more, "more customer", "more customers"))
+        })
+    }
 }
 
 #[get("/reports")]
@@ -37,12 +71,14 @@ async fn page(chrome: Chrome, mut db: Connection<Db>) -> Result<ReportsPage, App
     let best_sellers = reports::best_sellers(&mut db, REPORT_ROWS).await?;
     let months = reports::revenue_by_month(&mut db, CHART_MONTHS).await?;
     let chart = super::charts::revenue_by_month(&months, "revenue-chart");
-    Ok(ReportsPage { chrome: chrome.on("reports"), top_customers, revenue, best_sellers, months, chart })
+    let totals = reports::report_totals(&mut db).await?;
+    Ok(ReportsPage { chrome: chrome.on("reports"), top_customers, revenue, best_sellers, months, chart, totals })
 }
 
 #[derive(Serialize)]
 struct CustomerCsv {
-    rank: usize,
+    /// Shared by customers level on the ranked figure.
+    rank: i64,
     customer_id: i64,
     name: String,
     email: String,
@@ -52,9 +88,9 @@ struct CustomerCsv {
 
 async fn customers_csv(filename: &str, db: &Db, exports: &Exports, by_revenue: bool) -> Result<Csv, AppError> {
     let slot = exports.slot().await?;
-    let rows = reports::export_customers(db.conn().await?, by_revenue).enumerate().map(|(i, row)| {
+    let rows = reports::export_customers(db.conn().await?, by_revenue).map(|row| {
         row.map(|c| CustomerCsv {
-            rank: i + 1,
+            rank: c.rank,
             customer_id: c.user_id,
             name: c.name,
             email: c.email,
@@ -77,7 +113,7 @@ async fn revenue_csv(_signed_in: Staff, db: &Db, exports: &State<Exports>) -> Re
 
 #[derive(Serialize)]
 struct ProductCsv {
-    rank: usize,
+    rank: i64,
     product_id: i64,
     name: String,
     sku: String,
@@ -88,9 +124,9 @@ struct ProductCsv {
 #[get("/reports/best-sellers.csv")]
 async fn best_sellers_csv(_signed_in: Staff, db: &Db, exports: &State<Exports>) -> Result<Csv, AppError> {
     let slot = exports.slot().await?;
-    let rows = reports::export_best_sellers(db.conn().await?).enumerate().map(|(i, row)| {
+    let rows = reports::export_best_sellers(db.conn().await?).map(|row| {
         row.map(|p| ProductCsv {
-            rank: i + 1,
+            rank: p.rank,
             product_id: p.product_id,
             name: p.name,
             sku: p.sku,

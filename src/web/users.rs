@@ -1,4 +1,5 @@
-//! Customer pages: list and search, view with all orders, create, edit, delete.
+//! Customer pages: list and search, view with their figures, latest orders
+//! and the products they bought, create, edit, delete.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -13,9 +14,11 @@ use crate::db::staff::Staff;
 use super::export::{decimal, Csv, Exports};
 use super::forms::{parse_text, parse_version, FieldErrors};
 use super::listing::{parse_day, ListQuery, ListState};
-use super::{done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
-use crate::db::orders::OrderRow;
-use crate::db::users::{self, Filter, NewUser, User, UserRow};
+use super::{done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS, SECTION_ROWS};
+use crate::db::listing::{Count, Position, Seek};
+use crate::db::orders::{self, OrderRow};
+use crate::db::purchases::{self, Bought, BOUGHT_SORTS};
+use crate::db::users::{self, Figures, Filter, NewUser, User, UserRow};
 use crate::db::{Db, DbError};
 
 #[derive(Template, WebTemplate)]
@@ -114,18 +117,80 @@ async fn export(_signed_in: Staff, db: &Db, exports: &State<Exports>, query: Lis
 struct ShowPage {
     chrome: Chrome,
     user: User,
+    figures: Figures,
+    /// The latest few orders; the orders list has them all.
     orders: Vec<OrderRow>,
-    revenue_cents: i64,
+    /// One page of the products they bought.
+    products: Vec<Bought>,
+    list: ListState,
     history: Vec<crate::db::audit::Entry>,
 }
 
-#[get("/users/<id>")]
-async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<ShowPage, AppError> {
+#[get("/users/<id>?<query..>")]
+async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64, query: ListQuery<'_>) -> Result<ShowPage, AppError> {
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let orders = crate::db::orders::of_user(&mut db, id).await?;
-    let revenue_cents = orders.iter().filter(|o| o.status != "cancelled").map(|o| o.total_cents).sum();
+    let figures = users::figures(&mut db, id).await?;
+    let latest = Seek::new(&orders::SORTS, Some("placed"), Some("desc"), Position::First, SECTION_ROWS / 2);
+    let orders = orders::search(&mut db, &orders::Filter { user_id: Some(id), ..Default::default() }, &latest).await?;
+    let seek = query.seek_rows(&BOUGHT_SORTS, SECTION_ROWS);
+    let page = purchases::bought(&mut db, id, &seek).await?;
+    let list = ListState::new(
+        format!("/users/{id}?"),
+        &seek,
+        BOUGHT_SORTS[0].key,
+        Count::Exact(figures.product_count),
+        ("product", "products"),
+        &page,
+    )
+    .section(format!("/users/{id}/products.csv"), "products-bought");
     let history = crate::db::audit::history(&mut db, &["user"], id, HISTORY_ROWS).await?;
-    Ok(ShowPage { chrome: chrome.on("users"), user, orders, revenue_cents, history })
+    Ok(ShowPage { chrome: chrome.on("users"), user, figures, orders: orders.rows, products: page.rows, list, history })
+}
+
+impl ShowPage {
+    /// "1 order", "21,451 orders": every order, cancelled ones included.
+    fn all_orders(&self) -> String {
+        filters::counted(self.figures.all_orders, "order", "orders")
+    }
+}
+
+/// One product in the CSV export of what a customer bought.
+#[derive(Serialize)]
+struct BoughtCsv {
+    product_id: i64,
+    name: String,
+    sku: String,
+    units: i64,
+    spend: String,
+    orders: i64,
+    last_bought: String,
+}
+
+#[get("/users/<id>/products.csv?<query..>")]
+async fn products_export(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    id: i64,
+    query: ListQuery<'_>,
+) -> Result<Csv, AppError> {
+    let mut conn = db.conn().await?;
+    users::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
+    let slot = exports.slot().await?;
+    let seek = query.seek(&BOUGHT_SORTS).from_start();
+    let rows = purchases::export_bought(conn, id, seek).map(|row| {
+        row.map(|b| BoughtCsv {
+            product_id: b.product_id,
+            name: b.name,
+            sku: b.sku,
+            units: b.units,
+            spend: decimal(b.spend_cents),
+            orders: b.order_count,
+            last_bought: b.last_bought_at.to_rfc3339(),
+        })
+    });
+    let header = &["product_id", "name", "sku", "units", "spend", "orders", "last_bought"];
+    Csv::spool(exports, slot, &format!("customer-{id}-products.csv"), header, rows).await
 }
 
 /// The customer form as typed, so it can be shown again with its errors.
@@ -277,14 +342,14 @@ async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<UserForm>) -> 
 struct DeletePage {
     chrome: Chrome,
     user: User,
-    order_count: usize,
+    figures: Figures,
 }
 
 #[get("/users/<id>/delete")]
 async fn confirm_delete(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<DeletePage, AppError> {
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let order_count = crate::db::orders::of_user(&mut db, id).await?.len();
-    Ok(DeletePage { chrome: chrome.on("users"), user, order_count })
+    let figures = users::figures(&mut db, id).await?;
+    Ok(DeletePage { chrome: chrome.on("users"), user, figures })
 }
 
 #[derive(Debug, FromForm)]
@@ -306,9 +371,9 @@ async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>
         Ok(Err(orders)) => Ok(refused(
             format!("/users/{id}"),
             format!(
-                "{} can't be deleted: they have {orders} order{}. Delete or reassign those orders first.",
+                "{} can't be deleted: they have {} (cancelled or not). Delete or reassign those orders first.",
                 user.name,
-                if orders == 1 { "" } else { "s" }
+                filters::counted(orders, "order", "orders")
             ),
         )),
         Err(DbError::Conflict) => Ok(refused(
@@ -324,5 +389,5 @@ async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>
 }
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![list, export, show, new, edit, create, update, confirm_delete, delete]
+    routes![list, export, show, products_export, new, edit, create, update, confirm_delete, delete]
 }
