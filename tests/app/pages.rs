@@ -1,8 +1,6 @@
 //! Dashboard, reports, demo data, static assets, errors and the command line.
 
-mod common;
-
-use common::TestApp;
+use crate::harness::TestApp;
 use rocket::http::Status;
 
 async fn order(app: &TestApp, user: i64, status: &str, product: i64, qty: &str) {

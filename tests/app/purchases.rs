@@ -2,9 +2,7 @@
 //! products and latest orders, the orders list filtered by product, and one
 //! way of counting orders (not cancelled) on every page.
 
-mod common;
-
-use common::{Page, TestApp};
+use crate::harness::{Page, TestApp};
 use rocket::http::Status;
 use shopdesk::web::filters::{format_count, format_money};
 

@@ -7,16 +7,14 @@
 //! target/browser-screenshots/, at desktop and phone widths) and an axe-core
 //! accessibility check of each.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::TestApp;
+use crate::harness::TestApp;
 use fantoccini::{Client as Browser, ClientBuilder, Locator};
 use rocket::figment::providers::Serialized;
 
-const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
+const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
@@ -257,7 +255,7 @@ impl Story {
 async fn sign_in(s: &Story, next: &str) {
     s.go(&format!("/sign-in?next={next}")).await;
     s.fill("#email", "admin@shop.example").await;
-    s.fill("#password", common::PASSWORD).await;
+    s.fill("#password", crate::harness::PASSWORD).await;
     s.click("form[action='/sign-in'] button[type=submit]").await;
 }
 
@@ -277,7 +275,7 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
     assert!(s.b.current_url().await.unwrap().as_str().contains("/sign-in?next="), "asked to sign in first");
     problems.extend(s.accessibility().await.into_iter().map(|p| format!("/sign-in: {p}")));
     s.fill("#email", "admin@shop.example").await;
-    s.fill("#password", common::PASSWORD).await;
+    s.fill("#password", crate::harness::PASSWORD).await;
     s.click("form[action='/sign-in'] button[type=submit]").await;
     assert!(s.b.current_url().await.unwrap().as_str().ends_with("/users"), "back to the page asked for");
 

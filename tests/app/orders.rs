@@ -1,8 +1,6 @@
 //! Orders: placing, editing lines without JavaScript, stock, filters, delete.
 
-mod common;
-
-use common::{Page, TestApp};
+use crate::harness::{Page, TestApp};
 use rocket::http::Status;
 
 struct Shop {

@@ -1,8 +1,6 @@
 //! Customers: list, search, view, create, edit and delete, through HTTP.
 
-mod common;
-
-use common::TestApp;
+use crate::harness::TestApp;
 use rocket::http::Status;
 
 #[rocket::async_test]

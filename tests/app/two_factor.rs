@@ -3,9 +3,7 @@
 //! and are throttled like passwords, a setting that requires it for admins,
 //! and an admin's reset of someone else's second factor.
 
-mod common;
-
-use common::{TestApp, PASSWORD};
+use crate::harness::{TestApp, PASSWORD};
 use rocket::http::Status;
 
 /// The code an authenticator app shows for the account's secret now, or
@@ -53,7 +51,7 @@ async fn password_step(app: &TestApp, email: &str) -> String {
     page.location.expect("a redirect")
 }
 
-async fn code_step(app: &TestApp, code: &str) -> common::Page {
+async fn code_step(app: &TestApp, code: &str) -> crate::harness::Page {
     app.refresh_csrf("/sign-in/code").await;
     app.post("/sign-in/code", &[("code", code)]).await
 }

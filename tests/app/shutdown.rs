@@ -1,14 +1,12 @@
 //! Graceful shutdown: on SIGTERM, a request in flight (a large CSV export)
 //! still finishes completely, and the process exits cleanly.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestApp;
+use crate::harness::TestApp;
 
 /// One HTTP/1.1 exchange; returns the status line, headers and the open reader.
 fn request(port: u16, head: &str) -> BufReader<TcpStream> {
@@ -87,9 +85,12 @@ async fn sigterm_lets_an_export_in_flight_finish() {
     let head = read_head(&mut page);
     let mut body = String::new();
     page.read_to_string(&mut body).unwrap();
-    let token = common::csrf_in(&body).expect("a csrf token");
-    let form =
-        common::encode_form(&[("csrf", &token), ("email", "admin@shop.example"), ("password", common::PASSWORD)]);
+    let token = crate::harness::csrf_in(&body).expect("a csrf token");
+    let form = crate::harness::encode_form(&[
+        ("csrf", &token),
+        ("email", "admin@shop.example"),
+        ("password", crate::harness::PASSWORD),
+    ]);
     let mut signed = request(
         port,
         &format!(

@@ -2,9 +2,7 @@
 //! cursor and sign-in redirect never produce a server error, and never leave
 //! an invalid row behind.
 
-mod common;
-
-use common::TestApp;
+use crate::harness::TestApp;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -60,7 +58,7 @@ fn hostile_next() -> impl Strategy<Value = String> {
 }
 
 fn url(value: &str) -> String {
-    common::encode_form(&[("x", value)]).trim_start_matches("x=").to_string()
+    crate::harness::encode_form(&[("x", value)]).trim_start_matches("x=").to_string()
 }
 
 #[test]
@@ -112,7 +110,7 @@ fn dates_cursors_and_next_addresses_postgresql_or_http_cannot_take_never_break_a
                 let page = app
                     .post(
                         "/sign-in",
-                        &[("email", "admin@test.example"), ("password", common::PASSWORD), ("next", &next)],
+                        &[("email", "admin@test.example"), ("password", crate::harness::PASSWORD), ("next", &next)],
                     )
                     .await;
                 prop_assert!(page.status.code < 500, "{} for next {next:?}", page.status);
@@ -182,31 +180,37 @@ fn random_form_input_never_breaks_anything() {
                     app.post(&format!("/users/{user}/delete"), &[("version", &v[2])]).await,
                     app.get(&format!(
                         "/users?q={}&sort={}&after={}",
-                        common::encode_form(&[("x", &v[0])]).trim_start_matches("x="),
-                        common::encode_form(&[("x", &v[1])]).trim_start_matches("x="),
-                        common::encode_form(&[("x", &v[2])]).trim_start_matches("x=")
+                        crate::harness::encode_form(&[("x", &v[0])]).trim_start_matches("x="),
+                        crate::harness::encode_form(&[("x", &v[1])]).trim_start_matches("x="),
+                        crate::harness::encode_form(&[("x", &v[2])]).trim_start_matches("x=")
                     ))
                     .await,
                     app.get(&format!(
                         "/orders?from={}&q={}",
-                        common::encode_form(&[("x", &v[3])]).trim_start_matches("x="),
-                        common::encode_form(&[("x", &v[4])]).trim_start_matches("x=")
+                        crate::harness::encode_form(&[("x", &v[3])]).trim_start_matches("x="),
+                        crate::harness::encode_form(&[("x", &v[4])]).trim_start_matches("x=")
                     ))
                     .await,
                     app.get(&format!(
                         "/orders?{}",
-                        common::encode_form(&[("product_id", &v[0]), ("product_q", &v[1]), ("status", &v[2])])
+                        crate::harness::encode_form(&[("product_id", &v[0]), ("product_q", &v[1]), ("status", &v[2])])
                     ))
                     .await,
                     app.get(&format!(
                         "/products/{product}?{}",
-                        common::encode_form(&[("sort", &v[3]), ("dir", &v[4]), ("after", &v[5])])
+                        crate::harness::encode_form(&[("sort", &v[3]), ("dir", &v[4]), ("after", &v[5])])
                     ))
                     .await,
-                    app.get(&format!("/users/{user}?{}", common::encode_form(&[("sort", &v[0]), ("before", &v[1])])))
-                        .await,
-                    app.get(&format!("/products/{product}/buyers.csv?{}", common::encode_form(&[("sort", &v[2])])))
-                        .await,
+                    app.get(&format!(
+                        "/users/{user}?{}",
+                        crate::harness::encode_form(&[("sort", &v[0]), ("before", &v[1])])
+                    ))
+                    .await,
+                    app.get(&format!(
+                        "/products/{product}/buyers.csv?{}",
+                        crate::harness::encode_form(&[("sort", &v[2])])
+                    ))
+                    .await,
                 ];
                 for answer in answers {
                     prop_assert!(answer.status.code < 500, "{} for {:?}", answer.status, v);

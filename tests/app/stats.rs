@@ -1,9 +1,7 @@
 //! The kept report figures stay exact through every kind of order change,
 //! including concurrent ones, and `verify-stats` catches a corrupted figure.
 
-mod common;
-
-use common::TestApp;
+use crate::harness::TestApp;
 
 async fn verify(app: &TestApp) -> Vec<String> {
     let mut conn = app.pool.acquire().await.unwrap();
@@ -223,7 +221,7 @@ async fn concurrent_orders_keep_figures_exact() {
     let sends = requests.iter().map(|fields| {
         let mut body: Vec<(&str, &str)> = vec![("csrf", token.as_str())];
         body.extend(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let encoded = common::encode_form(&body);
+        let encoded = crate::harness::encode_form(&body);
         async move {
             app.client.post("/orders").header(rocket::http::ContentType::Form).body(encoded).dispatch().await.status()
         }

@@ -2,35 +2,84 @@
 //! is small, fixed, and does not grow with the rows it shows. Adding a query
 //! inside a loop makes this test fail.
 
-mod common;
+use std::cell::Cell;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use crate::harness::TestApp;
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
-use common::TestApp;
-use tracing_subscriber::layer::SubscriberExt;
+thread_local! {
+    /// The statements sent from this thread, if it counts them.
+    static SENT: Cell<Option<usize>> = const { Cell::new(None) };
+}
 
-/// Statements sqlx has sent, counted from its `sqlx::query` log events.
-static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
+/// Counts the statements sqlx sends, from its `sqlx::query` log events, on
+/// the threads that ask for it, and ignores every other thread: the other
+/// tests of this binary, running at the same time, are neither counted nor
+/// slowed.
+struct Statements;
 
-/// The tests of this file run one at a time: they share the count above.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-struct CountStatements;
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountStatements {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() == "sqlx::query" {
-            STATEMENTS.fetch_add(1, Ordering::SeqCst);
+impl<S: Subscriber> Layer<S> for Statements {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if metadata.target() == "sqlx::query" {
+            // Asked again at each event, as only some threads count.
+            Interest::sometimes()
+        } else {
+            Interest::never()
         }
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        metadata.target() == "sqlx::query" && SENT.get().is_some()
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::DEBUG)
+    }
+
+    fn on_event(&self, _: &Event<'_>, _: Context<'_, S>) {
+        SENT.set(SENT.get().map(|sent| sent + 1));
     }
 }
 
-/// The statements one page view sends.
-async fn statements(app: &TestApp, path: &str) -> usize {
-    STATEMENTS.store(0, Ordering::SeqCst);
-    let page = app.get(path).await;
-    assert_eq!(page.status, rocket::http::Status::Ok, "{path}");
-    STATEMENTS.load(Ordering::SeqCst)
+impl Statements {
+    /// Runs `test` with every statement that it, and the app it starts,
+    /// send counted. The count is kept by this thread, and a current-thread
+    /// runtime keeps the app's tasks on this thread.
+    ///
+    /// The subscriber is the process's (a thread's own subscriber would miss
+    /// the sqlx events that another thread happened to log first, since
+    /// `tracing` caches per callsite whether anyone listens), installed once.
+    fn count<F: std::future::Future>(test: impl FnOnce(Statements) -> F) -> F::Output {
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Statements))
+                .expect("no other test installs a subscriber");
+        });
+        SENT.set(Some(0));
+        let runtime = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        let outcome = runtime.block_on(test(Statements));
+        SENT.set(None);
+        outcome
+    }
+
+    fn reset(&self) {
+        SENT.set(Some(0));
+    }
+
+    fn sent(&self) -> usize {
+        SENT.get().unwrap_or_default()
+    }
+
+    /// The statements one page view sends.
+    async fn of_page(&self, app: &TestApp, path: &str) -> usize {
+        self.reset();
+        let page = app.get(path).await;
+        assert_eq!(page.status, rocket::http::Status::Ok, "{path}");
+        self.sent()
+    }
 }
 
 /// The bytes of HTML one page view sends.
@@ -90,12 +139,7 @@ async fn order(app: &TestApp, user: i64, products: &[i64]) {
 
 #[test]
 fn no_page_sends_a_query_per_row() {
-    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let subscriber =
-        tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::DEBUG).with(CountStatements);
-    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber in this test binary");
-    let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
+    Statements::count(|counted| async move {
         let app = TestApp::new().await;
         let pages = [
             "/",
@@ -114,7 +158,7 @@ fn no_page_sends_a_query_per_row() {
         ];
         let mut empty = Vec::new();
         for path in pages {
-            empty.push(statements(&app, path).await);
+            empty.push(counted.of_page(&app, path).await);
         }
 
         // A customer with 0 orders and one with 100; an order with 1 line and one with 20.
@@ -125,25 +169,27 @@ fn no_page_sends_a_query_per_row() {
             products.push(app.product(&format!("P{n:02}"), &format!("P{n:02}"), 100 + n, 10_000).await);
         }
         let unsold = products[19];
-        let unsold_page = statements(&app, &format!("/products/{unsold}")).await;
-        let quiet_page = statements(&app, &format!("/users/{quiet}")).await;
-        let no_orders_of_product = statements(&app, &format!("/orders?product_id={unsold}")).await;
-        let no_live_orders_of_product = statements(&app, &format!("/orders?product_id={unsold}&status=active")).await;
+        let unsold_page = counted.of_page(&app, &format!("/products/{unsold}")).await;
+        let quiet_page = counted.of_page(&app, &format!("/users/{quiet}")).await;
+        let no_orders_of_product = counted.of_page(&app, &format!("/orders?product_id={unsold}")).await;
+        let no_live_orders_of_product =
+            counted.of_page(&app, &format!("/orders?product_id={unsold}&status=active")).await;
         order(&app, busy, &products[..1]).await;
         order(&app, busy, &products).await;
         let one_line: i64 = 1;
         let twenty_lines: i64 = 2;
         assert_eq!(
-            statements(&app, &format!("/orders/{one_line}")).await,
-            statements(&app, &format!("/orders/{twenty_lines}")).await
+            counted.of_page(&app, &format!("/orders/{one_line}")).await,
+            counted.of_page(&app, &format!("/orders/{twenty_lines}")).await
         );
         assert_eq!(
-            statements(&app, &format!("/orders/{one_line}/edit")).await,
-            statements(&app, &format!("/orders/{twenty_lines}/edit")).await
+            counted.of_page(&app, &format!("/orders/{one_line}/edit")).await,
+            counted.of_page(&app, &format!("/orders/{twenty_lines}/edit")).await
         );
         // The order form without JavaScript: searching products on 1 line or on 20.
         let find = |lines: usize| {
             let app = &app;
+            let counted = &counted;
             async move {
                 let mut fields = vec![("action".to_string(), "find".to_string())];
                 for i in 0..lines {
@@ -151,11 +197,11 @@ fn no_page_sends_a_query_per_row() {
                     fields.push((format!("lines[{i}].quantity"), "1".to_string()));
                 }
                 let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                STATEMENTS.store(0, Ordering::SeqCst);
+                counted.reset();
                 let page = app.post("/orders", &borrowed).await;
                 assert_eq!(page.status, rocket::http::Status::Ok);
                 assert!(page.body.matches("<option value=\"").count() >= lines * 10, "each line offers its matches");
-                STATEMENTS.load(Ordering::SeqCst)
+                counted.sent()
             }
         };
         assert_eq!(find(1).await, find(20).await, "searching products on 1 line and on 20");
@@ -166,9 +212,13 @@ fn no_page_sends_a_query_per_row() {
         for n in 0..60 {
             app.user(&format!("Customer {n}"), &format!("c{n}@example.com")).await;
         }
-        assert_eq!(statements(&app, &format!("/users/{busy}")).await, quiet_page, "a customer page with 100 orders");
         assert_eq!(
-            statements(&app, &format!("/users/{busy}?sort=units&dir=asc")).await,
+            counted.of_page(&app, &format!("/users/{busy}")).await,
+            quiet_page,
+            "a customer page with 100 orders"
+        );
+        assert_eq!(
+            counted.of_page(&app, &format!("/users/{busy}?sort=units&dir=asc")).await,
             quiet_page,
             "a customer's products sorted otherwise"
         );
@@ -177,14 +227,14 @@ fn no_page_sends_a_query_per_row() {
         }
         let best = products[0];
         assert_eq!(
-            statements(&app, &format!("/products/{best}")).await,
+            counted.of_page(&app, &format!("/products/{best}")).await,
             unsold_page,
             "a product bought by 61 customers, and one bought by none"
         );
-        assert_eq!(statements(&app, &format!("/products/{best}?sort=last&dir=asc")).await, unsold_page);
-        assert_eq!(statements(&app, &format!("/orders?product_id={best}")).await, no_orders_of_product);
+        assert_eq!(counted.of_page(&app, &format!("/products/{best}?sort=last&dir=asc")).await, unsold_page);
+        assert_eq!(counted.of_page(&app, &format!("/orders?product_id={best}")).await, no_orders_of_product);
         assert_eq!(
-            statements(&app, &format!("/orders?product_id={best}&status=active")).await,
+            counted.of_page(&app, &format!("/orders?product_id={best}&status=active")).await,
             no_live_orders_of_product
         );
         for (path, sent) in [
@@ -198,7 +248,7 @@ fn no_page_sends_a_query_per_row() {
 
         let mut full = Vec::new();
         for path in pages {
-            full.push(statements(&app, path).await);
+            full.push(counted.of_page(&app, path).await);
         }
         for ((path, before), after) in pages.iter().zip(&empty).zip(&full) {
             assert_eq!(before, after, "{path} sent {before} statements with no rows and {after} with many");
@@ -211,13 +261,14 @@ fn no_page_sends_a_query_per_row() {
         // A bulk action is set-based: cancelling 1 order or 99 sends the same statements.
         let bulk = |path: String| {
             let app = &app;
+            let counted = &counted;
             async move {
                 let review = app.get(&path).await;
-                let fields = common::hidden_fields(&review.body, "/orders/bulk");
+                let fields = crate::harness::hidden_fields(&review.body, "/orders/bulk");
                 let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                STATEMENTS.store(0, Ordering::SeqCst);
+                counted.reset();
                 let posted = app.post_raw("/orders/bulk", &fields).await;
-                let sent = STATEMENTS.load(Ordering::SeqCst);
+                let sent = counted.sent();
                 let done = app.get(&posted.location.unwrap_or_default()).await;
                 done.assert_contains("now cancelled");
                 sent
@@ -243,64 +294,60 @@ fn no_page_sends_a_query_per_row() {
 /// A page's size is as flat as its statement count: a customer with one
 /// order and one with 10,000, a product with one buyer and with 2,000, send
 /// pages of one bounded size (a page of rows), not one that grows with them.
-#[test]
-fn pages_stay_the_same_size_however_many_orders_are_behind_them() {
-    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let app = TestApp::new().await;
-        let big = app.user("Big Spender", "big@example.com").await;
-        let mut products = Vec::new();
-        for n in 0..30 {
-            products.push(app.product(&format!("Product {n:02}"), &format!("P{n:02}"), 100 + n, 100_000).await);
-        }
-        let customer = format!("/users/{big}");
-        let product = format!("/products/{}", products[0]);
+#[rocket::async_test]
+async fn pages_stay_the_same_size_however_many_orders_are_behind_them() {
+    let app = TestApp::new().await;
+    let big = app.user("Big Spender", "big@example.com").await;
+    let mut products = Vec::new();
+    for n in 0..30 {
+        products.push(app.product(&format!("Product {n:02}"), &format!("P{n:02}"), 100 + n, 100_000).await);
+    }
+    let customer = format!("/users/{big}");
+    let product = format!("/products/{}", products[0]);
 
-        orders_in_bulk(&app, big, &products[..1], 1).await;
-        let (customer_1, product_1) = (html_bytes(&app, &customer).await, html_bytes(&app, &product).await);
-        orders_in_bulk(&app, big, &products, 99).await;
-        let customer_100 = html_bytes(&app, &customer).await;
-        orders_in_bulk(&app, big, &products, 9_900).await;
-        assert_eq!(app.scalar_i64("SELECT count(*) FROM orders").await, 10_000);
-        let customer_10k = html_bytes(&app, &customer).await;
+    orders_in_bulk(&app, big, &products[..1], 1).await;
+    let (customer_1, product_1) = (html_bytes(&app, &customer).await, html_bytes(&app, &product).await);
+    orders_in_bulk(&app, big, &products, 99).await;
+    let customer_100 = html_bytes(&app, &customer).await;
+    orders_in_bulk(&app, big, &products, 9_900).await;
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM orders").await, 10_000);
+    let customer_10k = html_bytes(&app, &customer).await;
 
-        // Rows shown: at most 10 orders and 20 products, whatever the count;
-        // from 100 orders to 10,000 only the figures' digits change.
-        assert!(
-            customer_10k.abs_diff(customer_100) < customer_100 / 50,
-            "{customer_100} bytes at 100 orders, {customer_10k} at 10,000"
-        );
-        assert!(
-            customer_10k < customer_1 + 20_000,
-            "{customer_1} bytes at 1 order, {customer_10k} at 10,000: a page of rows at most"
-        );
-        assert!(customer_10k < 60_000, "the customer page is {customer_10k} bytes");
+    // Rows shown: at most 10 orders and 20 products, whatever the count;
+    // from 100 orders to 10,000 only the figures' digits change.
+    assert!(
+        customer_10k.abs_diff(customer_100) < customer_100 / 50,
+        "{customer_100} bytes at 100 orders, {customer_10k} at 10,000"
+    );
+    assert!(
+        customer_10k < customer_1 + 20_000,
+        "{customer_1} bytes at 1 order, {customer_10k} at 10,000: a page of rows at most"
+    );
+    assert!(customer_10k < 60_000, "the customer page is {customer_10k} bytes");
 
-        // 2,000 more buyers of the same product.
-        for chunk in 0..4 {
-            sqlx::query(
-                "INSERT INTO users (name, email) SELECT 'Buyer ' || g, 'buyer' || g || '@example.com'
-                   FROM generate_series($1 * 500 + 1, $1 * 500 + 500) g",
-            )
-            .bind(chunk)
-            .execute(&app.pool)
-            .await
-            .unwrap();
-        }
-        let buyers: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM users WHERE email LIKE 'buyer%'").fetch_all(&app.pool).await.unwrap();
-        for buyer in &buyers {
-            orders_in_bulk(&app, *buyer, &products[..1], 1).await;
-        }
-        let product_2k = html_bytes(&app, &product).await;
-        assert!(product_2k < product_1 + 10_000, "{product_1} bytes with 1 buyer, {product_2k} with 2,001");
-        assert!(product_2k < 60_000, "the product page is {product_2k} bytes");
-        let mut conn = app.pool.acquire().await.unwrap();
-        assert!(shopdesk::db::stats::verify(&mut conn).await.unwrap().is_empty());
-        println!(
-            "HTML bytes: customer page {customer_1} (1 order), {customer_100} (100), {customer_10k} (10,000); \
-             product page {product_1} (1 buyer), {product_2k} (2,001 buyers)"
-        );
-    });
+    // 2,000 more buyers of the same product.
+    for chunk in 0..4 {
+        sqlx::query(
+            "INSERT INTO users (name, email) SELECT 'Buyer ' || g, 'buyer' || g || '@example.com'
+               FROM generate_series($1 * 500 + 1, $1 * 500 + 500) g",
+        )
+        .bind(chunk)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let buyers: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE email LIKE 'buyer%'").fetch_all(&app.pool).await.unwrap();
+    for buyer in &buyers {
+        orders_in_bulk(&app, *buyer, &products[..1], 1).await;
+    }
+    let product_2k = html_bytes(&app, &product).await;
+    assert!(product_2k < product_1 + 10_000, "{product_1} bytes with 1 buyer, {product_2k} with 2,001");
+    assert!(product_2k < 60_000, "the product page is {product_2k} bytes");
+    let mut conn = app.pool.acquire().await.unwrap();
+    assert!(shopdesk::db::stats::verify(&mut conn).await.unwrap().is_empty());
+    println!(
+        "HTML bytes: customer page {customer_1} (1 order), {customer_100} (100), {customer_10k} (10,000); \
+         product page {product_1} (1 buyer), {product_2k} (2,001 buyers)"
+    );
 }

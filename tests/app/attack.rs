@@ -4,13 +4,11 @@
 //! the owner out, and exports must neither carry formulas nor pass a failed
 //! download off as a finished one.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::live::{Answer, LiveServer};
-use common::{TestApp, PASSWORD};
+use crate::harness::live::{Answer, LiveServer};
+use crate::harness::{TestApp, PASSWORD};
 use rocket::http::{ContentType, Header, Method, Status};
 use rocket::tokio::io::AsyncReadExt;
 
@@ -21,7 +19,8 @@ fn from(ip: &str) -> SocketAddr {
 
 /// Posts the sign-in form from `address` with the browser's current token.
 async fn sign_in_from(app: &TestApp, address: &str, email: &str, password: &str) -> (Status, String) {
-    let form = common::encode_form(&[("csrf", &app.csrf()), ("email", email), ("password", password), ("next", "/")]);
+    let form =
+        crate::harness::encode_form(&[("csrf", &app.csrf()), ("email", email), ("password", password), ("next", "/")]);
     let response =
         app.client.post("/sign-in").remote(from(address)).header(ContentType::Form).body(form).dispatch().await;
     (response.status(), response.into_string().await.unwrap_or_default())
@@ -215,8 +214,11 @@ async fn a_forged_address_header_is_ignored_by_default() {
     app.staff("ada@shop.example", "admin").await;
     app.refresh_csrf("/sign-in").await;
     for _ in 0..8 {
-        let form =
-            common::encode_form(&[("csrf", &app.csrf()), ("email", "ada@shop.example"), ("password", "wrong one")]);
+        let form = crate::harness::encode_form(&[
+            ("csrf", &app.csrf()),
+            ("email", "ada@shop.example"),
+            ("password", "wrong one"),
+        ]);
         app.client
             .post("/sign-in")
             .remote(from("198.51.100.7"))
@@ -246,7 +248,8 @@ async fn a_trusted_proxy_names_the_client_and_nobody_else_can() {
     app.staff("ada@shop.example", "admin").await;
     app.refresh_csrf("/sign-in").await;
     for (peer, forwarded) in [("10.0.0.2", "6.6.6.6, 203.0.113.5"), ("198.51.100.9", "203.0.113.77")] {
-        let form = common::encode_form(&[("csrf", &app.csrf()), ("email", "ada@shop.example"), ("password", "nope")]);
+        let form =
+            crate::harness::encode_form(&[("csrf", &app.csrf()), ("email", "ada@shop.example"), ("password", "nope")]);
         app.client
             .post("/sign-in")
             .remote(from(peer))
@@ -316,22 +319,22 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
     };
     let second = app.staff("grace@test.example", "admin").await;
     let page = second_app.get("/sign-in").dispatch().await.into_string().await.unwrap();
-    let token = common::csrf_in(&page).unwrap();
+    let token = crate::harness::csrf_in(&page).unwrap();
     let signed = second_app
         .post("/sign-in")
         .header(ContentType::Form)
-        .body(common::encode_form(&[("csrf", &token), ("email", "grace@test.example"), ("password", PASSWORD)]))
+        .body(crate::harness::encode_form(&[("csrf", &token), ("email", "grace@test.example"), ("password", PASSWORD)]))
         .dispatch()
         .await;
     assert_eq!(signed.status(), Status::SeeOther);
     let page = second_app.get("/").dispatch().await.into_string().await.unwrap();
-    let second_token = common::csrf_in(&page).unwrap();
+    let second_token = crate::harness::csrf_in(&page).unwrap();
 
     for (round, change) in [("role", "viewer"), ("disable", ""), ("role", "viewer"), ("disable", "")].iter().enumerate()
     {
         let (kind, role) = change;
-        let first_form = common::encode_form(&[("csrf", &app.csrf()), ("change", kind), ("role", role)]);
-        let second_form = common::encode_form(&[("csrf", &second_token), ("change", kind), ("role", role)]);
+        let first_form = crate::harness::encode_form(&[("csrf", &app.csrf()), ("change", kind), ("role", role)]);
+        let second_form = crate::harness::encode_form(&[("csrf", &second_token), ("change", kind), ("role", role)]);
         let (a, b) = futures::join!(
             app.client.post(format!("/staff/{second}")).header(ContentType::Form).body(first_form).dispatch(),
             second_app.post(format!("/staff/{first}")).header(ContentType::Form).body(second_form).dispatch(),
@@ -429,7 +432,7 @@ async fn the_csrf_token_belongs_to_one_session_and_changes_at_sign_in() {
     .await
     .unwrap();
     let visitor = other.get("/sign-in").dispatch().await.into_string().await.unwrap();
-    let visitor_token = common::csrf_in(&visitor).unwrap();
+    let visitor_token = crate::harness::csrf_in(&visitor).unwrap();
     let forged =
         app.post_raw("/users", &[("csrf", &visitor_token), ("name", "Eve"), ("email", "eve@example.com")]).await;
     assert_eq!(forged.status, Status::Forbidden);
@@ -553,7 +556,7 @@ async fn nothing_but_static_files_may_be_cached_and_cookies_are_locked_down() {
         .client
         .post("/users")
         .header(ContentType::Form)
-        .body(common::encode_form(&[("csrf", &app.csrf()), ("name", "Grace"), ("email", "grace@example.com")]))
+        .body(crate::harness::encode_form(&[("csrf", &app.csrf()), ("name", "Grace"), ("email", "grace@example.com")]))
         .dispatch()
         .await;
     let flash: Vec<&str> = response.headers().get("Set-Cookie").filter(|c| c.starts_with("_flash=")).collect();
@@ -567,7 +570,11 @@ async fn nothing_but_static_files_may_be_cached_and_cookies_are_locked_down() {
         .client
         .post("/sign-in")
         .header(ContentType::Form)
-        .body(common::encode_form(&[("csrf", &app.csrf()), ("email", "admin@test.example"), ("password", PASSWORD)]))
+        .body(crate::harness::encode_form(&[
+            ("csrf", &app.csrf()),
+            ("email", "admin@test.example"),
+            ("password", PASSWORD),
+        ]))
         .dispatch()
         .await;
     let session =
@@ -618,8 +625,8 @@ async fn a_server_that_is_not_a_demo_disables_the_published_login() {
     assert_eq!(demo.scalar_i64(enabled).await, 0, "the published password no longer signs anyone in");
     assert_eq!(demo.scalar_i64("SELECT count(*) FROM audit_log WHERE action = 'disable'").await, 1);
     let page = real.get("/sign-in").dispatch().await.into_string().await.unwrap();
-    let token = common::csrf_in(&page).unwrap();
-    let form = common::encode_form(&[
+    let token = crate::harness::csrf_in(&page).unwrap();
+    let form = crate::harness::encode_form(&[
         ("csrf", &token),
         ("email", shopdesk::demo::DEMO_VIEWER_EMAIL),
         ("password", shopdesk::demo::DEMO_VIEWER_PASSWORD),

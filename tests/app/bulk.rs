@@ -1,9 +1,7 @@
 //! Bulk actions on orders: a confirmation that says exactly how many orders
 //! change, then one transaction that keeps the rules of single edits.
 
-mod common;
-
-use common::TestApp;
+use crate::harness::TestApp;
 use rocket::http::Status;
 
 async fn place(app: &TestApp, user: i64, product: i64, status: &str, qty: &str) -> i64 {

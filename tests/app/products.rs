@@ -1,8 +1,6 @@
 //! Products: list, search, view, create, edit and delete, through HTTP.
 
-mod common;
-
-use common::TestApp;
+use crate::harness::TestApp;
 use rocket::http::Status;
 
 fn product_form<'a>(name: &'a str, sku: &'a str, price: &'a str, stock: &'a str) -> Vec<(&'a str, &'a str)> {

@@ -2,8 +2,6 @@
 //! `Retry-After`, never hang; when it comes back, Shopdesk recovers by itself.
 //! The database is reached through a TCP proxy that the test can cut.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,7 +40,7 @@ async fn proxy(listener: TcpListener, target: String, up: Arc<AtomicBool>, cut: 
 #[rocket::async_test]
 async fn a_database_outage_gives_a_quick_503_and_recovers_by_itself() {
     // A database of its own, migrated, with an admin account.
-    let setup = common::TestApp::with_demo(false).await;
+    let setup = crate::harness::TestApp::with_demo(false).await;
     setup.staff("admin@test.example", "admin").await;
     let server: sqlx::postgres::PgConnectOptions = setup.url.parse().unwrap();
 
@@ -62,7 +60,8 @@ async fn a_database_outage_gives_a_quick_503_and_recovers_by_itself() {
     let mut app = setup;
     app.client = client;
     app.refresh_csrf("/sign-in").await;
-    let signed_in = app.post("/sign-in", &[("email", "admin@test.example"), ("password", common::PASSWORD)]).await;
+    let signed_in =
+        app.post("/sign-in", &[("email", "admin@test.example"), ("password", crate::harness::PASSWORD)]).await;
     assert_eq!(signed_in.status, Status::SeeOther);
     assert_eq!(app.get("/").await.status, Status::Ok);
 

@@ -1,8 +1,6 @@
 //! Sign-in, roles, CSRF, security headers, escaping and the audit trail.
 
-mod common;
-
-use common::{TestApp, PASSWORD};
+use crate::harness::{TestApp, PASSWORD};
 use rocket::http::{Method, Status};
 
 /// Every route of the app as a concrete path, with `1` for each dynamic segment.
@@ -156,7 +154,7 @@ async fn sign_in_never_redirects_off_site() {
 }
 
 fn urlencode(s: &str) -> String {
-    common::encode_form(&[("x", s)]).trim_start_matches("x=").to_string()
+    crate::harness::encode_form(&[("x", s)]).trim_start_matches("x=").to_string()
 }
 
 #[rocket::async_test]
@@ -251,7 +249,11 @@ async fn every_response_carries_the_security_headers() {
         .client
         .post("/sign-in")
         .header(rocket::http::ContentType::Form)
-        .body(common::encode_form(&[("csrf", &app.csrf()), ("email", "admin@test.example"), ("password", PASSWORD)]))
+        .body(crate::harness::encode_form(&[
+            ("csrf", &app.csrf()),
+            ("email", "admin@test.example"),
+            ("password", PASSWORD),
+        ]))
         .dispatch()
         .await;
     let cookies: Vec<&str> = response.headers().get("Set-Cookie").collect();

@@ -1,9 +1,7 @@
 //! Stock integrity under concurrency: many orders at once for products with
 //! little stock never oversell, and every unit is accounted for.
 
-mod common;
-
-use common::TestApp;
+use crate::harness::TestApp;
 use rocket::http::{ContentType, Status};
 
 #[rocket::async_test]
@@ -30,7 +28,7 @@ async fn two_hundred_concurrent_orders_never_oversell() {
             fields.push(("lines[1].quantity".to_string(), "1".to_string()));
         }
         let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let body = common::encode_form(&borrowed);
+        let body = crate::harness::encode_form(&borrowed);
         async move {
             let response = app.client.post("/orders").header(ContentType::Form).body(body).dispatch().await;
             let status = response.status();

@@ -1,9 +1,7 @@
 //! Lists: search, sort in both directions, filters, keyset pages at every
 //! edge, counts, and CSV exports of lists and reports.
 
-mod common;
-
-use common::TestApp;
+use crate::harness::TestApp;
 use rocket::http::Status;
 
 /// The names in a customers list page, in the order shown.

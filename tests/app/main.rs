@@ -1,0 +1,25 @@
+//! Shopdesk's integration tests: one binary, a module per area of the shop.
+//! Every test gets its own freshly created database and an app built by the
+//! same `build_rocket` that `main` uses (see `harness`), then acts through
+//! HTTP as a browser does and checks what a person sees and what the
+//! database holds. Run one area with `cargo test --test app orders::`.
+
+mod harness;
+
+mod attack;
+mod browser;
+mod budget;
+mod bulk;
+mod hostile;
+mod lists;
+mod orders;
+mod outage;
+mod pages;
+mod products;
+mod purchases;
+mod security;
+mod shutdown;
+mod stats;
+mod stock;
+mod two_factor;
+mod users;
