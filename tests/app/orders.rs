@@ -1,6 +1,6 @@
 //! Orders: placing, editing lines without JavaScript, stock, filters, delete.
 
-use crate::harness::{Page, TestApp};
+use crate::harness::{Line, OrderForm, TestApp};
 use rocket::http::Status;
 
 struct Shop {
@@ -13,36 +13,11 @@ struct Shop {
 
 async fn shop() -> Shop {
     let app = TestApp::new().await;
-    let ada = app.user("Ada Lovelace", "ada@example.com").await;
-    let bob = app.user("Bob Builder", "bob@example.com").await;
+    let ada = app.customer("Ada Lovelace", "ada@example.com").await;
+    let bob = app.customer("Bob Builder", "bob@example.com").await;
     let mug = app.product("Stoneware Mug", "MUG", 1250, 10).await;
     let beans = app.product("Coffee Beans", "BEANS", 1699, 5).await;
     Shop { app, ada, bob, mug, beans }
-}
-
-impl Shop {
-    async fn place(&self, user: i64, status: &str, lines: &[(i64, &str)]) -> Page {
-        let mut fields: Vec<(String, String)> =
-            vec![("user_id".into(), user.to_string()), ("status".into(), status.into())];
-        for (i, (product, qty)) in lines.iter().enumerate() {
-            fields.push((format!("lines[{i}].product_id"), product.to_string()));
-            fields.push((format!("lines[{i}].quantity"), qty.to_string()));
-        }
-        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        self.app.post("/orders", &borrowed).await
-    }
-
-    async fn stock(&self, product: i64) -> i32 {
-        sqlx::query_scalar("SELECT stock FROM products WHERE id = $1")
-            .bind(product)
-            .fetch_one(&self.app.pool)
-            .await
-            .unwrap()
-    }
-
-    async fn only_order(&self) -> i64 {
-        sqlx::query_scalar("SELECT id FROM orders").fetch_one(&self.app.pool).await.unwrap()
-    }
 }
 
 #[rocket::async_test]
@@ -52,9 +27,8 @@ async fn an_order_with_several_lines_is_placed_with_totals_and_stock_taken() {
     assert_eq!(form.status, Status::Ok);
     form.assert_contains(&format!("<option value=\"{}\" selected>Ada Lovelace (ada@example.com)", s.ada));
 
-    let placed = s.place(s.ada, "paid", &[(s.mug, "2"), (s.beans, "3")]).await;
-    assert_eq!(placed.status, Status::SeeOther);
-    let page = s.app.get(placed.location.as_deref().unwrap()).await;
+    let page =
+        s.app.place(&OrderForm::for_customer(s.ada).status("paid").lines(&[(s.mug, 2), (s.beans, 3)])).await.page;
     page.assert_contains("placed.");
     page.assert_contains("Stoneware Mug");
     page.assert_contains("$25.00");
@@ -66,25 +40,15 @@ async fn an_order_with_several_lines_is_placed_with_totals_and_stock_taken() {
         sqlx::query_as("SELECT total_cents, item_count FROM orders").fetch_one(&s.app.pool).await.unwrap();
     assert_eq!((total, items), (7597, 5));
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM order_items").await, 2);
-    assert_eq!(s.stock(s.mug).await, 8);
-    assert_eq!(s.stock(s.beans).await, 2);
+    assert_eq!(s.app.stock_of(s.mug).await, 8);
+    assert_eq!(s.app.stock_of(s.beans).await, 2);
 }
 
 #[rocket::async_test]
 async fn a_unit_price_can_be_given_and_is_kept() {
     let s = shop().await;
-    s.app
-        .post_ok(
-            "/orders",
-            &[
-                ("user_id", &s.ada.to_string()),
-                ("lines[0].product_id", &s.mug.to_string()),
-                ("lines[0].quantity", "2"),
-                ("lines[0].unit_price", "10"),
-            ],
-        )
-        .await
-        .assert_contains("$20.00");
+    let placed = s.app.place(&OrderForm::for_customer(s.ada).with(Line::of(s.mug, 2).unit_price("10"))).await;
+    placed.page.assert_contains("$20.00");
     let paid: i64 =
         sqlx::query_scalar("SELECT unit_price_cents FROM order_items").fetch_one(&s.app.pool).await.unwrap();
     assert_eq!(paid, 1000);
@@ -93,194 +57,96 @@ async fn a_unit_price_can_be_given_and_is_kept() {
 #[rocket::async_test]
 async fn lines_are_added_and_removed_without_javascript() {
     let s = shop().await;
-    let mug = s.mug.to_string();
-    let ada = s.ada.to_string();
-    let page = s
-        .app
-        .post(
-            "/orders",
-            &[("user_id", &ada), ("lines[0].product_id", &mug), ("lines[0].quantity", "4"), ("action", "add_line")],
-        )
-        .await;
+    let page = s.app.post_order(&OrderForm::for_customer(s.ada).line(s.mug, 4).action("add_line")).await;
     assert_eq!(page.status, Status::Ok);
     page.assert_contains("name=\"lines[1].product_id\"");
     page.assert_lacks("name=\"lines[2].product_id\"");
     page.assert_contains("value=\"4\"");
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0, "adding a line saves nothing");
 
-    let beans = s.beans.to_string();
-    let page = s
-        .app
-        .post(
-            "/orders",
-            &[
-                ("user_id", &ada),
-                ("lines[0].product_id", &mug),
-                ("lines[0].quantity", "4"),
-                ("lines[1].product_id", &beans),
-                ("lines[1].quantity", "1"),
-                ("action", "remove:0"),
-            ],
-        )
-        .await;
+    let removed = OrderForm::for_customer(s.ada).line(s.mug, 4).line(s.beans, 1).action("remove:0");
+    let page = s.app.post_order(&removed).await;
     page.assert_lacks("name=\"lines[1].product_id\"");
-    page.assert_contains(&format!("<option value=\"{beans}\" selected>"));
+    page.assert_contains(&format!("<option value=\"{}\" selected>", s.beans));
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
 }
 
 #[rocket::async_test]
 async fn invalid_orders_explain_each_problem_and_keep_the_values() {
     let s = shop().await;
-    let mug = s.mug.to_string();
-    let beans = s.beans.to_string();
+    let ada = || OrderForm::for_customer(s.ada);
 
-    let page = s.app.post("/orders", &[("user_id", ""), ("lines[0].product_id", ""), ("lines[0].quantity", "")]).await;
+    let page = s.app.post_order(&OrderForm::for_customer("").line("", "")).await;
     assert_eq!(page.status, Status::Ok);
     page.assert_contains("Choose the customer who placed this order.");
 
-    let page = s.app.post("/orders", &[("user_id", &s.ada.to_string())]).await;
+    let page = s.app.post_order(&ada()).await;
     page.assert_contains("Add at least one line");
 
-    let page = s
-        .app
-        .post("/orders", &[("user_id", &s.ada.to_string()), ("lines[0].product_id", &mug), ("lines[0].quantity", "0")])
-        .await;
+    let page = s.app.post_order(&ada().line(s.mug, 0)).await;
     page.assert_contains("The quantity must be at least 1.");
     // Under the quantity box, not under the product.
     page.assert_contains("id=\"line-0-quantity-error\"");
     page.assert_lacks("id=\"line-0-product-error\"");
 
-    let page = s
-        .app
-        .post("/orders", &[("user_id", &s.ada.to_string()), ("lines[0].product_id", ""), ("lines[0].quantity", "2")])
-        .await;
+    let page = s.app.post_order(&ada().line("", 2)).await;
     page.assert_contains("Choose a product for this line");
 
-    let page = s
-        .app
-        .post(
-            "/orders",
-            &[
-                ("user_id", &s.ada.to_string()),
-                ("lines[0].product_id", &mug),
-                ("lines[0].quantity", "1"),
-                ("lines[1].product_id", &mug),
-                ("lines[1].quantity", "1"),
-            ],
-        )
-        .await;
+    let page = s.app.post_order(&ada().line(s.mug, 1).line(s.mug, 1)).await;
     page.assert_contains("This product is already on line 1");
 
-    let page = s
-        .app
-        .post("/orders", &[("user_id", "424242"), ("lines[0].product_id", &beans), ("lines[0].quantity", "1")])
-        .await;
+    let page = s.app.post_order(&OrderForm::for_customer(424242).line(s.beans, 1)).await;
     page.assert_contains("That customer no longer exists");
 
-    let page = s
-        .app
-        .post(
-            "/orders",
-            &[("user_id", &s.ada.to_string()), ("lines[0].product_id", "424242"), ("lines[0].quantity", "1")],
-        )
-        .await;
+    let page = s.app.post_order(&ada().line(424242, 1)).await;
     page.assert_contains("This product no longer exists");
 
-    let page = s
-        .app
-        .post(
-            "/orders",
-            &[
-                ("user_id", &s.ada.to_string()),
-                ("status", "lost"),
-                ("lines[0].product_id", &mug),
-                ("lines[0].quantity", "1"),
-            ],
-        )
-        .await;
+    let page = s.app.post_order(&ada().status("lost").line(s.mug, 1)).await;
     page.assert_contains("Choose one of the listed statuses.");
 
-    let page = s
-        .app
-        .post(
-            "/orders",
-            &[
-                ("user_id", &s.ada.to_string()),
-                ("lines[0].product_id", &mug),
-                ("lines[0].quantity", "1"),
-                ("lines[0].unit_price", "-2"),
-            ],
-        )
-        .await;
+    let page = s.app.post_order(&ada().with(Line::of(s.mug, 1).unit_price("-2"))).await;
     page.assert_contains("The unit price can&#39;t be negative.");
 
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
-    assert_eq!(s.stock(s.mug).await, 10);
-    assert_eq!(s.stock(s.beans).await, 5);
+    assert_eq!(s.app.stock_of(s.mug).await, 10);
+    assert_eq!(s.app.stock_of(s.beans).await, 5);
 }
 
 #[rocket::async_test]
 async fn an_order_beyond_stock_names_the_product_and_what_is_left() {
     let s = shop().await;
-    let page = s.place(s.ada, "pending", &[(s.mug, "1"), (s.beans, "6")]).await;
+    let page =
+        s.app.post_order(&OrderForm::for_customer(s.ada).status("pending").lines(&[(s.mug, 1), (s.beans, 6)])).await;
     assert_eq!(page.status, Status::Ok);
     page.assert_contains("Not enough Coffee Beans in stock: 5 available, 6 requested.");
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
-    assert_eq!(s.stock(s.mug).await, 10, "nothing is half-done");
+    assert_eq!(s.app.stock_of(s.mug).await, 10, "nothing is half-done");
 }
 
 #[rocket::async_test]
 async fn editing_lines_and_status_moves_stock_both_ways() {
     let s = shop().await;
-    s.place(s.ada, "pending", &[(s.mug, "3")]).await;
-    let id = s.only_order().await;
+    let id = s.app.place_order_with_status(s.ada, "pending", &[(s.mug, 3)]).await;
     let form = s.app.get(&format!("/orders/{id}/edit")).await;
     form.assert_contains("value=\"12.50\"");
     form.assert_contains("value=\"3\"");
 
-    let mug = s.mug.to_string();
-    let beans = s.beans.to_string();
-    let ada = s.ada.to_string();
-    let page = s
-        .app
-        .post_ok(
-            &format!("/orders/{id}"),
-            &[
-                ("user_id", &ada),
-                ("status", "paid"),
-                ("version", "1"),
-                ("lines[0].product_id", &mug),
-                ("lines[0].quantity", "5"),
-                ("lines[0].unit_price", "12.50"),
-                ("lines[1].product_id", &beans),
-                ("lines[1].quantity", "5"),
-            ],
-        )
-        .await;
+    let edited = OrderForm::for_customer(s.ada)
+        .status("paid")
+        .version(1)
+        .with(Line::of(s.mug, 5).unit_price("12.50"))
+        .line(s.beans, 5);
+    let page = s.app.edit_order(id, &edited).await;
     page.assert_contains(&format!("Order #{id} saved."));
-    assert_eq!(s.stock(s.mug).await, 5);
-    assert_eq!(s.stock(s.beans).await, 0);
+    assert_eq!(s.app.stock_of(s.mug).await, 5);
+    assert_eq!(s.app.stock_of(s.beans).await, 0);
 
     // Cancelling returns everything; un-cancelling takes it again.
-    let cancel = [
-        ("user_id", ada.as_str()),
-        ("status", "cancelled"),
-        ("version", "2"),
-        ("lines[0].product_id", &mug),
-        ("lines[0].quantity", "5"),
-    ];
-    s.app.post_ok(&format!("/orders/{id}"), &cancel).await;
-    assert_eq!(s.stock(s.mug).await, 10);
-    assert_eq!(s.stock(s.beans).await, 5);
-    let revive = [
-        ("user_id", ada.as_str()),
-        ("status", "shipped"),
-        ("version", "3"),
-        ("lines[0].product_id", &mug),
-        ("lines[0].quantity", "5"),
-    ];
-    s.app.post_ok(&format!("/orders/{id}"), &revive).await;
-    assert_eq!(s.stock(s.mug).await, 5);
+    s.app.edit_order(id, &OrderForm::for_customer(s.ada).status("cancelled").version(2).line(s.mug, 5)).await;
+    assert_eq!(s.app.stock_of(s.mug).await, 10);
+    assert_eq!(s.app.stock_of(s.beans).await, 5);
+    s.app.edit_order(id, &OrderForm::for_customer(s.ada).status("shipped").version(3).line(s.mug, 5)).await;
+    assert_eq!(s.app.stock_of(s.mug).await, 5);
     let total: i64 = sqlx::query_scalar("SELECT total_cents FROM orders").fetch_one(&s.app.pool).await.unwrap();
     assert_eq!(total, 6250);
 }
@@ -288,61 +154,37 @@ async fn editing_lines_and_status_moves_stock_both_ways() {
 #[rocket::async_test]
 async fn a_stale_order_edit_is_refused_and_shows_the_current_order() {
     let s = shop().await;
-    s.place(s.ada, "pending", &[(s.mug, "1")]).await;
-    let id = s.only_order().await;
-    let (ada, mug) = (s.ada.to_string(), s.mug.to_string());
-    s.app
-        .post_ok(
-            &format!("/orders/{id}"),
-            &[
-                ("user_id", &ada),
-                ("status", "paid"),
-                ("version", "1"),
-                ("lines[0].product_id", &mug),
-                ("lines[0].quantity", "2"),
-            ],
-        )
-        .await;
-    let page = s
-        .app
-        .post(
-            &format!("/orders/{id}"),
-            &[
-                ("user_id", &ada),
-                ("status", "pending"),
-                ("version", "1"),
-                ("lines[0].product_id", &mug),
-                ("lines[0].quantity", "7"),
-            ],
-        )
-        .await;
+    let id = s.app.place_order_with_status(s.ada, "pending", &[(s.mug, 1)]).await;
+    s.app.edit_order(id, &OrderForm::for_customer(s.ada).status("paid").version(1).line(s.mug, 2)).await;
+    let page =
+        s.app.post_order_edit(id, &OrderForm::for_customer(s.ada).status("pending").version(1).line(s.mug, 7)).await;
     assert_eq!(page.status, Status::Ok);
     page.assert_contains("Someone else changed this order");
     page.assert_contains("2 × Stoneware Mug");
     page.assert_contains("value=\"7\"");
-    assert_eq!(s.stock(s.mug).await, 8);
+    assert_eq!(s.app.stock_of(s.mug).await, 8);
 }
 
 #[rocket::async_test]
 async fn the_orders_list_filters_by_customer_and_status() {
     let s = shop().await;
-    s.place(s.ada, "paid", &[(s.mug, "1")]).await;
-    s.place(s.ada, "pending", &[(s.mug, "1")]).await;
-    s.place(s.bob, "paid", &[(s.beans, "1")]).await;
+    s.app.place_order_with_status(s.ada, "paid", &[(s.mug, 1)]).await;
+    s.app.place_order_with_status(s.ada, "pending", &[(s.mug, 1)]).await;
+    s.app.place_order_with_status(s.bob, "paid", &[(s.beans, 1)]).await;
 
     let all = s.app.get("/orders").await;
-    assert_eq!(all.body.matches("<td><a href=\"/orders/").count(), 3);
+    assert_eq!(all.rows_linking_to("/orders/"), 3);
 
     let ada = s.app.get(&format!("/orders?user_id={}", s.ada)).await;
     ada.assert_contains("Orders of Ada Lovelace");
-    assert_eq!(ada.body.matches("<td><a href=\"/orders/").count(), 2);
+    assert_eq!(ada.rows_linking_to("/orders/"), 2);
     ada.assert_lacks("Bob Builder</a></td>");
 
     let paid = s.app.get("/orders?status=paid").await;
-    assert_eq!(paid.body.matches("<td><a href=\"/orders/").count(), 2);
+    assert_eq!(paid.rows_linking_to("/orders/"), 2);
 
     let both = s.app.get(&format!("/orders?user_id={}&status=paid", s.ada)).await;
-    assert_eq!(both.body.matches("<td><a href=\"/orders/").count(), 1);
+    assert_eq!(both.rows_linking_to("/orders/"), 1);
 
     let none = s.app.get("/orders?status=shipped").await;
     none.assert_contains("No orders match.");
@@ -350,25 +192,24 @@ async fn the_orders_list_filters_by_customer_and_status() {
     // Nonsense filters are ignored rather than failing.
     let odd = s.app.get("/orders?user_id=abc&status=%3Cscript%3E").await;
     assert_eq!(odd.status, Status::Ok);
-    assert_eq!(odd.body.matches("<td><a href=\"/orders/").count(), 3);
+    assert_eq!(odd.rows_linking_to("/orders/"), 3);
 }
 
 #[rocket::async_test]
 async fn deleting_an_order_asks_first_then_removes_its_lines_and_returns_stock() {
     let s = shop().await;
-    s.place(s.ada, "paid", &[(s.mug, "2"), (s.beans, "1")]).await;
-    let id = s.only_order().await;
+    let id = s.app.place_order_with_status(s.ada, "paid", &[(s.mug, 2), (s.beans, 1)]).await;
     let confirm = s.app.get(&format!("/orders/{id}/delete")).await;
     confirm.assert_contains(&format!("Delete order #{id}?"));
     confirm.assert_contains("The items go back into stock.");
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 1);
 
-    let page = s.app.post_ok(&format!("/orders/{id}/delete"), &[("version", "1")]).await;
+    let page = s.app.delete_order(id, 1).await;
     page.assert_contains(&format!("Order #{id} and its lines deleted."));
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM order_items").await, 0);
-    assert_eq!(s.stock(s.mug).await, 10);
-    assert_eq!(s.stock(s.beans).await, 5);
+    assert_eq!(s.app.stock_of(s.mug).await, 10);
+    assert_eq!(s.app.stock_of(s.beans).await, 5);
 }
 
 #[rocket::async_test]
@@ -393,7 +234,7 @@ async fn pickers_find_customers_and_products_by_any_part_in_any_case() {
     assert_eq!(beans[0]["label"], "Coffee Beans · BEANS · $16.99 · 5 in stock");
     assert_eq!(json(&s.app.get("/pickers/products?q=mug").await.body)[0]["id"], s.mug);
     for n in 0..30 {
-        s.app.user(&format!("Many {n}"), &format!("many{n}@example.com")).await;
+        s.app.customer(&format!("Many {n}"), &format!("many{n}@example.com")).await;
     }
     assert_eq!(json(&s.app.get("/pickers/customers?q=many").await.body).len(), 20, "at most 20 matches");
 }
@@ -405,13 +246,12 @@ async fn without_javascript_find_narrows_the_choices_and_saves_nothing() {
     empty.assert_lacks("Ada Lovelace (ada@example.com)");
     empty.assert_contains("<script src=\"/static/picker.js\" defer></script>");
 
-    let found = s
-        .app
-        .post(
-            "/orders",
-            &[("customer_q", "ada"), ("lines[0].product_q", "BEAN"), ("lines[1].product_q", "mug"), ("action", "find")],
-        )
-        .await;
+    let find = OrderForm::new()
+        .customer_search("ada")
+        .with(Line::new().search("BEAN"))
+        .with(Line::new().search("mug"))
+        .action("find");
+    let found = s.app.post_order(&find).await;
     assert_eq!(found.status, Status::Ok);
     // Each search has exactly one match, which it chooses.
     found.assert_contains(&format!("<option value=\"{}\" selected>Ada Lovelace (ada@example.com)</option>", s.ada));
@@ -422,40 +262,17 @@ async fn without_javascript_find_narrows_the_choices_and_saves_nothing() {
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
 
     // Choosing from the narrowed lists and saving places the order.
-    let (ada, beans, mug) = (s.ada.to_string(), s.beans.to_string(), s.mug.to_string());
-    s.app
-        .post_ok(
-            "/orders",
-            &[
-                ("user_id", &ada),
-                ("lines[0].product_id", &beans),
-                ("lines[0].quantity", "1"),
-                ("lines[1].product_id", &mug),
-                ("lines[1].quantity", "2"),
-                ("action", "save"),
-            ],
-        )
-        .await
-        .assert_contains("$41.99");
+    let chosen = OrderForm::for_customer(s.ada).line(s.beans, 1).line(s.mug, 2).action("save");
+    s.app.place(&chosen).await.page.assert_contains("$41.99");
 }
 
 #[rocket::async_test]
 async fn the_order_form_stays_small_with_many_customers_and_products() {
     let s = shop().await;
-    let mut conn = s.app.pool.acquire().await.unwrap();
-    shopdesk::generate::generate(
-        &mut conn,
-        shopdesk::generate::Sizes { users: 3_000, products: 1_000, orders: 0 },
-        1,
-        false,
-    )
-    .await
-    .unwrap();
+    s.app.generate(shopdesk::generate::Sizes { users: 3_000, products: 1_000, orders: 0 }, 1).await;
     let form = s.app.get(&format!("/orders/new?user_id={}", s.ada)).await;
     assert!(form.body.len() < 30_000, "the new order page is {} bytes", form.body.len());
-    let edit_base = s.place(s.ada, "pending", &[(s.mug, "1")]).await;
-    assert_eq!(edit_base.status, Status::SeeOther);
-    let id = s.only_order().await;
+    let id = s.app.place_order_with_status(s.ada, "pending", &[(s.mug, 1)]).await;
     let edit = s.app.get(&format!("/orders/{id}/edit")).await;
     assert!(edit.body.len() < 30_000, "the edit page is {} bytes", edit.body.len());
     edit.assert_contains("Stoneware Mug · MUG");
@@ -477,31 +294,15 @@ async fn new_lines_hold_a_real_quantity_of_one_and_an_untouched_one_saves() {
 
     // The form as a browser sends it: the chosen product, every quantity
     // still 1, the other two lines untouched.
-    let (ada, mug) = (s.ada.to_string(), s.mug.to_string());
-    let page = s
-        .app
-        .post_ok(
-            "/orders",
-            &[
-                ("user_id", &ada),
-                ("customer_q", ""),
-                ("status", "pending"),
-                ("lines[0].product_q", ""),
-                ("lines[0].product_id", &mug),
-                ("lines[0].quantity", "1"),
-                ("lines[0].unit_price", ""),
-                ("lines[1].product_q", ""),
-                ("lines[1].product_id", ""),
-                ("lines[1].quantity", "1"),
-                ("lines[1].unit_price", ""),
-                ("lines[2].product_q", ""),
-                ("lines[2].product_id", ""),
-                ("lines[2].quantity", "1"),
-                ("lines[2].unit_price", ""),
-                ("action", "save"),
-            ],
-        )
-        .await;
+    let untouched = || Line::new().search("").product("").quantity(1).unit_price("");
+    let sent = OrderForm::for_customer(s.ada)
+        .customer_search("")
+        .status("pending")
+        .with(Line::of(s.mug, 1).search("").unit_price(""))
+        .with(untouched())
+        .with(untouched())
+        .action("save");
+    let page = s.app.place(&sent).await.page;
     page.assert_contains("placed.");
     let lines: Vec<(i64, i32)> =
         sqlx::query_as("SELECT product_id, quantity FROM order_items").fetch_all(&s.app.pool).await.unwrap();
@@ -511,21 +312,8 @@ async fn new_lines_hold_a_real_quantity_of_one_and_an_untouched_one_saves() {
 #[rocket::async_test]
 async fn each_line_error_sits_under_its_own_field() {
     let s = shop().await;
-    let (ada, mug) = (s.ada.to_string(), s.mug.to_string());
-    let page = s
-        .app
-        .post(
-            "/orders",
-            &[
-                ("user_id", &ada),
-                ("lines[0].product_id", &mug),
-                ("lines[0].quantity", "two"),
-                ("lines[0].unit_price", "abc"),
-                ("lines[1].product_id", ""),
-                ("lines[1].quantity", "3"),
-            ],
-        )
-        .await;
+    let unreadable = OrderForm::for_customer(s.ada).with(Line::of(s.mug, "two").unit_price("abc")).line("", 3);
+    let page = s.app.post_order(&unreadable).await;
     assert_eq!(page.status, Status::Ok);
     page.assert_contains(
         "<small class=\"field-error\" id=\"line-0-quantity-error\">Enter the quantity as a whole number, like 3.</small>",
@@ -540,12 +328,13 @@ async fn each_line_error_sits_under_its_own_field() {
     page.assert_contains("aria-describedby=\"line-0-quantity-error\"");
 
     // Not enough stock is about the quantity too.
-    let page = s.place(s.ada, "pending", &[(s.beans, "6")]).await;
+    let page = s.app.post_order(&OrderForm::for_customer(s.ada).status("pending").line(s.beans, 6)).await;
     page.assert_contains(
         "<small class=\"field-error\" id=\"line-0-quantity-error\">Not enough Coffee Beans in stock: 5 available, 6 requested.</small>",
     );
     // A product already on an earlier line is about the product.
-    let page = s.place(s.ada, "pending", &[(s.mug, "1"), (s.beans, "1"), (s.mug, "2")]).await;
+    let again = OrderForm::for_customer(s.ada).status("pending").lines(&[(s.mug, 1), (s.beans, 1), (s.mug, 2)]);
+    let page = s.app.post_order(&again).await;
     page.assert_contains("<small class=\"field-error\" id=\"line-2-product-error\">This product is already on line 1");
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
 }
@@ -553,20 +342,12 @@ async fn each_line_error_sits_under_its_own_field() {
 #[rocket::async_test]
 async fn without_javascript_a_search_with_one_match_is_chosen_when_saving() {
     let s = shop().await;
-    let page = s
-        .app
-        .post_ok(
-            "/orders",
-            &[
-                ("customer_q", "lovelace"),
-                ("lines[0].product_q", "BEANS"),
-                ("lines[0].quantity", "2"),
-                ("lines[1].product_q", ""),
-                ("lines[1].quantity", "1"),
-                ("action", "save"),
-            ],
-        )
-        .await;
+    let typed = OrderForm::new()
+        .customer_search("lovelace")
+        .with(Line::new().search("BEANS").quantity(2))
+        .with(Line::new().search("").quantity(1))
+        .action("save");
+    let page = s.app.place(&typed).await.page;
     page.assert_contains("placed.");
     let (user, product, quantity): (i64, i64, i32) = sqlx::query_as(
         "SELECT o.user_id, i.product_id, i.quantity FROM orders o JOIN order_items i ON i.order_id = o.id",
@@ -580,22 +361,10 @@ async fn without_javascript_a_search_with_one_match_is_chosen_when_saving() {
 #[rocket::async_test]
 async fn searches_that_choose_nothing_say_why_and_every_value_comes_back() {
     let s = shop().await;
-    let page = s
-        .app
-        .post(
-            "/orders",
-            &[
-                ("customer_q", "e"),
-                ("status", "paid"),
-                ("lines[0].product_q", "teapot"),
-                ("lines[0].quantity", "4"),
-                ("lines[0].unit_price", "3.50"),
-                ("lines[1].product_q", "e"),
-                ("lines[1].quantity", "1"),
-                ("action", "save"),
-            ],
-        )
-        .await;
+    let teapot = || Line::new().search("teapot").quantity(4).unit_price("3.50");
+    let typed =
+        OrderForm::new().customer_search("e").status("paid").with(teapot()).with(Line::new().search("e").quantity(1));
+    let page = s.app.post_order(&typed.action("save")).await;
     assert_eq!(page.status, Status::Ok);
     page.assert_contains("2 customers match “e”: choose one from the list.");
     page.assert_contains("No product matches “teapot”. Check the spelling, or search for another part of it.");
@@ -611,19 +380,7 @@ async fn searches_that_choose_nothing_say_why_and_every_value_comes_back() {
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
 
     // Adding a line keeps them too, and the new line starts at 1.
-    let page = s
-        .app
-        .post(
-            "/orders",
-            &[
-                ("customer_q", "e"),
-                ("lines[0].product_q", "teapot"),
-                ("lines[0].quantity", "4"),
-                ("lines[0].unit_price", "3.50"),
-                ("action", "add_line"),
-            ],
-        )
-        .await;
+    let page = s.app.post_order(&OrderForm::new().customer_search("e").with(teapot()).action("add_line")).await;
     page.assert_contains("name=\"lines[0].unit_price\" value=\"3.50\"");
     page.assert_contains("name=\"lines[1].quantity\" value=\"1\"");
     page.assert_lacks("field-error");

@@ -6,9 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rocket::figment::providers::Serialized;
+use crate::harness::{TestApp, PASSWORD};
 use rocket::http::Status;
-use rocket::local::asynchronous::Client;
 use rocket::tokio::io::copy_bidirectional;
 use rocket::tokio::net::{TcpListener, TcpStream};
 use rocket::tokio::sync::watch;
@@ -40,7 +39,7 @@ async fn proxy(listener: TcpListener, target: String, up: Arc<AtomicBool>, cut: 
 #[rocket::async_test]
 async fn a_database_outage_gives_a_quick_503_and_recovers_by_itself() {
     // A database of its own, migrated, with an admin account.
-    let setup = crate::harness::TestApp::with_demo(false).await;
+    let setup = TestApp::with_demo(false).await;
     setup.staff("admin@test.example", "admin").await;
     let server: sqlx::postgres::PgConnectOptions = setup.url.parse().unwrap();
 
@@ -51,17 +50,10 @@ async fn a_database_outage_gives_a_quick_503_and_recovers_by_itself() {
     rocket::tokio::spawn(proxy(listener, format!("{}:{}", server.get_host(), server.get_port()), up.clone(), cut));
 
     let via_proxy = server.port(port).to_url_lossy().to_string();
-    let figment = shopdesk::figment()
-        .merge(Serialized::global("databases.shop.url", &via_proxy))
-        .merge(Serialized::global("databases.shop.connect_timeout", 2))
-        .merge(Serialized::global("demo", false))
-        .merge(Serialized::global("log_level", "off"));
-    let client = Client::tracked(shopdesk::build_rocket(figment)).await.unwrap();
-    let mut app = setup;
-    app.client = client;
+    let settings = [("databases.shop.url", via_proxy.into()), ("databases.shop.connect_timeout", 2.into())];
+    let app = setup.second_app(&settings).await;
     app.refresh_csrf("/sign-in").await;
-    let signed_in =
-        app.post("/sign-in", &[("email", "admin@test.example"), ("password", crate::harness::PASSWORD)]).await;
+    let signed_in = app.sign_in("admin@test.example", PASSWORD).await;
     assert_eq!(signed_in.status, Status::SeeOther);
     assert_eq!(app.get("/").await.status, Status::Ok);
 
@@ -70,13 +62,13 @@ async fn a_database_outage_gives_a_quick_503_and_recovers_by_itself() {
     cut_all.send(1).unwrap();
     for path in ["/", "/users", "/readyz"] {
         let started = Instant::now();
-        let response = app.client.get(path).dispatch().await;
+        let page = app.get(path).await;
         let elapsed = started.elapsed();
-        assert_eq!(response.status(), Status::ServiceUnavailable, "{path}");
+        assert_eq!(page.status, Status::ServiceUnavailable, "{path}");
         assert!(elapsed < Duration::from_secs(5), "{path} took {elapsed:?}");
         if path != "/readyz" {
-            assert_eq!(response.headers().get_one("Retry-After"), Some("5"), "{path}");
-            let body = response.into_string().await.unwrap_or_default();
+            assert_eq!(page.header("Retry-After"), Some("5"), "{path}");
+            let body = &page.body;
             assert!(body.contains("Shopdesk cannot reach its database right now"), "{body}");
             assert!(
                 !body.contains("sqlx") && !body.contains("Pool") && !body.contains("os error"),
@@ -85,18 +77,18 @@ async fn a_database_outage_gives_a_quick_503_and_recovers_by_itself() {
         }
     }
     // The process itself is fine.
-    assert_eq!(app.client.get("/healthz").dispatch().await.status(), Status::Ok);
+    assert_eq!(app.get("/healthz").await.status, Status::Ok);
 
     // It comes back; Shopdesk reconnects without a restart.
     up.store(true, Ordering::SeqCst);
     let mut recovered = false;
     for _ in 0..20 {
-        if app.client.get("/").dispatch().await.status() == Status::Ok {
+        if app.get("/").await.status == Status::Ok {
             recovered = true;
             break;
         }
         rocket::tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(recovered, "pages work again once the database is back");
-    assert_eq!(app.client.get("/readyz").dispatch().await.status(), Status::Ok);
+    assert_eq!(app.get("/readyz").await.status, Status::Ok);
 }

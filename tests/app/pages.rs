@@ -1,33 +1,23 @@
 //! Dashboard, reports, demo data, static assets, errors and the command line.
 
-use crate::harness::TestApp;
-use rocket::http::Status;
+use std::time::Duration;
 
-async fn order(app: &TestApp, user: i64, status: &str, product: i64, qty: &str) {
-    app.post_ok(
-        "/orders",
-        &[
-            ("user_id", &user.to_string()),
-            ("status", status),
-            ("lines[0].product_id", &product.to_string()),
-            ("lines[0].quantity", qty),
-        ],
-    )
-    .await;
-}
+use crate::harness::live::Http;
+use crate::harness::{free_port, wait_for_port, Process, TestApp};
+use rocket::http::Status;
 
 #[rocket::async_test]
 async fn the_reports_show_the_top_customer_revenue_and_best_sellers() {
     let app = TestApp::new().await;
-    let ada = app.user("Ada Lovelace", "ada@example.com").await;
-    let bob = app.user("Bob Builder", "bob@example.com").await;
+    let ada = app.customer("Ada Lovelace", "ada@example.com").await;
+    let bob = app.customer("Bob Builder", "bob@example.com").await;
     let mug = app.product("Stoneware Mug", "MUG", 1000, 100).await;
     let grinder = app.product("Burr Grinder", "GRND", 9000, 100).await;
     // Ada: three orders, one cancelled. Bob: one big order.
-    order(&app, ada, "paid", mug, "1").await;
-    order(&app, ada, "shipped", mug, "2").await;
-    order(&app, ada, "cancelled", grinder, "5").await;
-    order(&app, bob, "pending", grinder, "2").await;
+    app.place_order_with_status(ada, "paid", &[(mug, 1)]).await;
+    app.place_order_with_status(ada, "shipped", &[(mug, 2)]).await;
+    app.place_order_with_status(ada, "cancelled", &[(grinder, 5)]).await;
+    app.place_order_with_status(bob, "pending", &[(grinder, 2)]).await;
 
     let page = app.get("/reports").await;
     assert_eq!(page.status, Status::Ok);
@@ -63,10 +53,10 @@ async fn empty_reports_and_dashboard_say_so() {
 #[rocket::async_test]
 async fn the_dashboard_shows_counts_revenue_and_recent_orders() {
     let app = TestApp::new().await;
-    let ada = app.user("Ada Lovelace", "ada@example.com").await;
+    let ada = app.customer("Ada Lovelace", "ada@example.com").await;
     let mug = app.product("Stoneware Mug", "MUG", 1250, 100).await;
-    order(&app, ada, "paid", mug, "2").await;
-    order(&app, ada, "cancelled", mug, "1").await;
+    app.place_order_with_status(ada, "paid", &[(mug, 2)]).await;
+    app.place_order_with_status(ada, "cancelled", &[(mug, 1)]).await;
     let page = app.get("/").await;
     page.assert_contains("<span class=\"stat-label\">Revenue</span><span class=\"stat-value\">$25.00</span>");
     page.assert_contains("<span class=\"stat-label\">Orders</span><span class=\"stat-value\">2</span>");
@@ -100,16 +90,7 @@ async fn a_first_start_loads_demo_data_once() {
 
     // The documented read-only account signs in and sees the shop.
     app.refresh_csrf("/sign-in").await;
-    let signed_in = app
-        .post(
-            "/sign-in",
-            &[
-                ("email", shopdesk::demo::DEMO_VIEWER_EMAIL),
-                ("password", shopdesk::demo::DEMO_VIEWER_PASSWORD),
-                ("next", "/"),
-            ],
-        )
-        .await;
+    let signed_in = app.sign_in(shopdesk::demo::DEMO_VIEWER_EMAIL, shopdesk::demo::DEMO_VIEWER_PASSWORD).await;
     assert_eq!(signed_in.status, Status::SeeOther);
     let home = app.get("/").await;
     home.assert_contains("Ada Lovelace");
@@ -119,7 +100,7 @@ async fn a_first_start_loads_demo_data_once() {
 #[rocket::async_test]
 async fn demo_data_is_not_loaded_into_a_shop_that_has_data() {
     let app = TestApp::new().await;
-    app.user("Real Customer", "real@example.com").await;
+    app.customer("Real Customer", "real@example.com").await;
     assert!(shopdesk::demo::seed_if_empty(&app.pool).await.unwrap().is_none());
     assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 1);
 }
@@ -145,7 +126,7 @@ async fn unknown_pages_and_oversized_forms_get_friendly_errors() {
     page.assert_contains("Back to the dashboard");
 
     let huge = "x".repeat(200 * 1024);
-    let page = app.post("/users", &[("name", &huge), ("email", "a@example.com")]).await;
+    let page = app.post_new_customer(&huge, "a@example.com").await;
     assert!(page.status == Status::PayloadTooLarge || page.status == Status::UnprocessableEntity, "{}", page.status);
     assert!(!page.body.contains("panicked"));
     assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 0);
@@ -163,10 +144,10 @@ async fn health_endpoints_answer() {
 #[rocket::async_test]
 async fn requests_carry_an_id_and_are_counted_for_prometheus() {
     let app = TestApp::new().await;
-    let response = app.client.get("/users").dispatch().await;
-    let id = response.headers().get_one("X-Request-Id").map(str::to_string).expect("a request id");
-    let other = app.client.get("/users").dispatch().await;
-    assert_ne!(other.headers().get_one("X-Request-Id"), Some(id.as_str()), "each request has its own id");
+    let first = app.get("/users").await;
+    let id = first.header("X-Request-Id").expect("a request id");
+    let other = app.get("/users").await;
+    assert_ne!(other.header("X-Request-Id"), Some(id), "each request has its own id");
     app.get("/no/such/page").await;
     let metrics = app.metrics().await;
     assert_eq!(metrics.status, Status::Ok);
@@ -193,42 +174,28 @@ fn an_unreachable_database_gets_a_clear_message_not_a_stack_trace() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-/// Asks the server at `port` for `/healthz` over plain TCP.
-fn healthz(port: u16) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    Some(answer)
-}
-
 #[rocket::async_test]
 async fn a_first_start_creates_an_admin_prints_its_password_once_and_serves() {
     let app = TestApp::with_demo(false).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shopdesk"))
-        .args(["serve", "--no-demo"])
-        .env("DATABASE_URL", &app.url)
-        .env("ROCKET_PORT", port.to_string())
-        .env("ROCKET_LOG_LEVEL", "critical")
-        .env_remove("SHOPDESK_ADMIN_PASSWORD")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut answer = None;
-    for _ in 0..100 {
-        answer = healthz(port);
-        if answer.is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(answer.is_some_and(|a| a.starts_with("HTTP/1.1 200")), "the server must come up; it printed: {stdout}");
+    let port = free_port();
+    let mut server = Process(
+        std::process::Command::new(env!("CARGO_BIN_EXE_shopdesk"))
+            .args(["serve", "--no-demo"])
+            .env("DATABASE_URL", &app.url)
+            .env("ROCKET_PORT", port.to_string())
+            .env("ROCKET_LOG_LEVEL", "critical")
+            .env_remove("SHOPDESK_ADMIN_PASSWORD")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let healthz = if wait_for_port(port, Duration::from_secs(10)).await {
+        Some(Http { port }.exchange("GET", "/healthz", &[], "").await.status)
+    } else {
+        None
+    };
+    let stdout = server.kill_and_read_output();
+    assert_eq!(healthz, Some(200), "the server must come up; it printed: {stdout}");
     assert!(stdout.contains("Created the first admin account."), "{stdout}");
     let password = stdout.split("password: ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_default();
     assert_eq!(password.len(), 20, "a generated password is printed: {stdout}");
@@ -242,22 +209,22 @@ async fn a_first_start_creates_an_admin_prints_its_password_once_and_serves() {
 #[rocket::async_test]
 async fn a_shared_first_place_is_shown_as_shared_and_shares_are_of_the_whole() {
     let app = TestApp::new().await;
-    let ada = app.user("Ada Lovelace", "ada@example.com").await;
-    let bob = app.user("Bob Builder", "bob@example.com").await;
-    let cy = app.user("Cy Young", "cy@example.com").await;
-    let dee = app.user("Dee Dee", "dee@example.com").await;
+    let ada = app.customer("Ada Lovelace", "ada@example.com").await;
+    let bob = app.customer("Bob Builder", "bob@example.com").await;
+    let cy = app.customer("Cy Young", "cy@example.com").await;
+    let dee = app.customer("Dee Dee", "dee@example.com").await;
     let mug = app.product("Stoneware Mug", "MUG", 1000, 100).await;
     let tea = app.product("Green Tea", "TEA", 500, 100).await;
     // Ada, Bob and Cy tie on 2 orders (revenue $30, $50, $10); Dee has 1; a
     // cancelled order counts for nobody.
-    order(&app, ada, "paid", mug, "1").await;
-    order(&app, ada, "paid", tea, "4").await;
-    order(&app, bob, "paid", mug, "2").await;
-    order(&app, bob, "shipped", mug, "3").await;
-    order(&app, cy, "pending", tea, "1").await;
-    order(&app, cy, "paid", tea, "1").await;
-    order(&app, dee, "paid", tea, "2").await;
-    order(&app, dee, "cancelled", mug, "9").await;
+    app.place_order_with_status(ada, "paid", &[(mug, 1)]).await;
+    app.place_order_with_status(ada, "paid", &[(tea, 4)]).await;
+    app.place_order_with_status(bob, "paid", &[(mug, 2)]).await;
+    app.place_order_with_status(bob, "shipped", &[(mug, 3)]).await;
+    app.place_order_with_status(cy, "pending", &[(tea, 1)]).await;
+    app.place_order_with_status(cy, "paid", &[(tea, 1)]).await;
+    app.place_order_with_status(dee, "paid", &[(tea, 2)]).await;
+    app.place_order_with_status(dee, "cancelled", &[(mug, 9)]).await;
 
     let page = app.get("/reports").await;
     page.assert_contains("<p class=\"leader-label\">Shared first place</p>");
@@ -290,15 +257,15 @@ async fn a_shared_first_place_is_shown_as_shared_and_shares_are_of_the_whole() {
     best.assert_contains_all(&["all 14 units sold", "57.1%", "42.9%"]);
 
     // The CSV ranks ties alike.
-    let csv = app.client.get("/reports/top-customers.csv").dispatch().await.into_string().await.unwrap();
+    let csv = app.get("/reports/top-customers.csv").await.body;
     let ranks: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(ranks, ["1", "1", "1", "4"], "{csv}");
 
     // More tied than the ten listed: the card says how many more.
     for n in 0..9 {
-        let id = app.user(&format!("Tied {n}"), &format!("tied{n}@example.com")).await;
-        order(&app, id, "paid", tea, "1").await;
-        order(&app, id, "paid", tea, "1").await;
+        let id = app.customer(&format!("Tied {n}"), &format!("tied{n}@example.com")).await;
+        app.place_order_with_status(id, "paid", &[(tea, 1)]).await;
+        app.place_order_with_status(id, "paid", &[(tea, 1)]).await;
     }
     let page = app.get("/reports").await;
     page.assert_contains("10 customers listed here and 2 more customers with 2 orders each");
@@ -308,12 +275,12 @@ async fn a_shared_first_place_is_shown_as_shared_and_shares_are_of_the_whole() {
 #[rocket::async_test]
 async fn a_single_leader_is_the_top_customer() {
     let app = TestApp::new().await;
-    let ada = app.user("Ada Lovelace", "ada@example.com").await;
-    let bob = app.user("Bob Builder", "bob@example.com").await;
+    let ada = app.customer("Ada Lovelace", "ada@example.com").await;
+    let bob = app.customer("Bob Builder", "bob@example.com").await;
     let mug = app.product("Stoneware Mug", "MUG", 1000, 100).await;
-    order(&app, ada, "paid", mug, "1").await;
-    order(&app, ada, "paid", mug, "1").await;
-    order(&app, bob, "paid", mug, "5").await;
+    app.place_order_with_status(ada, "paid", &[(mug, 1)]).await;
+    app.place_order_with_status(ada, "paid", &[(mug, 1)]).await;
+    app.place_order_with_status(bob, "paid", &[(mug, 5)]).await;
     let page = app.get("/reports").await;
     page.assert_contains("<p class=\"leader-label\">Top customer</p>");
     page.assert_contains("2 orders · $20.00 revenue");

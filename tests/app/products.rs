@@ -3,14 +3,10 @@
 use crate::harness::TestApp;
 use rocket::http::Status;
 
-fn product_form<'a>(name: &'a str, sku: &'a str, price: &'a str, stock: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![("name", name), ("sku", sku), ("price", price), ("stock", stock)]
-}
-
 #[rocket::async_test]
 async fn a_new_product_is_created_with_its_price_in_cents() {
     let app = TestApp::new().await;
-    let page = app.post_ok("/products", &product_form("Stoneware Mug", "MUG-350", "$1,234.5", "12")).await;
+    let page = app.create_product("Stoneware Mug", "MUG-350", "$1,234.5", "12").await;
     page.assert_contains("Product Stoneware Mug created.");
     page.assert_contains("$1,234.50");
     let row: (String, String, i64, i32) =
@@ -22,22 +18,22 @@ async fn a_new_product_is_created_with_its_price_in_cents() {
 #[rocket::async_test]
 async fn negative_and_malformed_numbers_are_refused_next_to_their_fields() {
     let app = TestApp::new().await;
-    let page = app.post("/products", &product_form("Mug", "MUG", "-3", "-1")).await;
+    let page = app.post_new_product("Mug", "MUG", "-3", "-1").await;
     assert_eq!(page.status, Status::Ok);
     page.assert_contains("The price can&#39;t be negative.");
     page.assert_contains("The stock can&#39;t be negative.");
     page.assert_contains("value=\"-3\"");
     page.assert_contains("value=\"-1\"");
 
-    let page = app.post("/products", &product_form("Mug", "MUG", "twelve", "1.5")).await;
+    let page = app.post_new_product("Mug", "MUG", "twelve", "1.5").await;
     page.assert_contains("Enter a price as a number");
     page.assert_contains("Enter the stock as a whole number");
 
-    let page = app.post("/products", &product_form("Mug", "MUG", "99999999999999999999", "99999999999999999999")).await;
+    let page = app.post_new_product("Mug", "MUG", "99999999999999999999", "99999999999999999999").await;
     page.assert_contains("That price is too large");
     page.assert_contains("The stock can be at most");
 
-    let page = app.post("/products", &product_form("", "", "", "")).await;
+    let page = app.post_new_product("", "", "", "").await;
     page.assert_contains("Enter a product name.");
     page.assert_contains("Enter a SKU.");
     page.assert_contains("Enter a price");
@@ -48,7 +44,7 @@ async fn negative_and_malformed_numbers_are_refused_next_to_their_fields() {
 async fn a_duplicate_sku_in_any_letter_case_is_refused() {
     let app = TestApp::new().await;
     app.product("Mug", "MUG-350", 1000, 1).await;
-    let page = app.post("/products", &product_form("Other mug", "mug-350", "10", "1")).await;
+    let page = app.post_new_product("Other mug", "mug-350", "10", "1").await;
     assert_eq!(page.status, Status::Ok);
     page.assert_contains("Another product already uses this SKU");
     page.assert_contains("value=\"Other mug\"");
@@ -58,24 +54,15 @@ async fn a_duplicate_sku_in_any_letter_case_is_refused() {
 #[rocket::async_test]
 async fn editing_a_product_saves_and_keeps_history_prices() {
     let app = TestApp::new().await;
-    let user = app.user("Ada", "ada@example.com").await;
+    let ada = app.customer("Ada", "ada@example.com").await;
     let id = app.product("Mug", "MUG", 1000, 10).await;
-    app.post_ok(
-        "/orders",
-        &[("user_id", &user.to_string()), ("lines[0].product_id", &id.to_string()), ("lines[0].quantity", "2")],
-    )
-    .await;
+    app.place_order(ada, &[(id, 2)]).await;
     // The order took stock, so the product is at version 2.
     let form = app.get(&format!("/products/{id}/edit")).await;
     form.assert_contains("value=\"10.00\"");
     form.assert_contains("value=\"8\"");
     form.assert_contains("name=\"version\" value=\"2\"");
-    let page = app
-        .post_ok(
-            &format!("/products/{id}"),
-            &[("name", "Big Mug"), ("sku", "MUG"), ("price", "15"), ("stock", "8"), ("version", "2")],
-        )
-        .await;
+    let page = app.edit_product(id, "Big Mug", "MUG", "15", "8", 2).await;
     page.assert_contains("Product Big Mug saved.");
     page.assert_contains("$15.00");
     let paid: i64 = sqlx::query_scalar("SELECT unit_price_cents FROM order_items").fetch_one(&app.pool).await.unwrap();
@@ -86,17 +73,8 @@ async fn editing_a_product_saves_and_keeps_history_prices() {
 async fn a_stale_product_edit_shows_both_versions() {
     let app = TestApp::new().await;
     let id = app.product("Mug", "MUG", 1000, 10).await;
-    app.post_ok(
-        &format!("/products/{id}"),
-        &[("name", "Mug"), ("sku", "MUG"), ("price", "11"), ("stock", "10"), ("version", "1")],
-    )
-    .await;
-    let page = app
-        .post(
-            &format!("/products/{id}"),
-            &[("name", "Mug"), ("sku", "MUG"), ("price", "9"), ("stock", "10"), ("version", "1")],
-        )
-        .await;
+    app.edit_product(id, "Mug", "MUG", "11", "10", 1).await;
+    let page = app.post_product_edit(id, "Mug", "MUG", "9", "10", 1).await;
     assert_eq!(page.status, Status::Ok);
     page.assert_contains("Someone else changed this product");
     page.assert_contains("$11.00");
@@ -121,21 +99,12 @@ async fn search_finds_by_name_or_sku() {
 #[rocket::async_test]
 async fn a_product_on_an_order_cannot_be_deleted() {
     let app = TestApp::new().await;
-    let user = app.user("Ada", "ada@example.com").await;
+    let ada = app.customer("Ada", "ada@example.com").await;
     let id = app.product("Mug", "MUG", 1000, 10).await;
-    app.post_ok(
-        "/orders",
-        &[
-            ("user_id", &user.to_string()),
-            ("status", "cancelled"),
-            ("lines[0].product_id", &id.to_string()),
-            ("lines[0].quantity", "1"),
-        ],
-    )
-    .await;
+    app.place_order_with_status(ada, "cancelled", &[(id, 1)]).await;
     let confirm = app.get(&format!("/products/{id}/delete")).await;
     confirm.assert_contains("Mug can't be deleted: it appears on <strong>1 order</strong>");
-    let page = app.post_ok(&format!("/products/{id}/delete"), &[("version", "1")]).await;
+    let page = app.delete_product(id, 1).await;
     page.assert_contains("Mug can&#39;t be deleted: it appears on 1 order");
     assert_eq!(app.scalar_i64("SELECT count(*) FROM products").await, 1);
 }
@@ -147,7 +116,7 @@ async fn deleting_a_product_asks_first_then_removes_it() {
     let confirm = app.get(&format!("/products/{id}/delete")).await;
     confirm.assert_contains("Delete Mug?");
     confirm.assert_contains("Delete product");
-    let page = app.post_ok(&format!("/products/{id}/delete"), &[("version", "1")]).await;
+    let page = app.delete_product(id, 1).await;
     page.assert_contains("Product Mug deleted.");
     assert_eq!(app.scalar_i64("SELECT count(*) FROM products").await, 0);
 }
@@ -155,13 +124,9 @@ async fn deleting_a_product_asks_first_then_removes_it() {
 #[rocket::async_test]
 async fn a_product_page_shows_price_stock_and_sales() {
     let app = TestApp::new().await;
-    let user = app.user("Ada", "ada@example.com").await;
+    let ada = app.customer("Ada", "ada@example.com").await;
     let id = app.product("Mug", "MUG", 1250, 4).await;
-    app.post_ok(
-        "/orders",
-        &[("user_id", &user.to_string()), ("lines[0].product_id", &id.to_string()), ("lines[0].quantity", "3")],
-    )
-    .await;
+    app.place_order(ada, &[(id, 3)]).await;
     let page = app.get(&format!("/products/{id}")).await;
     page.assert_contains("$12.50");
     page.assert_contains("Running low");

@@ -2,121 +2,48 @@
 //! products and latest orders, the orders list filtered by product, and one
 //! way of counting orders (not cancelled) on every page.
 
-use crate::harness::{Page, TestApp};
+use crate::harness::{OrderForm, Page, SqlOrder, TestApp};
+use chrono::{TimeZone, Utc};
 use rocket::http::Status;
 use shopdesk::web::filters::{format_count, format_money};
 
-/// Places an order through the form; returns its id.
-async fn place(app: &TestApp, user: i64, status: &str, lines: &[(i64, i32)]) -> i64 {
-    let mut fields = vec![("user_id".to_string(), user.to_string()), ("status".to_string(), status.to_string())];
-    for (i, (product, quantity)) in lines.iter().enumerate() {
-        fields.push((format!("lines[{i}].product_id"), product.to_string()));
-        fields.push((format!("lines[{i}].quantity"), quantity.to_string()));
-    }
-    let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let page = app.post_ok("/orders", &borrowed).await;
-    page.assert_contains("placed.");
-    sqlx::query_scalar("SELECT max(id) FROM orders").fetch_one(&app.pool).await.unwrap()
-}
-
-async fn placed_on(app: &TestApp, order: i64, day: &str) {
-    sqlx::query("UPDATE orders SET placed_at = $2::DATE + TIME '12:00' AT TIME ZONE 'UTC' WHERE id = $1")
-        .bind(order)
-        .bind(day)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-}
-
-/// The text of each cell of each body row of the first table after `marker`.
-fn rows_after(body: &str, marker: &str) -> Vec<Vec<String>> {
-    let Some(start) = body.find(marker) else { return Vec::new() };
-    let rest = &body[start..];
-    let Some(tbody) = rest.find("<tbody>") else { return Vec::new() };
-    let rest = &rest[tbody..];
-    let rest = &rest[..rest.find("</tbody>").unwrap_or(rest.len())];
-    rest.split("<tr")
-        .skip(1)
-        .map(|row| row.split("<td").skip(1).map(|cell| text_of(&format!("<td{cell}"))).collect())
-        .collect()
-}
-
-/// Text without tags, entities for `&` and `'` decoded, whitespace squeezed.
-fn text_of(html: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    let out = out.replace("&amp;", "&").replace("&#38;", "&").replace("&#39;", "'");
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The `href` of the pager link `rel`, decoded, if there is one; the
-/// fragment is kept (a browser sends the rest).
-fn pager_link(body: &str, rel: &str) -> Option<String> {
-    let at = body.find(&format!("rel=\"{rel}\""))?;
-    let link = &body[..at];
-    let href = &link[link.rfind("href=\"")? + 6..];
-    Some(href[..href.find('"')?].replace("&#38;", "&").replace("&amp;", "&"))
-}
-
-/// What a browser requests for a link: everything but its fragment.
-fn request(href: &str) -> &str {
-    href.split('#').next().unwrap_or(href)
-}
-
-/// One buyer as the product page shows them: name and email, units, spend, orders, last bought.
+/// One row of who bought what as a record's page shows it: the buyer's name
+/// and email (or the product's name and SKU), units, spend, orders, last bought.
 type Shown = Vec<String>;
 
-/// A product's buyers computed from the orders themselves, in the page's default order.
-async fn buyers_in_sql(app: &TestApp, product: i64) -> Vec<Shown> {
-    let rows: Vec<(String, String, i64, i64, i64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "SELECT u.name, u.email, sum(i.quantity)::BIGINT, sum(i.quantity * i.unit_price_cents)::BIGINT,
-                count(*), max(o.placed_at)
-           FROM order_items i JOIN orders o ON o.id = i.order_id JOIN users u ON u.id = o.user_id
-          WHERE i.product_id = $1 AND o.status <> 'cancelled'
-          GROUP BY u.id ORDER BY 4 DESC, u.id DESC",
-    )
-    .bind(product)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
-    rows.into_iter()
-        .map(|(name, email, units, spend, orders, last)| {
-            vec![
-                format!("{name} {email}"),
-                format_count(units),
-                format_money(spend),
-                format_count(orders),
-                last.format("%b %-d, %Y").to_string(),
-            ]
-        })
-        .collect()
+/// Whose purchases: a product's buyers, or a customer's products.
+enum Of {
+    Product(i64),
+    Customer(i64),
 }
 
-/// A customer's products computed from the orders themselves, in the page's default order.
-async fn bought_in_sql(app: &TestApp, user: i64) -> Vec<Shown> {
-    let rows: Vec<(String, String, i64, i64, i64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "SELECT p.name, p.sku, sum(i.quantity)::BIGINT, sum(i.quantity * i.unit_price_cents)::BIGINT,
-                count(*), max(o.placed_at)
-           FROM order_items i JOIN orders o ON o.id = i.order_id JOIN products p ON p.id = i.product_id
-          WHERE o.user_id = $1 AND o.status <> 'cancelled'
-          GROUP BY p.id ORDER BY 4 DESC, p.id DESC",
-    )
-    .bind(user)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+/// The purchases the page lists, computed from the orders themselves, in the
+/// page's default order.
+async fn bought_in_sql(app: &TestApp, of: Of) -> Vec<Shown> {
+    let (sql, id) = match of {
+        Of::Product(id) => (
+            "SELECT u.name, u.email, sum(i.quantity)::BIGINT, sum(i.quantity * i.unit_price_cents)::BIGINT,
+                    count(*), max(o.placed_at)
+               FROM order_items i JOIN orders o ON o.id = i.order_id JOIN users u ON u.id = o.user_id
+              WHERE i.product_id = $1 AND o.status <> 'cancelled'
+              GROUP BY u.id ORDER BY 4 DESC, u.id DESC",
+            id,
+        ),
+        Of::Customer(id) => (
+            "SELECT p.name, p.sku, sum(i.quantity)::BIGINT, sum(i.quantity * i.unit_price_cents)::BIGINT,
+                    count(*), max(o.placed_at)
+               FROM order_items i JOIN orders o ON o.id = i.order_id JOIN products p ON p.id = i.product_id
+              WHERE o.user_id = $1 AND o.status <> 'cancelled'
+              GROUP BY p.id ORDER BY 4 DESC, p.id DESC",
+            id,
+        ),
+    };
+    let rows: Vec<(String, String, i64, i64, i64, chrono::DateTime<Utc>)> =
+        sqlx::query_as(sql).bind(id).fetch_all(&app.pool).await.unwrap();
     rows.into_iter()
-        .map(|(name, sku, units, spend, orders, last)| {
+        .map(|(name, detail, units, spend, orders, last)| {
             vec![
-                format!("{name} {sku}"),
+                format!("{name} {detail}"),
                 format_count(units),
                 format_money(spend),
                 format_count(orders),
@@ -127,33 +54,33 @@ async fn bought_in_sql(app: &TestApp, user: i64) -> Vec<Shown> {
 }
 
 fn order_rows(page: &Page) -> usize {
-    page.body.matches("<td><a href=\"/orders/").count()
+    page.rows_linking_to("/orders/")
 }
 
 #[rocket::async_test]
 async fn a_products_buyers_match_sql_and_on_n_orders_leads_to_those_orders() {
     let app = TestApp::new().await;
-    let ada = app.user("Ada Lovelace", "ada@example.com").await;
-    let bob = app.user("Bob Builder", "bob@example.com").await;
-    let cy = app.user("Cy Young", "cy@example.com").await;
+    let ada = app.customer("Ada Lovelace", "ada@example.com").await;
+    let bob = app.customer("Bob Builder", "bob@example.com").await;
+    let cy = app.customer("Cy Young", "cy@example.com").await;
     let mug = app.product("Stoneware Mug", "MUG", 1250, 100).await;
     let tea = app.product("Green Tea", "TEA", 400, 100).await;
     let lamp = app.product("Desk Lamp", "LAMP", 4500, 10).await;
 
-    let first = place(&app, ada, "paid", &[(mug, 2)]).await;
-    placed_on(&app, first, "2026-01-10").await;
-    let second = place(&app, ada, "shipped", &[(mug, 1), (tea, 3)]).await;
-    placed_on(&app, second, "2026-03-05").await;
-    let cancelled = place(&app, bob, "cancelled", &[(mug, 5)]).await;
-    placed_on(&app, cancelled, "2026-03-20").await;
-    let cys = place(&app, cy, "pending", &[(mug, 1)]).await;
-    placed_on(&app, cys, "2026-02-14").await;
+    let first = app.place_order_with_status(ada, "paid", &[(mug, 2)]).await;
+    app.set_placed_on(first, "2026-01-10").await;
+    let second = app.place_order_with_status(ada, "shipped", &[(mug, 1), (tea, 3)]).await;
+    app.set_placed_on(second, "2026-03-05").await;
+    let cancelled = app.place_order_with_status(bob, "cancelled", &[(mug, 5)]).await;
+    app.set_placed_on(cancelled, "2026-03-20").await;
+    let cys = app.place_order_with_status(cy, "pending", &[(mug, 1)]).await;
+    app.set_placed_on(cys, "2026-02-14").await;
 
     let page = app.get(&format!("/products/{mug}")).await;
     assert_eq!(page.status, Status::Ok);
     page.assert_contains("Bought by 2 customers");
-    let shown = rows_after(&page.body, "id=\"bought-by\"");
-    assert_eq!(shown, buyers_in_sql(&app, mug).await);
+    let shown = page.rows_after("id=\"bought-by\"");
+    assert_eq!(shown, bought_in_sql(&app, Of::Product(mug)).await);
     assert_eq!(shown[0][0], "Ada Lovelace ada@example.com");
     assert_eq!(shown[0][1..], ["3", "$37.50", "2", "Mar 5, 2026"]);
     assert!(!page.body.contains("Bob Builder"), "cancelled orders buy nothing");
@@ -184,59 +111,40 @@ async fn a_products_buyers_match_sql_and_on_n_orders_leads_to_those_orders() {
     lamp_page.assert_contains("on 0 orders");
 
     // Cancelling Ada's later order takes it off: her last purchase goes back to January.
-    let fields = [
-        ("user_id", ada.to_string()),
-        ("status", "cancelled".to_string()),
-        ("version", "1".to_string()),
-        ("lines[0].product_id", mug.to_string()),
-        ("lines[0].quantity", "1".to_string()),
-        ("lines[1].product_id", tea.to_string()),
-        ("lines[1].quantity", "3".to_string()),
-    ];
-    let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    app.post_ok(&format!("/orders/{second}"), &borrowed).await;
+    app.edit_order(second, &OrderForm::for_customer(ada).status("cancelled").version(1).lines(&[(mug, 1), (tea, 3)]))
+        .await;
     let page = app.get(&format!("/products/{mug}")).await;
-    let shown = rows_after(&page.body, "id=\"bought-by\"");
-    assert_eq!(shown, buyers_in_sql(&app, mug).await);
+    let shown = page.rows_after("id=\"bought-by\"");
+    assert_eq!(shown, bought_in_sql(&app, Of::Product(mug)).await);
     assert_eq!(shown[0][1..], ["2", "$25.00", "1", "Jan 10, 2026"]);
     let tea_page = app.get(&format!("/products/{tea}")).await;
     tea_page.assert_contains("Bought by nobody yet");
 }
 
 /// Adds `n` customers named `Buyer NN`, each with one paid order of `product`
-/// (quantity `1 + n % 4`, at a price that grows with n), set-based in SQL.
+/// (quantity `1 + id % 4`, at a price that grows with their id), set-based in SQL.
 async fn buyers(app: &TestApp, product: i64, n: i64) {
-    sqlx::query(
-        "WITH u AS (INSERT INTO users (name, email)
-                    SELECT 'Buyer ' || lpad(g::TEXT, 2, '0'), 'buyer' || g || '@example.com' FROM generate_series(1, $2) g
-                    RETURNING id),
-              o AS (INSERT INTO orders (user_id, status, placed_at)
-                    SELECT id, 'paid', '2026-01-01'::TIMESTAMPTZ + (id || ' hours')::INTERVAL FROM u RETURNING id, user_id)
-         SELECT 1",
+    let customers: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO users (name, email)
+         SELECT 'Buyer ' || lpad(g::TEXT, 2, '0'), 'buyer' || g || '@example.com' FROM generate_series(1, $1) g
+         RETURNING id",
     )
-    .bind(product)
     .bind(n)
-    .execute(&app.pool)
+    .fetch_all(&app.pool)
     .await
     .unwrap();
-    sqlx::query(
-        "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
-         SELECT o.id, $1, 1 + o.user_id % 4, 100 * o.user_id FROM orders o
-          WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id)",
-    )
-    .bind(product)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "UPDATE orders o SET total_cents = t.total, item_count = t.items
-           FROM (SELECT order_id, sum(quantity * unit_price_cents) AS total, sum(quantity) AS items
-                   FROM order_items GROUP BY order_id) t
-          WHERE t.order_id = o.id",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    let new_year = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let orders: Vec<SqlOrder> = customers
+        .iter()
+        .map(|&customer| SqlOrder {
+            customer,
+            product,
+            quantity: 1 + (customer % 4) as i32,
+            unit_price_cents: Some(100 * customer),
+            placed_at: new_year + chrono::Duration::hours(customer),
+        })
+        .collect();
+    app.paid_orders_in_sql(&orders).await;
 }
 
 #[rocket::async_test]
@@ -244,7 +152,7 @@ async fn buyers_sort_page_and_export_through_every_row() {
     let app = TestApp::new().await;
     let mug = app.product("Stoneware Mug", "MUG", 1250, 100).await;
     buyers(&app, mug, 45).await;
-    let expected = buyers_in_sql(&app, mug).await;
+    let expected = bought_in_sql(&app, Of::Product(mug)).await;
     assert_eq!(expected.len(), 45);
 
     // Three pages of 20, 20 and 5, forward by the Next links and back.
@@ -252,13 +160,13 @@ async fn buyers_sort_page_and_export_through_every_row() {
     let mut path = format!("/products/{mug}");
     let mut pages = Vec::new();
     loop {
-        let page = app.get(request(&path)).await;
+        let page = app.get(&path).await;
         assert_eq!(page.status, Status::Ok, "{path}");
         page.assert_contains("45 customers");
-        let rows = rows_after(&page.body, "id=\"bought-by\"");
+        let rows = page.rows_after("id=\"bought-by\"");
         seen.extend(rows.clone());
         pages.push(rows);
-        match pager_link(&page.body, "next") {
+        match page.link_before("rel=\"next\"") {
             Some(next) => {
                 assert!(next.ends_with("#bought-by"), "page links come back to the section: {next}");
                 path = next;
@@ -268,9 +176,9 @@ async fn buyers_sort_page_and_export_through_every_row() {
     }
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [20, 20, 5]);
     assert_eq!(seen, expected, "every buyer once, by spend");
-    let last = app.get(request(&path)).await;
-    let back = pager_link(&last.body, "prev").expect("a previous page");
-    assert_eq!(rows_after(&app.get(request(&back)).await.body, "id=\"bought-by\""), pages[1]);
+    let last = app.get(&path).await;
+    let back = last.link_before("rel=\"prev\"").expect("a previous page");
+    assert_eq!(app.get(&back).await.rows_after("id=\"bought-by\""), pages[1]);
 
     // Other sorts, both ways, agree with SQL.
     for (sort, sql) in [
@@ -287,7 +195,8 @@ async fn buyers_sort_page_and_export_through_every_row() {
         .await
         .unwrap();
         let page = app.get(&format!("/products/{mug}?sort={sort}")).await;
-        let shown: Vec<String> = rows_after(&page.body, "id=\"bought-by\"")
+        let shown: Vec<String> = page
+            .rows_after("id=\"bought-by\"")
             .iter()
             .map(|row| row[0].split(" buyer").next().unwrap_or_default().to_string())
             .collect();
@@ -297,9 +206,9 @@ async fn buyers_sort_page_and_export_through_every_row() {
     // The CSV holds every buyer, in the page's order.
     let page = app.get(&format!("/products/{mug}")).await;
     page.assert_contains(&format!("href=\"/products/{mug}/buyers.csv?sort=spend&#38;dir=desc\""));
-    let csv = app.client.get(format!("/products/{mug}/buyers.csv?sort=spend&dir=desc")).dispatch().await;
-    assert_eq!(csv.status(), Status::Ok);
-    let csv = csv.into_string().await.unwrap();
+    let csv = app.get(&format!("/products/{mug}/buyers.csv?sort=spend&dir=desc")).await;
+    assert_eq!(csv.status, Status::Ok);
+    let csv = csv.body;
     let mut lines = csv.lines();
     assert_eq!(lines.next(), Some("customer_id,name,email,units,spend,orders,last_bought"));
     let names: Vec<String> = lines.map(|l| l.split(',').nth(1).unwrap_or_default().to_string()).collect();
@@ -311,8 +220,8 @@ async fn buyers_sort_page_and_export_through_every_row() {
 #[rocket::async_test]
 async fn a_customer_page_reads_kept_figures_shows_latest_orders_and_pages_products() {
     let app = TestApp::new().await;
-    let ada = app.user("Ada Lovelace", "ada@example.com").await;
-    let quiet = app.user("Quiet Person", "quiet@example.com").await;
+    let ada = app.customer("Ada Lovelace", "ada@example.com").await;
+    let quiet = app.customer("Quiet Person", "quiet@example.com").await;
     let mut products = Vec::new();
     for n in 0..25 {
         products.push(app.product(&format!("Product {n:02}"), &format!("P{n:02}"), 100 + 10 * n, 1000).await);
@@ -322,8 +231,8 @@ async fn a_customer_page_reads_kept_figures_shows_latest_orders_and_pages_produc
     for n in 0..15usize {
         let status = if n % 7 == 3 { "cancelled" } else { "paid" };
         let lines: Vec<(i64, i32)> = (0..3).map(|k| (products[(n * 3 + k) % 25], 1 + (n % 3) as i32)).collect();
-        let id = place(&app, ada, status, &lines).await;
-        placed_on(&app, id, &format!("2026-02-{:02}", 1 + n)).await;
+        let id = app.place_order_with_status(ada, status, &lines).await;
+        app.set_placed_on(id, &format!("2026-02-{:02}", 1 + n)).await;
         orders.push(id);
     }
 
@@ -336,7 +245,7 @@ async fn a_customer_page_reads_kept_figures_shows_latest_orders_and_pages_produc
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    let bought = bought_in_sql(&app, ada).await;
+    let bought = bought_in_sql(&app, Of::Customer(ada)).await;
     page.assert_contains(
         "<span class=\"stat-label\">Orders</span><span class=\"stat-value\">13</span><span class=\"stat-note\">not cancelled · 2 cancelled</span>",
     );
@@ -356,19 +265,19 @@ async fn a_customer_page_reads_kept_figures_shows_latest_orders_and_pages_produc
             .fetch_all(&app.pool)
             .await
             .unwrap();
-    let shown: Vec<String> = rows_after(&page.body, "id=\"orders-heading\"").iter().map(|row| row[0].clone()).collect();
+    let shown: Vec<String> = page.rows_after("id=\"orders-heading\"").iter().map(|row| row[0].clone()).collect();
     assert_eq!(shown, latest.iter().map(|id| format!("#{id}")).collect::<Vec<_>>());
     page.assert_contains(&format!(
         "<a href=\"/orders?user_id={ada}\" role=\"button\" class=\"secondary outline small\">See all 15 orders</a>"
     ));
 
     // Products bought: the first page of 20 by spend, then the rest.
-    let first = rows_after(&page.body, "id=\"products-bought\"");
+    let first = page.rows_after("id=\"products-bought\"");
     assert_eq!(first, bought[..20]);
-    let next = pager_link(&page.body, "next").expect("a second page of products");
+    let next = page.link_before("rel=\"next\"").expect("a second page of products");
     assert!(next.ends_with("#products-bought"), "{next}");
-    assert_eq!(rows_after(&app.get(request(&next)).await.body, "id=\"products-bought\""), bought[20..]);
-    let csv = app.client.get(format!("/users/{ada}/products.csv")).dispatch().await.into_string().await.unwrap();
+    assert_eq!(app.get(&next).await.rows_after("id=\"products-bought\""), bought[20..]);
+    let csv = app.get(&format!("/users/{ada}/products.csv")).await.body;
     assert_eq!(csv.lines().count(), 1 + bought.len());
     assert!(csv.starts_with("product_id,name,sku,units,spend,orders,last_bought\n"), "{csv}");
 
@@ -390,15 +299,15 @@ async fn a_customer_page_reads_kept_figures_shows_latest_orders_and_pages_produc
 #[rocket::async_test]
 async fn the_orders_list_filters_by_a_product_chosen_or_typed_into_csv_and_bulk_actions() {
     let app = TestApp::new().await;
-    let ada = app.user("Ada Lovelace", "ada@example.com").await;
-    let bob = app.user("Bob Builder", "bob@example.com").await;
+    let ada = app.customer("Ada Lovelace", "ada@example.com").await;
+    let bob = app.customer("Bob Builder", "bob@example.com").await;
     let mug = app.product("Stoneware Mug", "MUG", 1250, 100).await;
     let beans = app.product("Coffee Beans", "BEANS", 1699, 100).await;
     let decaf = app.product("Decaf Coffee Beans", "DECAF", 1599, 100).await;
-    place(&app, ada, "paid", &[(mug, 1)]).await;
-    place(&app, ada, "pending", &[(mug, 2), (beans, 1)]).await;
-    place(&app, bob, "pending", &[(beans, 1)]).await;
-    place(&app, bob, "cancelled", &[(mug, 1), (decaf, 1)]).await;
+    app.place_order_with_status(ada, "paid", &[(mug, 1)]).await;
+    app.place_order_with_status(ada, "pending", &[(mug, 2), (beans, 1)]).await;
+    app.place_order_with_status(bob, "pending", &[(beans, 1)]).await;
+    app.place_order_with_status(bob, "cancelled", &[(mug, 1), (decaf, 1)]).await;
 
     // Chosen (a link from the product page, or the picker).
     let chosen = app.get(&format!("/orders?product_id={mug}")).await;
@@ -440,11 +349,10 @@ async fn the_orders_list_filters_by_a_product_chosen_or_typed_into_csv_and_bulk_
 
     // A bulk action on "all matching" acts on the product's orders only.
     let review =
-        app.get(&format!("/orders/bulk?action=paid&scope=all&filters.product_id={mug}&filters.status=pending")).await;
+        app.review_bulk_orders(&format!("action=paid&scope=all&filters.product_id={mug}&filters.status=pending")).await;
     review.assert_contains("Mark as paid: 1 order?");
-    let done = app.submit(&review, "/orders/bulk").await;
+    let done = app.confirm_bulk_orders(&review).await;
     done.assert_contains("1 order is now paid.");
     assert_eq!(app.scalar_i64("SELECT count(*) FROM orders WHERE status = 'pending'").await, 1);
-    let mut conn = app.pool.acquire().await.unwrap();
-    assert!(shopdesk::db::stats::verify(&mut conn).await.unwrap().is_empty());
+    app.assert_figures_exact().await;
 }

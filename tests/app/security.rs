@@ -1,28 +1,7 @@
 //! Sign-in, roles, CSRF, security headers, escaping and the audit trail.
 
-use crate::harness::{TestApp, PASSWORD};
+use crate::harness::{url_encode, Line, OrderForm, TestApp, PASSWORD};
 use rocket::http::{Method, Status};
-
-/// Every route of the app as a concrete path, with `1` for each dynamic segment.
-fn routes(app: &TestApp, method: Method) -> Vec<String> {
-    let mut paths: Vec<String> = app
-        .client
-        .rocket()
-        .routes()
-        .filter(|r| r.method == method)
-        .map(|r| {
-            r.uri
-                .path()
-                .split('/')
-                .map(|seg| if seg.starts_with('<') { "1" } else { seg })
-                .collect::<Vec<_>>()
-                .join("/")
-        })
-        .collect();
-    paths.sort();
-    paths.dedup();
-    paths
-}
 
 /// Row counts and a digest of every table the shop keeps, to prove nothing changed.
 async fn snapshot(app: &TestApp) -> String {
@@ -41,10 +20,10 @@ async fn snapshot(app: &TestApp) -> String {
 
 /// A shop with one of everything, so routes with id 1 find a record.
 async fn stocked(app: &TestApp) {
-    let user = app.user("Ada", "ada@example.com").await;
-    let product = app.product("Mug", "MUG", 1000, 10).await;
-    assert_eq!((user, product), (1, 1));
-    app.post_ok("/orders", &[("user_id", "1"), ("lines[0].product_id", "1"), ("lines[0].quantity", "1")]).await;
+    let ada = app.customer("Ada", "ada@example.com").await;
+    let mug = app.product("Mug", "MUG", 1000, 10).await;
+    assert_eq!((ada, mug), (1, 1));
+    app.place_order(ada, &[(mug, 1)]).await;
 }
 
 /// Open without a session: signing in (both steps), and the probes for load
@@ -54,7 +33,7 @@ const PUBLIC_GETS: [&str; 5] = ["/sign-in", "/sign-in/code", "/healthz", "/ready
 #[rocket::async_test]
 async fn every_page_needs_a_session_and_returns_to_it_after_sign_in() {
     let app = TestApp::with_demo(false).await;
-    let gets = routes(&app, Method::Get);
+    let gets = app.routes(Method::Get);
     assert!(gets.len() >= 15, "route table walked: {gets:?}");
     for path in gets.iter().filter(|p| !PUBLIC_GETS.contains(&p.as_str()) && !p.starts_with("/static")) {
         let page = app.get(path).await;
@@ -70,9 +49,7 @@ async fn every_page_needs_a_session_and_returns_to_it_after_sign_in() {
     app.refresh_csrf(&location).await;
     let form = app.get(&location).await;
     form.assert_contains("name=\"next\" value=\"/orders?status=paid\"");
-    let done = app
-        .post("/sign-in", &[("email", "ada@shop.example"), ("password", PASSWORD), ("next", "/orders?status=paid")])
-        .await;
+    let done = app.sign_in_to("ada@shop.example", PASSWORD, "/orders?status=paid").await;
     assert_eq!(done.location.as_deref(), Some("/orders?status=paid"));
     assert_eq!(app.get("/orders?status=paid").await.status, Status::Ok);
 }
@@ -81,7 +58,7 @@ async fn every_page_needs_a_session_and_returns_to_it_after_sign_in() {
 async fn every_state_changing_route_refuses_a_missing_or_wrong_csrf_token() {
     let app = TestApp::new().await;
     stocked(&app).await;
-    let posts = routes(&app, Method::Post);
+    let posts = app.routes(Method::Post);
     assert!(posts.len() >= 12, "route table walked: {posts:?}");
     let before = snapshot(&app).await;
     for path in &posts {
@@ -94,7 +71,7 @@ async fn every_state_changing_route_refuses_a_missing_or_wrong_csrf_token() {
     }
     assert_eq!(snapshot(&app).await, before, "nothing changed");
     // The same session with its token still works: the refusals were about the token.
-    app.post_ok("/users", &[("name", "Grace"), ("email", "grace@example.com")]).await;
+    app.create_customer("Grace", "grace@example.com").await;
 }
 
 #[rocket::async_test]
@@ -102,10 +79,10 @@ async fn a_viewer_sees_everything_and_changes_nothing() {
     let app = TestApp::new().await;
     stocked(&app).await;
     // Sign the admin out and a viewer in, on the same database.
-    app.post("/sign-out", &[]).await;
+    app.sign_out().await;
     app.sign_in_as("viewer@test.example", "viewer").await;
 
-    for path in routes(&app, Method::Get).iter().filter(|p| !p.starts_with("/static") && !p.contains("sign-in")) {
+    for path in app.routes(Method::Get).iter().filter(|p| !p.starts_with("/static") && !p.contains("sign-in")) {
         let page = app.get(path).await;
         if path == "/metrics" {
             // For scrapers with the metrics token only.
@@ -121,8 +98,8 @@ async fn a_viewer_sees_everything_and_changes_nothing() {
     app.get("/orders/1").await.assert_lacks("/orders/1/edit");
 
     let before = snapshot(&app).await;
-    // Everyone manages their own account (tests/two_factor.rs); nothing else.
-    for path in routes(&app, Method::Post).iter().filter(|p| !p.starts_with("/sign-") && !p.starts_with("/account")) {
+    // Everyone manages their own account (see `two_factor`); nothing else.
+    for path in app.routes(Method::Post).iter().filter(|p| !p.starts_with("/sign-") && !p.starts_with("/account")) {
         let fields = [
             ("name", "Changed"),
             ("email", "changed@example.com"),
@@ -141,20 +118,14 @@ async fn a_viewer_sees_everything_and_changes_nothing() {
 async fn sign_in_never_redirects_off_site() {
     let app = TestApp::with_demo(false).await;
     app.staff("ada@shop.example", "admin").await;
+    app.refresh_csrf("/sign-in").await;
     for hostile in ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"] {
-        app.refresh_csrf("/sign-in").await;
-        let page =
-            app.post("/sign-in", &[("email", "ada@shop.example"), ("password", PASSWORD), ("next", hostile)]).await;
+        let page = app.sign_in_to("ada@shop.example", PASSWORD, hostile).await;
         assert_eq!(page.location.as_deref(), Some("/"), "{hostile}");
-        let again = app.get(&format!("/sign-in?next={}", urlencode(hostile))).await;
+        let again = app.get(&format!("/sign-in?next={}", url_encode(hostile))).await;
         assert_eq!(again.location.as_deref(), Some("/"), "signed in, {hostile}");
-        app.refresh_csrf("/").await;
-        app.post("/sign-out", &[]).await;
+        app.sign_out().await;
     }
-}
-
-fn urlencode(s: &str) -> String {
-    crate::harness::encode_form(&[("x", s)]).trim_start_matches("x=").to_string()
 }
 
 #[rocket::async_test]
@@ -162,24 +133,24 @@ async fn failed_sign_ins_are_throttled_then_released() {
     let app = TestApp::with_demo(false).await;
     app.staff("ada@shop.example", "admin").await;
     app.refresh_csrf("/sign-in").await;
-    let unknown = app.post("/sign-in", &[("email", "nobody@shop.example"), ("password", "whatever")]).await;
-    let wrong = app.post("/sign-in", &[("email", "ada@shop.example"), ("password", "wrong")]).await;
+    let unknown = app.sign_in("nobody@shop.example", "whatever").await;
+    let wrong = app.sign_in("ada@shop.example", "wrong").await;
     // The same answer whether or not the account exists.
     for page in [&unknown, &wrong] {
         assert_eq!(page.status, Status::Ok);
         page.assert_contains("That email and password do not match an active account.");
     }
     for _ in 0..4 {
-        app.post("/sign-in", &[("email", "ADA@shop.example"), ("password", "wrong")]).await;
+        app.sign_in("ADA@shop.example", "wrong").await;
     }
     // Now even the right password is refused for a while.
-    let locked = app.post("/sign-in", &[("email", "ada@shop.example"), ("password", PASSWORD)]).await;
+    let locked = app.sign_in("ada@shop.example", PASSWORD).await;
     assert_eq!(locked.status, Status::TooManyRequests);
     locked.assert_contains("Too many failed sign-ins");
     locked.assert_contains("try again in 15 minutes");
     // The lock holds in the database, so it survives restarts; time releases it.
     sqlx::query("UPDATE sign_in_attempts SET at = at - interval '16 minutes'").execute(&app.pool).await.unwrap();
-    let ok = app.post("/sign-in", &[("email", "ada@shop.example"), ("password", PASSWORD)]).await;
+    let ok = app.sign_in("ada@shop.example", PASSWORD).await;
     assert_eq!(ok.status, Status::SeeOther);
 }
 
@@ -218,9 +189,8 @@ async fn disabling_changing_a_password_or_signing_out_ends_sessions() {
     assert_eq!(epoch(viewer_id).await, e0 + 2);
 
     // A disabled account cannot sign in even with the right password.
-    app.post("/sign-out", &[]).await;
-    app.refresh_csrf("/sign-in").await;
-    let page = app.post("/sign-in", &[("email", "viewer@shop.example"), ("password", "another long password")]).await;
+    app.sign_out().await;
+    let page = app.sign_in("viewer@shop.example", "another long password").await;
     page.assert_contains("do not match an active account");
 }
 
@@ -228,35 +198,23 @@ async fn disabling_changing_a_password_or_signing_out_ends_sessions() {
 async fn every_response_carries_the_security_headers() {
     let app = TestApp::new().await;
     stocked(&app).await;
-    let mut paths = routes(&app, Method::Get);
+    let mut paths = app.routes(Method::Get);
     paths.retain(|p| !p.starts_with("/static"));
     paths.extend(["/static/app.css".to_string(), "/no/such/page".to_string()]);
     for path in paths {
-        let response = app.client.get(path.clone()).dispatch().await;
-        let h = response.headers();
-        let csp = h.get_one("Content-Security-Policy").unwrap_or_default();
+        let page = app.get(&path).await;
+        let csp = page.header("Content-Security-Policy").unwrap_or_default();
         assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{path}");
-        assert_eq!(h.get_one("X-Frame-Options"), Some("DENY"), "{path}");
-        assert_eq!(h.get_one("X-Content-Type-Options"), Some("nosniff"), "{path}");
-        assert_eq!(h.get_one("Referrer-Policy"), Some("same-origin"), "{path}");
-        assert!(h.get_one("Permissions-Policy").unwrap_or_default().contains("camera=()"), "{path}");
+        assert_eq!(page.header("X-Frame-Options"), Some("DENY"), "{path}");
+        assert_eq!(page.header("X-Content-Type-Options"), Some("nosniff"), "{path}");
+        assert_eq!(page.header("Referrer-Policy"), Some("same-origin"), "{path}");
+        assert!(page.header("Permissions-Policy").unwrap_or_default().contains("camera=()"), "{path}");
     }
     // Session and CSRF cookies are HttpOnly and SameSite.
-    app.post("/sign-out", &[]).await;
-    app.refresh_csrf("/sign-in").await;
-    let response = app
-        .client
-        .post("/sign-in")
-        .header(rocket::http::ContentType::Form)
-        .body(crate::harness::encode_form(&[
-            ("csrf", &app.csrf()),
-            ("email", "admin@test.example"),
-            ("password", PASSWORD),
-        ]))
-        .dispatch()
-        .await;
-    let cookies: Vec<&str> = response.headers().get("Set-Cookie").collect();
+    app.sign_out().await;
+    let signed_in = app.sign_in("admin@test.example", PASSWORD).await;
+    let cookies: Vec<&str> = signed_in.headers("Set-Cookie").collect();
     assert!(cookies.iter().any(|c| c.starts_with("shopdesk_session=")), "{cookies:?}");
     for cookie in cookies {
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
@@ -267,7 +225,7 @@ async fn every_response_carries_the_security_headers() {
 async fn typed_script_renders_inert_everywhere() {
     let app = TestApp::new().await;
     let evil = "<script>alert(1)</script>";
-    let user = app.user(evil, "x@example.com").await;
+    let user = app.customer(evil, "x@example.com").await;
     sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
         .bind(format!("\"{evil}\"@example.com"))
         .bind(user)
@@ -277,12 +235,8 @@ async fn typed_script_renders_inert_everywhere() {
     let product = app.product(evil, evil, 100, 5).await;
     app.staff("evil@example.com", "viewer").await;
     sqlx::query("UPDATE staff SET display_name = $1").bind(evil).execute(&app.pool).await.unwrap();
-    app.post_ok(
-        "/orders",
-        &[("user_id", &user.to_string()), ("lines[0].product_id", &product.to_string()), ("lines[0].quantity", "1")],
-    )
-    .await;
-    let page = app.post("/users", &[("name", evil), ("email", "not an email")]).await;
+    app.place_order(user, &[(product, 1)]).await;
+    let page = app.post_new_customer(evil, "not an email").await;
     page.assert_lacks(evil);
     for path in [
         "/",
@@ -299,7 +253,7 @@ async fn typed_script_renders_inert_everywhere() {
         "/reports",
         "/audit",
         "/staff",
-        &format!("/users?q={}", urlencode(evil)),
+        &format!("/users?q={}", url_encode(evil)),
     ] {
         let page = app.get(path).await;
         assert_eq!(page.status, Status::Ok, "{path}");
@@ -315,8 +269,8 @@ async fn the_audit_trail_records_who_changed_what() {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    app.post_ok("/users", &[("name", "Grace"), ("email", "grace@example.com")]).await;
-    app.post_ok("/users/1", &[("name", "Grace"), ("email", "grace@navy.mil"), ("version", "1")]).await;
+    app.create_customer("Grace", "grace@example.com").await;
+    app.edit_customer(1, "Grace", "grace@navy.mil", 1).await;
 
     let (staff_id, action, before, after): (Option<i64>, String, Option<serde_json::Value>, Option<serde_json::Value>) =
         sqlx::query_as(
@@ -334,37 +288,18 @@ async fn the_audit_trail_records_who_changed_what() {
     history.assert_contains("<del>grace@example.com</del> → <ins>grace@navy.mil</ins>");
 
     // An order and its lines; editing one line records just that line.
-    let mug = app.product("Mug", "MUG", 1000, 10).await.to_string();
-    let tea = app.product("Tea", "TEA", 500, 10).await.to_string();
-    app.post_ok(
-        "/orders",
-        &[
-            ("user_id", "1"),
-            ("lines[0].product_id", &mug),
-            ("lines[0].quantity", "1"),
-            ("lines[1].product_id", &tea),
-            ("lines[1].quantity", "1"),
-        ],
-    )
-    .await;
+    let mug = app.product("Mug", "MUG", 1000, 10).await;
+    let tea = app.product("Tea", "TEA", 500, 10).await;
+    let order = app.place_order(1, &[(mug, 1), (tea, 1)]).await;
     let lines_created =
         app.scalar_i64("SELECT count(*) FROM audit_log WHERE entity = 'order_line' AND action = 'create'").await;
     assert_eq!(lines_created, 2);
-    app.post_ok(
-        "/orders/1",
-        &[
-            ("user_id", "1"),
-            ("status", "pending"),
-            ("version", "1"),
-            ("lines[0].product_id", &mug),
-            ("lines[0].quantity", "3"),
-            ("lines[0].unit_price", "10.00"),
-            ("lines[1].product_id", &tea),
-            ("lines[1].quantity", "1"),
-            ("lines[1].unit_price", "5.00"),
-        ],
-    )
-    .await;
+    let edited = OrderForm::for_customer(1)
+        .status("pending")
+        .version(1)
+        .with(Line::of(mug, 3).unit_price("10.00"))
+        .with(Line::of(tea, 1).unit_price("5.00"));
+    app.edit_order(order, &edited).await;
     let line_updates: Vec<serde_json::Value> =
         sqlx::query_scalar("SELECT after FROM audit_log WHERE entity = 'order_line' AND action = 'update'")
             .fetch_all(&app.pool)
@@ -372,7 +307,7 @@ async fn the_audit_trail_records_who_changed_what() {
             .unwrap();
     assert_eq!(line_updates.len(), 1);
     assert_eq!(line_updates[0]["quantity"], 3);
-    let order_page = app.get("/orders/1").await;
+    let order_page = app.get(&format!("/orders/{order}")).await;
     order_page.assert_contains("Order line changed");
     // Fields read as people say them, money as dollars.
     order_page.assert_contains("<span class=\"field\">unit price</span>: $10.00");
@@ -380,7 +315,7 @@ async fn the_audit_trail_records_who_changed_what() {
     order_page.assert_lacks("unit_price_cents");
 
     // Deleting keeps the last values.
-    app.post_ok("/orders/1/delete", &[("version", "2")]).await;
+    app.delete_order(order, 2).await;
     let deleted: serde_json::Value =
         sqlx::query_scalar("SELECT before FROM audit_log WHERE entity = 'order' AND action = 'delete'")
             .fetch_one(&app.pool)

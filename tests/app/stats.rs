@@ -1,13 +1,9 @@
 //! The kept report figures stay exact through every kind of order change,
 //! including concurrent ones, and `verify-stats` catches a corrupted figure.
 
-use crate::harness::TestApp;
+use crate::harness::{OrderForm, TestApp};
 
-async fn verify(app: &TestApp) -> Vec<String> {
-    let mut conn = app.pool.acquire().await.unwrap();
-    shopdesk::db::stats::verify(&mut conn).await.unwrap().iter().map(ToString::to_string).collect()
-}
-
+/// A customer's orders and revenue, as kept.
 async fn customer(app: &TestApp, id: i64) -> (i64, i64) {
     sqlx::query_as("SELECT order_count, revenue_cents FROM customer_stats WHERE user_id = $1")
         .bind(id)
@@ -16,6 +12,7 @@ async fn customer(app: &TestApp, id: i64) -> (i64, i64) {
         .unwrap()
 }
 
+/// A product's units sold and revenue, as kept.
 async fn product(app: &TestApp, id: i64) -> (i64, i64) {
     sqlx::query_as("SELECT units_sold, revenue_cents FROM product_stats WHERE product_id = $1")
         .bind(id)
@@ -51,87 +48,62 @@ async fn counts(app: &TestApp, user: i64, product: i64) -> (i64, i64) {
     .unwrap()
 }
 
-async fn placed_on(app: &TestApp, order: i64, day: &str) {
-    sqlx::query("UPDATE orders SET placed_at = $2::DATE + TIME '12:00' AT TIME ZONE 'UTC' WHERE id = $1")
-        .bind(order)
-        .bind(day)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-}
-
-fn order_fields(user: i64, status: &str, version: Option<i32>, lines: &[(i64, i32)]) -> Vec<(String, String)> {
-    let mut f = vec![("user_id".to_string(), user.to_string()), ("status".into(), status.into())];
-    if let Some(v) = version {
-        f.push(("version".into(), v.to_string()));
-    }
-    for (i, (p, q)) in lines.iter().enumerate() {
-        f.push((format!("lines[{i}].product_id"), p.to_string()));
-        f.push((format!("lines[{i}].quantity"), q.to_string()));
-    }
-    f
-}
-
-async fn save(app: &TestApp, path: &str, fields: Vec<(String, String)>) {
-    let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    app.post_ok(path, &borrowed).await;
-}
-
 #[rocket::async_test]
 async fn figures_stay_exact_through_every_kind_of_order_change() {
     let app = TestApp::new().await;
-    let ada = app.user("Ada", "ada@example.com").await;
-    let bob = app.user("Bob", "bob@example.com").await;
+    let ada = app.customer("Ada", "ada@example.com").await;
+    let bob = app.customer("Bob", "bob@example.com").await;
     let mug = app.product("Mug", "MUG", 1000, 100).await;
     let tea = app.product("Tea", "TEA", 250, 100).await;
 
     // Create.
-    save(&app, "/orders", order_fields(ada, "paid", None, &[(mug, 2), (tea, 4)])).await;
+    let order = app.place_order_with_status(ada, "paid", &[(mug, 2), (tea, 4)]).await;
     assert_eq!(customer(&app, ada).await, (1, 3000));
     assert_eq!(product(&app, mug).await, (2, 2000));
     assert_eq!(bought(&app, ada, mug).await.map(|b| (b.0, b.1, b.2)), Some((2, 2000, 1)));
     assert_eq!(counts(&app, ada, mug).await, (1, 2));
-    assert!(verify(&app).await.is_empty());
+    app.assert_figures_exact().await;
 
     // Edit lines: change a quantity, drop a line, add none.
-    save(&app, "/orders/1", order_fields(ada, "paid", Some(1), &[(mug, 3)])).await;
+    app.edit_order(order, &OrderForm::for_customer(ada).status("paid").version(1).lines(&[(mug, 3)])).await;
     assert_eq!(customer(&app, ada).await, (1, 3000));
     assert_eq!(product(&app, tea).await, (0, 0));
     assert_eq!(bought(&app, ada, mug).await.map(|b| (b.0, b.1, b.2)), Some((3, 3000, 1)));
     assert_eq!(bought(&app, ada, tea).await, None, "no longer bought: no row");
     assert_eq!(counts(&app, ada, tea).await, (0, 1));
-    assert!(verify(&app).await.is_empty());
+    app.assert_figures_exact().await;
 
     // Cancel: revenue and units leave, the order still counts.
-    save(&app, "/orders/1", order_fields(ada, "cancelled", Some(2), &[(mug, 3)])).await;
+    app.edit_order(order, &OrderForm::for_customer(ada).status("cancelled").version(2).lines(&[(mug, 3)])).await;
     assert_eq!(customer(&app, ada).await, (1, 0));
     assert_eq!(product(&app, mug).await, (0, 0));
     assert_eq!(bought(&app, ada, mug).await, None);
     assert_eq!(counts(&app, ada, mug).await, (0, 0));
-    assert!(verify(&app).await.is_empty());
+    app.assert_figures_exact().await;
 
     // Un-cancel while changing lines and customer.
-    save(&app, "/orders/1", order_fields(bob, "shipped", Some(3), &[(mug, 1), (tea, 2)])).await;
+    app.edit_order(order, &OrderForm::for_customer(bob).status("shipped").version(3).lines(&[(mug, 1), (tea, 2)]))
+        .await;
     assert_eq!(customer(&app, ada).await, (0, 0));
     assert_eq!(customer(&app, bob).await, (1, 1500));
     assert_eq!(product(&app, tea).await, (2, 500));
     assert_eq!(bought(&app, ada, mug).await, None);
     assert_eq!(bought(&app, bob, tea).await.map(|b| (b.0, b.1, b.2)), Some((2, 500, 1)));
     assert_eq!(counts(&app, bob, tea).await, (1, 2));
-    assert!(verify(&app).await.is_empty());
+    app.assert_figures_exact().await;
 
     // Delete.
-    app.post_ok("/orders/1/delete", &[("version", "4")]).await;
+    app.delete_order(order, 4).await;
     assert_eq!(customer(&app, bob).await, (0, 0));
     assert_eq!(product(&app, mug).await, (0, 0));
     assert_eq!(bought(&app, bob, tea).await, None);
     assert_eq!(counts(&app, bob, tea).await, (0, 0));
     let months: i64 = app.scalar_i64("SELECT coalesce(sum(order_count), 0)::BIGINT FROM monthly_revenue").await;
     assert_eq!(months, 0);
-    assert!(verify(&app).await.is_empty());
+    app.assert_figures_exact().await;
 
     // The reports read the kept figures.
-    save(&app, "/orders", order_fields(bob, "pending", None, &[(tea, 1)])).await;
+    app.place_order_with_status(bob, "pending", &[(tea, 1)]).await;
     let reports = app.get("/reports").await;
     reports.assert_contains("1 order · $2.50 revenue");
 
@@ -144,37 +116,36 @@ async fn figures_stay_exact_through_every_kind_of_order_change() {
     sqlx::query("DELETE FROM orders").execute(&app.pool).await.unwrap();
     assert_eq!(customer(&app, bob).await, (0, 0));
     assert_eq!(product(&app, tea).await, (0, 0));
-    assert!(verify(&app).await.is_empty());
+    app.assert_figures_exact().await;
 }
 
 #[rocket::async_test]
 async fn the_last_purchase_follows_every_change_to_the_orders_behind_it() {
     let app = TestApp::new().await;
-    let ada = app.user("Ada", "ada@example.com").await;
-    let bob = app.user("Bob", "bob@example.com").await;
+    let ada = app.customer("Ada", "ada@example.com").await;
+    let bob = app.customer("Bob", "bob@example.com").await;
     let mug = app.product("Mug", "MUG", 1000, 100).await;
     let tea = app.product("Tea", "TEA", 250, 100).await;
     for (day, lines) in
         [("2026-01-10", vec![(mug, 1)]), ("2026-02-10", vec![(mug, 2), (tea, 1)]), ("2026-03-10", vec![(mug, 3)])]
     {
-        save(&app, "/orders", order_fields(ada, "paid", None, &lines)).await;
-        let id: i64 = sqlx::query_scalar("SELECT max(id) FROM orders").fetch_one(&app.pool).await.unwrap();
-        placed_on(&app, id, day).await;
+        let id = app.place_order_with_status(ada, "paid", &lines).await;
+        app.set_placed_on(id, day).await;
     }
     let day = |b: Option<(i64, i64, i64, String)>| b.map(|b| (b.2, b.3));
     assert_eq!(day(bought(&app, ada, mug).await), Some((3, "2026-03-10".into())));
-    assert!(verify(&app).await.is_empty());
+    app.assert_figures_exact().await;
 
     // Cancelling the latest order: the one before becomes the last purchase.
-    save(&app, "/orders/3", order_fields(ada, "cancelled", Some(1), &[(mug, 3)])).await;
+    app.edit_order(3, &OrderForm::for_customer(ada).status("cancelled").version(1).lines(&[(mug, 3)])).await;
     assert_eq!(day(bought(&app, ada, mug).await), Some((2, "2026-02-10".into())));
     // Back-dating an order in SQL moves it; reviving the cancelled one brings March back.
-    placed_on(&app, 2, "2025-12-01").await;
+    app.set_placed_on(2, "2025-12-01").await;
     assert_eq!(day(bought(&app, ada, mug).await), Some((2, "2026-01-10".into())));
     assert_eq!(day(bought(&app, ada, tea).await), Some((1, "2025-12-01".into())));
-    save(&app, "/orders/3", order_fields(ada, "shipped", Some(2), &[(mug, 3)])).await;
+    app.edit_order(3, &OrderForm::for_customer(ada).status("shipped").version(2).lines(&[(mug, 3)])).await;
     assert_eq!(day(bought(&app, ada, mug).await), Some((3, "2026-03-10".into())));
-    assert!(verify(&app).await.is_empty());
+    app.assert_figures_exact().await;
 
     // Giving the March order to Bob: Ada's last mug is January's again.
     sqlx::query("UPDATE orders SET user_id = $1 WHERE id = 3").bind(bob).execute(&app.pool).await.unwrap();
@@ -189,14 +160,13 @@ async fn the_last_purchase_follows_every_change_to_the_orders_behind_it() {
     assert_eq!(bought(&app, ada, mug).await, None);
     assert_eq!(bought(&app, ada, tea).await, None);
     assert_eq!(counts(&app, ada, mug).await, (1, 0), "only Bob still buys mugs");
-    let found = verify(&app).await;
-    assert!(found.is_empty(), "{found:?}");
+    app.assert_figures_exact().await;
 
     // Many orders changed by one statement: figures exact, each row written once.
     sqlx::query("UPDATE orders SET status = 'cancelled'").execute(&app.pool).await.unwrap();
     assert_eq!(app.scalar_i64("SELECT count(*) FROM customer_products").await, 0);
     sqlx::query("UPDATE orders SET status = 'pending'").execute(&app.pool).await.unwrap();
-    assert!(verify(&app).await.is_empty());
+    app.assert_figures_exact().await;
 }
 
 #[rocket::async_test]
@@ -204,41 +174,33 @@ async fn concurrent_orders_keep_figures_exact() {
     let app = TestApp::new().await;
     let mut users = Vec::new();
     for n in 0..4 {
-        users.push(app.user(&format!("C{n}"), &format!("c{n}@example.com")).await);
+        users.push(app.customer(&format!("C{n}"), &format!("c{n}@example.com")).await);
     }
     let mut products = Vec::new();
     for n in 0..3 {
         products.push(app.product(&format!("P{n}"), &format!("P{n}"), 100 + n, 1000).await);
     }
-    let mut requests = Vec::new();
-    for n in 0..30usize {
-        let status = ["pending", "paid", "shipped", "cancelled"][n % 4];
-        let lines = [(products[n % 3], 1 + (n % 2) as i32), (products[(n + 1) % 3], 2)];
-        requests.push(order_fields(users[n % 4], status, None, &lines));
-    }
-    let token = app.csrf();
-    let app = &app;
-    let sends = requests.iter().map(|fields| {
-        let mut body: Vec<(&str, &str)> = vec![("csrf", token.as_str())];
-        body.extend(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let encoded = crate::harness::encode_form(&body);
-        async move {
-            app.client.post("/orders").header(rocket::http::ContentType::Form).body(encoded).dispatch().await.status()
-        }
-    });
-    let statuses = futures::future::join_all(sends).await;
+    let forms: Vec<OrderForm> = (0..30usize)
+        .map(|n| {
+            let status = ["pending", "paid", "shipped", "cancelled"][n % 4];
+            let lines = [(products[n % 3], 1 + (n % 2) as i32), (products[(n + 1) % 3], 2)];
+            OrderForm::for_customer(users[n % 4]).status(status).lines(&lines)
+        })
+        .collect();
+    let answers = futures::future::join_all(forms.iter().map(|form| app.post_order(form))).await;
+    let statuses: Vec<_> = answers.iter().map(|page| page.status).collect();
     assert!(statuses.iter().all(|s| *s == rocket::http::Status::SeeOther), "{statuses:?}");
     assert_eq!(app.scalar_i64("SELECT count(*) FROM orders").await, 30);
-    assert!(verify(app).await.is_empty());
+    app.assert_figures_exact().await;
 }
 
 #[rocket::async_test]
 async fn verify_stats_reports_a_corrupted_figure() {
     let app = TestApp::new().await;
-    let ada = app.user("Ada", "ada@example.com").await;
+    let ada = app.customer("Ada", "ada@example.com").await;
     let mug = app.product("Mug", "MUG", 1000, 100).await;
-    save(&app, "/orders", order_fields(ada, "paid", None, &[(mug, 2)])).await;
-    assert!(verify(&app).await.is_empty());
+    app.place_order_with_status(ada, "paid", &[(mug, 2)]).await;
+    app.assert_figures_exact().await;
 
     sqlx::query("UPDATE customer_stats SET revenue_cents = revenue_cents + 1 WHERE user_id = $1")
         .bind(ada)
@@ -255,7 +217,7 @@ async fn verify_stats_reports_a_corrupted_figure() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let found = verify(&app).await;
+    let found = app.figure_differences().await;
     assert_eq!(found.len(), 4, "{found:?}");
     assert!(
         found.contains(&format!(
@@ -282,7 +244,7 @@ async fn verify_stats_reports_a_corrupted_figure() {
     assert!(stdout.contains("4 report figure(s) differ"), "{stdout}");
     let mut conn = app.pool.acquire().await.unwrap();
     shopdesk::db::stats::rebuild(&mut conn).await.unwrap();
-    assert!(verify(&app).await.is_empty());
+    app.assert_figures_exact().await;
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_shopdesk"))
         .arg("verify-stats")
         .env("DATABASE_URL", &url)
@@ -294,7 +256,7 @@ async fn verify_stats_reports_a_corrupted_figure() {
 #[rocket::async_test]
 async fn generated_data_is_realistic_adds_to_what_is_there_and_keeps_figures_exact() {
     let app = TestApp::new().await;
-    app.user("Existing", "existing@example.com").await;
+    app.customer("Existing", "existing@example.com").await;
     let mut conn = app.pool.acquire().await.unwrap();
     let sizes = shopdesk::generate::Sizes { users: 200, products: 30, orders: 1_000 };
     let summary = shopdesk::generate::generate(&mut conn, sizes, 7, false).await.unwrap();
@@ -310,14 +272,14 @@ async fn generated_data_is_realistic_adds_to_what_is_there_and_keeps_figures_exa
     let span_days =
         app.scalar_i64("SELECT extract(day FROM max(placed_at) - min(placed_at))::BIGINT FROM orders").await;
     assert!(span_days > 365, "dates spread over two years, got {span_days} days");
-    assert!(verify(&app).await.is_empty());
+    app.assert_figures_exact().await;
     // New rows after a bulk load get fresh ids from the sequences.
-    let page = app.post_ok("/users", &[("name", "After"), ("email", "after@example.com")]).await;
+    let page = app.create_customer("After", "after@example.com").await;
     page.assert_contains("Customer After created.");
     // Adding again adds, rather than replacing.
     shopdesk::generate::generate(&mut conn, shopdesk::generate::Sizes { users: 10, products: 0, orders: 10 }, 8, false)
         .await
         .unwrap();
     assert_eq!(app.scalar_i64("SELECT count(*) FROM orders").await, 1_010);
-    assert!(verify(&app).await.is_empty());
+    app.assert_figures_exact().await;
 }

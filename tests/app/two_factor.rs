@@ -3,7 +3,7 @@
 //! and are throttled like passwords, a setting that requires it for admins,
 //! and an admin's reset of someone else's second factor.
 
-use crate::harness::{TestApp, PASSWORD};
+use crate::harness::{Page, TestApp, PASSWORD};
 use rocket::http::Status;
 
 /// The code an authenticator app shows for the account's secret now, or
@@ -38,20 +38,14 @@ async fn enrol(app: &TestApp, email: &str) -> Vec<String> {
     done.body.split("<li><code>").skip(1).filter_map(|s| s.split("</code>").next()).map(str::to_string).collect()
 }
 
-async fn sign_out(app: &TestApp) {
-    app.refresh_csrf("/").await;
-    app.post("/sign-out", &[]).await;
-    app.refresh_csrf("/sign-in").await;
-}
-
 /// Signs in with the password; returns where it sent the browser.
 async fn password_step(app: &TestApp, email: &str) -> String {
-    let page = app.post("/sign-in", &[("email", email), ("password", PASSWORD), ("next", "/orders")]).await;
+    let page = app.sign_in_to(email, PASSWORD, "/orders").await;
     assert_eq!(page.status, Status::SeeOther, "{}", page.body);
     page.location.expect("a redirect")
 }
 
-async fn code_step(app: &TestApp, code: &str) -> crate::harness::Page {
+async fn code_step(app: &TestApp, code: &str) -> Page {
     app.refresh_csrf("/sign-in/code").await;
     app.post("/sign-in/code", &[("code", code)]).await
 }
@@ -73,7 +67,7 @@ async fn enrol_then_sign_in_with_a_code_that_works_once() {
     );
     app.get("/account").await.assert_contains("10</strong> unused recovery codes");
 
-    sign_out(&app).await;
+    app.sign_out().await;
     // The password alone is not enough any more.
     assert_eq!(password_step(&app, "admin@test.example").await, "/sign-in/code");
     assert_eq!(app.get("/").await.status, Status::SeeOther, "no session yet");
@@ -86,7 +80,7 @@ async fn enrol_then_sign_in_with_a_code_that_works_once() {
     assert_eq!(app.get("/").await.status, Status::Ok);
 
     // The same code cannot be used again, even within its 30 seconds.
-    sign_out(&app).await;
+    app.sign_out().await;
     password_step(&app, "admin@test.example").await;
     let again = code_step(&app, &code).await;
     assert_eq!(again.status, Status::Ok);
@@ -98,7 +92,7 @@ async fn enrol_then_sign_in_with_a_code_that_works_once() {
     let recovered = code_step(&app, &typed).await;
     assert_eq!(recovered.status, Status::SeeOther, "{}", recovered.body);
     app.get("/").await.assert_contains("You signed in with a recovery code; 9 left.");
-    sign_out(&app).await;
+    app.sign_out().await;
     password_step(&app, "admin@test.example").await;
     code_step(&app, &codes[0]).await.assert_contains("That code is not right");
 }
@@ -107,7 +101,7 @@ async fn enrol_then_sign_in_with_a_code_that_works_once() {
 async fn wrong_codes_are_throttled_like_passwords() {
     let app = TestApp::new().await;
     enrol(&app, "admin@test.example").await;
-    sign_out(&app).await;
+    app.sign_out().await;
     password_step(&app, "admin@test.example").await;
     for _ in 0..5 {
         code_step(&app, "123456").await.assert_contains("That code is not right");
@@ -124,7 +118,7 @@ async fn wrong_codes_are_throttled_like_passwords() {
 async fn the_code_step_expires_and_cannot_be_skipped() {
     let app = TestApp::new().await;
     enrol(&app, "admin@test.example").await;
-    sign_out(&app).await;
+    app.sign_out().await;
     // Without the password step there is nothing to complete.
     assert_eq!(app.get("/sign-in/code").await.status, Status::SeeOther);
     let page = app.post("/sign-in/code", &[("code", "123456")]).await;
@@ -141,7 +135,7 @@ async fn admins_can_be_required_to_use_two_factor_sign_in() {
     let home = app.get("/").await;
     assert_eq!((home.status, home.location.as_deref()), (Status::SeeOther, Some("/account/two-factor")));
     app.refresh_csrf("/account").await;
-    let refused = app.post("/users", &[("name", "Ada"), ("email", "ada@example.com")]).await;
+    let refused = app.post_new_customer("Ada", "ada@example.com").await;
     assert_eq!(refused.status, Status::Forbidden);
     refused.assert_contains("requires two-factor sign-in for admins");
     assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 0);
@@ -160,10 +154,10 @@ async fn an_admin_resets_another_accounts_second_factor() {
     let app = TestApp::new().await;
     let admin: i64 = app.scalar_i64("SELECT id FROM staff WHERE email = 'admin@test.example'").await;
     // Grace enrols, then loses her phone.
-    sign_out(&app).await;
+    app.sign_out().await;
     let grace_id = app.sign_in_as("grace@test.example", "viewer").await;
     enrol(&app, "grace@test.example").await;
-    sign_out(&app).await;
+    app.sign_out().await;
     let epoch: i32 = sqlx::query_scalar("SELECT session_epoch FROM staff WHERE id = $1")
         .bind(grace_id)
         .fetch_one(&app.pool)
@@ -171,7 +165,7 @@ async fn an_admin_resets_another_accounts_second_factor() {
         .unwrap();
 
     // The admin resets it from the Staff page.
-    let page = app.post("/sign-in", &[("email", "admin@test.example"), ("password", PASSWORD)]).await;
+    let page = app.sign_in("admin@test.example", PASSWORD).await;
     assert_eq!(page.status, Status::SeeOther);
     app.refresh_csrf("/staff").await;
     app.get("/staff").await.assert_contains("Reset two-factor");
@@ -196,7 +190,7 @@ async fn an_admin_resets_another_accounts_second_factor() {
     assert_eq!(audited.0, Some(admin), "the reset is audited with who did it");
     assert_eq!(audited.1["two_factor"], true);
     // A viewer cannot reset anyone's.
-    sign_out(&app).await;
+    app.sign_out().await;
     assert_eq!(password_step(&app, "grace@test.example").await, "/orders", "her password alone signs her in again");
     app.refresh_csrf("/").await;
     let refused = app.post(&format!("/staff/{admin}"), &[("change", "reset_two_factor")]).await;

@@ -1,66 +1,23 @@
-//! A real server on a real TCP port, for the tests that need what the local
-//! client cannot do: stall mid-request, never read a response, or read it
-//! slowly. It runs in its own thread and runtime, as `shopdesk serve` would,
-//! against a test database, and stops when dropped.
+//! Real servers on real TCP ports, for the tests that need what the local
+//! client cannot do: stall mid-request, never read a response, read it
+//! slowly, or stop the server while it answers. [`Http`] speaks plain
+//! HTTP/1.1 to whatever listens on a port (a `shopdesk serve` process, say);
+//! [`LiveServer`] is the app served in its own thread and runtime, as
+//! `shopdesk serve` would, against a test database, until it is dropped.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rocket::figment::providers::Serialized;
 use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
 use rocket::tokio::net::TcpStream;
 
-pub struct LiveServer {
+/// Plain HTTP/1.1 to the server on `port` of this machine.
+#[derive(Clone, Copy)]
+pub struct Http {
     pub port: u16,
-    shutdown: Option<rocket::Shutdown>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl LiveServer {
-    /// Serves the database at `url` with `settings` on top of small test
-    /// limits: a pool of 4 connections, 2 export slots, 2 s to send a body,
-    /// 1 s before an unread download is abandoned.
-    pub fn start(url: &str, settings: &[(&str, serde_json::Value)]) -> LiveServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut figment = shopdesk::figment()
-            .merge(Serialized::global("databases.shop.url", url))
-            .merge(Serialized::global("databases.shop.max_connections", 4))
-            .merge(Serialized::global("databases.shop.connect_timeout", 3))
-            .merge(Serialized::global("address", "127.0.0.1"))
-            .merge(Serialized::global("port", port))
-            .merge(Serialized::global("demo", false))
-            .merge(Serialized::global("log_level", "off"))
-            .merge(Serialized::global("shutdown.ctrlc", false))
-            .merge(Serialized::global("shutdown.grace", 1))
-            .merge(Serialized::global("shutdown.mercy", 1))
-            .merge(Serialized::global("timeouts.body", 2))
-            .merge(Serialized::global("timeouts.download", 1))
-            .merge(Serialized::global("exports.slots", 2))
-            .merge(Serialized::global("exports.wait_seconds", 2));
-        for (key, value) in settings {
-            figment = figment.merge(Serialized::global(key, value.clone()));
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async move {
-                let rocket = shopdesk::build_rocket(figment).ignite().await.expect("the server starts");
-                tx.send(rocket.shutdown()).expect("hand over the shutdown handle");
-                let _ = rocket.launch().await;
-            });
-        });
-        let shutdown = rx.recv_timeout(Duration::from_secs(30)).expect("the server ignites");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "the server did not start listening");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        LiveServer { port, shutdown: Some(shutdown), thread: Some(thread) }
-    }
-
+impl Http {
     /// Opens a connection and sends `head` (and `body`, if any) as is.
     pub async fn send(&self, head: &str, body: &[u8]) -> TcpStream {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).await.expect("connect");
@@ -103,6 +60,80 @@ impl LiveServer {
         let home = self.exchange("GET", "/", &[("Cookie", &session)], "").await;
         let token = super::csrf_in(&home.body).expect("the session's CSRF token");
         (session, token)
+    }
+}
+
+/// Reads an answer's head from `stream`; returns it with the part of the
+/// body that came with it.
+pub async fn read_head(stream: &mut TcpStream) -> (Answer, Vec<u8>) {
+    let mut raw = Vec::new();
+    let mut chunk = vec![0; 16 * 1024];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let body = raw.split_off(end + 4);
+            return (Answer::parse(&raw), body);
+        }
+        let read = rocket::tokio::time::timeout(Duration::from_secs(20), stream.read(&mut chunk)).await;
+        let n = read.expect("the head within 20 s").expect("read the head");
+        assert!(n > 0, "the connection closed before the head ended: {}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&chunk[..n]);
+    }
+}
+
+pub struct LiveServer {
+    http: Http,
+    shutdown: Option<rocket::Shutdown>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::ops::Deref for LiveServer {
+    type Target = Http;
+
+    fn deref(&self) -> &Http {
+        &self.http
+    }
+}
+
+impl LiveServer {
+    /// Serves the database at `url` with `settings` on top of small test
+    /// limits: a pool of 4 connections, 2 export slots, 2 s to send a body,
+    /// 1 s before an unread download is abandoned.
+    pub async fn start(url: &str, settings: &[(&str, serde_json::Value)]) -> LiveServer {
+        let port = super::free_port();
+        let mut figment = super::figment(url)
+            .merge(Serialized::global("databases.shop.max_connections", 4))
+            .merge(Serialized::global("databases.shop.connect_timeout", 3))
+            .merge(Serialized::global("address", "127.0.0.1"))
+            .merge(Serialized::global("port", port))
+            .merge(Serialized::global("shutdown.ctrlc", false))
+            .merge(Serialized::global("shutdown.grace", 1))
+            .merge(Serialized::global("shutdown.mercy", 1))
+            .merge(Serialized::global("timeouts.body", 2))
+            .merge(Serialized::global("timeouts.download", 1))
+            .merge(Serialized::global("exports.slots", 2))
+            .merge(Serialized::global("exports.wait_seconds", 2));
+        for (key, value) in settings {
+            figment = figment.merge(Serialized::global(key, value.clone()));
+        }
+        let (tx, rx) = rocket::tokio::sync::oneshot::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let rocket = shopdesk::build_rocket(figment).ignite().await.expect("the server starts");
+                let _ = tx.send(rocket.shutdown());
+                let _ = rocket.launch().await;
+            });
+        });
+        let shutdown = rocket::tokio::time::timeout(Duration::from_secs(30), rx)
+            .await
+            .expect("the server ignites within 30 s")
+            .expect("the server hands over its shutdown handle");
+        assert!(super::wait_for_port(port, Duration::from_secs(20)).await, "the server did not start listening");
+        LiveServer { http: Http { port }, shutdown: Some(shutdown), thread: Some(thread) }
     }
 }
 
