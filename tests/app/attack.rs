@@ -32,12 +32,22 @@ async fn timed_page(server: &LiveServer, session: &str) -> (u16, Duration) {
     (page.status, started.elapsed())
 }
 
-#[rocket::async_test]
-async fn stalled_sign_in_and_sign_out_bodies_hold_no_database_connection() {
+/// A shop with `customers` generated customers (120,000 make an export
+/// outgrow socket buffers) served on a real port, and an admin's session.
+async fn served_shop(customers: u64) -> (TestApp, LiveServer, String) {
     let app = TestApp::with_demo(false).await;
     app.staff("admin@shop.example", "admin").await;
+    if customers > 0 {
+        app.generate(shopdesk::generate::Sizes { users: customers, products: 0, orders: 0 }, 7).await;
+    }
     let server = LiveServer::start(&app.url, &[]).await;
     let (session, _) = server.sign_in("admin@shop.example", PASSWORD).await;
+    (app, server, session)
+}
+
+#[rocket::async_test]
+async fn stalled_sign_in_and_sign_out_bodies_hold_no_database_connection() {
+    let (_app, server, session) = served_shop(0).await;
     let page = server.exchange("GET", "/sign-in", &[], "").await;
     let presession = page.cookies();
 
@@ -70,11 +80,8 @@ async fn stalled_sign_in_and_sign_out_bodies_hold_no_database_connection() {
 
 #[rocket::async_test]
 async fn no_post_route_takes_a_connection_before_its_form_arrives() {
-    let app = TestApp::with_demo(false).await;
-    app.staff("admin@shop.example", "admin").await;
+    let (app, server, session) = served_shop(0).await;
     app.customer("Ada", "ada@example.com").await;
-    let server = LiveServer::start(&app.url, &[]).await;
-    let (session, _) = server.sign_in("admin@shop.example", PASSWORD).await;
     let posts = app.routes(Method::Post);
     assert!(posts.len() >= 15, "{posts:?}");
     for path in &posts {
@@ -93,18 +100,9 @@ async fn no_post_route_takes_a_connection_before_its_form_arrives() {
     }
 }
 
-/// A shop with `n` customers, enough that an export outgrows socket buffers.
-async fn with_customers(app: &TestApp, n: u64) {
-    app.generate(shopdesk::generate::Sizes { users: n, products: 0, orders: 0 }, 7).await;
-}
-
 #[rocket::async_test]
 async fn unread_csv_downloads_cannot_starve_pages() {
-    let app = TestApp::with_demo(false).await;
-    app.staff("admin@shop.example", "admin").await;
-    with_customers(&app, 120_000).await;
-    let server = LiveServer::start(&app.url, &[]).await;
-    let (session, _) = server.sign_in("admin@shop.example", PASSWORD).await;
+    let (_app, server, session) = served_shop(120_000).await;
 
     let head = format!("GET /users.csv HTTP/1.1\r\nHost: localhost\r\nCookie: {session}\r\n\r\n");
     let mut unread = Vec::new();
@@ -125,11 +123,7 @@ async fn unread_csv_downloads_cannot_starve_pages() {
 
 #[rocket::async_test]
 async fn a_download_cut_short_is_visibly_incomplete() {
-    let app = TestApp::with_demo(false).await;
-    app.staff("admin@shop.example", "admin").await;
-    with_customers(&app, 120_000).await;
-    let server = LiveServer::start(&app.url, &[]).await;
-    let (session, _) = server.sign_in("admin@shop.example", PASSWORD).await;
+    let (_app, server, session) = served_shop(120_000).await;
 
     let head = format!("GET /users.csv HTTP/1.1\r\nHost: localhost\r\nCookie: {session}\r\nConnection: close\r\n\r\n");
     let mut stream = server.send(&head, b"").await;

@@ -228,6 +228,19 @@ impl Story {
     }
 }
 
+/// The SKUs and quantities of the latest order of the customer whose id is
+/// `customer`, as the database holds them.
+async fn latest_order_lines(app: &TestApp, customer: &str) -> Vec<(String, i32)> {
+    sqlx::query_as(
+        "SELECT p.sku, i.quantity FROM order_items i JOIN products p ON p.id = i.product_id
+          WHERE i.order_id = (SELECT max(id) FROM orders WHERE user_id = $1::TEXT::BIGINT) ORDER BY p.sku",
+    )
+    .bind(customer)
+    .fetch_all(&app.pool)
+    .await
+    .expect("the order's lines")
+}
+
 /// Signs in through the sign-in form.
 async fn sign_in(s: &Story, next: &str) {
     s.go(&format!("/sign-in?next={next}")).await;
@@ -456,14 +469,7 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
     }
     let placed = s.text().await;
     assert!(placed.contains("placed."), "saved without a single validation error: {placed}");
-    let graces_lines: Vec<(String, i32)> = sqlx::query_as(
-        "SELECT p.sku, i.quantity FROM order_items i JOIN products p ON p.id = i.product_id
-          WHERE i.order_id = (SELECT max(id) FROM orders WHERE user_id = $1::TEXT::BIGINT) ORDER BY p.sku",
-    )
-    .bind(&grace)
-    .fetch_all(&app.pool)
-    .await
-    .expect("the order's lines");
+    let graces_lines = latest_order_lines(&app, &grace).await;
     assert_eq!(graces_lines, [("BEAN-1".to_string(), 2), ("MUG-1".to_string(), 1)]);
 
     // Who bought the mug, and on which orders: the page and SQL agree.
@@ -563,14 +569,7 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
     }
     let placed = s.text().await;
     assert!(placed.contains("placed."), "saved without a single validation error: {placed}");
-    let adas_lines: Vec<(String, i32)> = sqlx::query_as(
-        "SELECT p.sku, i.quantity FROM order_items i JOIN products p ON p.id = i.product_id
-          WHERE i.order_id = (SELECT max(id) FROM orders WHERE user_id = $1::TEXT::BIGINT) ORDER BY p.sku",
-    )
-    .bind(&ada)
-    .fetch_all(&app.pool)
-    .await
-    .expect("the order's lines");
+    let adas_lines = latest_order_lines(&app, &ada).await;
     assert_eq!(adas_lines, [("BEAN-1".to_string(), 1), ("MUG-1".to_string(), 3)]);
     s.go(&format!("/products/{mug}")).await;
     s.shot_whole("product-without-javascript-phone", 390).await;

@@ -20,26 +20,19 @@ enum Of {
 /// The purchases the page lists, computed from the orders themselves, in the
 /// page's default order.
 async fn bought_in_sql(app: &TestApp, of: Of) -> Vec<Shown> {
-    let (sql, id) = match of {
-        Of::Product(id) => (
-            "SELECT u.name, u.email, sum(i.quantity)::BIGINT, sum(i.quantity * i.unit_price_cents)::BIGINT,
-                    count(*), max(o.placed_at)
-               FROM order_items i JOIN orders o ON o.id = i.order_id JOIN users u ON u.id = o.user_id
-              WHERE i.product_id = $1 AND o.status <> 'cancelled'
-              GROUP BY u.id ORDER BY 4 DESC, u.id DESC",
-            id,
-        ),
-        Of::Customer(id) => (
-            "SELECT p.name, p.sku, sum(i.quantity)::BIGINT, sum(i.quantity * i.unit_price_cents)::BIGINT,
-                    count(*), max(o.placed_at)
-               FROM order_items i JOIN orders o ON o.id = i.order_id JOIN products p ON p.id = i.product_id
-              WHERE o.user_id = $1 AND o.status <> 'cancelled'
-              GROUP BY p.id ORDER BY 4 DESC, p.id DESC",
-            id,
-        ),
+    // Whom or what each row names, the join that names it, and whose purchases.
+    let (row, named, join, whose, id) = match of {
+        Of::Product(id) => ("u.id", "u.name, u.email", "users u ON u.id = o.user_id", "i.product_id", id),
+        Of::Customer(id) => ("p.id", "p.name, p.sku", "products p ON p.id = i.product_id", "o.user_id", id),
     };
+    let sql = format!(
+        "SELECT {named}, sum(i.quantity)::BIGINT, sum(i.quantity * i.unit_price_cents)::BIGINT, count(*), max(o.placed_at)
+           FROM order_items i JOIN orders o ON o.id = i.order_id JOIN {join}
+          WHERE {whose} = $1 AND o.status <> 'cancelled'
+          GROUP BY {row} ORDER BY 4 DESC, {row} DESC"
+    );
     let rows: Vec<(String, String, i64, i64, i64, chrono::DateTime<Utc>)> =
-        sqlx::query_as(sql).bind(id).fetch_all(&app.pool).await.unwrap();
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_all(&app.pool).await.unwrap();
     rows.into_iter()
         .map(|(name, detail, units, spend, orders, last)| {
             vec![

@@ -172,10 +172,7 @@ async fn the_last_purchase_follows_every_change_to_the_orders_behind_it() {
 #[rocket::async_test]
 async fn concurrent_orders_keep_figures_exact() {
     let app = TestApp::new().await;
-    let mut users = Vec::new();
-    for n in 0..4 {
-        users.push(app.customer(&format!("C{n}"), &format!("c{n}@example.com")).await);
-    }
+    let users = app.numbered_customers(4).await;
     let mut products = Vec::new();
     for n in 0..3 {
         products.push(app.product(&format!("P{n}"), &format!("P{n}"), 100 + n, 1000).await);

@@ -7,10 +7,7 @@ use rocket::http::Status;
 #[rocket::async_test]
 async fn two_hundred_concurrent_orders_never_oversell() {
     let app = TestApp::new().await;
-    let mut customers = Vec::new();
-    for n in 0..10 {
-        customers.push(app.customer(&format!("C{n}"), &format!("c{n}@example.com")).await);
-    }
+    let customers = app.numbered_customers(10).await;
     let start = [(app.product("Scarce A", "A", 100, 40).await, 40), (app.product("Scarce B", "B", 200, 25).await, 25)];
     let (a, b) = (start[0].0, start[1].0);
     let forms: Vec<OrderForm> = (0..200usize)

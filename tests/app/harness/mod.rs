@@ -245,7 +245,7 @@ impl TestApp {
         self.follow(action, posted).await
     }
 
-    /// The page a post that must succeed redirected to.
+    /// The page a post to `path` that must succeed redirected to.
     async fn follow(&self, path: &str, posted: Page) -> Page {
         assert_eq!(posted.status, Status::SeeOther, "expected a redirect from {path}; body:\n{}", posted.body);
         let to = posted.location.expect("redirect has a location");
@@ -311,6 +311,15 @@ impl TestApp {
             .fetch_one(&self.pool)
             .await
             .expect("insert customer")
+    }
+
+    /// Creates `n` customers, `C0` (`c0@example.com`) and on; returns their ids.
+    pub async fn numbered_customers(&self, n: usize) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for k in 0..n {
+            ids.push(self.customer(&format!("C{k}"), &format!("c{k}@example.com")).await);
+        }
+        ids
     }
 
     /// Creates a product; returns its id.

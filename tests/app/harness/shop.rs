@@ -146,7 +146,7 @@ impl TestApp {
     // Customers.
 
     pub async fn create_customer(&self, name: &str, email: &str) -> Page {
-        self.post_ok("/users", &[("name", name), ("email", email)]).await
+        self.follow("/users", self.post_new_customer(name, email).await).await
     }
 
     pub async fn post_new_customer(&self, name: &str, email: &str) -> Page {
@@ -155,8 +155,7 @@ impl TestApp {
 
     /// Saves the customer's edit form, opened at `version`.
     pub async fn edit_customer(&self, id: i64, name: &str, email: &str, version: impl Display) -> Page {
-        self.post_ok(&format!("/users/{id}"), &[("name", name), ("email", email), ("version", &version.to_string())])
-            .await
+        self.follow(&format!("/users/{id}"), self.post_customer_edit(id, name, email, version).await).await
     }
 
     pub async fn post_customer_edit(&self, id: i64, name: &str, email: &str, version: impl Display) -> Page {
@@ -172,7 +171,7 @@ impl TestApp {
     // Products: price and stock as typed into the form.
 
     pub async fn create_product(&self, name: &str, sku: &str, price: &str, stock: &str) -> Page {
-        self.post_ok("/products", &[("name", name), ("sku", sku), ("price", price), ("stock", stock)]).await
+        self.follow("/products", self.post_new_product(name, sku, price, stock).await).await
     }
 
     pub async fn post_new_product(&self, name: &str, sku: &str, price: &str, stock: &str) -> Page {
@@ -189,9 +188,8 @@ impl TestApp {
         stock: &str,
         version: impl Display,
     ) -> Page {
-        let version = version.to_string();
-        let fields = [("name", name), ("sku", sku), ("price", price), ("stock", stock), ("version", &version)];
-        self.post_ok(&format!("/products/{id}"), &fields).await
+        let posted = self.post_product_edit(id, name, sku, price, stock, version).await;
+        self.follow(&format!("/products/{id}"), posted).await
     }
 
     pub async fn post_product_edit(
@@ -248,8 +246,7 @@ impl TestApp {
 
     /// Saves order `id`'s edit form, which must succeed.
     pub async fn edit_order(&self, id: i64, form: &OrderForm) -> Page {
-        let posted = self.post_order_edit(id, form).await;
-        self.follow(&format!("/orders/{id}"), posted).await
+        self.follow(&format!("/orders/{id}"), self.post_order_edit(id, form).await).await
     }
 
     /// Confirms the order's delete page, opened at `version`.
