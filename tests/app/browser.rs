@@ -10,16 +10,11 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::harness::live::on_any_port;
 use crate::harness::{figment, free_port, wait_for_port, Process, TestApp, PASSWORD};
 use fantoccini::{Client as Browser, ClientBuilder, Locator};
-use rocket::figment::providers::Serialized;
 
 const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
-
-/// Waits for a server this test started.
-async fn wait_for(port: u16) {
-    assert!(wait_for_port(port, Duration::from_secs(10)).await, "nothing listens on port {port}");
-}
 
 /// Keys as WebDriver sends them.
 const TAB: &str = "\u{E004}";
@@ -37,7 +32,7 @@ async fn browser(js: bool) -> (Browser, Process) {
         .spawn()
         .expect("chromedriver must be installed (Debian: apt-get install chromium chromium-driver)");
     let driver = Process(driver);
-    wait_for(port).await;
+    assert!(wait_for_port(port, Duration::from_secs(10)).await, "chromedriver does not listen on port {port}");
     let profile = std::env::temp_dir().join(format!("shopdesk-chromium-{}-{port}", std::process::id()));
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -61,12 +56,9 @@ async fn browser(js: bool) -> (Browser, Process) {
 
 /// Serves the app over real HTTP on a free port, for the browser.
 async fn serve(app: &TestApp) -> String {
-    let port = free_port();
-    let figment =
-        figment(&app.url).merge(Serialized::global("port", port)).merge(Serialized::global("address", "127.0.0.1"));
-    let rocket = shopdesk::build_rocket(figment).ignite().await.expect("app ignites");
+    let (rocket, listening) = on_any_port(figment(&app.url));
     rocket::tokio::spawn(rocket.launch());
-    wait_for(port).await;
+    let (port, _) = listening.await_port().await;
     format!("http://127.0.0.1:{port}")
 }
 

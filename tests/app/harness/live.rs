@@ -7,9 +7,13 @@
 
 use std::time::Duration;
 
+use rocket::fairing::AdHoc;
 use rocket::figment::providers::Serialized;
+use rocket::figment::Figment;
 use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
 use rocket::tokio::net::TcpStream;
+use rocket::tokio::sync::oneshot;
+use rocket::{Build, Rocket};
 
 /// Plain HTTP/1.1 to the server on `port` of this machine.
 #[derive(Clone, Copy)]
@@ -80,6 +84,33 @@ pub async fn read_head(stream: &mut TcpStream) -> (Answer, Vec<u8>) {
     }
 }
 
+/// The app with `figment`, on a port of 127.0.0.1 the system picks when it
+/// starts listening (so that no other test can take it first), and what
+/// says which port that is.
+pub fn on_any_port(figment: Figment) -> (Rocket<Build>, Listening) {
+    let figment = figment.merge(Serialized::global("address", "127.0.0.1")).merge(Serialized::global("port", 0));
+    let (tx, rx) = oneshot::channel();
+    let told = AdHoc::on_liftoff("Tell the test where it listens", move |rocket| {
+        Box::pin(async move {
+            let _ = tx.send((rocket.config().port, rocket.shutdown()));
+        })
+    });
+    (shopdesk::build_rocket(figment).attach(told), Listening(rx))
+}
+
+/// Where a server from [`on_any_port`] listens, once it does.
+pub struct Listening(oneshot::Receiver<(u16, rocket::Shutdown)>);
+
+impl Listening {
+    /// Its port and its shutdown handle, once it listens.
+    pub async fn await_port(self) -> (u16, rocket::Shutdown) {
+        rocket::tokio::time::timeout(Duration::from_secs(30), self.0)
+            .await
+            .expect("the server listens within 30 s")
+            .expect("the server says where it listens")
+    }
+}
+
 pub struct LiveServer {
     http: Http,
     shutdown: Option<rocket::Shutdown>,
@@ -99,12 +130,9 @@ impl LiveServer {
     /// limits: a pool of 4 connections, 2 export slots, 2 s to send a body,
     /// 1 s before an unread download is abandoned.
     pub async fn start(url: &str, settings: &[(&str, serde_json::Value)]) -> LiveServer {
-        let port = super::free_port();
         let mut figment = super::figment(url)
             .merge(Serialized::global("databases.shop.max_connections", 4))
             .merge(Serialized::global("databases.shop.connect_timeout", 3))
-            .merge(Serialized::global("address", "127.0.0.1"))
-            .merge(Serialized::global("port", port))
             .merge(Serialized::global("shutdown.ctrlc", false))
             .merge(Serialized::global("shutdown.grace", 1))
             .merge(Serialized::global("shutdown.mercy", 1))
@@ -115,7 +143,7 @@ impl LiveServer {
         for (key, value) in settings {
             figment = figment.merge(Serialized::global(key, value.clone()));
         }
-        let (tx, rx) = rocket::tokio::sync::oneshot::channel();
+        let (rocket, listening) = on_any_port(figment);
         let thread = std::thread::spawn(move || {
             let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -123,16 +151,10 @@ impl LiveServer {
                 .build()
                 .expect("a runtime");
             runtime.block_on(async move {
-                let rocket = shopdesk::build_rocket(figment).ignite().await.expect("the server starts");
-                let _ = tx.send(rocket.shutdown());
                 let _ = rocket.launch().await;
             });
         });
-        let shutdown = rocket::tokio::time::timeout(Duration::from_secs(30), rx)
-            .await
-            .expect("the server ignites within 30 s")
-            .expect("the server hands over its shutdown handle");
-        assert!(super::wait_for_port(port, Duration::from_secs(20)).await, "the server did not start listening");
+        let (port, shutdown) = listening.await_port().await;
         LiveServer { http: Http { port }, shutdown: Some(shutdown), thread: Some(thread) }
     }
 }
