@@ -274,6 +274,10 @@ async fn the_owner_still_signs_in_after_an_attackers_failures_elsewhere() {
     assert_eq!(app.get("/").await.status, Status::Ok);
 }
 
+/// Statements of this test's database waiting for a lock.
+const WAITING_FOR_A_LOCK: &str = "SELECT count(*) FROM pg_stat_activity
+    WHERE datname = current_database() AND wait_event_type = 'Lock'";
+
 #[rocket::async_test]
 async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
     let app = TestApp::new().await;
@@ -290,7 +294,21 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
     {
         let change = [("change", kind), ("role", role)];
         let (demote_grace, demote_me) = (format!("/staff/{second}"), format!("/staff/{first}"));
-        let (a, b) = futures::join!(app.post(&demote_grace, &change), grace.post(&demote_me, &change));
+        // At once: both admins' changes are under way (each past its sign-in
+        // check) before either is made. The staff rows stay locked until
+        // both changes wait for them, then both go ahead.
+        let mut gate = app.pool.begin().await.unwrap();
+        sqlx::query("SELECT id FROM staff FOR UPDATE").execute(&mut *gate).await.unwrap();
+        let open_when_both_wait = async {
+            let started = Instant::now();
+            while app.scalar_i64(WAITING_FOR_A_LOCK).await < 2 {
+                assert!(started.elapsed() < Duration::from_secs(20), "round {round}: both changes wait for the rows");
+                rocket::tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            gate.commit().await.unwrap();
+        };
+        let (a, b, ()) =
+            futures::join!(app.post(&demote_grace, &change), grace.post(&demote_me, &change), open_when_both_wait);
         let statuses = [a.status, b.status];
         assert_eq!(statuses, [Status::SeeOther, Status::SeeOther], "round {round}: both answered with a message");
         let admins = app.scalar_i64("SELECT count(*) FROM staff WHERE role = 'admin' AND NOT disabled").await;
