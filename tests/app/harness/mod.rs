@@ -125,7 +125,8 @@ impl TestApp {
         app
     }
 
-    /// An app whose start-up loads the demo shop, as a first run does.
+    /// An app with nobody signed in; with `demo`, its start-up loads the
+    /// demo shop, as a first run does.
     pub async fn with_demo(demo: bool) -> TestApp {
         Self::configured(demo, &[]).await
     }
