@@ -4,11 +4,12 @@
 use chrono::{Duration, Utc};
 use sqlx::{Acquire, PgPool};
 
-use crate::db::orders::{self, Draft, DraftLine, Status};
+use crate::db::orders::{self, Draft, DraftLine};
 use crate::db::products::{self, NewProduct};
 use crate::db::staff::{self, NewStaff, Role};
 use crate::db::users::{self, NewUser};
 use crate::db::DbError;
+use crate::domain::{Email, Money, Sku, Status};
 
 /// The read-only demo account, documented in the README.
 pub const DEMO_VIEWER_EMAIL: &str = "viewer@shopdesk.demo";
@@ -73,11 +74,13 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
 
     let mut user_ids = Vec::new();
     for (name, email) in USERS {
-        user_ids.push(users::create(&mut tx, None, &NewUser { name: name.into(), email: email.into() }).await?);
+        let email = Email::parse(email).map_err(|e| demo_error(e.into()))?;
+        user_ids.push(users::create(&mut tx, None, &NewUser { name: name.into(), email }).await?);
     }
     let mut product_ids = Vec::new();
     for (name, sku, price_cents, stock) in PRODUCTS {
-        let product = NewProduct { name: name.into(), sku: sku.into(), price_cents, stock };
+        let sku = Sku::parse(sku).map_err(demo_error)?;
+        let product = NewProduct { name: name.into(), sku, price_cents: Money::from_cents(price_cents), stock };
         product_ids.push(products::create(&mut tx, None, &product).await?);
     }
 
@@ -123,7 +126,7 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
             .await
             .map_err(|e| DbError::Sqlx(sqlx::Error::Protocol(e)))?;
         let viewer = NewStaff {
-            email: DEMO_VIEWER_EMAIL.into(),
+            email: Email::parse(DEMO_VIEWER_EMAIL).map_err(|e| demo_error(e.into()))?,
             display_name: "Demo Viewer".into(),
             role: Role::Viewer,
             password_hash,
@@ -137,6 +140,11 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
         USERS.len(),
         PRODUCTS.len()
     )))
+}
+
+/// A demo value that does not parse: a mistake in this file.
+fn demo_error(message: String) -> DbError {
+    DbError::Sqlx(sqlx::Error::Protocol(format!("demo data: {message}")))
 }
 
 /// Loads the demo shop only into a shop with no customers, products or orders.

@@ -6,7 +6,11 @@ mod common;
 
 use common::{Page, TestApp};
 use rocket::http::Status;
-use shopdesk::web::filters::{format_count, format_money};
+use shopdesk::web::filters::format_count;
+
+fn format_money(cents: i64) -> String {
+    shopdesk::domain::Money::from_cents(cents).to_string()
+}
 
 /// Places an order through the form; returns its id.
 async fn place(app: &TestApp, user: i64, status: &str, lines: &[(i64, i32)]) -> i64 {

@@ -127,33 +127,9 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
-/// The one place a constraint name becomes a message for a form field.
-/// Returns `(field, message)`.
-pub fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> {
-    Some(match constraint {
-        "users_email_key" => {
-            ("email", "A customer with this email already exists (emails are compared ignoring letter case).")
-        }
-        "users_email_valid" => ("email", "Enter a valid email address, like name@example.com."),
-        "users_name_present" => ("name", "Enter a name (up to 200 characters)."),
-        "users_name_visible" | "products_name_visible" => {
-            ("name", "Enter a name made of visible characters, without text-direction controls.")
-        }
-        "products_sku_key" => {
-            ("sku", "Another product already uses this SKU (SKUs are compared ignoring letter case).")
-        }
-        "products_sku_present" => ("sku", "Enter a SKU (up to 64 characters)."),
-        "products_name_present" => ("name", "Enter a product name (up to 200 characters)."),
-        "products_price_nonnegative" => ("price", "The price can't be negative."),
-        "products_stock_nonnegative" => ("stock", "Stock can't be negative."),
-        "orders_user_id_fkey" => ("user_id", "That customer no longer exists; choose another."),
-        "orders_status_valid" => ("status", "Choose one of the listed statuses."),
-        "order_items_product_id_fkey" => ("lines", "A product on this order no longer exists; choose another."),
-        "order_items_pkey" => ("lines", "Each product can appear on only one line; change the quantity instead."),
-        "order_items_quantity_positive" => ("lines", "Quantities must be at least 1."),
-        "order_items_unit_price_nonnegative" => ("lines", "A unit price can't be negative."),
-        _ => return None,
-    })
+/// Whether the database answers.
+pub async fn ping(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
 }
 
 /// The number of rows in a table: exact while small, else the planner's estimate.

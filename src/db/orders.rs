@@ -10,45 +10,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::listing::{Count, Cursor, Dir, Keyed, Page, Seek, SortColumn};
 use super::{Actor, BulkError, BulkPreview, DbError};
-
-/// The life of an order. Cancelled orders hold no stock and earn no revenue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Pending,
-    Paid,
-    Shipped,
-    Cancelled,
-}
-
-impl Status {
-    pub const ALL: [Status; 4] = [Status::Pending, Status::Paid, Status::Shipped, Status::Cancelled];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Paid => "paid",
-            Status::Shipped => "shipped",
-            Status::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Status::Pending => "Pending",
-            Status::Paid => "Paid",
-            Status::Shipped => "Shipped",
-            Status::Cancelled => "Cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    fn holds_stock(self) -> bool {
-        self != Status::Cancelled
-    }
-}
+use crate::domain::{Money, Status};
 
 /// The orders list's status filter: one status, or every order that is not
 /// cancelled (the orders a product's or customer's figures count).
@@ -81,8 +43,8 @@ pub struct OrderRow {
     pub id: i64,
     pub user_id: i64,
     pub user_name: String,
-    pub status: String,
-    pub total_cents: i64,
+    pub status: Status,
+    pub total_cents: Money,
     pub item_count: i32,
     pub placed_at: DateTime<Utc>,
     /// The sorted column's value, for keyset cursors (empty where unsorted).
@@ -114,8 +76,8 @@ pub struct Order {
     pub user_id: i64,
     pub user_name: String,
     pub user_email: String,
-    pub status: String,
-    pub total_cents: i64,
+    pub status: Status,
+    pub total_cents: Money,
     pub item_count: i32,
     pub version: i32,
     pub placed_at: DateTime<Utc>,
@@ -129,8 +91,8 @@ pub struct Line {
     pub product_name: String,
     pub sku: String,
     pub quantity: i32,
-    pub unit_price_cents: i64,
-    pub line_total_cents: i64,
+    pub unit_price_cents: Money,
+    pub line_total_cents: Money,
 }
 
 /// An order as a validated form describes it.
@@ -146,7 +108,7 @@ pub struct DraftLine {
     pub product_id: i64,
     pub quantity: i32,
     /// `None` charges the product's current price.
-    pub unit_price_cents: Option<i64>,
+    pub unit_price_cents: Option<Money>,
 }
 
 /// Why an order could not be saved, in terms a form can show.
@@ -180,9 +142,9 @@ pub struct Filter {
     /// Placed on or before this day (UTC).
     pub to: Option<NaiveDate>,
     /// Totals from this many cents.
-    pub min_total: Option<i64>,
+    pub min_total: Option<Money>,
     /// Totals up to this many cents.
-    pub max_total: Option<i64>,
+    pub max_total: Option<Money>,
 }
 
 impl Filter {
@@ -223,10 +185,10 @@ fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
         query.push(" AND o.placed_at < (").push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
     }
     if let Some(min) = filter.min_total {
-        query.push(" AND o.total_cents >= ").push_bind(min);
+        query.push(" AND o.total_cents >= ").push_bind(min.cents());
     }
     if let Some(max) = filter.max_total {
-        query.push(" AND o.total_cents <= ").push_bind(max);
+        query.push(" AND o.total_cents <= ").push_bind(max.cents());
     }
     if !filter.customer.is_empty() {
         // Matching customers first (trigram indexes), then their orders.
@@ -381,7 +343,7 @@ pub async fn lines(conn: &mut PgConnection, order_id: i64) -> Result<Vec<Line>, 
 struct LockedProduct {
     id: i64,
     name: String,
-    price_cents: i64,
+    price_cents: Money,
     stock: i32,
 }
 
@@ -399,7 +361,7 @@ pub async fn save(
     // Stock each product gives back from the order as it stands now.
     let mut delta: BTreeMap<i64, i64> = BTreeMap::new();
     if let Some((id, version)) = existing {
-        let current: Option<(String, i32)> =
+        let current: Option<(Status, i32)> =
             sqlx::query_as("SELECT status, version FROM orders WHERE id = $1 FOR UPDATE")
                 .bind(id)
                 .fetch_optional(&mut *tx)
@@ -410,7 +372,7 @@ pub async fn save(
         if current_version != version {
             return Err(DbError::Conflict.into());
         }
-        if Status::parse(&status).is_some_and(Status::holds_stock) {
+        if status.holds_stock() {
             let held: Vec<(i64, i32)> =
                 sqlx::query_as("SELECT product_id, quantity FROM order_items WHERE order_id = $1")
                     .bind(id)
@@ -454,7 +416,7 @@ pub async fn save(
                 requested: i64::from(line.quantity),
             });
         }
-        let price = line.unit_price_cents.unwrap_or(product.price_cents);
+        let price = line.unit_price_cents.unwrap_or(product.price_cents).cents();
         total = total.saturating_add(price.saturating_mul(i64::from(line.quantity)));
         product_ids.push(line.product_id);
         quantities.push(line.quantity);
@@ -531,7 +493,7 @@ pub async fn save(
 /// Deletes an order and its lines, returning held stock to the shelf.
 pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32) -> Result<(), DbError> {
     let mut tx = super::begin_as(conn, actor).await?;
-    let current: Option<(String, i32)> = sqlx::query_as("SELECT status, version FROM orders WHERE id = $1 FOR UPDATE")
+    let current: Option<(Status, i32)> = sqlx::query_as("SELECT status, version FROM orders WHERE id = $1 FOR UPDATE")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -541,7 +503,7 @@ pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32
     if current_version != version {
         return Err(DbError::Conflict);
     }
-    if Status::parse(&status).is_some_and(Status::holds_stock) {
+    if status.holds_stock() {
         sqlx::query(
             "UPDATE products p SET stock = p.stock + i.quantity, version = p.version + 1, updated_at = now()
                FROM order_items i
@@ -611,22 +573,21 @@ pub async fn bulk_apply(
     let mut lock = QueryBuilder::new("SELECT o.id, o.status, o.version FROM orders o");
     push_targets(&mut lock, filter, ids);
     lock.push(" ORDER BY o.id FOR UPDATE OF o");
-    let targets: Vec<(i64, String, i32)> = lock.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
+    let targets: Vec<(i64, Status, i32)> = lock.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
     let versions: Vec<(i64, i32)> = targets.iter().map(|(id, _, version)| (*id, *version)).collect();
     if super::fingerprint_of(&mut tx, &versions).await? != confirmed.1 {
         return Err(BulkError::Changed { now: targets.len() as i64, confirmed: confirmed.0 });
     }
-    let live = |status: &str| status != Status::Cancelled.as_str();
-    let ids_where = |keep: &dyn Fn(&str) -> bool| -> Vec<i64> {
-        targets.iter().filter(|(_, status, _)| keep(status)).map(|(id, _, _)| *id).collect()
+    let ids_where = |keep: &dyn Fn(Status) -> bool| -> Vec<i64> {
+        targets.iter().filter(|(_, status, _)| keep(*status)).map(|(id, _, _)| *id).collect()
     };
     let (taking, returning, changing) = match action {
         BulkAction::SetStatus(to) => (
-            ids_where(&|s| !live(s) && to.holds_stock()),
-            ids_where(&|s| live(s) && !to.holds_stock()),
-            ids_where(&|s| s != to.as_str()),
+            ids_where(&|s| !s.holds_stock() && to.holds_stock()),
+            ids_where(&|s| s.holds_stock() && !to.holds_stock()),
+            ids_where(&|s| s != to),
         ),
-        BulkAction::Delete => (Vec::new(), ids_where(&live), Vec::new()),
+        BulkAction::Delete => (Vec::new(), ids_where(&Status::holds_stock), Vec::new()),
     };
     if !taking.is_empty() {
         // Lock the products first, in id order, then check what is short.

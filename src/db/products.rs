@@ -7,13 +7,14 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::listing::{Count, Cursor, Dir, Keyed, Page, Seek, SortColumn};
 use super::{Actor, BulkPreview, DbError};
+use crate::domain::{Money, Sku};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Product {
     pub id: i64,
     pub name: String,
-    pub sku: String,
-    pub price_cents: i64,
+    pub sku: Sku,
+    pub price_cents: Money,
     pub stock: i32,
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -25,8 +26,8 @@ pub struct Product {
 pub struct ProductRow {
     pub id: i64,
     pub name: String,
-    pub sku: String,
-    pub price_cents: i64,
+    pub sku: Sku,
+    pub price_cents: Money,
     pub stock: i32,
     pub units_sold: i64,
     pub sort_key: String,
@@ -143,7 +144,7 @@ pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct Figures {
     pub units_sold: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
     /// Orders that are not cancelled with this product on them.
     pub order_count: i64,
     /// Distinct customers who bought it on those orders.
@@ -153,8 +154,8 @@ pub struct Figures {
 #[derive(Debug, Clone)]
 pub struct NewProduct {
     pub name: String,
-    pub sku: String,
-    pub price_cents: i64,
+    pub sku: Sku,
+    pub price_cents: Money,
     pub stock: i32,
 }
 
@@ -163,8 +164,8 @@ pub struct NewProduct {
 pub struct ProductChoice {
     pub id: i64,
     pub name: String,
-    pub sku: String,
-    pub price_cents: i64,
+    pub sku: Sku,
+    pub price_cents: Money,
     pub stock: i32,
 }
 
@@ -226,7 +227,7 @@ pub async fn pick_each(conn: &mut PgConnection, searches: &[&str]) -> Result<Vec
     if patterns.iter().all(String::is_empty) {
         return Ok(found);
     }
-    let rows: Vec<(i64, i64, String, String, i64, i32)> = sqlx::query_as(
+    let rows: Vec<(i64, i64, String, Sku, Money, i32)> = sqlx::query_as(
         "SELECT t.n, p.id, p.name, p.sku, p.price_cents, p.stock
            FROM unnest($1::TEXT[]) WITH ORDINALITY AS t(pattern, n)
            CROSS JOIN LATERAL (SELECT id, name, sku, price_cents, stock FROM products

@@ -10,15 +10,16 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::listing::{Cursor, Dir, Keyed, Page, Seek, SortColumn};
 use super::DbError;
+use crate::domain::{Email, Money, Sku};
 
 /// One customer who bought a product.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Buyer {
     pub user_id: i64,
     pub name: String,
-    pub email: String,
+    pub email: Email,
     pub units: i64,
-    pub spend_cents: i64,
+    pub spend_cents: Money,
     pub order_count: i64,
     pub last_bought_at: DateTime<Utc>,
     pub sort_key: String,
@@ -35,9 +36,9 @@ impl Keyed for Buyer {
 pub struct Bought {
     pub product_id: i64,
     pub name: String,
-    pub sku: String,
+    pub sku: Sku,
     pub units: i64,
-    pub spend_cents: i64,
+    pub spend_cents: Money,
     pub order_count: i64,
     pub last_bought_at: DateTime<Utc>,
     pub sort_key: String,

@@ -6,6 +6,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres};
 
 use super::DbError;
+use crate::domain::{Email, Money, Sku};
 
 /// Headline figures for the dashboard.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
@@ -16,7 +17,7 @@ pub struct Totals {
     pub products: i64,
     pub products_exact: bool,
     pub orders: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
     pub pending: i64,
     pub paid: i64,
     pub shipped: i64,
@@ -34,9 +35,9 @@ pub struct CustomerFigures {
     pub tied: bool,
     pub user_id: i64,
     pub name: String,
-    pub email: String,
+    pub email: Email,
     pub order_count: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
 }
 
 /// A product in the best sellers ranking (units, then revenue).
@@ -46,9 +47,9 @@ pub struct ProductFigures {
     pub tied: bool,
     pub product_id: i64,
     pub name: String,
-    pub sku: String,
+    pub sku: Sku,
     pub units_sold: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
 }
 
 /// The totals the reports' shares are of, and how many share each first place.
@@ -56,7 +57,7 @@ pub struct ProductFigures {
 pub struct ReportTotals {
     /// Orders that are not cancelled.
     pub orders: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
     pub units_sold: i64,
     /// Customers with the most orders (counted up to 1,000).
     pub first_by_orders: i64,
@@ -200,7 +201,7 @@ pub async fn best_sellers(conn: &mut PgConnection, limit: i64) -> Result<Vec<Pro
 pub struct Month {
     pub month: chrono::NaiveDate,
     pub order_count: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
 }
 
 /// Orders and revenue for each of the last `months` calendar months that had orders.

@@ -6,36 +6,15 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::{Actor, DbError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    Viewer,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "viewer" => Some(Role::Viewer),
-            _ => None,
-        }
-    }
-}
+use crate::domain::Email;
+pub use crate::domain::Role;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Staff {
     pub id: i64,
-    pub email: String,
+    pub email: Email,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub session_epoch: i32,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
@@ -46,7 +25,7 @@ pub struct Staff {
 
 impl Staff {
     pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin.as_str() && !self.disabled
+        self.role == Role::Admin && !self.disabled
     }
 
     /// Whether signing in needs a code from an authenticator app.
@@ -126,7 +105,7 @@ async fn audit(
 }
 
 pub struct NewStaff {
-    pub email: String,
+    pub email: Email,
     pub display_name: String,
     pub role: Role,
     pub password_hash: String,
@@ -185,7 +164,7 @@ impl From<sqlx::Error> for ChangeError {
 /// change may leave the shop without an enabled admin.
 pub async fn change(conn: &mut PgConnection, actor: Actor, id: i64, change: Change) -> Result<(), ChangeError> {
     let mut tx = super::begin_as(conn, actor).await?;
-    let locked: Vec<(i64, String, bool)> = sqlx::query_as(
+    let locked: Vec<(i64, Role, bool)> = sqlx::query_as(
         "SELECT id, role, disabled FROM staff
           WHERE id = $1 OR id = $2 OR (role = 'admin' AND NOT disabled)
           ORDER BY id FOR UPDATE",
@@ -195,7 +174,7 @@ pub async fn change(conn: &mut PgConnection, actor: Actor, id: i64, change: Chan
     .fetch_all(&mut *tx)
     .await?;
     if let Some(actor) = actor {
-        if !locked.iter().any(|(i, role, disabled)| *i == actor && role == Role::Admin.as_str() && !disabled) {
+        if !locked.iter().any(|(i, role, disabled)| *i == actor && *role == Role::Admin && !disabled) {
             return Err(ChangeError::NotAdmin);
         }
     }
@@ -205,7 +184,7 @@ pub async fn change(conn: &mut PgConnection, actor: Actor, id: i64, change: Chan
         .await?
         .ok_or(DbError::NotFound)?;
     let removes_an_admin = before.is_admin() && matches!(change, Change::Role(Role::Viewer) | Change::Disabled(true));
-    let admins = locked.iter().filter(|(_, role, disabled)| role == Role::Admin.as_str() && !disabled).count();
+    let admins = locked.iter().filter(|(_, role, disabled)| *role == Role::Admin && !disabled).count();
     if removes_an_admin && admins <= 1 {
         return Err(ChangeError::LastAdmin);
     }

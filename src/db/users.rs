@@ -7,12 +7,13 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::listing::{Count, Cursor, Dir, Keyed, Page, Seek, SortColumn};
 use super::{Actor, DbError};
+use crate::domain::{Email, Money};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
     pub id: i64,
     pub name: String,
-    pub email: String,
+    pub email: Email,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -23,11 +24,11 @@ pub struct User {
 pub struct UserRow {
     pub id: i64,
     pub name: String,
-    pub email: String,
+    pub email: Email,
     pub created_at: DateTime<Utc>,
     /// Orders that are not cancelled.
     pub order_count: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
     pub sort_key: String,
 }
 
@@ -152,7 +153,7 @@ pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub name: String,
-    pub email: String,
+    pub email: Email,
 }
 
 /// A short option for pickers and dropdowns.
@@ -171,7 +172,7 @@ pub struct Figures {
     /// Orders that are not cancelled: what "orders" means on every page.
     pub order_count: i64,
     /// Quantity × unit price over orders that are not cancelled.
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
     /// Distinct products bought on orders that are not cancelled.
     pub product_count: i64,
 }

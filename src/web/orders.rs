@@ -13,19 +13,19 @@ use serde::Serialize;
 
 use crate::db::staff::Staff;
 
-use super::export::{decimal, Csv, Exports};
+use super::audit::Described as _;
+use super::export::{Csv, Exports};
 use super::filters::counted;
-use super::forms::{parse_count, parse_money, parse_version, FieldErrors};
+use super::forms::{parse_count, parse_version, FieldErrors};
 use super::listing::{parse_day, ListQuery, ListState};
 use super::{
     changed_since_review, done, encode, filters, query_id, refused, AdminForm, AppError, Chrome, HISTORY_ROWS,
 };
-use crate::db::orders::{
-    self, BulkAction, Draft, DraftLine, Filter, Line, Order, OrderRow, SaveError, Status, StatusFilter,
-};
+use crate::db::orders::{self, BulkAction, Draft, DraftLine, Filter, Line, Order, OrderRow, SaveError, StatusFilter};
 use crate::db::products::{self, ProductChoice};
 use crate::db::users::{self, User, UserChoice};
 use crate::db::{BulkError, BulkPreview, Db, DbError};
+use crate::domain::{Money, Status};
 
 /// Most lines one order may have.
 const MAX_LINES: usize = 100;
@@ -99,7 +99,7 @@ impl OrderFilterForm {
     /// The filter, and whether a date or amount could not be read.
     pub fn filter(&self) -> (Filter, bool) {
         let (from, to) = (parse_day(Some(&self.from)), parse_day(Some(&self.to)));
-        let amount = |s: &str| if s.trim().is_empty() { Ok(None) } else { parse_money(s).map(Some) };
+        let amount = |s: &str| if s.trim().is_empty() { Ok(None) } else { Money::parse(s).map(Some) };
         let (min_total, max_total) = (amount(&self.min_total), amount(&self.max_total));
         let bad_date = from.is_err() || to.is_err() || min_total.is_err() || max_total.is_err();
         let filter = Filter {
@@ -125,8 +125,8 @@ impl OrderFilterForm {
             encode(&filter.customer),
             filter.from.map(|d| d.to_string()).unwrap_or_default(),
             filter.to.map(|d| d.to_string()).unwrap_or_default(),
-            filter.min_total.map(super::export::decimal).unwrap_or_default(),
-            filter.max_total.map(super::export::decimal).unwrap_or_default()
+            filter.min_total.map(Money::decimal).unwrap_or_default(),
+            filter.max_total.map(Money::decimal).unwrap_or_default()
         )
     }
 
@@ -206,9 +206,9 @@ struct OrderCsv {
     customer_id: i64,
     customer: String,
     placed_at: String,
-    status: String,
+    status: Status,
     items: i32,
-    total: String,
+    total: Money,
 }
 
 #[get("/orders.csv?<filters..>")]
@@ -235,7 +235,7 @@ async fn export(
             placed_at: o.placed_at.to_rfc3339(),
             status: o.status,
             items: o.item_count,
-            total: decimal(o.total_cents),
+            total: o.total_cents,
         })
     });
     let header = &["id", "customer_id", "customer", "placed_at", "status", "items", "total"];
@@ -364,14 +364,14 @@ impl OrderForm {
             .map(|l| LineForm {
                 product_id: l.product_id.to_string(),
                 quantity: l.quantity.to_string(),
-                unit_price: format!("{}.{:02}", l.unit_price_cents / 100, l.unit_price_cents % 100),
+                unit_price: l.unit_price_cents.decimal(),
                 product_q: String::new(),
             })
             .collect();
         form_lines.push(LineForm::blank());
         OrderForm {
             user_id: order.user_id.to_string(),
-            status: order.status.clone(),
+            status: order.status.to_string(),
             version: order.version.to_string(),
             customer_q: String::new(),
             lines: form_lines,
@@ -445,7 +445,7 @@ impl OrderForm {
             let unit_price_cents = if line.unit_price.trim().is_empty() {
                 Some(None)
             } else {
-                parse_money(&line.unit_price)
+                Money::parse(&line.unit_price)
                     .map(Some)
                     .map_err(|e| errors.add(&key("price"), e.replace("The price", "The unit price")))
                     .ok()
@@ -544,7 +544,7 @@ impl FormPage {
             line_products.push(options);
         }
         let held = match &order {
-            Some(o) if o.status != Status::Cancelled.as_str() => orders::lines(db, o.id)
+            Some(o) if o.status.holds_stock() => orders::lines(db, o.id)
                 .await?
                 .iter()
                 .map(|l| format!("{}:{}", l.product_id, l.quantity))

@@ -11,9 +11,10 @@ use serde::Serialize;
 
 use crate::db::staff::Staff;
 
-use super::export::{decimal, Csv, Exports};
+use super::audit::Described as _;
+use super::export::{Csv, Exports};
 use super::filters::counted;
-use super::forms::{parse_count, parse_money, parse_text, parse_version, FieldErrors};
+use super::forms::{parse_count, parse_version, FieldErrors};
 use super::listing::{ListQuery, ListState};
 use super::{
     changed_since_review, done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS, SECTION_ROWS,
@@ -23,6 +24,7 @@ use crate::db::products::{self, BulkChange, BulkRow, Figures, Filter, NewProduct
 use crate::db::purchases::{self, Buyer, BUYER_SORTS};
 use crate::db::reports::LOW_STOCK;
 use crate::db::{BulkError, BulkPreview, Db, DbError};
+use crate::domain::{parse_text, Email, Money, Sku};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "products/list.html")]
@@ -84,8 +86,8 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, query: ListQuery<'_>) -> R
 struct ProductCsv {
     id: i64,
     name: String,
-    sku: String,
-    price: String,
+    sku: Sku,
+    price: Money,
     stock: i32,
     units_sold: i64,
 }
@@ -100,7 +102,7 @@ async fn export(_signed_in: Staff, db: &Db, exports: &State<Exports>, query: Lis
             id: p.id,
             name: p.name,
             sku: p.sku,
-            price: decimal(p.price_cents),
+            price: p.price_cents,
             stock: p.stock,
             units_sold: p.units_sold,
         })
@@ -165,9 +167,9 @@ impl ShowPage {
 struct BuyerCsv {
     customer_id: i64,
     name: String,
-    email: String,
+    email: Email,
     units: i64,
-    spend: String,
+    spend: Money,
     orders: i64,
     last_bought: String,
 }
@@ -190,7 +192,7 @@ async fn buyers_export(
             name: b.name,
             email: b.email,
             units: b.units,
-            spend: decimal(b.spend_cents),
+            spend: b.spend_cents,
             orders: b.order_count,
             last_bought: b.last_bought_at.to_rfc3339(),
         })
@@ -218,8 +220,8 @@ impl ProductForm {
     fn from_product(p: &Product) -> ProductForm {
         ProductForm {
             name: p.name.clone(),
-            sku: p.sku.clone(),
-            price: format!("{}.{:02}", p.price_cents / 100, p.price_cents % 100),
+            sku: p.sku.to_string(),
+            price: p.price_cents.decimal(),
             stock: p.stock.to_string(),
             version: p.version.to_string(),
         }
@@ -228,17 +230,8 @@ impl ProductForm {
     fn validate(&self) -> Result<NewProduct, FieldErrors> {
         let mut errors = FieldErrors::default();
         let name = parse_text(&self.name, 200, "a product name").map_err(|e| errors.add("name", e)).ok();
-        let sku = parse_text(&self.sku, 64, "a SKU")
-            .and_then(|s| {
-                if s.chars().any(char::is_whitespace) {
-                    Err("A SKU can't contain spaces.".to_string())
-                } else {
-                    Ok(s)
-                }
-            })
-            .map_err(|e| errors.add("sku", e))
-            .ok();
-        let price_cents = parse_money(&self.price).map_err(|e| errors.add("price", e)).ok();
+        let sku = Sku::parse(&self.sku).map_err(|e| errors.add("sku", e)).ok();
+        let price_cents = Money::parse(&self.price).map_err(|e| errors.add("price", e)).ok();
         let stock = parse_count(&self.stock, 0, "stock").map_err(|e| errors.add("stock", e)).ok();
         match (name, sku, price_cents, stock) {
             (Some(name), Some(sku), Some(price_cents), Some(stock)) => Ok(NewProduct { name, sku, price_cents, stock }),

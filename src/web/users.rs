@@ -11,8 +11,9 @@ use serde::Serialize;
 
 use crate::db::staff::Staff;
 
-use super::export::{decimal, Csv, Exports};
-use super::forms::{parse_text, parse_version, FieldErrors};
+use super::audit::Described as _;
+use super::export::{Csv, Exports};
+use super::forms::{parse_version, FieldErrors};
 use super::listing::{parse_day, ListQuery, ListState};
 use super::{done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS, SECTION_ROWS};
 use crate::db::listing::{Count, Position, Seek};
@@ -20,6 +21,7 @@ use crate::db::orders::{self, OrderRow};
 use crate::db::purchases::{self, Bought, BOUGHT_SORTS};
 use crate::db::users::{self, Figures, Filter, NewUser, User, UserRow};
 use crate::db::{Db, DbError};
+use crate::domain::{parse_text, Email, Money, Sku};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "users/list.html")]
@@ -82,10 +84,10 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, query: ListQuery<'_>) -> R
 struct UserCsv {
     id: i64,
     name: String,
-    email: String,
+    email: Email,
     customer_since: String,
     orders: i64,
-    revenue: String,
+    revenue: Money,
 }
 
 #[get("/users.csv?<query..>")]
@@ -105,7 +107,7 @@ async fn export(_signed_in: Staff, db: &Db, exports: &State<Exports>, query: Lis
             email: u.email,
             customer_since: u.created_at.to_rfc3339(),
             orders: u.order_count,
-            revenue: decimal(u.revenue_cents),
+            revenue: u.revenue_cents,
         })
     });
     Csv::spool(exports, slot, "customers.csv", &["id", "name", "email", "customer_since", "orders", "revenue"], rows)
@@ -159,9 +161,9 @@ impl ShowPage {
 struct BoughtCsv {
     product_id: i64,
     name: String,
-    sku: String,
+    sku: Sku,
     units: i64,
-    spend: String,
+    spend: Money,
     orders: i64,
     last_bought: String,
 }
@@ -184,7 +186,7 @@ async fn products_export(
             name: b.name,
             sku: b.sku,
             units: b.units,
-            spend: decimal(b.spend_cents),
+            spend: b.spend_cents,
             orders: b.order_count,
             last_bought: b.last_bought_at.to_rfc3339(),
         })
@@ -206,37 +208,18 @@ pub struct UserForm {
 
 impl UserForm {
     fn from_user(u: &User) -> UserForm {
-        UserForm { name: u.name.clone(), email: u.email.clone(), version: u.version.to_string() }
+        UserForm { name: u.name.clone(), email: u.email.to_string(), version: u.version.to_string() }
     }
 
     fn validate(&self) -> Result<NewUser, FieldErrors> {
         let mut errors = FieldErrors::default();
         let name = parse_text(&self.name, 200, "a name").map_err(|e| errors.add("name", e)).ok();
-        let email = parse_email(&self.email).map_err(|e| errors.add("email", e)).ok();
+        let email = Email::parse(&self.email).map_err(|e| errors.add("email", e)).ok();
         match (name, email) {
             (Some(name), Some(email)) if errors.is_empty() => Ok(NewUser { name, email }),
             _ => Err(errors),
         }
     }
-}
-
-pub fn parse_email(raw: &str) -> Result<String, &'static str> {
-    let email = raw.trim();
-    if email.is_empty() {
-        return Err("Enter an email address.");
-    }
-    if email.len() > 254 {
-        return Err("That email address is too long.");
-    }
-    let valid = email_address::EmailAddress::parse_with_options(
-        email,
-        email_address::Options::default().with_required_tld().without_display_text(),
-    )
-    .is_ok();
-    if !valid || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("Enter a valid email address, like name@example.com.");
-    }
-    Ok(email.to_string())
 }
 
 #[derive(Template, WebTemplate)]
