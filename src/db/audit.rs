@@ -5,8 +5,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
+use super::listing::{Cursor, Dir, Keyed, Listing, SortColumn};
 use super::DbError;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -20,6 +21,15 @@ pub struct Entry {
     pub action: String,
     pub before: Option<Json<Value>>,
     pub after: Option<Json<Value>>,
+    /// The sorted column's value, for keyset cursors (empty where unsorted).
+    #[sqlx(default)]
+    pub sort_key: String,
+}
+
+impl Keyed for Entry {
+    fn cursor(&self) -> Cursor {
+        Cursor { value: self.sort_key.clone(), id: self.id }
+    }
 }
 
 const COLUMNS: &str =
@@ -45,6 +55,7 @@ pub async fn history(
     .await?)
 }
 
+/// Filters of the audit log.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub staff_id: Option<i64>,
@@ -53,28 +64,36 @@ pub struct Filter {
     pub to: Option<NaiveDate>,
 }
 
-/// A page of the audit log, newest first; `before` is the previous page's last id.
-pub async fn search(
-    conn: &mut PgConnection,
-    filter: &Filter,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<Entry>, DbError> {
-    Ok(sqlx::query_as::<_, Entry>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM audit_log a LEFT JOIN staff s ON s.id = a.staff_id
-          WHERE ($1::BIGINT IS NULL OR a.staff_id = $1)
-            AND ($2::TEXT IS NULL OR a.entity = $2)
-            AND ($3::DATE IS NULL OR a.at >= $3::DATE)
-            AND ($4::DATE IS NULL OR a.at < $4::DATE + 1)
-            AND ($5::BIGINT IS NULL OR a.id < $5)
-          ORDER BY a.id DESC LIMIT $6"
-    )))
-    .bind(filter.staff_id)
-    .bind(filter.entity.as_deref())
-    .bind(filter.from)
-    .bind(filter.to)
-    .bind(before)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
+/// The audit log, newest first.
+pub struct Log;
+
+impl Listing for Log {
+    type Row = Entry;
+    type Filter = Filter;
+    const COLUMNS: &'static str = COLUMNS;
+    const FROM: &'static str = "audit_log a LEFT JOIN staff s ON s.id = a.staff_id";
+    const COUNTED: (&'static str, &'static str) = ("audit_log", "a");
+    const SORTS: &'static [SortColumn] =
+        &[SortColumn { key: "recorded", expr: "a.id", sql_type: "BIGINT", id: "a.id", default_dir: Dir::Desc }];
+    const REPLAN: bool = false;
+
+    fn keeps_all(filter: &Filter) -> bool {
+        filter.staff_id.is_none() && filter.entity.is_none() && filter.from.is_none() && filter.to.is_none()
+    }
+
+    fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
+        query.push(" WHERE true");
+        if let Some(staff_id) = filter.staff_id {
+            query.push(" AND a.staff_id = ").push_bind(staff_id);
+        }
+        if let Some(entity) = &filter.entity {
+            query.push(" AND a.entity = ").push_bind(entity.clone());
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND a.at >= ").push_bind(from).push("::DATE");
+        }
+        if let Some(to) = filter.to {
+            query.push(" AND a.at < ").push_bind(to).push("::DATE + 1");
+        }
+    }
 }

@@ -4,11 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::{Stream, TryStreamExt};
-use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use super::listing::{Count, Cursor, Dir, Keyed, Page, Seek, SortColumn};
+use super::listing::{Count, Cursor, Dir, Keyed, Listing, SortColumn};
 use super::{Actor, BulkError, BulkPreview, DbError};
 use crate::domain::{Money, Status};
 
@@ -57,17 +55,6 @@ impl Keyed for OrderRow {
         Cursor { value: self.sort_key.clone(), id: self.id }
     }
 }
-
-/// The columns the orders list sorts by; the first is the default. Sorting
-/// by customer groups each customer's orders together (by customer number).
-pub const SORTS: [SortColumn; 6] = [
-    SortColumn { key: "number", expr: "o.id", sql_type: "BIGINT", id: "o.id", default_dir: Dir::Desc },
-    SortColumn { key: "placed", expr: "o.placed_at", sql_type: "TIMESTAMPTZ", id: "o.id", default_dir: Dir::Desc },
-    SortColumn { key: "customer", expr: "o.user_id", sql_type: "BIGINT", id: "o.id", default_dir: Dir::Asc },
-    SortColumn { key: "status", expr: "o.status", sql_type: "TEXT", id: "o.id", default_dir: Dir::Asc },
-    SortColumn { key: "items", expr: "o.item_count", sql_type: "INTEGER", id: "o.id", default_dir: Dir::Desc },
-    SortColumn { key: "total", expr: "o.total_cents", sql_type: "BIGINT", id: "o.id", default_dir: Dir::Desc },
-];
 
 /// One order with its customer.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -158,82 +145,71 @@ impl Filter {
     }
 }
 
-fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
-    query.push(" WHERE true");
-    if let Some(user_id) = filter.user_id {
-        query.push(" AND o.user_id = ").push_bind(user_id);
-    }
-    if let Some(product_id) = filter.product_id {
-        query
-            .push(" AND o.id IN (SELECT order_id FROM order_items WHERE product_id = ")
-            .push_bind(product_id)
-            .push(")");
-    }
-    match filter.status {
-        Some(StatusFilter::Only(status)) => {
-            query.push(" AND o.status = ").push_bind(status.as_str());
-        }
-        Some(StatusFilter::NotCancelled) => {
-            query.push(" AND o.status <> 'cancelled'");
-        }
-        None => {}
-    }
-    if let Some(from) = filter.from {
-        query.push(" AND o.placed_at >= ").push_bind(from).push("::DATE::TIMESTAMP AT TIME ZONE 'UTC'");
-    }
-    if let Some(to) = filter.to {
-        query.push(" AND o.placed_at < (").push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
-    }
-    if let Some(min) = filter.min_total {
-        query.push(" AND o.total_cents >= ").push_bind(min.cents());
-    }
-    if let Some(max) = filter.max_total {
-        query.push(" AND o.total_cents <= ").push_bind(max.cents());
-    }
-    if !filter.customer.is_empty() {
-        // Matching customers first (trigram indexes), then their orders.
-        let pattern = format!("%{}%", super::escape_like(&filter.customer));
-        query
-            .push(" AND o.user_id IN (SELECT id FROM users WHERE name ILIKE ")
-            .push_bind(pattern.clone())
-            .push(" OR email ILIKE ")
-            .push_bind(pattern)
-            .push(")");
-    }
-}
+/// The orders list. Sorting by customer groups each customer's orders
+/// together (by customer number).
+pub struct List;
 
-/// One page of orders matching `filter`, sorted and positioned by `seek`.
-pub async fn search(conn: &mut PgConnection, filter: &Filter, seek: &Seek) -> Result<Page<OrderRow>, DbError> {
-    let mut query = QueryBuilder::new(format!(
-        "SELECT {ROW_COLUMNS}, {} FROM orders o JOIN users u ON u.id = o.user_id",
-        seek.sort_key()
-    ));
-    push_filter(&mut query, filter);
-    seek.finish(&mut query);
-    // Planned afresh with its values each time: filters are skewed (one
-    // customer may have thousands of orders, another none), and a cached
-    // generic plan chosen for the average case can be slow for the extremes.
-    let rows = query.build_query_as::<OrderRow>().persistent(false).fetch_all(conn).await?;
-    Ok(Page::from_rows(seek, rows))
-}
+impl Listing for List {
+    type Row = OrderRow;
+    type Filter = Filter;
+    const COLUMNS: &'static str = ROW_COLUMNS;
+    const FROM: &'static str = "orders o JOIN users u ON u.id = o.user_id";
+    const COUNTED: (&'static str, &'static str) = ("orders", "o");
+    const SORTS: &'static [SortColumn] = &[
+        SortColumn { key: "number", expr: "o.id", sql_type: "BIGINT", id: "o.id", default_dir: Dir::Desc },
+        SortColumn { key: "placed", expr: "o.placed_at", sql_type: "TIMESTAMPTZ", id: "o.id", default_dir: Dir::Desc },
+        SortColumn { key: "customer", expr: "o.user_id", sql_type: "BIGINT", id: "o.id", default_dir: Dir::Asc },
+        SortColumn { key: "status", expr: "o.status", sql_type: "TEXT", id: "o.id", default_dir: Dir::Asc },
+        SortColumn { key: "items", expr: "o.item_count", sql_type: "INTEGER", id: "o.id", default_dir: Dir::Desc },
+        SortColumn { key: "total", expr: "o.total_cents", sql_type: "BIGINT", id: "o.id", default_dir: Dir::Desc },
+    ];
+    const REPLAN: bool = true;
 
-/// Every row matching `filter` in `seek`'s order, streamed from the database
-/// as it is read, so exporting a million rows holds only a few in memory.
-pub fn export(
-    mut conn: PoolConnection<Postgres>,
-    filter: Filter,
-    seek: Seek,
-) -> impl Stream<Item = Result<OrderRow, sqlx::Error>> + Send + 'static {
-    async_stream::try_stream! {
-        let mut query = QueryBuilder::new(format!(
-            "SELECT {ROW_COLUMNS}, {} FROM orders o JOIN users u ON u.id = o.user_id",
-            seek.sort_key()
-        ));
-        push_filter(&mut query, &filter);
-        seek.finish_unlimited(&mut query);
-        let mut rows = query.build_query_as::<OrderRow>().fetch(&mut *conn);
-        while let Some(row) = rows.try_next().await? {
-            yield row;
+    fn keeps_all(filter: &Filter) -> bool {
+        filter.only_who_and_what() && filter.user_id.is_none() && filter.product_id.is_none() && filter.status.is_none()
+    }
+
+    fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
+        query.push(" WHERE true");
+        if let Some(user_id) = filter.user_id {
+            query.push(" AND o.user_id = ").push_bind(user_id);
+        }
+        if let Some(product_id) = filter.product_id {
+            query
+                .push(" AND o.id IN (SELECT order_id FROM order_items WHERE product_id = ")
+                .push_bind(product_id)
+                .push(")");
+        }
+        match filter.status {
+            Some(StatusFilter::Only(status)) => {
+                query.push(" AND o.status = ").push_bind(status.as_str());
+            }
+            Some(StatusFilter::NotCancelled) => {
+                query.push(" AND o.status <> 'cancelled'");
+            }
+            None => {}
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND o.placed_at >= ").push_bind(from).push("::DATE::TIMESTAMP AT TIME ZONE 'UTC'");
+        }
+        if let Some(to) = filter.to {
+            query.push(" AND o.placed_at < (").push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
+        }
+        if let Some(min) = filter.min_total {
+            query.push(" AND o.total_cents >= ").push_bind(min.cents());
+        }
+        if let Some(max) = filter.max_total {
+            query.push(" AND o.total_cents <= ").push_bind(max.cents());
+        }
+        if !filter.customer.is_empty() {
+            // Matching customers first (trigram indexes), then their orders.
+            let pattern = format!("%{}%", super::escape_like(&filter.customer));
+            query
+                .push(" AND o.user_id IN (SELECT id FROM users WHERE name ILIKE ")
+                .push_bind(pattern.clone())
+                .push(" OR email ILIKE ")
+                .push_bind(pattern)
+                .push(")");
         }
     }
 }
@@ -294,9 +270,7 @@ pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<
             return Ok(Count::Exact(n));
         }
     }
-    let mut query = QueryBuilder::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM orders o");
-    push_filter(&mut query, filter);
-    Ok(Count::Estimate(super::estimated_rows(conn, query).await?))
+    super::listing::count_matching::<List>(conn, filter).await
 }
 
 const ROW_COLUMNS: &str = "o.id, o.user_id, u.name AS user_name, o.status, o.total_cents, o.item_count, o.placed_at";
@@ -532,7 +506,7 @@ pub enum BulkAction {
 }
 
 fn push_targets(query: &mut QueryBuilder<Postgres>, filter: &Filter, ids: Option<&[i64]>) {
-    push_filter(query, filter);
+    List::push_filter(query, filter);
     if let Some(ids) = ids {
         query.push(" AND o.id = ANY(").push_bind(ids.to_vec()).push(")");
     }

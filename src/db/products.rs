@@ -1,11 +1,9 @@
 //! Products: reading, searching and writing the `products` table.
 
 use chrono::{DateTime, Utc};
-use futures::{Stream, TryStreamExt};
-use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use super::listing::{Count, Cursor, Dir, Keyed, Page, Seek, SortColumn};
+use super::listing::{Cursor, Dir, Keyed, Listing, SortColumn};
 use super::{Actor, BulkPreview, DbError};
 use crate::domain::{Money, Sku};
 
@@ -39,15 +37,6 @@ impl Keyed for ProductRow {
     }
 }
 
-/// The columns the products list sorts by; the first is the default.
-pub const SORTS: [SortColumn; 5] = [
-    SortColumn { key: "name", expr: "lower(p.name)", sql_type: "TEXT", id: "p.id", default_dir: Dir::Asc },
-    SortColumn { key: "sku", expr: "lower(p.sku)", sql_type: "TEXT", id: "p.id", default_dir: Dir::Asc },
-    SortColumn { key: "price", expr: "p.price_cents", sql_type: "BIGINT", id: "p.id", default_dir: Dir::Desc },
-    SortColumn { key: "stock", expr: "p.stock", sql_type: "INTEGER", id: "p.id", default_dir: Dir::Asc },
-    SortColumn { key: "sold", expr: "s.units_sold", sql_type: "BIGINT", id: "s.product_id", default_dir: Dir::Desc },
-];
-
 /// Filters of the products list.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -66,78 +55,58 @@ pub enum StockLevel {
     Out,
 }
 
-fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
-    query.push(" WHERE true");
-    if !filter.q.is_empty() {
-        let pattern = format!("%{}%", super::escape_like(&filter.q));
-        query
-            .push(" AND (p.name ILIKE ")
-            .push_bind(pattern.clone())
-            .push(" OR p.sku ILIKE ")
-            .push_bind(pattern)
-            .push(")");
-    }
-    match filter.stock {
-        Some(StockLevel::InStock) => {
-            query.push(" AND p.stock > 0");
-        }
-        Some(StockLevel::Low(threshold)) => {
-            query.push(" AND p.stock > 0 AND p.stock <= ").push_bind(threshold);
-        }
-        Some(StockLevel::Out) => {
-            query.push(" AND p.stock = 0");
-        }
-        None => {}
-    }
-}
+/// The products list.
+pub struct List;
 
-/// One page of products matching `filter`, sorted and positioned by `seek`.
-pub async fn search(conn: &mut PgConnection, filter: &Filter, seek: &Seek) -> Result<Page<ProductRow>, DbError> {
-    let mut query = QueryBuilder::new(format!(
-        "SELECT p.id, p.name, p.sku, p.price_cents, p.stock, s.units_sold, {}
-           FROM products p JOIN product_stats s ON s.product_id = p.id",
-        seek.sort_key()
-    ));
-    push_filter(&mut query, filter);
-    seek.finish(&mut query);
-    // Planned afresh with its values each time: filters are skewed (one
-    // customer may have thousands of orders, another none), and a cached
-    // generic plan chosen for the average case can be slow for the extremes.
-    let rows = query.build_query_as::<ProductRow>().persistent(false).fetch_all(conn).await?;
-    Ok(Page::from_rows(seek, rows))
-}
+impl Listing for List {
+    type Row = ProductRow;
+    type Filter = Filter;
+    const COLUMNS: &'static str = "p.id, p.name, p.sku, p.price_cents, p.stock, s.units_sold";
+    const FROM: &'static str = "products p JOIN product_stats s ON s.product_id = p.id";
+    const COUNTED: (&'static str, &'static str) = ("products", "p");
+    const SORTS: &'static [SortColumn] = &[
+        SortColumn { key: "name", expr: "lower(p.name)", sql_type: "TEXT", id: "p.id", default_dir: Dir::Asc },
+        SortColumn { key: "sku", expr: "lower(p.sku)", sql_type: "TEXT", id: "p.id", default_dir: Dir::Asc },
+        SortColumn { key: "price", expr: "p.price_cents", sql_type: "BIGINT", id: "p.id", default_dir: Dir::Desc },
+        SortColumn { key: "stock", expr: "p.stock", sql_type: "INTEGER", id: "p.id", default_dir: Dir::Asc },
+        SortColumn {
+            key: "sold",
+            expr: "s.units_sold",
+            sql_type: "BIGINT",
+            id: "s.product_id",
+            default_dir: Dir::Desc,
+        },
+    ];
+    const REPLAN: bool = true;
 
-/// Every row matching `filter` in `seek`'s order, streamed from the database
-/// as it is read, so exporting a million rows holds only a few in memory.
-pub fn export(
-    mut conn: PoolConnection<Postgres>,
-    filter: Filter,
-    seek: Seek,
-) -> impl Stream<Item = Result<ProductRow, sqlx::Error>> + Send + 'static {
-    async_stream::try_stream! {
-        let mut query = QueryBuilder::new(format!(
-            "SELECT p.id, p.name, p.sku, p.price_cents, p.stock, s.units_sold, {}
-           FROM products p JOIN product_stats s ON s.product_id = p.id",
-            seek.sort_key()
-        ));
-        push_filter(&mut query, &filter);
-        seek.finish_unlimited(&mut query);
-        let mut rows = query.build_query_as::<ProductRow>().fetch(&mut *conn);
-        while let Some(row) = rows.try_next().await? {
-            yield row;
+    fn keeps_all(filter: &Filter) -> bool {
+        filter.q.is_empty() && filter.stock.is_none()
+    }
+
+    fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
+        query.push(" WHERE true");
+        if !filter.q.is_empty() {
+            let pattern = format!("%{}%", super::escape_like(&filter.q));
+            query
+                .push(" AND (p.name ILIKE ")
+                .push_bind(pattern.clone())
+                .push(" OR p.sku ILIKE ")
+                .push_bind(pattern)
+                .push(")");
+        }
+        match filter.stock {
+            Some(StockLevel::InStock) => {
+                query.push(" AND p.stock > 0");
+            }
+            Some(StockLevel::Low(threshold)) => {
+                query.push(" AND p.stock > 0 AND p.stock <= ").push_bind(threshold);
+            }
+            Some(StockLevel::Out) => {
+                query.push(" AND p.stock = 0");
+            }
+            None => {}
         }
     }
-}
-
-/// How many products match: counted or estimated from table statistics for the
-/// whole table, estimated by the planner when filtered.
-pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<Count, DbError> {
-    if filter.q.is_empty() && filter.stock.is_none() {
-        return super::table_count(conn, "products").await;
-    }
-    let mut query = QueryBuilder::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM products p");
-    push_filter(&mut query, filter);
-    Ok(Count::Estimate(super::estimated_rows(conn, query).await?))
 }
 
 /// A product's kept figures (see `product_stats`), over orders that are not cancelled.
@@ -379,7 +348,7 @@ pub struct BulkRow {
 }
 
 fn push_targets(query: &mut QueryBuilder<Postgres>, filter: &Filter, ids: Option<&[i64]>) {
-    push_filter(query, filter);
+    List::push_filter(query, filter);
     if let Some(ids) = ids {
         query.push(" AND p.id = ANY(").push_bind(ids.to_vec()).push(")");
     }

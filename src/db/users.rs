@@ -1,11 +1,9 @@
 //! Customers: reading, searching and writing the `users` table.
 
 use chrono::{DateTime, Utc};
-use futures::{Stream, TryStreamExt};
-use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use super::listing::{Count, Cursor, Dir, Keyed, Page, Seek, SortColumn};
+use super::listing::{Cursor, Dir, Keyed, Listing, SortColumn};
 use super::{Actor, DbError};
 use crate::domain::{Email, Money};
 
@@ -38,21 +36,6 @@ impl Keyed for UserRow {
     }
 }
 
-/// The columns the customers list sorts by; the first is the default.
-pub const SORTS: [SortColumn; 5] = [
-    SortColumn { key: "joined", expr: "u.created_at", sql_type: "TIMESTAMPTZ", id: "u.id", default_dir: Dir::Desc },
-    SortColumn { key: "name", expr: "lower(u.name)", sql_type: "TEXT", id: "u.id", default_dir: Dir::Asc },
-    SortColumn { key: "email", expr: "lower(u.email)", sql_type: "TEXT", id: "u.id", default_dir: Dir::Asc },
-    SortColumn {
-        key: "orders",
-        expr: "s.active_order_count",
-        sql_type: "BIGINT",
-        id: "s.user_id",
-        default_dir: Dir::Desc,
-    },
-    SortColumn { key: "revenue", expr: "s.revenue_cents", sql_type: "BIGINT", id: "s.user_id", default_dir: Dir::Desc },
-];
-
 /// Filters of the customers list.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -66,87 +49,68 @@ pub struct Filter {
     pub joined_to: Option<chrono::NaiveDate>,
 }
 
-impl Filter {
-    fn is_empty(&self) -> bool {
-        self.q.is_empty() && self.has_orders.is_none() && self.joined_from.is_none() && self.joined_to.is_none()
-    }
-}
+/// The customers list.
+pub struct List;
 
-fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
-    query.push(" WHERE true");
-    if !filter.q.is_empty() {
-        let pattern = format!("%{}%", super::escape_like(&filter.q));
-        query
-            .push(" AND (u.name ILIKE ")
-            .push_bind(pattern.clone())
-            .push(" OR u.email ILIKE ")
-            .push_bind(pattern)
-            .push(")");
+impl Listing for List {
+    type Row = UserRow;
+    type Filter = Filter;
+    const COLUMNS: &'static str =
+        "u.id, u.name, u.email, u.created_at, s.active_order_count AS order_count, s.revenue_cents";
+    const FROM: &'static str = "users u JOIN customer_stats s ON s.user_id = u.id";
+    const COUNTED: (&'static str, &'static str) = ("users", "u");
+    const SORTS: &'static [SortColumn] = &[
+        SortColumn { key: "joined", expr: "u.created_at", sql_type: "TIMESTAMPTZ", id: "u.id", default_dir: Dir::Desc },
+        SortColumn { key: "name", expr: "lower(u.name)", sql_type: "TEXT", id: "u.id", default_dir: Dir::Asc },
+        SortColumn { key: "email", expr: "lower(u.email)", sql_type: "TEXT", id: "u.id", default_dir: Dir::Asc },
+        SortColumn {
+            key: "orders",
+            expr: "s.active_order_count",
+            sql_type: "BIGINT",
+            id: "s.user_id",
+            default_dir: Dir::Desc,
+        },
+        SortColumn {
+            key: "revenue",
+            expr: "s.revenue_cents",
+            sql_type: "BIGINT",
+            id: "s.user_id",
+            default_dir: Dir::Desc,
+        },
+    ];
+    const REPLAN: bool = true;
+
+    fn keeps_all(filter: &Filter) -> bool {
+        filter.q.is_empty() && filter.has_orders.is_none() && filter.joined_from.is_none() && filter.joined_to.is_none()
     }
-    match filter.has_orders {
-        Some(true) => {
-            query.push(" AND u.id IN (SELECT user_id FROM customer_stats WHERE order_count > 0)");
+
+    fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
+        query.push(" WHERE true");
+        if !filter.q.is_empty() {
+            let pattern = format!("%{}%", super::escape_like(&filter.q));
+            query
+                .push(" AND (u.name ILIKE ")
+                .push_bind(pattern.clone())
+                .push(" OR u.email ILIKE ")
+                .push_bind(pattern)
+                .push(")");
         }
-        Some(false) => {
-            query.push(" AND u.id IN (SELECT user_id FROM customer_stats WHERE order_count = 0)");
+        match filter.has_orders {
+            Some(true) => {
+                query.push(" AND u.id IN (SELECT user_id FROM customer_stats WHERE order_count > 0)");
+            }
+            Some(false) => {
+                query.push(" AND u.id IN (SELECT user_id FROM customer_stats WHERE order_count = 0)");
+            }
+            None => {}
         }
-        None => {}
-    }
-    if let Some(from) = filter.joined_from {
-        query.push(" AND u.created_at >= ").push_bind(from).push("::DATE::TIMESTAMP AT TIME ZONE 'UTC'");
-    }
-    if let Some(to) = filter.joined_to {
-        query.push(" AND u.created_at < (").push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
-    }
-}
-
-/// One page of customers matching `filter`, sorted and positioned by `seek`.
-pub async fn search(conn: &mut PgConnection, filter: &Filter, seek: &Seek) -> Result<Page<UserRow>, DbError> {
-    let mut query = QueryBuilder::new(format!(
-        "SELECT u.id, u.name, u.email, u.created_at, s.active_order_count AS order_count, s.revenue_cents, {}
-           FROM users u JOIN customer_stats s ON s.user_id = u.id",
-        seek.sort_key()
-    ));
-    push_filter(&mut query, filter);
-    seek.finish(&mut query);
-    // Planned afresh with its values each time: filters are skewed (one
-    // customer may have thousands of orders, another none), and a cached
-    // generic plan chosen for the average case can be slow for the extremes.
-    let rows = query.build_query_as::<UserRow>().persistent(false).fetch_all(conn).await?;
-    Ok(Page::from_rows(seek, rows))
-}
-
-/// Every row matching `filter` in `seek`'s order, streamed from the database
-/// as it is read, so exporting a million rows holds only a few in memory.
-pub fn export(
-    mut conn: PoolConnection<Postgres>,
-    filter: Filter,
-    seek: Seek,
-) -> impl Stream<Item = Result<UserRow, sqlx::Error>> + Send + 'static {
-    async_stream::try_stream! {
-        let mut query = QueryBuilder::new(format!(
-            "SELECT u.id, u.name, u.email, u.created_at, s.active_order_count AS order_count, s.revenue_cents, {}
-           FROM users u JOIN customer_stats s ON s.user_id = u.id",
-            seek.sort_key()
-        ));
-        push_filter(&mut query, &filter);
-        seek.finish_unlimited(&mut query);
-        let mut rows = query.build_query_as::<UserRow>().fetch(&mut *conn);
-        while let Some(row) = rows.try_next().await? {
-            yield row;
+        if let Some(from) = filter.joined_from {
+            query.push(" AND u.created_at >= ").push_bind(from).push("::DATE::TIMESTAMP AT TIME ZONE 'UTC'");
+        }
+        if let Some(to) = filter.joined_to {
+            query.push(" AND u.created_at < (").push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
         }
     }
-}
-
-/// How many customers match: counted or estimated from table statistics for the
-/// whole table, estimated by the planner when filtered.
-pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<Count, DbError> {
-    if filter.is_empty() {
-        return super::table_count(conn, "users").await;
-    }
-    let mut query = QueryBuilder::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM users u");
-    push_filter(&mut query, filter);
-    Ok(Count::Estimate(super::estimated_rows(conn, query).await?))
 }
 
 /// What a create or edit form supplies once validated.

@@ -151,7 +151,7 @@ fn sign_in_first(request: &Request<'_>) -> rocket::response::Redirect {
         rocket::http::Method::Get => request.uri().to_string(),
         _ => "/".to_string(),
     };
-    rocket::response::Redirect::to(format!("/sign-in?next={}", super::encode(&next)))
+    rocket::response::Redirect::to(rocket::uri!(super::auth::sign_in_page(Some(next.as_str()))))
 }
 
 /// An admin who must set up two-factor sign-in first is sent to do so.
