@@ -289,26 +289,29 @@ pub async fn recent(conn: &mut PgConnection, limit: i64) -> Result<Vec<OrderRow>
 }
 
 pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<Order>, DbError> {
-    Ok(sqlx::query_as::<_, Order>(
-        "SELECT o.id, o.user_id, u.name AS user_name, u.email AS user_email, o.status,
-                o.total_cents, o.item_count, o.version, o.placed_at, o.updated_at
-           FROM orders o JOIN users u ON u.id = o.user_id
-          WHERE o.id = $1",
+    Ok(sqlx::query_as!(
+        Order,
+        r#"SELECT o.id, o.user_id, u.name AS user_name, u.email AS user_email, o.status AS "status: Status",
+                  o.total_cents AS "total_cents: Money", o.item_count, o.version, o.placed_at, o.updated_at
+             FROM orders o JOIN users u ON u.id = o.user_id
+            WHERE o.id = $1"#,
+        id
     )
-    .bind(id)
     .fetch_optional(conn)
     .await?)
 }
 
 pub async fn lines(conn: &mut PgConnection, order_id: i64) -> Result<Vec<Line>, DbError> {
-    Ok(sqlx::query_as::<_, Line>(
-        "SELECT i.product_id, p.name AS product_name, p.sku, i.quantity, i.unit_price_cents,
-                i.quantity * i.unit_price_cents AS line_total_cents
-           FROM order_items i JOIN products p ON p.id = i.product_id
-          WHERE i.order_id = $1
-          ORDER BY p.name, p.id",
+    Ok(sqlx::query_as!(
+        Line,
+        r#"SELECT i.product_id, p.name AS product_name, p.sku, i.quantity,
+                  i.unit_price_cents AS "unit_price_cents: Money",
+                  i.quantity * i.unit_price_cents AS "line_total_cents!: Money"
+             FROM order_items i JOIN products p ON p.id = i.product_id
+            WHERE i.order_id = $1
+            ORDER BY p.name, p.id"#,
+        order_id
     )
-    .bind(order_id)
     .fetch_all(conn)
     .await?)
 }
@@ -335,18 +338,7 @@ pub async fn save(
     // Stock each product gives back from the order as it stands now.
     let mut delta: BTreeMap<i64, i64> = BTreeMap::new();
     if let Some((id, version)) = existing {
-        let current: Option<(Status, i32)> =
-            sqlx::query_as("SELECT status, version FROM orders WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some((status, current_version)) = current else {
-            return Err(DbError::NotFound.into());
-        };
-        if current_version != version {
-            return Err(DbError::Conflict.into());
-        }
-        if status.holds_stock() {
+        if lock_order(&mut tx, id, version).await?.holds_stock() {
             let held: Vec<(i64, i32)> =
                 sqlx::query_as("SELECT product_id, quantity FROM order_items WHERE order_id = $1")
                     .bind(id)
@@ -467,35 +459,40 @@ pub async fn save(
 /// Deletes an order and its lines, returning held stock to the shelf.
 pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32) -> Result<(), DbError> {
     let mut tx = super::begin_as(conn, actor).await?;
-    let current: Option<(Status, i32)> = sqlx::query_as("SELECT status, version FROM orders WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some((status, current_version)) = current else {
-        return Err(DbError::NotFound);
-    };
-    if current_version != version {
-        return Err(DbError::Conflict);
-    }
+    let status = lock_order(&mut tx, id, version).await?;
     if status.holds_stock() {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE products p SET stock = p.stock + i.quantity, version = p.version + 1, updated_at = now()
                FROM order_items i
               WHERE i.order_id = $1 AND p.id = i.product_id",
+            id
         )
-        .bind(id)
         .execute(&mut *tx)
         .await?;
     }
     // Lines first, in one statement, while the order still says whether they count.
-    sqlx::query("DELETE FROM order_items WHERE order_id = $1").bind(id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM orders WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query!("DELETE FROM order_items WHERE order_id = $1", id).execute(&mut *tx).await?;
+    sqlx::query!("DELETE FROM orders WHERE id = $1", id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
 }
 
 pub async fn count(conn: &mut PgConnection) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(conn).await?)
+    Ok(sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM orders"#).fetch_one(conn).await?)
+}
+
+/// Locks the order for a change and returns its status: refused if it is
+/// gone, or was changed since `version` was read.
+async fn lock_order(conn: &mut PgConnection, id: i64, version: i32) -> Result<Status, DbError> {
+    let current =
+        sqlx::query!(r#"SELECT status AS "status: Status", version FROM orders WHERE id = $1 FOR UPDATE"#, id)
+            .fetch_optional(conn)
+            .await?
+            .ok_or(DbError::NotFound)?;
+    if current.version != version {
+        return Err(DbError::Conflict);
+    }
+    Ok(current.status)
 }
 
 /// What a bulk action does to each targeted order.

@@ -139,21 +139,25 @@ pub struct ProductChoice {
 }
 
 pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<Product>, DbError> {
-    Ok(sqlx::query_as::<_, Product>(
-        "SELECT id, name, sku, price_cents, stock, version, created_at, updated_at
-           FROM products WHERE id = $1",
+    Ok(sqlx::query_as!(
+        Product,
+        r#"SELECT id, name, sku AS "sku: Sku", price_cents AS "price_cents: Money", stock, version,
+                  created_at, updated_at
+             FROM products WHERE id = $1"#,
+        id
     )
-    .bind(id)
     .fetch_optional(conn)
     .await?)
 }
 
 /// The product's figures, kept up to date by the database: one row, however many orders.
 pub async fn figures(conn: &mut PgConnection, id: i64) -> Result<Figures, DbError> {
-    Ok(sqlx::query_as::<_, Figures>(
-        "SELECT units_sold, revenue_cents, order_count, customer_count FROM product_stats WHERE product_id = $1",
+    Ok(sqlx::query_as!(
+        Figures,
+        r#"SELECT units_sold, revenue_cents AS "revenue_cents: Money", order_count, customer_count
+             FROM product_stats WHERE product_id = $1"#,
+        id
     )
-    .bind(id)
     .fetch_optional(conn)
     .await?
     .unwrap_or_default())
@@ -162,7 +166,9 @@ pub async fn figures(conn: &mut PgConnection, id: i64) -> Result<Figures, DbErro
 /// Orders of any status, cancelled ones included, that have this product on
 /// a line: what keeps it from being deleted.
 pub async fn on_orders(conn: &mut PgConnection, id: i64) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM order_items WHERE product_id = $1").bind(id).fetch_one(conn).await?)
+    Ok(sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM order_items WHERE product_id = $1"#, id)
+        .fetch_one(conn)
+        .await?)
 }
 
 /// Products whose name or SKU contains `q`, by name: for pickers.
@@ -173,6 +179,7 @@ pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<ProductChoice>
         return Ok(Vec::new());
     }
     let pattern = format!("%{term}%");
+    // Planned afresh for each search, like the customer picker's.
     Ok(sqlx::query_as::<_, ProductChoice>(
         "SELECT id, name, sku, price_cents, stock FROM products WHERE name ILIKE $1 OR sku ILIKE $1
           ORDER BY lower(name), id LIMIT $2",
@@ -196,21 +203,28 @@ pub async fn pick_each(conn: &mut PgConnection, searches: &[&str]) -> Result<Vec
     if patterns.iter().all(String::is_empty) {
         return Ok(found);
     }
-    let rows: Vec<(i64, i64, String, Sku, Money, i32)> = sqlx::query_as(
-        "SELECT t.n, p.id, p.name, p.sku, p.price_cents, p.stock
-           FROM unnest($1::TEXT[]) WITH ORDINALITY AS t(pattern, n)
-           CROSS JOIN LATERAL (SELECT id, name, sku, price_cents, stock FROM products
-                                WHERE t.pattern <> '' AND (name ILIKE t.pattern OR sku ILIKE t.pattern)
-                                ORDER BY lower(name), id LIMIT $2) p
-          ORDER BY t.n, lower(p.name), p.id",
+    let rows = sqlx::query!(
+        r#"SELECT t.n AS "n!", p.id AS "id!", p.name AS "name!", p.sku AS "sku!: Sku",
+                  p.price_cents AS "price_cents!: Money", p.stock AS "stock!"
+             FROM unnest($1::TEXT[]) WITH ORDINALITY AS t(pattern, n)
+             CROSS JOIN LATERAL (SELECT id, name, sku, price_cents, stock FROM products
+                                  WHERE t.pattern <> '' AND (name ILIKE t.pattern OR sku ILIKE t.pattern)
+                                  ORDER BY lower(name), id LIMIT $2) p
+            ORDER BY t.n, lower(p.name), p.id"#,
+        &patterns,
+        super::users::PICK_LIMIT
     )
-    .bind(&patterns)
-    .bind(super::users::PICK_LIMIT)
     .fetch_all(conn)
     .await?;
-    for (n, id, name, sku, price_cents, stock) in rows {
-        if let Some(matches) = usize::try_from(n - 1).ok().and_then(|i| found.get_mut(i)) {
-            matches.push(ProductChoice { id, name, sku, price_cents, stock });
+    for row in rows {
+        if let Some(matches) = usize::try_from(row.n - 1).ok().and_then(|i| found.get_mut(i)) {
+            matches.push(ProductChoice {
+                id: row.id,
+                name: row.name,
+                sku: row.sku,
+                price_cents: row.price_cents,
+                stock: row.stock,
+            });
         }
     }
     Ok(found)
@@ -218,24 +232,27 @@ pub async fn pick_each(conn: &mut PgConnection, searches: &[&str]) -> Result<Vec
 
 /// These products as choices, in one query whatever their number.
 pub async fn choices(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<ProductChoice>, DbError> {
-    Ok(sqlx::query_as::<_, ProductChoice>(
-        "SELECT id, name, sku, price_cents, stock FROM products WHERE id = ANY($1) ORDER BY lower(name), id",
+    Ok(sqlx::query_as!(
+        ProductChoice,
+        r#"SELECT id, name, sku AS "sku: Sku", price_cents AS "price_cents: Money", stock
+             FROM products WHERE id = ANY($1) ORDER BY lower(name), id"#,
+        ids
     )
-    .bind(ids)
     .fetch_all(conn)
     .await?)
 }
 
 pub async fn create(conn: &mut PgConnection, actor: Actor, p: &NewProduct) -> Result<i64, DbError> {
     let mut tx = super::begin_as(conn, actor).await?;
-    let id =
-        sqlx::query_scalar("INSERT INTO products (name, sku, price_cents, stock) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(&p.name)
-            .bind(&p.sku)
-            .bind(p.price_cents)
-            .bind(p.stock)
-            .fetch_one(&mut *tx)
-            .await?;
+    let id = sqlx::query_scalar!(
+        "INSERT INTO products (name, sku, price_cents, stock) VALUES ($1, $2, $3, $4) RETURNING id",
+        p.name,
+        p.sku.as_str(),
+        p.price_cents.cents(),
+        p.stock
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -249,17 +266,17 @@ pub async fn update(
     p: &NewProduct,
 ) -> Result<(), DbError> {
     let mut tx = super::begin_as(conn, actor).await?;
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "UPDATE products SET name = $3, sku = $4, price_cents = $5, stock = $6,
                 version = version + 1, updated_at = now()
           WHERE id = $1 AND version = $2",
+        id,
+        version,
+        p.name,
+        p.sku.as_str(),
+        p.price_cents.cents(),
+        p.stock
     )
-    .bind(id)
-    .bind(version)
-    .bind(&p.name)
-    .bind(&p.sku)
-    .bind(p.price_cents)
-    .bind(p.stock)
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 1 {
@@ -272,18 +289,12 @@ pub async fn update(
 /// Deletes a product that is on no order. `Ok(Err(n))` says it is on `n` orders.
 pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32) -> Result<Result<(), i64>, DbError> {
     let mut tx = super::begin_as(conn, actor).await?;
-    let on_orders: i64 = sqlx::query_scalar("SELECT count(*) FROM order_items WHERE product_id = $1")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let on_orders = on_orders(&mut tx, id).await?;
     if on_orders > 0 {
         return Ok(Err(on_orders));
     }
-    let deleted = sqlx::query("DELETE FROM products WHERE id = $1 AND version = $2")
-        .bind(id)
-        .bind(version)
-        .execute(&mut *tx)
-        .await;
+    let deleted =
+        sqlx::query!("DELETE FROM products WHERE id = $1 AND version = $2", id, version).execute(&mut *tx).await;
     match deleted {
         Ok(done) if done.rows_affected() == 1 => {
             tx.commit().await?;
@@ -298,7 +309,7 @@ pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32
 }
 
 pub async fn count(conn: &mut PgConnection) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM products").fetch_one(conn).await?)
+    Ok(sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM products"#).fetch_one(conn).await?)
 }
 
 /// A change applied to many products at once, by a percentage (−100 to 1000).

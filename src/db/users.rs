@@ -125,7 +125,7 @@ pub struct NewUser {
 pub struct UserChoice {
     pub id: i64,
     pub name: String,
-    pub email: String,
+    pub email: Email,
 }
 
 /// A customer's kept figures (see `customer_stats`).
@@ -149,21 +149,26 @@ impl Figures {
 
 /// The customer's figures, kept up to date by the database: one row, however many orders.
 pub async fn figures(conn: &mut PgConnection, id: i64) -> Result<Figures, DbError> {
-    Ok(sqlx::query_as::<_, Figures>(
-        "SELECT order_count AS all_orders, active_order_count AS order_count, revenue_cents, product_count
-           FROM customer_stats WHERE user_id = $1",
+    Ok(sqlx::query_as!(
+        Figures,
+        r#"SELECT order_count AS all_orders, active_order_count AS order_count,
+                  revenue_cents AS "revenue_cents: Money", product_count
+             FROM customer_stats WHERE user_id = $1"#,
+        id
     )
-    .bind(id)
     .fetch_optional(conn)
     .await?
     .unwrap_or_default())
 }
 
 pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<User>, DbError> {
-    Ok(sqlx::query_as::<_, User>("SELECT id, name, email, version, created_at, updated_at FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?)
+    Ok(sqlx::query_as!(
+        User,
+        r#"SELECT id, name, email AS "email: Email", version, created_at, updated_at FROM users WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Most matches a picker offers at once.
@@ -178,6 +183,8 @@ pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<UserChoice>, D
         return Ok(Vec::new());
     }
     let pattern = format!("%{term}%");
+    // Planned afresh for each search: a cached plan chosen for a common
+    // pattern can be slow for a rare one (the macros cannot say this).
     Ok(sqlx::query_as::<_, UserChoice>(
         "SELECT id, name, email FROM users WHERE name ILIKE $1 OR email ILIKE $1 ORDER BY lower(name), id LIMIT $2",
     )
@@ -190,19 +197,20 @@ pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<UserChoice>, D
 
 /// The customer with this id as a choice, if there is one.
 pub async fn choice(conn: &mut PgConnection, id: i64) -> Result<Option<UserChoice>, DbError> {
-    Ok(sqlx::query_as::<_, UserChoice>("SELECT id, name, email FROM users WHERE id = $1")
-        .bind(id)
+    Ok(sqlx::query_as!(UserChoice, r#"SELECT id, name, email AS "email: Email" FROM users WHERE id = $1"#, id)
         .fetch_optional(conn)
         .await?)
 }
 
 pub async fn create(conn: &mut PgConnection, actor: Actor, user: &NewUser) -> Result<i64, DbError> {
     let mut tx = super::begin_as(conn, actor).await?;
-    let id = sqlx::query_scalar("INSERT INTO users (name, email) VALUES ($1, $2) RETURNING id")
-        .bind(&user.name)
-        .bind(&user.email)
-        .fetch_one(&mut *tx)
-        .await?;
+    let id = sqlx::query_scalar!(
+        "INSERT INTO users (name, email) VALUES ($1, $2) RETURNING id",
+        user.name,
+        user.email.as_str()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -216,14 +224,14 @@ pub async fn update(
     user: &NewUser,
 ) -> Result<(), DbError> {
     let mut tx = super::begin_as(conn, actor).await?;
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "UPDATE users SET name = $3, email = $4, version = version + 1, updated_at = now()
           WHERE id = $1 AND version = $2",
+        id,
+        version,
+        user.name,
+        user.email.as_str()
     )
-    .bind(id)
-    .bind(version)
-    .bind(&user.name)
-    .bind(&user.email)
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 1 {
@@ -236,13 +244,13 @@ pub async fn update(
 /// Deletes a customer who has no orders. `Ok(Err(n))` says they still have `n` orders.
 pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32) -> Result<Result<(), i64>, DbError> {
     let mut tx = super::begin_as(conn, actor).await?;
-    let order_count: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM orders WHERE user_id = $1").bind(id).fetch_one(&mut *tx).await?;
+    let order_count = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM orders WHERE user_id = $1"#, id)
+        .fetch_one(&mut *tx)
+        .await?;
     if order_count > 0 {
         return Ok(Err(order_count));
     }
-    let deleted =
-        sqlx::query("DELETE FROM users WHERE id = $1 AND version = $2").bind(id).bind(version).execute(&mut *tx).await;
+    let deleted = sqlx::query!("DELETE FROM users WHERE id = $1 AND version = $2", id, version).execute(&mut *tx).await;
     match deleted {
         Ok(done) if done.rows_affected() == 1 => {
             tx.commit().await?;
@@ -258,5 +266,5 @@ pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32
 }
 
 pub async fn count(conn: &mut PgConnection) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(conn).await?)
+    Ok(sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM users"#).fetch_one(conn).await?)
 }
