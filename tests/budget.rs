@@ -304,3 +304,27 @@ fn pages_stay_the_same_size_however_many_orders_are_behind_them() {
         );
     });
 }
+
+/// The pickers plan every search afresh with its pattern (a plan cached for
+/// a common pattern can be slow for a rare one), so they leave no prepared
+/// statement on the connection, where a fixed lookup leaves one to reuse.
+#[test]
+fn pickers_are_planned_for_each_search() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let app = TestApp::new().await;
+        let ada = app.user("Ada Lovelace", "ada@example.com").await;
+        app.product("Mug", "MUG-1", 1200, 5).await;
+        let mut conn = app.pool.acquire().await.unwrap();
+        for _ in 0..6 {
+            assert_eq!(shopdesk::db::users::pick(&mut conn, "ada").await.unwrap().len(), 1);
+            assert_eq!(shopdesk::db::products::pick(&mut conn, "mug").await.unwrap().len(), 1);
+        }
+        assert!(shopdesk::db::users::choice(&mut conn, ada).await.unwrap().is_some());
+        let kept: Vec<String> =
+            sqlx::query_scalar("SELECT statement FROM pg_prepared_statements").fetch_all(&mut *conn).await.unwrap();
+        assert!(kept.iter().any(|s| s.contains("FROM users WHERE id = $1")), "{kept:#?}");
+        assert!(!kept.iter().any(|s| s.contains("ILIKE")), "{kept:#?}");
+    });
+}

@@ -8,10 +8,13 @@ pub mod listing;
 pub mod orders;
 pub mod products;
 pub mod purchases;
+pub mod replanning;
 pub mod reports;
 pub mod staff;
 pub mod stats;
 pub mod users;
+
+pub use replanning::Replanning;
 
 use std::time::Duration;
 
@@ -129,14 +132,15 @@ impl From<sqlx::Error> for DbError {
 
 /// Whether the database answers.
 pub async fn ping(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+    sqlx::query_scalar!(r#"SELECT 1 AS "one!""#).fetch_one(pool).await.map(|_| ())
 }
 
 /// The number of rows in a table: exact while small, else the planner's estimate.
 pub async fn table_count(conn: &mut sqlx::PgConnection, table: &'static str) -> Result<listing::Count, DbError> {
-    let (n, exact): (i64, bool) =
-        sqlx::query_as("SELECT n, exact FROM row_count($1::REGCLASS)").bind(table).fetch_one(conn).await?;
-    Ok(if exact { listing::Count::Exact(n) } else { listing::Count::Estimate(n) })
+    let count = sqlx::query!(r#"SELECT n AS "n!", exact AS "exact!" FROM row_count($1::TEXT::REGCLASS)"#, table)
+        .fetch_one(conn)
+        .await?;
+    Ok(if count.exact { listing::Count::Exact(count.n) } else { listing::Count::Estimate(count.n) })
 }
 
 /// The planner's estimate of how many rows `query` (a `SELECT`) returns:
@@ -163,15 +167,70 @@ pub fn escape_like(q: &str) -> String {
     out
 }
 
+/// The ILIKE pattern for texts containing `q`, or `None` when nothing
+/// searchable is left of it: a search of only control characters (`%00`)
+/// must find nothing rather than everything.
+pub fn contains_pattern(q: &str) -> Option<String> {
+    let term = escape_like(q);
+    (!term.is_empty()).then(|| format!("%{term}%"))
+}
+
+/// A table whose rows carry a `version` that every edit moves on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Versioned {
+    Users,
+    Products,
+}
+
 /// After a versioned write touched no row: tells "gone" from "changed by someone else".
-async fn missing_or_conflict(conn: &mut sqlx::PgConnection, table: &'static str, id: i64) -> Result<(), DbError> {
-    let sql = match table {
-        "users" => "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)",
-        "products" => "SELECT EXISTS (SELECT 1 FROM products WHERE id = $1)",
-        _ => "SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)",
+async fn missing_or_conflict(conn: &mut sqlx::PgConnection, table: Versioned, id: i64) -> Result<(), DbError> {
+    let exists = match table {
+        Versioned::Users => {
+            sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AS "exists!""#, id)
+                .fetch_one(conn)
+                .await?
+        }
+        Versioned::Products => {
+            sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM products WHERE id = $1) AS "exists!""#, id)
+                .fetch_one(conn)
+                .await?
+        }
     };
-    let exists: bool = sqlx::query_scalar(sql).bind(id).fetch_one(conn).await?;
     Err(if exists { DbError::Conflict } else { DbError::NotFound })
+}
+
+/// Commits a write guarded by the version the caller read (`WHERE id = $1
+/// AND version = $2`) if it touched the row; otherwise changes nothing and
+/// says whether the row is gone or was changed by someone else.
+async fn commit_versioned(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    done: sqlx::postgres::PgQueryResult,
+    table: Versioned,
+    id: i64,
+) -> Result<(), DbError> {
+    if done.rows_affected() == 1 {
+        tx.commit().await?;
+        return Ok(());
+    }
+    missing_or_conflict(&mut tx, table, id).await
+}
+
+/// [`commit_versioned`] for a delete of a row that others may refer to:
+/// `Ok(Err(1))` when a row added since the caller's check still refers to
+/// it (the foreign key refused the delete).
+async fn commit_versioned_delete(
+    tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    deleted: Result<sqlx::postgres::PgQueryResult, sqlx::Error>,
+    table: Versioned,
+    id: i64,
+) -> Result<Result<(), i64>, DbError> {
+    match deleted {
+        Ok(done) => commit_versioned(tx, done, table, id).await.map(Ok),
+        Err(e) => match DbError::from(e) {
+            DbError::Constraint { .. } => Ok(Err(1)),
+            other => Err(other),
+        },
+    }
 }
 
 /// The schema migrations, embedded in the binary.
@@ -200,10 +259,10 @@ pub async fn ensure_database(url: &str) -> Result<bool, sqlx::Error> {
         return Ok(false);
     };
     let mut admin = options.database("postgres").connect().await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut admin)
-        .await?;
+    let exists =
+        sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#, name)
+            .fetch_one(&mut admin)
+            .await?;
     if exists {
         return Ok(false);
     }
@@ -264,12 +323,14 @@ pub fn fingerprint(alias: &str) -> String {
 /// The [`fingerprint`] of rows already read (and locked) by id and version.
 pub async fn fingerprint_of(conn: &mut sqlx::PgConnection, rows: &[(i64, i32)]) -> Result<String, sqlx::Error> {
     let (ids, versions): (Vec<i64>, Vec<i32>) = rows.iter().copied().unzip();
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM unnest($1::BIGINT[], $2::INTEGER[]) AS r(id, version)",
-        fingerprint("r")
-    )))
-    .bind(ids)
-    .bind(versions)
+    // `fingerprint("r")` written out: a bulk action's confirmation and its
+    // application compare the two, so every bulk test fails if they differ.
+    sqlx::query_scalar!(
+        r#"SELECT coalesce(md5(string_agg(r.id::TEXT || '.' || r.version::TEXT, ',' ORDER BY r.id)), '') AS "fingerprint!"
+             FROM unnest($1::BIGINT[], $2::INTEGER[]) AS r(id, version)"#,
+        &ids,
+        &versions
+    )
     .fetch_one(conn)
     .await
 }
@@ -286,9 +347,8 @@ pub async fn begin_as(
     use sqlx::Connection;
     let mut tx = conn.begin().await?;
     if let Some(staff_id) = actor {
-        sqlx::query("SELECT set_config('shopdesk.staff_id', $1, true)")
-            .bind(staff_id.to_string())
-            .execute(&mut *tx)
+        sqlx::query_scalar!("SELECT set_config('shopdesk.staff_id', $1, true)", staff_id.to_string())
+            .fetch_one(&mut *tx)
             .await?;
     }
     Ok(tx)

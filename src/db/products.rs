@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::listing::{Cursor, Dir, Keyed, Listing, SortColumn};
-use super::{Actor, BulkPreview, DbError};
+use super::{Actor, BulkPreview, DbError, Versioned};
 use crate::domain::{Money, Sku};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -173,21 +173,19 @@ pub async fn on_orders(conn: &mut PgConnection, id: i64) -> Result<i64, DbError>
 
 /// Products whose name or SKU contains `q`, by name: for pickers.
 pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<ProductChoice>, DbError> {
-    // Escaped first: a search of only control characters (`%00`) must find nothing.
-    let term = super::escape_like(q);
-    if term.is_empty() {
+    let Some(pattern) = super::contains_pattern(q) else {
         return Ok(Vec::new());
-    }
-    let pattern = format!("%{term}%");
+    };
     // Planned afresh for each search, like the customer picker's.
-    Ok(sqlx::query_as::<_, ProductChoice>(
-        "SELECT id, name, sku, price_cents, stock FROM products WHERE name ILIKE $1 OR sku ILIKE $1
-          ORDER BY lower(name), id LIMIT $2",
+    Ok(sqlx::query_as!(
+        ProductChoice,
+        r#"SELECT id, name, sku AS "sku: Sku", price_cents AS "price_cents: Money", stock
+             FROM products WHERE name ILIKE $1 OR sku ILIKE $1
+            ORDER BY lower(name), id LIMIT $2"#,
+        pattern,
+        super::users::PICK_LIMIT
     )
-    .bind(pattern)
-    .bind(super::users::PICK_LIMIT)
-    .persistent(false)
-    .fetch_all(conn)
+    .fetch_all(super::Replanning(conn))
     .await?)
 }
 
@@ -195,11 +193,8 @@ pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<ProductChoice>
 /// query whatever their number: the matches for each search, in order.
 pub async fn pick_each(conn: &mut PgConnection, searches: &[&str]) -> Result<Vec<Vec<ProductChoice>>, DbError> {
     let mut found: Vec<Vec<ProductChoice>> = vec![Vec::new(); searches.len()];
-    let patterns: Vec<String> = searches
-        .iter()
-        .map(|q| super::escape_like(q))
-        .map(|term| if term.is_empty() { String::new() } else { format!("%{term}%") })
-        .collect();
+    // An empty pattern searches nothing.
+    let patterns: Vec<String> = searches.iter().map(|q| super::contains_pattern(q).unwrap_or_default()).collect();
     if patterns.iter().all(String::is_empty) {
         return Ok(found);
     }
@@ -279,11 +274,7 @@ pub async fn update(
     )
     .execute(&mut *tx)
     .await?;
-    if updated.rows_affected() == 1 {
-        tx.commit().await?;
-        return Ok(());
-    }
-    super::missing_or_conflict(&mut tx, "products", id).await
+    super::commit_versioned(tx, updated, Versioned::Products, id).await
 }
 
 /// Deletes a product that is on no order. `Ok(Err(n))` says it is on `n` orders.
@@ -295,17 +286,7 @@ pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32
     }
     let deleted =
         sqlx::query!("DELETE FROM products WHERE id = $1 AND version = $2", id, version).execute(&mut *tx).await;
-    match deleted {
-        Ok(done) if done.rows_affected() == 1 => {
-            tx.commit().await?;
-            Ok(Ok(()))
-        }
-        Ok(_) => super::missing_or_conflict(&mut tx, "products", id).await.map(Ok),
-        Err(e) => match DbError::from(e) {
-            DbError::Constraint { .. } => Ok(Err(1)),
-            other => Err(other),
-        },
-    }
+    super::commit_versioned_delete(tx, deleted, Versioned::Products, id).await
 }
 
 pub async fn count(conn: &mut PgConnection) -> Result<i64, DbError> {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::listing::{Cursor, Dir, Keyed, Listing, SortColumn};
-use super::{Actor, DbError};
+use super::{Actor, DbError, Versioned};
 use crate::domain::{Email, Money};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -176,22 +176,19 @@ pub const PICK_LIMIT: i64 = 20;
 
 /// Customers whose name or email contains `q`, by name: for pickers.
 pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<UserChoice>, DbError> {
-    // Escaped first: a search of only control characters (`%00`) is empty
-    // once they are dropped, and must find nothing rather than everyone.
-    let term = super::escape_like(q);
-    if term.is_empty() {
+    let Some(pattern) = super::contains_pattern(q) else {
         return Ok(Vec::new());
-    }
-    let pattern = format!("%{term}%");
+    };
     // Planned afresh for each search: a cached plan chosen for a common
-    // pattern can be slow for a rare one (the macros cannot say this).
-    Ok(sqlx::query_as::<_, UserChoice>(
-        "SELECT id, name, email FROM users WHERE name ILIKE $1 OR email ILIKE $1 ORDER BY lower(name), id LIMIT $2",
+    // pattern can be slow for a rare one.
+    Ok(sqlx::query_as!(
+        UserChoice,
+        r#"SELECT id, name, email AS "email: Email" FROM users WHERE name ILIKE $1 OR email ILIKE $1
+            ORDER BY lower(name), id LIMIT $2"#,
+        pattern,
+        PICK_LIMIT
     )
-    .bind(pattern)
-    .bind(PICK_LIMIT)
-    .persistent(false)
-    .fetch_all(conn)
+    .fetch_all(super::Replanning(conn))
     .await?)
 }
 
@@ -234,11 +231,7 @@ pub async fn update(
     )
     .execute(&mut *tx)
     .await?;
-    if updated.rows_affected() == 1 {
-        tx.commit().await?;
-        return Ok(());
-    }
-    super::missing_or_conflict(&mut tx, "users", id).await
+    super::commit_versioned(tx, updated, Versioned::Users, id).await
 }
 
 /// Deletes a customer who has no orders. `Ok(Err(n))` says they still have `n` orders.
@@ -250,19 +243,9 @@ pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32
     if order_count > 0 {
         return Ok(Err(order_count));
     }
+    // An order placed between the check and the delete: the foreign key holds.
     let deleted = sqlx::query!("DELETE FROM users WHERE id = $1 AND version = $2", id, version).execute(&mut *tx).await;
-    match deleted {
-        Ok(done) if done.rows_affected() == 1 => {
-            tx.commit().await?;
-            Ok(Ok(()))
-        }
-        Ok(_) => super::missing_or_conflict(&mut tx, "users", id).await.map(Ok),
-        // An order placed between the check and the delete: the foreign key holds.
-        Err(e) => match DbError::from(e) {
-            DbError::Constraint { .. } => Ok(Err(1)),
-            other => Err(other),
-        },
-    }
+    super::commit_versioned_delete(tx, deleted, Versioned::Users, id).await
 }
 
 pub async fn count(conn: &mut PgConnection) -> Result<i64, DbError> {
