@@ -62,12 +62,15 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
     // One seeder at a time, even across several app instances.
-    sqlx::query("SELECT pg_advisory_xact_lock(4242001)").execute(&mut *tx).await?;
+    // `FROM`, because the function returns nothing (`void`) to read.
+    sqlx::query!("SELECT FROM pg_advisory_xact_lock(4242001)").execute(&mut *tx).await?;
     let emails: Vec<String> = USERS.iter().map(|(_, e)| e.to_string()).collect();
-    let already: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = ANY($1))")
-        .bind(&emails)
-        .fetch_one(&mut *tx)
-        .await?;
+    let already = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = ANY($1)) AS "already!""#,
+        &emails
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if already {
         return Ok(None);
     }
@@ -110,17 +113,17 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
             other => DbError::Sqlx(sqlx::Error::Protocol(other.to_string())),
         })?;
         let placed = Utc::now() - Duration::hours((order_count - n) * 53 + seq.next(40) as i64);
-        sqlx::query("UPDATE orders SET placed_at = $2, updated_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(placed)
+        sqlx::query!("UPDATE orders SET placed_at = $2, updated_at = $2 WHERE id = $1", id, placed)
             .execute(&mut *tx)
             .await?;
     }
     // A read-only account, so anyone can look around safely.
-    let viewer_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM staff WHERE lower(email) = $1)")
-        .bind(DEMO_VIEWER_EMAIL)
-        .fetch_one(&mut *tx)
-        .await?;
+    let viewer_exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM staff WHERE lower(email) = $1) AS "exists!""#,
+        DEMO_VIEWER_EMAIL
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if !viewer_exists {
         let password_hash = crate::passwords::hash_async(DEMO_VIEWER_PASSWORD.to_string())
             .await
@@ -149,9 +152,9 @@ fn demo_error(message: String) -> DbError {
 
 /// Loads the demo shop only into a shop with no customers, products or orders.
 pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<String>, DbError> {
-    let empty: bool = sqlx::query_scalar(
-        "SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM products)
-            AND NOT EXISTS (SELECT 1 FROM orders)",
+    let empty = sqlx::query_scalar!(
+        r#"SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM products)
+              AND NOT EXISTS (SELECT 1 FROM orders) AS "empty!""#
     )
     .fetch_one(pool)
     .await?;

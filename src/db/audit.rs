@@ -21,8 +21,7 @@ pub struct Entry {
     pub action: String,
     pub before: Option<Json<Value>>,
     pub after: Option<Json<Value>>,
-    /// The sorted column's value, for keyset cursors (empty where unsorted).
-    #[sqlx(default)]
+    /// The sorted column's value, for keyset cursors (empty where unpaged).
     pub sort_key: String,
 }
 
@@ -32,9 +31,6 @@ impl Keyed for Entry {
     }
 }
 
-const COLUMNS: &str =
-    "a.id, a.at, a.staff_id, s.display_name AS staff_name, a.entity, a.entity_id, a.action, a.before, a.after";
-
 /// The latest entries about one record (`entities` lists the kinds filed under it).
 pub async fn history(
     conn: &mut PgConnection,
@@ -43,14 +39,18 @@ pub async fn history(
     limit: i64,
 ) -> Result<Vec<Entry>, DbError> {
     let entities: Vec<String> = entities.iter().map(|e| e.to_string()).collect();
-    Ok(sqlx::query_as::<_, Entry>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM audit_log a LEFT JOIN staff s ON s.id = a.staff_id
-          WHERE a.entity = ANY($1) AND a.entity_id = $2
-          ORDER BY a.at DESC, a.id DESC LIMIT $3"
-    )))
-    .bind(&entities)
-    .bind(entity_id)
-    .bind(limit)
+    // Not paged, so no cursor: the sort key is left empty.
+    Ok(sqlx::query_as!(
+        Entry,
+        r#"SELECT a.id, a.at, a.staff_id, s.display_name AS "staff_name?", a.entity, a.entity_id, a.action,
+                  a.before AS "before?: Json<Value>", a.after AS "after?: Json<Value>", '' AS "sort_key!"
+             FROM audit_log a LEFT JOIN staff s ON s.id = a.staff_id
+            WHERE a.entity = ANY($1) AND a.entity_id = $2
+            ORDER BY a.at DESC, a.id DESC LIMIT $3"#,
+        &entities,
+        entity_id,
+        limit
+    )
     .fetch_all(conn)
     .await?)
 }
@@ -70,7 +70,8 @@ pub struct Log;
 impl Listing for Log {
     type Row = Entry;
     type Filter = Filter;
-    const COLUMNS: &'static str = COLUMNS;
+    const COLUMNS: &'static str =
+        "a.id, a.at, a.staff_id, s.display_name AS staff_name, a.entity, a.entity_id, a.action, a.before, a.after";
     const FROM: &'static str = "audit_log a LEFT JOIN staff s ON s.id = a.staff_id";
     const COUNTED: (&'static str, &'static str) = ("audit_log", "a");
     const SORTS: &'static [SortColumn] =
