@@ -4,6 +4,7 @@
 //! plain structs; nothing in this module knows about HTTP.
 
 pub mod audit;
+mod bulk;
 pub mod listing;
 pub mod orders;
 pub mod products;
@@ -14,6 +15,7 @@ pub mod staff;
 pub mod stats;
 pub mod users;
 
+pub use bulk::{BulkError, BulkPreview};
 pub use replanning::Replanning;
 
 use std::time::Duration;
@@ -273,66 +275,6 @@ pub async fn ensure_database(url: &str) -> Result<bool, sqlx::Error> {
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => Ok(false),
         Err(e) => Err(e),
     }
-}
-
-/// What a bulk action would change, shown on its confirmation page.
-#[derive(Debug)]
-pub struct BulkPreview<R> {
-    /// How many rows the action targets.
-    pub count: i64,
-    /// The targets' ids and versions condensed (see [`fingerprint`]): the
-    /// action goes ahead only if it still matches when it is applied.
-    pub token: String,
-    /// The first few targets.
-    pub sample: Vec<R>,
-}
-
-impl<R> Default for BulkPreview<R> {
-    /// Nothing to change (the action could not be read yet).
-    fn default() -> Self {
-        BulkPreview { count: 0, token: String::new(), sample: Vec::new() }
-    }
-}
-
-/// Why a bulk action (on orders or products) changed nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum BulkError {
-    /// The targets are not the ones confirmed: rows joined or left the
-    /// selection, or one of them was edited since.
-    #[error("the targeted rows changed since they were confirmed")]
-    Changed { now: i64, confirmed: i64 },
-    /// Products without enough stock to revive cancelled orders: name, available, needed.
-    #[error("not enough stock")]
-    OutOfStock(Vec<(String, i64, i64)>),
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-impl From<sqlx::Error> for BulkError {
-    fn from(e: sqlx::Error) -> Self {
-        BulkError::Db(e.into())
-    }
-}
-
-/// SQL condensing the ids and versions of the rows aliased `alias` into one
-/// text: equal texts mean the same rows, none of them edited in between.
-pub fn fingerprint(alias: &str) -> String {
-    format!("coalesce(md5(string_agg({alias}.id::TEXT || '.' || {alias}.version::TEXT, ',' ORDER BY {alias}.id)), '')")
-}
-
-/// The [`fingerprint`] of rows already read (and locked) by id and version.
-pub async fn fingerprint_of(conn: &mut sqlx::PgConnection, rows: &[(i64, i32)]) -> Result<String, sqlx::Error> {
-    let (ids, versions): (Vec<i64>, Vec<i32>) = rows.iter().copied().unzip();
-    // `fingerprint("r")` written out: a bulk action's confirmation and its
-    // application compare the two, so every bulk test fails if they differ.
-    sqlx::query_scalar!(
-        r#"SELECT coalesce(md5(string_agg(r.id::TEXT || '.' || r.version::TEXT, ',' ORDER BY r.id)), '') AS "fingerprint!"
-             FROM unnest($1::BIGINT[], $2::INTEGER[]) AS r(id, version)"#,
-        &ids,
-        &versions
-    )
-    .fetch_one(conn)
-    .await
 }
 
 /// Who is making a change: a staff member's id, or `None` for the system

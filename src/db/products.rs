@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
+use super::bulk::{count_targets, lock_confirmed, push_targets};
 use super::listing::{Cursor, Dir, Keyed, Listing, SortColumn};
-use super::{Actor, BulkPreview, DbError, Versioned};
+use super::{Actor, BulkError, BulkPreview, DbError, Versioned};
 use crate::domain::{Money, Sku};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -339,13 +340,6 @@ pub struct BulkRow {
     pub after: i64,
 }
 
-fn push_targets(query: &mut QueryBuilder<Postgres>, filter: &Filter, ids: Option<&[i64]>) {
-    List::push_filter(query, filter);
-    if let Some(ids) = ids {
-        query.push(" AND p.id = ANY(").push_bind(ids.to_vec()).push(")");
-    }
-}
-
 /// How many products a bulk change would touch, their fingerprint, and the
 /// first few of them with their values before and after.
 pub async fn bulk_preview(
@@ -354,14 +348,12 @@ pub async fn bulk_preview(
     ids: Option<&[i64]>,
     change: BulkChange,
 ) -> Result<BulkPreview<BulkRow>, DbError> {
-    let mut count = QueryBuilder::new(format!("SELECT count(*), {} FROM products p", super::fingerprint("p")));
-    push_targets(&mut count, filter, ids);
-    let (count, token): (i64, String) = count.build_query_as().persistent(false).fetch_one(&mut *conn).await?;
+    let (count, token) = count_targets::<List>(conn, filter, ids).await?;
     let (column, _) = change.column_and_cap();
     let (before, after) = change.new_value_around_percent();
     let mut sample = QueryBuilder::new(format!("SELECT p.id, p.name, p.sku, p.{column}::BIGINT AS now, {before}"));
     sample.push_bind(change.percent()).push(format!("{after}::BIGINT AS after FROM products p"));
-    push_targets(&mut sample, filter, ids);
+    push_targets::<List>(&mut sample, filter, ids);
     sample.push(" ORDER BY lower(p.name), p.id LIMIT 10");
     let sample = sample.build_query_as::<BulkRow>().persistent(false).fetch_all(conn).await?;
     Ok(BulkPreview { count, token, sample })
@@ -377,15 +369,10 @@ pub async fn bulk_apply(
     ids: Option<&[i64]>,
     confirmed: (i64, &str),
     change: BulkChange,
-) -> Result<usize, super::BulkError> {
+) -> Result<usize, BulkError> {
     let mut tx = super::begin_as(conn, actor).await?;
-    let mut lock = QueryBuilder::new("SELECT p.id, p.version FROM products p");
-    push_targets(&mut lock, filter, ids);
-    lock.push(" ORDER BY p.id FOR UPDATE OF p");
-    let targets: Vec<(i64, i32)> = lock.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
-    if super::fingerprint_of(&mut tx, &targets).await? != confirmed.1 {
-        return Err(super::BulkError::Changed { now: targets.len() as i64, confirmed: confirmed.0 });
-    }
+    let targets =
+        lock_confirmed::<List, (i64, i32)>(&mut tx, "p.id, p.version", filter, ids, confirmed, |t| *t).await?;
     let (column, _) = change.column_and_cap();
     let ids: Vec<i64> = targets.iter().map(|(id, _)| *id).collect();
     sqlx::query(sqlx::AssertSqlSafe(format!(
