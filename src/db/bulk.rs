@@ -70,7 +70,7 @@ async fn fingerprint_of(conn: &mut sqlx::PgConnection, rows: &[(i64, i32)]) -> R
 
 /// Appends the conditions of a bulk action's targets: the rows of list `L`
 /// that match `filter`, and of those only `ids` when the action names rows.
-pub(crate) fn push_targets<L: Listing>(query: &mut QueryBuilder<Postgres>, filter: &L::Filter, ids: Option<&[i64]>) {
+fn push_targets<L: Listing>(query: &mut QueryBuilder<Postgres>, filter: &L::Filter, ids: Option<&[i64]>) {
     L::push_filter(query, filter);
     if let Some(ids) = ids {
         let (_, alias) = L::COUNTED;
@@ -78,16 +78,27 @@ pub(crate) fn push_targets<L: Listing>(query: &mut QueryBuilder<Postgres>, filte
     }
 }
 
-/// How many rows a bulk action targets, and their [`fingerprint`].
-pub(crate) async fn count_targets<L: Listing>(
+/// A bulk action's preview: how many rows it targets, their
+/// [`fingerprint`], and the first ten in `order`, read by `sample` (a
+/// `SELECT ... FROM` to which the targets' conditions are added).
+pub(crate) async fn preview<L: Listing, R>(
     conn: &mut PgConnection,
     filter: &L::Filter,
     ids: Option<&[i64]>,
-) -> Result<(i64, String), DbError> {
+    mut sample: QueryBuilder<Postgres>,
+    order: &str,
+) -> Result<BulkPreview<R>, DbError>
+where
+    R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+{
     let (table, alias) = L::COUNTED;
     let mut count = QueryBuilder::new(format!("SELECT count(*), {} FROM {table} {alias}", fingerprint(alias)));
     push_targets::<L>(&mut count, filter, ids);
-    Ok(count.build_query_as().persistent(false).fetch_one(conn).await?)
+    let (count, token): (i64, String) = count.build_query_as().persistent(false).fetch_one(&mut *conn).await?;
+    push_targets::<L>(&mut sample, filter, ids);
+    sample.push(format!(" ORDER BY {order} LIMIT 10"));
+    let sample = sample.build_query_as::<R>().persistent(false).fetch_all(conn).await?;
+    Ok(BulkPreview { count, token, sample })
 }
 
 /// Locks a bulk action's targets, reading `columns` of each (in id order, so

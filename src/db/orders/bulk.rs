@@ -5,7 +5,7 @@ use sqlx::{PgConnection, QueryBuilder};
 
 use super::list::{Filter, List, ROW_COLUMNS};
 use super::OrderRow;
-use crate::db::bulk::{count_targets, lock_confirmed, push_targets};
+use crate::db::bulk::{lock_confirmed, preview};
 use crate::db::listing::Listing;
 use crate::db::{Actor, BulkError, BulkPreview, DbError};
 use crate::domain::Status;
@@ -24,12 +24,8 @@ pub async fn bulk_preview(
     filter: &Filter,
     ids: Option<&[i64]>,
 ) -> Result<BulkPreview<OrderRow>, DbError> {
-    let (count, token) = count_targets::<List>(conn, filter, ids).await?;
-    let mut sample = QueryBuilder::new(format!("SELECT {ROW_COLUMNS} FROM {}", List::FROM));
-    push_targets::<List>(&mut sample, filter, ids);
-    sample.push(" ORDER BY o.id DESC LIMIT 10");
-    let sample = sample.build_query_as::<OrderRow>().persistent(false).fetch_all(conn).await?;
-    Ok(BulkPreview { count, token, sample })
+    let sample = QueryBuilder::new(format!("SELECT {ROW_COLUMNS} FROM {}", List::FROM));
+    preview::<List, OrderRow>(conn, filter, ids, sample, "o.id DESC").await
 }
 
 /// Applies `action` to every targeted order in one transaction, keeping the

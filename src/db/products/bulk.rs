@@ -4,7 +4,7 @@
 use sqlx::{PgConnection, QueryBuilder};
 
 use super::{Filter, List};
-use crate::db::bulk::{count_targets, lock_confirmed, push_targets};
+use crate::db::bulk::{lock_confirmed, preview};
 use crate::db::{Actor, BulkError, BulkPreview, DbError};
 
 /// A change applied to many products at once, by a percentage (−100 to 1000).
@@ -61,15 +61,11 @@ pub async fn bulk_preview(
     ids: Option<&[i64]>,
     change: BulkChange,
 ) -> Result<BulkPreview<BulkRow>, DbError> {
-    let (count, token) = count_targets::<List>(conn, filter, ids).await?;
     let (column, _) = change.column_and_cap();
     let (before, after) = change.new_value_around_percent();
     let mut sample = QueryBuilder::new(format!("SELECT p.id, p.name, p.sku, p.{column}::BIGINT AS now, {before}"));
     sample.push_bind(change.percent()).push(format!("{after}::BIGINT AS after FROM products p"));
-    push_targets::<List>(&mut sample, filter, ids);
-    sample.push(" ORDER BY lower(p.name), p.id LIMIT 10");
-    let sample = sample.build_query_as::<BulkRow>().persistent(false).fetch_all(conn).await?;
-    Ok(BulkPreview { count, token, sample })
+    preview::<List, BulkRow>(conn, filter, ids, sample, "lower(p.name), p.id").await
 }
 
 /// Changes every targeted product's price or stock by a percentage in one
