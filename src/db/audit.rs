@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use super::listing::{Cursor, Dir, Keyed, Listing, SortColumn};
+use super::listing::{keyed, Dir, Listing, SortColumn};
 use super::DbError;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -25,11 +25,7 @@ pub struct Entry {
     pub sort_key: String,
 }
 
-impl Keyed for Entry {
-    fn cursor(&self) -> Cursor {
-        Cursor { value: self.sort_key.clone(), id: self.id }
-    }
-}
+keyed!(Entry, id);
 
 /// The latest entries about one record (`entities` lists the kinds filed under it).
 pub async fn history(

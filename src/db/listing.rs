@@ -4,6 +4,7 @@
 //! page's edge (keyset, or seek, pagination), so page 10,000 costs what
 //! page 1 costs: an index range scan of one page.
 
+use chrono::NaiveDate;
 use futures::{Stream, TryStreamExt};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
@@ -85,6 +86,31 @@ pub async fn count_matching<L: Listing>(conn: &mut PgConnection, filter: &L::Fil
     let mut query = QueryBuilder::new(format!("EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} {alias}"));
     L::push_filter(&mut query, filter);
     Ok(Count::Estimate(super::estimated_rows(conn, query).await?))
+}
+
+/// Appends ` AND` a condition that `column` (a timestamp) falls on or after
+/// the day `from` and on or before the day `to` (days in UTC), each optional.
+pub fn push_days(query: &mut QueryBuilder<Postgres>, column: &str, from: Option<NaiveDate>, to: Option<NaiveDate>) {
+    if let Some(from) = from {
+        query.push(format!(" AND {column} >= ")).push_bind(from).push("::DATE::TIMESTAMP AT TIME ZONE 'UTC'");
+    }
+    if let Some(to) = to {
+        query.push(format!(" AND {column} < (")).push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
+    }
+}
+
+/// Appends the condition that one of `columns` contains `q` literally, in
+/// any letter case (served by their trigram indexes): `(a ILIKE .. OR b ILIKE ..)`.
+pub fn push_contains(query: &mut QueryBuilder<Postgres>, columns: &[&str], q: &str) {
+    let pattern = format!("%{}%", super::escape_like(q));
+    query.push("(");
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            query.push(" OR ");
+        }
+        query.push(format!("{column} ILIKE ")).push_bind(pattern.clone());
+    }
+    query.push(")");
 }
 
 /// Sort direction.
@@ -258,6 +284,19 @@ pub trait Keyed {
     /// The row's sort value as text (the query selects it as `sort_key`) and id.
     fn cursor(&self) -> Cursor;
 }
+
+/// Implements [`Keyed`] for a list's row: its `sort_key` field (which every
+/// list query selects) and the id field named, `keyed!(UserRow, id)`.
+macro_rules! keyed {
+    ($row:ty, $id:ident) => {
+        impl $crate::db::listing::Keyed for $row {
+            fn cursor(&self) -> $crate::db::listing::Cursor {
+                $crate::db::listing::Cursor { value: self.sort_key.clone(), id: self.$id }
+            }
+        }
+    };
+}
+pub(crate) use keyed;
 
 /// One page of rows and the positions around it.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 
-use super::listing::{Cursor, Dir, Keyed, Listing, SortColumn};
+use super::listing::{keyed, Dir, Listing, SortColumn};
 use crate::domain::{Email, Money, Sku};
 
 /// One customer who bought a product.
@@ -22,11 +22,7 @@ pub struct Buyer {
     pub sort_key: String,
 }
 
-impl Keyed for Buyer {
-    fn cursor(&self) -> Cursor {
-        Cursor { value: self.sort_key.clone(), id: self.user_id }
-    }
-}
+keyed!(Buyer, user_id);
 
 /// One product a customer bought.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -41,11 +37,7 @@ pub struct Bought {
     pub sort_key: String,
 }
 
-impl Keyed for Bought {
-    fn cursor(&self) -> Cursor {
-        Cursor { value: self.sort_key.clone(), id: self.product_id }
-    }
-}
+keyed!(Bought, product_id);
 
 /// The customers who bought one product (the filter is the product's id).
 /// Each sort is served by an index on `(product_id, column, user_id)`.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use super::listing::{Cursor, Dir, Keyed, Listing, SortColumn};
+use super::listing::{self, keyed, Dir, Listing, SortColumn};
 use super::{Actor, DbError, Versioned};
 use crate::domain::{Email, Money};
 
@@ -30,11 +30,7 @@ pub struct UserRow {
     pub sort_key: String,
 }
 
-impl Keyed for UserRow {
-    fn cursor(&self) -> Cursor {
-        Cursor { value: self.sort_key.clone(), id: self.id }
-    }
-}
+keyed!(UserRow, id);
 
 /// Filters of the customers list.
 #[derive(Debug, Clone, Default)]
@@ -87,13 +83,8 @@ impl Listing for List {
     fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
         query.push(" WHERE true");
         if !filter.q.is_empty() {
-            let pattern = format!("%{}%", super::escape_like(&filter.q));
-            query
-                .push(" AND (u.name ILIKE ")
-                .push_bind(pattern.clone())
-                .push(" OR u.email ILIKE ")
-                .push_bind(pattern)
-                .push(")");
+            query.push(" AND ");
+            listing::push_contains(query, &["u.name", "u.email"], &filter.q);
         }
         match filter.has_orders {
             Some(true) => {
@@ -104,12 +95,7 @@ impl Listing for List {
             }
             None => {}
         }
-        if let Some(from) = filter.joined_from {
-            query.push(" AND u.created_at >= ").push_bind(from).push("::DATE::TIMESTAMP AT TIME ZONE 'UTC'");
-        }
-        if let Some(to) = filter.joined_to {
-            query.push(" AND u.created_at < (").push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
-        }
+        listing::push_days(query, "u.created_at", filter.joined_from, filter.joined_to);
     }
 }
 

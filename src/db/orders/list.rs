@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::OrderRow;
-use crate::db::listing::{Count, Dir, Listing, SortColumn};
+use crate::db::listing::{self, Count, Dir, Listing, SortColumn};
 use crate::db::DbError;
 use crate::domain::{Money, Status};
 
@@ -107,12 +107,7 @@ impl Listing for List {
             }
             None => {}
         }
-        if let Some(from) = filter.from {
-            query.push(" AND o.placed_at >= ").push_bind(from).push("::DATE::TIMESTAMP AT TIME ZONE 'UTC'");
-        }
-        if let Some(to) = filter.to {
-            query.push(" AND o.placed_at < (").push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
-        }
+        listing::push_days(query, "o.placed_at", filter.from, filter.to);
         if let Some(min) = filter.min_total {
             query.push(" AND o.total_cents >= ").push_bind(min.cents());
         }
@@ -121,13 +116,9 @@ impl Listing for List {
         }
         if !filter.customer.is_empty() {
             // Matching customers first (trigram indexes), then their orders.
-            let pattern = format!("%{}%", crate::db::escape_like(&filter.customer));
-            query
-                .push(" AND o.user_id IN (SELECT id FROM users WHERE name ILIKE ")
-                .push_bind(pattern.clone())
-                .push(" OR email ILIKE ")
-                .push_bind(pattern)
-                .push(")");
+            query.push(" AND o.user_id IN (SELECT id FROM users WHERE ");
+            listing::push_contains(query, &["name", "email"], &filter.customer);
+            query.push(")");
         }
     }
 }

@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 pub use self::bulk::{bulk_apply, bulk_preview, BulkAction};
 pub use self::list::{count_matching, Filter, List, StatusFilter};
 pub use self::save::{save, Draft, DraftLine, SaveError};
-use super::listing::{Cursor, Keyed};
+use super::listing::keyed;
 use super::{Actor, DbError};
 use crate::domain::{Money, Status};
 
@@ -30,11 +30,7 @@ pub struct OrderRow {
     pub sort_key: String,
 }
 
-impl Keyed for OrderRow {
-    fn cursor(&self) -> Cursor {
-        Cursor { value: self.sort_key.clone(), id: self.id }
-    }
-}
+keyed!(OrderRow, id);
 
 /// One order with its customer.
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 pub use self::bulk::{bulk_apply, bulk_preview, BulkChange, BulkRow};
-use super::listing::{Cursor, Dir, Keyed, Listing, SortColumn};
+use super::listing::{self, keyed, Dir, Listing, SortColumn};
 use super::{Actor, DbError, Versioned};
 use crate::domain::{Money, Sku};
 
@@ -34,11 +34,7 @@ pub struct ProductRow {
     pub sort_key: String,
 }
 
-impl Keyed for ProductRow {
-    fn cursor(&self) -> Cursor {
-        Cursor { value: self.sort_key.clone(), id: self.id }
-    }
-}
+keyed!(ProductRow, id);
 
 /// Filters of the products list.
 #[derive(Debug, Clone, Default)]
@@ -89,13 +85,8 @@ impl Listing for List {
     fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
         query.push(" WHERE true");
         if !filter.q.is_empty() {
-            let pattern = format!("%{}%", super::escape_like(&filter.q));
-            query
-                .push(" AND (p.name ILIKE ")
-                .push_bind(pattern.clone())
-                .push(" OR p.sku ILIKE ")
-                .push_bind(pattern)
-                .push(")");
+            query.push(" AND ");
+            listing::push_contains(query, &["p.name", "p.sku"], &filter.q);
         }
         match filter.stock {
             Some(StockLevel::InStock) => {
