@@ -67,12 +67,26 @@ fn capitalise(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-/// Implements sqlx's `Type`, `Encode` and `Decode` for an enum stored as
-/// TEXT through its `as_str` and `parse`. The derive would declare the SQL
-/// type by name, which costs every connection a type lookup the first time
-/// it binds one; this declares PostgreSQL's own `text`, known without asking.
-macro_rules! text_enum_sql {
+/// For an enum written as text through its `as_str` and read back with its
+/// `parse`: `Display` and serde's `Serialize` as that text, and sqlx's
+/// `Type`, `Encode` and `Decode` for the TEXT column it is stored in. (sqlx's
+/// derive would declare the SQL type by name, which costs every connection a
+/// type lookup the first time it binds one; this declares PostgreSQL's own
+/// `text`, known without asking.)
+macro_rules! text_enum {
     ($ty:ty) => {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
         impl sqlx::Type<sqlx::Postgres> for $ty {
             fn type_info() -> sqlx::postgres::PgTypeInfo {
                 <str as sqlx::Type<sqlx::Postgres>>::type_info()
@@ -99,7 +113,7 @@ macro_rules! text_enum_sql {
         }
     };
 }
-use text_enum_sql;
+use text_enum;
 
 #[cfg(test)]
 mod tests {

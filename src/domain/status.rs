@@ -1,7 +1,5 @@
 //! The two enums stored as text: an order's status and a staff role.
 
-use std::fmt;
-
 /// The life of an order. Cancelled orders hold no stock and earn no revenue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -42,19 +40,7 @@ impl Status {
     }
 }
 
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl serde::Serialize for Status {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-super::text_enum_sql!(Status);
+super::text_enum!(Status);
 
 /// What a staff member may do: admins change things, viewers look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,16 +66,4 @@ impl Role {
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl serde::Serialize for Role {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-super::text_enum_sql!(Role);
+super::text_enum!(Role);
