@@ -9,7 +9,7 @@ pub mod listing;
 pub mod orders;
 pub mod products;
 pub mod purchases;
-pub mod replanning;
+mod replanning;
 pub mod reports;
 pub mod staff;
 pub mod stats;
@@ -179,7 +179,7 @@ pub fn contains_pattern(q: &str) -> Option<String> {
 
 /// A table whose rows carry a `version` that every edit moves on.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Versioned {
+enum Versioned {
     Users,
     Products,
 }
