@@ -177,6 +177,25 @@ pub fn contains_pattern(q: &str) -> Option<String> {
     (!term.is_empty()).then(|| format!("%{term}%"))
 }
 
+/// A picker's matches for `q`: none when nothing searchable is left of it,
+/// else what `search` (a checked query for the ILIKE pattern it is given)
+/// finds, planned afresh for this pattern. A cached plan chosen for a common
+/// pattern can be slow for a rare one, and pickers run on every keystroke.
+async fn pick_matching<R, F>(
+    conn: &mut sqlx::PgConnection,
+    q: &str,
+    search: impl FnOnce(String) -> sqlx::query::Map<'static, sqlx::Postgres, F, sqlx::postgres::PgArguments>,
+) -> Result<Vec<R>, DbError>
+where
+    F: FnMut(sqlx::postgres::PgRow) -> Result<R, sqlx::Error> + Send,
+    R: Send + Unpin,
+{
+    let Some(pattern) = contains_pattern(q) else {
+        return Ok(Vec::new());
+    };
+    Ok(search(pattern).fetch_all(Replanning(conn)).await?)
+}
+
 /// A table whose rows carry a `version` that every edit moves on.
 #[derive(Debug, Clone, Copy)]
 enum Versioned {

@@ -162,20 +162,16 @@ pub const PICK_LIMIT: i64 = 20;
 
 /// Customers whose name or email contains `q`, by name: for pickers.
 pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<UserChoice>, DbError> {
-    let Some(pattern) = super::contains_pattern(q) else {
-        return Ok(Vec::new());
-    };
-    // Planned afresh for each search: a cached plan chosen for a common
-    // pattern can be slow for a rare one.
-    Ok(sqlx::query_as!(
-        UserChoice,
-        r#"SELECT id, name, email AS "email: Email" FROM users WHERE name ILIKE $1 OR email ILIKE $1
-            ORDER BY lower(name), id LIMIT $2"#,
-        pattern,
-        PICK_LIMIT
-    )
-    .fetch_all(super::Replanning(conn))
-    .await?)
+    super::pick_matching(conn, q, |pattern| {
+        sqlx::query_as!(
+            UserChoice,
+            r#"SELECT id, name, email AS "email: Email" FROM users WHERE name ILIKE $1 OR email ILIKE $1
+                ORDER BY lower(name), id LIMIT $2"#,
+            pattern,
+            PICK_LIMIT
+        )
+    })
+    .await
 }
 
 /// The customer with this id as a choice, if there is one.

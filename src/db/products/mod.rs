@@ -167,20 +167,17 @@ pub async fn on_orders(conn: &mut PgConnection, id: i64) -> Result<i64, DbError>
 
 /// Products whose name or SKU contains `q`, by name: for pickers.
 pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<ProductChoice>, DbError> {
-    let Some(pattern) = super::contains_pattern(q) else {
-        return Ok(Vec::new());
-    };
-    // Planned afresh for each search, like the customer picker's.
-    Ok(sqlx::query_as!(
-        ProductChoice,
-        r#"SELECT id, name, sku AS "sku: Sku", price_cents AS "price_cents: Money", stock
-             FROM products WHERE name ILIKE $1 OR sku ILIKE $1
-            ORDER BY lower(name), id LIMIT $2"#,
-        pattern,
-        super::users::PICK_LIMIT
-    )
-    .fetch_all(super::Replanning(conn))
-    .await?)
+    super::pick_matching(conn, q, |pattern| {
+        sqlx::query_as!(
+            ProductChoice,
+            r#"SELECT id, name, sku AS "sku: Sku", price_cents AS "price_cents: Money", stock
+                 FROM products WHERE name ILIKE $1 OR sku ILIKE $1
+                ORDER BY lower(name), id LIMIT $2"#,
+            pattern,
+            super::users::PICK_LIMIT
+        )
+    })
+    .await
 }
 
 /// [`pick`] for several searches at once (the order form's lines), in one
