@@ -4,11 +4,12 @@
 use chrono::{Duration, Utc};
 use sqlx::{Acquire, PgPool};
 
-use crate::db::orders::{self, Draft, DraftLine, Status};
+use crate::db::orders::{self, Draft, DraftLine};
 use crate::db::products::{self, NewProduct};
 use crate::db::staff::{self, NewStaff, Role};
 use crate::db::users::{self, NewUser};
 use crate::db::DbError;
+use crate::domain::{Email, Money, Sku, Status};
 
 /// The read-only demo account, documented in the README.
 pub const DEMO_VIEWER_EMAIL: &str = "viewer@shopdesk.demo";
@@ -61,23 +62,28 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
     // One seeder at a time, even across several app instances.
-    sqlx::query("SELECT pg_advisory_xact_lock(4242001)").execute(&mut *tx).await?;
+    // `FROM`, because the function returns nothing (`void`) to read.
+    sqlx::query!("SELECT FROM pg_advisory_xact_lock(4242001)").execute(&mut *tx).await?;
     let emails: Vec<String> = USERS.iter().map(|(_, e)| e.to_string()).collect();
-    let already: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = ANY($1))")
-        .bind(&emails)
-        .fetch_one(&mut *tx)
-        .await?;
+    let already = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = ANY($1)) AS "already!""#,
+        &emails
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if already {
         return Ok(None);
     }
 
     let mut user_ids = Vec::new();
     for (name, email) in USERS {
-        user_ids.push(users::create(&mut tx, None, &NewUser { name: name.into(), email: email.into() }).await?);
+        let email = Email::parse(email).map_err(|e| demo_error(e.into()))?;
+        user_ids.push(users::create(&mut tx, None, &NewUser { name: name.into(), email }).await?);
     }
     let mut product_ids = Vec::new();
     for (name, sku, price_cents, stock) in PRODUCTS {
-        let product = NewProduct { name: name.into(), sku: sku.into(), price_cents, stock };
+        let sku = Sku::parse(sku).map_err(demo_error)?;
+        let product = NewProduct { name: name.into(), sku, price_cents: Money::from_cents(price_cents), stock };
         product_ids.push(products::create(&mut tx, None, &product).await?);
     }
 
@@ -107,23 +113,23 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
             other => DbError::Sqlx(sqlx::Error::Protocol(other.to_string())),
         })?;
         let placed = Utc::now() - Duration::hours((order_count - n) * 53 + seq.next(40) as i64);
-        sqlx::query("UPDATE orders SET placed_at = $2, updated_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(placed)
+        sqlx::query!("UPDATE orders SET placed_at = $2, updated_at = $2 WHERE id = $1", id, placed)
             .execute(&mut *tx)
             .await?;
     }
     // A read-only account, so anyone can look around safely.
-    let viewer_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM staff WHERE lower(email) = $1)")
-        .bind(DEMO_VIEWER_EMAIL)
-        .fetch_one(&mut *tx)
-        .await?;
+    let viewer_exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM staff WHERE lower(email) = $1) AS "exists!""#,
+        DEMO_VIEWER_EMAIL
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if !viewer_exists {
         let password_hash = crate::passwords::hash_async(DEMO_VIEWER_PASSWORD.to_string())
             .await
             .map_err(|e| DbError::Sqlx(sqlx::Error::Protocol(e)))?;
         let viewer = NewStaff {
-            email: DEMO_VIEWER_EMAIL.into(),
+            email: Email::parse(DEMO_VIEWER_EMAIL).map_err(|e| demo_error(e.into()))?,
             display_name: "Demo Viewer".into(),
             role: Role::Viewer,
             password_hash,
@@ -139,11 +145,16 @@ pub async fn seed(pool: &PgPool) -> Result<Option<String>, DbError> {
     )))
 }
 
+/// A demo value that does not parse: a mistake in this file.
+fn demo_error(message: String) -> DbError {
+    DbError::Sqlx(sqlx::Error::Protocol(format!("demo data: {message}")))
+}
+
 /// Loads the demo shop only into a shop with no customers, products or orders.
 pub async fn seed_if_empty(pool: &PgPool) -> Result<Option<String>, DbError> {
-    let empty: bool = sqlx::query_scalar(
-        "SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM products)
-            AND NOT EXISTS (SELECT 1 FROM orders)",
+    let empty = sqlx::query_scalar!(
+        r#"SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM products)
+              AND NOT EXISTS (SELECT 1 FROM orders) AS "empty!""#
     )
     .fetch_one(pool)
     .await?;

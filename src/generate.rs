@@ -155,6 +155,32 @@ fn bar(total: u64, what: &str, visible: bool) -> ProgressBar {
     bar
 }
 
+/// Streams `count` rows into the table of the `COPY ... FROM STDIN`
+/// `statement`, each written as COPY text by `row(n, buffer)`, about a
+/// megabyte at a time.
+async fn copy_rows(
+    conn: &mut PgConnection,
+    statement: &str,
+    count: u64,
+    progress: &ProgressBar,
+    mut row: impl FnMut(u64, &mut String),
+) -> Result<(), sqlx::Error> {
+    let mut copy = conn.copy_in_raw(statement).await?;
+    let mut buf = String::with_capacity(1 << 20);
+    for n in 0..count {
+        row(n, &mut buf);
+        if buf.len() > (1 << 20) - 512 {
+            copy.send(buf.as_bytes()).await?;
+            buf.clear();
+            progress.set_position(n + 1);
+        }
+    }
+    copy.send(buf.as_bytes()).await?;
+    copy.finish().await?;
+    progress.finish();
+    Ok(())
+}
+
 fn timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()
 }
@@ -175,76 +201,67 @@ pub async fn generate(
     let two_years = 2 * 365 * 24 * 3600;
 
     let mut tx = conn.begin().await?;
-    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await?;
-    sqlx::query("LOCK TABLE users, products, orders, order_items IN SHARE ROW EXCLUSIVE MODE")
+    sqlx::query!("SET LOCAL session_replication_role = replica").execute(&mut *tx).await?;
+    sqlx::query!("LOCK TABLE users, products, orders, order_items IN SHARE ROW EXCLUSIVE MODE")
         .execute(&mut *tx)
         .await?;
-    let (first_user, first_product, first_order): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT coalesce(max(id), 0) + 1 FROM users), (SELECT coalesce(max(id), 0) + 1 FROM products),
-                (SELECT coalesce(max(id), 0) + 1 FROM orders)",
+    let next_id = sqlx::query!(
+        r#"SELECT (SELECT coalesce(max(id), 0) + 1 FROM users) AS "user!",
+                  (SELECT coalesce(max(id), 0) + 1 FROM products) AS "product!",
+                  (SELECT coalesce(max(id), 0) + 1 FROM orders) AS "order!""#
     )
     .fetch_one(&mut *tx)
     .await?;
 
     // Customers.
-    let progress_users = bar(sizes.users, "customers", progress);
-    let mut copy = tx.copy_in_raw("COPY users (id, name, email, created_at, updated_at) FROM STDIN").await?;
-    let mut buf = String::with_capacity(1 << 20);
-    for n in 0..sizes.users {
-        let id = first_user + n as i64;
-        let first = FIRST[rng.random_range(0..FIRST.len())];
-        let last = LAST[rng.random_range(0..LAST.len())];
-        let joined = timestamp(now - chrono::Duration::seconds(rng.random_range(0..two_years)));
-        buf.push_str(&format!(
-            "{id}\t{first} {last}\t{}.{}.{id}@example.com\t{joined}\t{joined}\n",
-            first.to_lowercase(),
-            last.to_lowercase()
-        ));
-        if buf.len() > (1 << 20) - 512 {
-            copy.send(buf.as_bytes()).await?;
-            buf.clear();
-            progress_users.set_position(n + 1);
-        }
-    }
-    copy.send(buf.as_bytes()).await?;
-    copy.finish().await?;
-    progress_users.finish();
-    buf.clear();
+    copy_rows(
+        &mut tx,
+        "COPY users (id, name, email, created_at, updated_at) FROM STDIN",
+        sizes.users,
+        &bar(sizes.users, "customers", progress),
+        |n, buf| {
+            let id = next_id.user + n as i64;
+            let first = FIRST[rng.random_range(0..FIRST.len())];
+            let last = LAST[rng.random_range(0..LAST.len())];
+            let joined = timestamp(now - chrono::Duration::seconds(rng.random_range(0..two_years)));
+            buf.push_str(&format!(
+                "{id}\t{first} {last}\t{}.{}.{id}@example.com\t{joined}\t{joined}\n",
+                first.to_lowercase(),
+                last.to_lowercase()
+            ));
+        },
+    )
+    .await?;
 
     // Products.
-    let progress_products = bar(sizes.products, "products", progress);
-    let mut prices = Vec::with_capacity(sizes.products as usize);
-    let mut copy =
-        tx.copy_in_raw("COPY products (id, name, sku, price_cents, stock, created_at, updated_at) FROM STDIN").await?;
-    for n in 0..sizes.products {
-        let id = first_product + n as i64;
-        let name = format!(
-            "{} {} {}",
-            ADJECTIVES[rng.random_range(0..ADJECTIVES.len())],
-            COLOURS[rng.random_range(0..COLOURS.len())],
-            NOUNS[rng.random_range(0..NOUNS.len())]
-        );
-        let price: i64 = rng.random_range(3..400) * 100 + [0, 49, 95, 99][rng.random_range(0..4)];
-        let stock: i32 = rng.random_range(0..2_000);
-        let added = timestamp(now - chrono::Duration::seconds(rng.random_range(0..two_years)));
-        prices.push(price);
-        buf.push_str(&format!("{id}\t{name}\tGEN-{id:07}\t{price}\t{stock}\t{added}\t{added}\n"));
-        if buf.len() > (1 << 20) - 512 {
-            copy.send(buf.as_bytes()).await?;
-            buf.clear();
-            progress_products.set_position(n + 1);
-        }
-    }
-    copy.send(buf.as_bytes()).await?;
-    copy.finish().await?;
-    progress_products.finish();
-    buf.clear();
+    copy_rows(
+        &mut tx,
+        "COPY products (id, name, sku, price_cents, stock, created_at, updated_at) FROM STDIN",
+        sizes.products,
+        &bar(sizes.products, "products", progress),
+        |n, buf| {
+            let id = next_id.product + n as i64;
+            let name = format!(
+                "{} {} {}",
+                ADJECTIVES[rng.random_range(0..ADJECTIVES.len())],
+                COLOURS[rng.random_range(0..COLOURS.len())],
+                NOUNS[rng.random_range(0..NOUNS.len())]
+            );
+            let price: i64 = rng.random_range(3..400) * 100 + [0, 49, 95, 99][rng.random_range(0..4)];
+            let stock: i32 = rng.random_range(0..2_000);
+            let added = timestamp(now - chrono::Duration::seconds(rng.random_range(0..two_years)));
+            buf.push_str(&format!("{id}\t{name}\tGEN-{id:07}\t{price}\t{stock}\t{added}\t{added}\n"));
+        },
+    )
+    .await?;
 
     // Orders and their lines, batch by batch. Customers are drawn with a
     // skew (a few buy a lot), products too (some sell far better).
-    let user_count: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM users").fetch_one(&mut *tx).await?;
+    let user_count =
+        sqlx::query_scalar!(r#"SELECT coalesce(max(id), 0) AS "n!" FROM users"#).fetch_one(&mut *tx).await?;
     let product_ids: Vec<(i64, i64)> = if sizes.orders > 0 {
-        sqlx::query_as("SELECT id, price_cents FROM products ORDER BY id").fetch_all(&mut *tx).await?
+        let products = sqlx::query!("SELECT id, price_cents FROM products ORDER BY id").fetch_all(&mut *tx).await?;
+        products.into_iter().map(|p| (p.id, p.price_cents)).collect()
     } else {
         Vec::new()
     };
@@ -253,6 +270,7 @@ pub async fn generate(
         return Err(sqlx::Error::Protocol("orders need at least one customer and one product".into()));
     }
     let progress_orders = bar(sizes.orders, "orders", progress);
+    let mut buf = String::with_capacity(1 << 20);
     let mut lines_buf = String::with_capacity(1 << 22);
     let mut written = 0u64;
     while written < sizes.orders {
@@ -260,7 +278,7 @@ pub async fn generate(
         buf.clear();
         lines_buf.clear();
         for n in 0..batch {
-            let id = first_order + (written + n) as i64;
+            let id = next_id.order + (written + n) as i64;
             let skew: f64 = rng.random::<f64>().powi(3);
             let user_id = 1 + ((skew * user_count as f64) as i64).min(user_count - 1);
             let roll = rng.random_range(0..100);
@@ -312,21 +330,23 @@ pub async fn generate(
     rebuilding.set_message("rebuilding report figures…");
     rebuilding.enable_steady_tick(Duration::from_millis(120));
     // New customers and products need their (empty) figure rows too.
-    sqlx::query("SELECT stats_rebuild()").execute(&mut *tx).await?;
-    for (table, column) in [("users", "id"), ("products", "id"), ("orders", "id")] {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), greatest((SELECT max({column}) FROM {table}), 1))"
-        )))
-        .execute(&mut *tx)
-        .await?;
-    }
+    crate::db::stats::rebuild(&mut tx).await?;
+    // Ids were written explicitly: the sequences carry on after them.
+    sqlx::query!(
+        "SELECT setval(pg_get_serial_sequence('users', 'id'), greatest((SELECT max(id) FROM users), 1)) AS users,
+                setval(pg_get_serial_sequence('products', 'id'), greatest((SELECT max(id) FROM products), 1))
+                    AS products,
+                setval(pg_get_serial_sequence('orders', 'id'), greatest((SELECT max(id) FROM orders), 1)) AS orders"
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     // VACUUM as well as ANALYZE: it moves the rows just written out of the
     // trigram indexes' pending lists (which every search would otherwise scan
     // in full) and marks the pages all-visible for index-only scans.
     rebuilding.set_message("vacuuming and updating planner statistics…");
-    sqlx::query(
-        "VACUUM (ANALYZE) users, products, orders, order_items, customer_stats, product_stats, customer_products",
+    sqlx::query!(
+        "VACUUM (ANALYZE) users, products, orders, order_items, customer_stats, product_stats, customer_products"
     )
     .execute(&mut *conn)
     .await?;

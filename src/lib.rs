@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod demo;
+pub mod domain;
 pub mod generate;
 pub mod passwords;
 pub mod two_factor;
@@ -93,6 +94,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
     let timeouts = web::security::Timeouts::from_figment(&figment);
     let exports = web::export::Exports::from_figment(&figment);
     let metrics_token = web::observe::MetricsToken::from_figment(&figment);
+    let security_headers = web::security::SecurityHeaders { secure_cookies: auth.secure_cookies };
     let rocket = rocket::custom(figment)
         .manage(auth)
         .manage(proxy)
@@ -111,7 +113,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         // Our own headers replace Rocket's default Shield, which would otherwise
         // set weaker values for some of the same headers.
         .attach(rocket::shield::Shield::new())
-        .attach(web::security::SecurityHeaders)
+        .attach(security_headers)
         .attach(Db::init())
         .attach(AdHoc::try_on_ignite("Migrations and demo data", prepare_database))
         .mount("/", web::auth::routes())

@@ -230,7 +230,8 @@ async fn bootstrap_admin(figment: &Figment) -> Result<(), String> {
     shopdesk::passwords::check_strength(&password).map_err(|e| format!("SHOPDESK_ADMIN_PASSWORD is too weak: {e}"))?;
     let password_hash = shopdesk::passwords::hash_async(password.clone()).await?;
     let new = shopdesk::db::staff::NewStaff {
-        email: email.clone(),
+        email: shopdesk::domain::Email::parse(&email)
+            .map_err(|e| format!("SHOPDESK_ADMIN_EMAIL is not usable: {e}"))?,
         display_name: "Administrator".into(),
         role: shopdesk::db::staff::Role::Admin,
         password_hash,
@@ -277,7 +278,7 @@ async fn create_staff(figment: &Figment, email: String, name: String, role: &str
     let pool = migrate(figment).await?;
     let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
     let new = shopdesk::db::staff::NewStaff {
-        email: email.trim().to_string(),
+        email: shopdesk::domain::Email::parse(&email).map_err(|_| "that is not a valid email address")?,
         display_name: name.trim().to_string(),
         role,
         password_hash,

@@ -1,8 +1,117 @@
-//! Sorting and keyset (seek) pagination shared by every list. A page is found
-//! by comparing `(sort value, id)` with the row at the page's edge, so page
-//! 10,000 costs what page 1 costs: an index range scan of one page.
+//! Every list the shop pages through: what each list is (a [`Listing`]),
+//! and, written once for all of them, its page, its count and its export.
+//! A page is found by comparing `(sort value, id)` with the row at the
+//! page's edge (keyset, or seek, pagination), so page 10,000 costs what
+//! page 1 costs: an index range scan of one page.
 
-use sqlx::{Postgres, QueryBuilder};
+use chrono::NaiveDate;
+use futures::{Stream, TryStreamExt};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+
+use super::DbError;
+
+/// One list: its rows, the table and joins they come from, its filters and
+/// its sort keys. Each list implements this once; [`search`],
+/// [`count_matching`] and [`export`] serve them all.
+pub trait Listing {
+    /// One row of the list.
+    type Row: for<'r> sqlx::FromRow<'r, PgRow> + Keyed + Send + Unpin + 'static;
+    /// What narrows the list (a search, a date range, the record it belongs to).
+    type Filter: Send + Sync + 'static;
+    /// The row's columns, named as the row's fields.
+    const COLUMNS: &'static str;
+    /// The table and its joins.
+    const FROM: &'static str;
+    /// The table the list counts (its `row_count`), with the alias
+    /// [`Listing::push_filter`] uses, for estimates: `users u`.
+    const COUNTED: (&'static str, &'static str);
+    /// The keys the list sorts by; the first is the default.
+    const SORTS: &'static [SortColumn];
+    /// Whether each page is planned afresh with its values: for filters
+    /// whose matches are skewed (one customer has thousands of orders,
+    /// another none), where a cached generic plan chosen for the average
+    /// can be slow for the extremes.
+    const REPLAN: bool;
+    /// Appends ` WHERE ` and the conditions of `filter`.
+    fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Self::Filter);
+    /// Whether `filter` keeps every row of the counted table.
+    fn keeps_all(filter: &Self::Filter) -> bool;
+}
+
+fn select<L: Listing>(seek: &Seek, filter: &L::Filter) -> QueryBuilder<Postgres> {
+    let mut query = QueryBuilder::new(format!("SELECT {}, {} FROM {}", L::COLUMNS, seek.sort_key(), L::FROM));
+    L::push_filter(&mut query, filter);
+    query
+}
+
+/// One page of the rows matching `filter`, sorted and positioned by `seek`.
+pub async fn search<L: Listing>(
+    conn: &mut PgConnection,
+    filter: &L::Filter,
+    seek: &Seek,
+) -> Result<Page<L::Row>, DbError> {
+    let mut query = select::<L>(seek, filter);
+    seek.finish(&mut query);
+    let rows = query.build_query_as::<L::Row>().persistent(!L::REPLAN).fetch_all(conn).await?;
+    Ok(Page::from_rows(seek, rows))
+}
+
+/// Every row matching `filter` in `seek`'s order, streamed from the database
+/// as it is read, so exporting a million rows holds only a few in memory.
+pub fn export<L: Listing>(
+    mut conn: PoolConnection<Postgres>,
+    filter: L::Filter,
+    seek: Seek,
+) -> impl Stream<Item = Result<L::Row, sqlx::Error>> + Send + 'static {
+    async_stream::try_stream! {
+        let mut query = select::<L>(&seek, &filter);
+        seek.finish_unlimited(&mut query);
+        let mut rows = query.build_query_as::<L::Row>().fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            yield row;
+        }
+    }
+}
+
+/// How many rows match: counted, or estimated from table statistics, for
+/// the whole table; estimated by the planner when filtered. Either costs
+/// one planning step or one row, never a scan.
+pub async fn count_matching<L: Listing>(conn: &mut PgConnection, filter: &L::Filter) -> Result<Count, DbError> {
+    let (table, alias) = L::COUNTED;
+    if L::keeps_all(filter) {
+        return super::table_count(conn, table).await;
+    }
+    let mut query = QueryBuilder::new(format!("EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} {alias}"));
+    L::push_filter(&mut query, filter);
+    Ok(Count::Estimate(super::estimated_rows(conn, query).await?))
+}
+
+/// Appends ` AND` a condition that `column` (a timestamp) falls on or after
+/// the day `from` and on or before the day `to` (days in UTC), each optional.
+pub fn push_days(query: &mut QueryBuilder<Postgres>, column: &str, from: Option<NaiveDate>, to: Option<NaiveDate>) {
+    if let Some(from) = from {
+        query.push(format!(" AND {column} >= ")).push_bind(from).push("::DATE::TIMESTAMP AT TIME ZONE 'UTC'");
+    }
+    if let Some(to) = to {
+        query.push(format!(" AND {column} < (")).push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
+    }
+}
+
+/// Appends the condition that one of `columns` contains `q` literally, in
+/// any letter case (served by their trigram indexes): `(a ILIKE .. OR b ILIKE ..)`.
+pub fn push_contains(query: &mut QueryBuilder<Postgres>, columns: &[&str], q: &str) {
+    let pattern = format!("%{}%", super::escape_like(q));
+    query.push("(");
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            query.push(" OR ");
+        }
+        query.push(format!("{column} ILIKE ")).push_bind(pattern.clone());
+    }
+    query.push(")");
+}
 
 /// Sort direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +284,19 @@ pub trait Keyed {
     /// The row's sort value as text (the query selects it as `sort_key`) and id.
     fn cursor(&self) -> Cursor;
 }
+
+/// Implements [`Keyed`] for a list's row: its `sort_key` field (which every
+/// list query selects) and the id field named, `keyed!(UserRow, id)`.
+macro_rules! keyed {
+    ($row:ty, $id:ident) => {
+        impl $crate::db::listing::Keyed for $row {
+            fn cursor(&self) -> $crate::db::listing::Cursor {
+                $crate::db::listing::Cursor { value: self.sort_key.clone(), id: self.$id }
+            }
+        }
+    };
+}
+pub(crate) use keyed;
 
 /// One page of rows and the positions around it.
 #[derive(Debug, Clone)]

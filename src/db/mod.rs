@@ -4,14 +4,19 @@
 //! plain structs; nothing in this module knows about HTTP.
 
 pub mod audit;
+mod bulk;
 pub mod listing;
 pub mod orders;
 pub mod products;
 pub mod purchases;
+mod replanning;
 pub mod reports;
 pub mod staff;
 pub mod stats;
 pub mod users;
+
+pub use bulk::{BulkError, BulkPreview};
+pub use replanning::Replanning;
 
 use std::time::Duration;
 
@@ -127,40 +132,17 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
-/// The one place a constraint name becomes a message for a form field.
-/// Returns `(field, message)`.
-pub fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> {
-    Some(match constraint {
-        "users_email_key" => {
-            ("email", "A customer with this email already exists (emails are compared ignoring letter case).")
-        }
-        "users_email_valid" => ("email", "Enter a valid email address, like name@example.com."),
-        "users_name_present" => ("name", "Enter a name (up to 200 characters)."),
-        "users_name_visible" | "products_name_visible" => {
-            ("name", "Enter a name made of visible characters, without text-direction controls.")
-        }
-        "products_sku_key" => {
-            ("sku", "Another product already uses this SKU (SKUs are compared ignoring letter case).")
-        }
-        "products_sku_present" => ("sku", "Enter a SKU (up to 64 characters)."),
-        "products_name_present" => ("name", "Enter a product name (up to 200 characters)."),
-        "products_price_nonnegative" => ("price", "The price can't be negative."),
-        "products_stock_nonnegative" => ("stock", "Stock can't be negative."),
-        "orders_user_id_fkey" => ("user_id", "That customer no longer exists; choose another."),
-        "orders_status_valid" => ("status", "Choose one of the listed statuses."),
-        "order_items_product_id_fkey" => ("lines", "A product on this order no longer exists; choose another."),
-        "order_items_pkey" => ("lines", "Each product can appear on only one line; change the quantity instead."),
-        "order_items_quantity_positive" => ("lines", "Quantities must be at least 1."),
-        "order_items_unit_price_nonnegative" => ("lines", "A unit price can't be negative."),
-        _ => return None,
-    })
+/// Whether the database answers.
+pub async fn ping(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT 1 AS "one!""#).fetch_one(pool).await.map(|_| ())
 }
 
 /// The number of rows in a table: exact while small, else the planner's estimate.
 pub async fn table_count(conn: &mut sqlx::PgConnection, table: &'static str) -> Result<listing::Count, DbError> {
-    let (n, exact): (i64, bool) =
-        sqlx::query_as("SELECT n, exact FROM row_count($1::REGCLASS)").bind(table).fetch_one(conn).await?;
-    Ok(if exact { listing::Count::Exact(n) } else { listing::Count::Estimate(n) })
+    let count = sqlx::query!(r#"SELECT n AS "n!", exact AS "exact!" FROM row_count($1::TEXT::REGCLASS)"#, table)
+        .fetch_one(conn)
+        .await?;
+    Ok(if count.exact { listing::Count::Exact(count.n) } else { listing::Count::Estimate(count.n) })
 }
 
 /// The planner's estimate of how many rows `query` (a `SELECT`) returns:
@@ -187,15 +169,89 @@ pub fn escape_like(q: &str) -> String {
     out
 }
 
-/// After a versioned write touched no row: tells "gone" from "changed by someone else".
-async fn missing_or_conflict(conn: &mut sqlx::PgConnection, table: &'static str, id: i64) -> Result<(), DbError> {
-    let sql = match table {
-        "users" => "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)",
-        "products" => "SELECT EXISTS (SELECT 1 FROM products WHERE id = $1)",
-        _ => "SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)",
+/// The ILIKE pattern for texts containing `q`, or `None` when nothing
+/// searchable is left of it: a search of only control characters (`%00`)
+/// must find nothing rather than everything.
+pub fn contains_pattern(q: &str) -> Option<String> {
+    let term = escape_like(q);
+    (!term.is_empty()).then(|| format!("%{term}%"))
+}
+
+/// A picker's matches for `q`: none when nothing searchable is left of it,
+/// else what `search` (a checked query for the ILIKE pattern it is given)
+/// finds, planned afresh for this pattern. A cached plan chosen for a common
+/// pattern can be slow for a rare one, and pickers run on every keystroke.
+async fn pick_matching<R, F>(
+    conn: &mut sqlx::PgConnection,
+    q: &str,
+    search: impl FnOnce(String) -> sqlx::query::Map<'static, sqlx::Postgres, F, sqlx::postgres::PgArguments>,
+) -> Result<Vec<R>, DbError>
+where
+    F: FnMut(sqlx::postgres::PgRow) -> Result<R, sqlx::Error> + Send,
+    R: Send + Unpin,
+{
+    let Some(pattern) = contains_pattern(q) else {
+        return Ok(Vec::new());
     };
-    let exists: bool = sqlx::query_scalar(sql).bind(id).fetch_one(conn).await?;
+    Ok(search(pattern).fetch_all(Replanning(conn)).await?)
+}
+
+/// A table whose rows carry a `version` that every edit moves on.
+#[derive(Debug, Clone, Copy)]
+enum Versioned {
+    Users,
+    Products,
+}
+
+/// After a versioned write touched no row: tells "gone" from "changed by someone else".
+async fn missing_or_conflict(conn: &mut sqlx::PgConnection, table: Versioned, id: i64) -> Result<(), DbError> {
+    let exists = match table {
+        Versioned::Users => {
+            sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AS "exists!""#, id)
+                .fetch_one(conn)
+                .await?
+        }
+        Versioned::Products => {
+            sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM products WHERE id = $1) AS "exists!""#, id)
+                .fetch_one(conn)
+                .await?
+        }
+    };
     Err(if exists { DbError::Conflict } else { DbError::NotFound })
+}
+
+/// Commits a write guarded by the version the caller read (`WHERE id = $1
+/// AND version = $2`) if it touched the row; otherwise changes nothing and
+/// says whether the row is gone or was changed by someone else.
+async fn commit_versioned(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    done: sqlx::postgres::PgQueryResult,
+    table: Versioned,
+    id: i64,
+) -> Result<(), DbError> {
+    if done.rows_affected() == 1 {
+        tx.commit().await?;
+        return Ok(());
+    }
+    missing_or_conflict(&mut tx, table, id).await
+}
+
+/// [`commit_versioned`] for a delete of a row that others may refer to:
+/// `Ok(Err(1))` when a row added since the caller's check still refers to
+/// it (the foreign key refused the delete).
+async fn commit_versioned_delete(
+    tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    deleted: Result<sqlx::postgres::PgQueryResult, sqlx::Error>,
+    table: Versioned,
+    id: i64,
+) -> Result<Result<(), i64>, DbError> {
+    match deleted {
+        Ok(done) => commit_versioned(tx, done, table, id).await.map(Ok),
+        Err(e) => match DbError::from(e) {
+            DbError::Constraint { .. } => Ok(Err(1)),
+            other => Err(other),
+        },
+    }
 }
 
 /// The schema migrations, embedded in the binary.
@@ -224,10 +280,10 @@ pub async fn ensure_database(url: &str) -> Result<bool, sqlx::Error> {
         return Ok(false);
     };
     let mut admin = options.database("postgres").connect().await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut admin)
-        .await?;
+    let exists =
+        sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#, name)
+            .fetch_one(&mut admin)
+            .await?;
     if exists {
         return Ok(false);
     }
@@ -238,64 +294,6 @@ pub async fn ensure_database(url: &str) -> Result<bool, sqlx::Error> {
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => Ok(false),
         Err(e) => Err(e),
     }
-}
-
-/// What a bulk action would change, shown on its confirmation page.
-#[derive(Debug)]
-pub struct BulkPreview<R> {
-    /// How many rows the action targets.
-    pub count: i64,
-    /// The targets' ids and versions condensed (see [`fingerprint`]): the
-    /// action goes ahead only if it still matches when it is applied.
-    pub token: String,
-    /// The first few targets.
-    pub sample: Vec<R>,
-}
-
-impl<R> Default for BulkPreview<R> {
-    /// Nothing to change (the action could not be read yet).
-    fn default() -> Self {
-        BulkPreview { count: 0, token: String::new(), sample: Vec::new() }
-    }
-}
-
-/// Why a bulk action (on orders or products) changed nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum BulkError {
-    /// The targets are not the ones confirmed: rows joined or left the
-    /// selection, or one of them was edited since.
-    #[error("the targeted rows changed since they were confirmed")]
-    Changed { now: i64, confirmed: i64 },
-    /// Products without enough stock to revive cancelled orders: name, available, needed.
-    #[error("not enough stock")]
-    OutOfStock(Vec<(String, i64, i64)>),
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-impl From<sqlx::Error> for BulkError {
-    fn from(e: sqlx::Error) -> Self {
-        BulkError::Db(e.into())
-    }
-}
-
-/// SQL condensing the ids and versions of the rows aliased `alias` into one
-/// text: equal texts mean the same rows, none of them edited in between.
-pub fn fingerprint(alias: &str) -> String {
-    format!("coalesce(md5(string_agg({alias}.id::TEXT || '.' || {alias}.version::TEXT, ',' ORDER BY {alias}.id)), '')")
-}
-
-/// The [`fingerprint`] of rows already read (and locked) by id and version.
-pub async fn fingerprint_of(conn: &mut sqlx::PgConnection, rows: &[(i64, i32)]) -> Result<String, sqlx::Error> {
-    let (ids, versions): (Vec<i64>, Vec<i32>) = rows.iter().copied().unzip();
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM unnest($1::BIGINT[], $2::INTEGER[]) AS r(id, version)",
-        fingerprint("r")
-    )))
-    .bind(ids)
-    .bind(versions)
-    .fetch_one(conn)
-    .await
 }
 
 /// Who is making a change: a staff member's id, or `None` for the system
@@ -310,9 +308,8 @@ pub async fn begin_as(
     use sqlx::Connection;
     let mut tx = conn.begin().await?;
     if let Some(staff_id) = actor {
-        sqlx::query("SELECT set_config('shopdesk.staff_id', $1, true)")
-            .bind(staff_id.to_string())
-            .execute(&mut *tx)
+        sqlx::query_scalar!("SELECT set_config('shopdesk.staff_id', $1, true)", staff_id.to_string())
+            .fetch_one(&mut *tx)
             .await?;
     }
     Ok(tx)

@@ -3,9 +3,12 @@
 
 use futures::{Stream, TryStreamExt};
 use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Map;
 use sqlx::{PgConnection, Postgres};
 
 use super::DbError;
+use crate::domain::{Email, Money, Sku};
 
 /// Headline figures for the dashboard.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
@@ -16,7 +19,7 @@ pub struct Totals {
     pub products: i64,
     pub products_exact: bool,
     pub orders: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
     pub pending: i64,
     pub paid: i64,
     pub shipped: i64,
@@ -34,9 +37,9 @@ pub struct CustomerFigures {
     pub tied: bool,
     pub user_id: i64,
     pub name: String,
-    pub email: String,
+    pub email: Email,
     pub order_count: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
 }
 
 /// A product in the best sellers ranking (units, then revenue).
@@ -46,9 +49,9 @@ pub struct ProductFigures {
     pub tied: bool,
     pub product_id: i64,
     pub name: String,
-    pub sku: String,
+    pub sku: Sku,
     pub units_sold: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
 }
 
 /// The totals the reports' shares are of, and how many share each first place.
@@ -56,7 +59,7 @@ pub struct ProductFigures {
 pub struct ReportTotals {
     /// Orders that are not cancelled.
     pub orders: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
     pub units_sold: i64,
     /// Customers with the most orders (counted up to 1,000).
     pub first_by_orders: i64,
@@ -74,19 +77,21 @@ pub const TIE_COUNT_LIMIT: i64 = 1000;
 pub const LOW_STOCK: i32 = 5;
 
 pub async fn totals(conn: &mut PgConnection) -> Result<Totals, DbError> {
-    Ok(sqlx::query_as::<_, Totals>(
-        "SELECT u.n AS users, u.exact AS users_exact, p.n AS products, p.exact AS products_exact,
-                coalesce(sum(m.order_count), 0)::BIGINT AS orders,
-                coalesce(sum(m.revenue_cents), 0)::BIGINT AS revenue_cents,
-                coalesce(sum(m.pending), 0)::BIGINT AS pending, coalesce(sum(m.paid), 0)::BIGINT AS paid,
-                coalesce(sum(m.shipped), 0)::BIGINT AS shipped, coalesce(sum(m.cancelled), 0)::BIGINT AS cancelled,
-                (SELECT count(*) FROM products WHERE stock <= $1) AS low_stock
-           FROM monthly_revenue m,
-                LATERAL (SELECT * FROM row_count('users')) u,
-                LATERAL (SELECT * FROM row_count('products')) p
-          GROUP BY u.n, u.exact, p.n, p.exact",
+    Ok(sqlx::query_as!(
+        Totals,
+        r#"SELECT u.n AS "users!", u.exact AS "users_exact!", p.n AS "products!", p.exact AS "products_exact!",
+                  coalesce(sum(m.order_count), 0)::BIGINT AS "orders!",
+                  coalesce(sum(m.revenue_cents), 0)::BIGINT AS "revenue_cents!: Money",
+                  coalesce(sum(m.pending), 0)::BIGINT AS "pending!", coalesce(sum(m.paid), 0)::BIGINT AS "paid!",
+                  coalesce(sum(m.shipped), 0)::BIGINT AS "shipped!",
+                  coalesce(sum(m.cancelled), 0)::BIGINT AS "cancelled!",
+                  (SELECT count(*) FROM products WHERE stock <= $1) AS "low_stock!"
+             FROM monthly_revenue m,
+                  LATERAL (SELECT * FROM row_count('users')) u,
+                  LATERAL (SELECT * FROM row_count('products')) p
+            GROUP BY u.n, u.exact, p.n, p.exact"#,
+        LOW_STOCK
     )
-    .bind(LOW_STOCK)
     .fetch_optional(conn)
     .await?
     .unwrap_or_default())
@@ -94,124 +99,137 @@ pub async fn totals(conn: &mut PgConnection) -> Result<Totals, DbError> {
 
 /// The whole-shop totals and first-place ties of the reports, in one statement.
 pub async fn report_totals(conn: &mut PgConnection) -> Result<ReportTotals, DbError> {
-    Ok(sqlx::query_as::<_, ReportTotals>(
-        "WITH top AS (
-             SELECT (SELECT active_order_count FROM customer_stats
-                      ORDER BY active_order_count DESC, revenue_cents DESC, user_id LIMIT 1) AS orders,
-                    (SELECT revenue_cents FROM customer_stats
-                      ORDER BY revenue_cents DESC, active_order_count DESC, user_id LIMIT 1) AS revenue,
-                    (SELECT units_sold FROM product_stats
-                      ORDER BY units_sold DESC, revenue_cents DESC, product_id LIMIT 1) AS units
-         )
-         SELECT (SELECT coalesce(sum(order_count - cancelled), 0) FROM monthly_revenue)::BIGINT AS orders,
-                (SELECT coalesce(sum(revenue_cents), 0) FROM monthly_revenue)::BIGINT AS revenue_cents,
-                (SELECT coalesce(sum(units_sold), 0) FROM monthly_revenue)::BIGINT AS units_sold,
-                (SELECT count(*) FROM (SELECT 1 FROM customer_stats
-                                        WHERE active_order_count = top.orders AND top.orders > 0 LIMIT $1) t)
-                    AS first_by_orders,
-                (SELECT count(*) FROM (SELECT 1 FROM customer_stats
-                                        WHERE revenue_cents = top.revenue AND top.revenue > 0 LIMIT $1) t)
-                    AS first_by_revenue,
-                (SELECT count(*) FROM (SELECT 1 FROM product_stats
-                                        WHERE units_sold = top.units AND top.units > 0 LIMIT $1) t)
-                    AS first_by_units
-           FROM top",
+    Ok(sqlx::query_as!(
+        ReportTotals,
+        r#"WITH top AS (
+               SELECT (SELECT active_order_count FROM customer_stats
+                        ORDER BY active_order_count DESC, revenue_cents DESC, user_id LIMIT 1) AS orders,
+                      (SELECT revenue_cents FROM customer_stats
+                        ORDER BY revenue_cents DESC, active_order_count DESC, user_id LIMIT 1) AS revenue,
+                      (SELECT units_sold FROM product_stats
+                        ORDER BY units_sold DESC, revenue_cents DESC, product_id LIMIT 1) AS units
+           )
+           SELECT (SELECT coalesce(sum(order_count - cancelled), 0) FROM monthly_revenue)::BIGINT AS "orders!",
+                  (SELECT coalesce(sum(revenue_cents), 0) FROM monthly_revenue)::BIGINT AS "revenue_cents!: Money",
+                  (SELECT coalesce(sum(units_sold), 0) FROM monthly_revenue)::BIGINT AS "units_sold!",
+                  (SELECT count(*) FROM (SELECT 1 FROM customer_stats
+                                          WHERE active_order_count = top.orders AND top.orders > 0 LIMIT $1) t)
+                      AS "first_by_orders!",
+                  (SELECT count(*) FROM (SELECT 1 FROM customer_stats
+                                          WHERE revenue_cents = top.revenue AND top.revenue > 0 LIMIT $1) t)
+                      AS "first_by_revenue!",
+                  (SELECT count(*) FROM (SELECT 1 FROM product_stats
+                                          WHERE units_sold = top.units AND top.units > 0 LIMIT $1) t)
+                      AS "first_by_units!"
+             FROM top"#,
+        TIE_COUNT_LIMIT
     )
-    .bind(TIE_COUNT_LIMIT)
     .fetch_one(conn)
     .await?)
 }
 
-/// Customers by orders not cancelled, then by revenue: the first `limit`
-/// (all of them when `None`), with their rank.
-fn customers_by_orders(limit: Option<i64>) -> String {
-    format!(
-        "SELECT rank() OVER (ORDER BY t.order_count DESC) AS rank,
-                EXISTS (SELECT 1 FROM customer_stats x
-                         WHERE x.active_order_count = t.order_count AND x.user_id <> t.user_id) AS tied,
-                t.*
-           FROM (SELECT s.user_id, u.name, u.email, s.active_order_count AS order_count, s.revenue_cents
-                   FROM customer_stats s JOIN users u ON u.id = s.user_id
-                  WHERE s.active_order_count > 0
-                  ORDER BY s.active_order_count DESC, s.revenue_cents DESC, s.user_id
-                  {}) t
-          ORDER BY t.order_count DESC, t.revenue_cents DESC, t.user_id",
-        limit.map(|n| format!("LIMIT {n}")).unwrap_or_default()
+/// What a customer ranking puts first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ranked {
+    /// Orders that are not cancelled, then revenue.
+    Orders,
+    /// Revenue, then orders that are not cancelled.
+    Revenue,
+}
+
+/// Customers ranked by `ranked` (customers with none of it are left out):
+/// the first `limit`, or all of them when `None`, with their rank.
+///
+/// Each ranking reads its own index in order, so a page costs its few rows
+/// however many customers there are: the branch for the other ranking is
+/// switched off by `$1` (a one-time filter) and reads nothing.
+fn customers_ranked(
+    ranked: Ranked,
+    limit: Option<i64>,
+) -> Map<'static, Postgres, impl FnMut(PgRow) -> Result<CustomerFigures, sqlx::Error> + Send, PgArguments> {
+    sqlx::query_as!(
+        CustomerFigures,
+        r#"SELECT rank() OVER (ORDER BY t.ranked DESC) AS "rank!",
+                  CASE WHEN $1 THEN EXISTS (SELECT 1 FROM customer_stats x
+                                             WHERE x.revenue_cents = t.ranked AND x.user_id <> t.user_id)
+                       ELSE EXISTS (SELECT 1 FROM customer_stats x
+                                     WHERE x.active_order_count = t.ranked AND x.user_id <> t.user_id)
+                  END AS "tied!",
+                  t.user_id AS "user_id!", u.name, u.email AS "email: Email",
+                  t.order_count AS "order_count!", t.revenue_cents AS "revenue_cents!: Money"
+             FROM ((SELECT s.user_id, s.active_order_count AS order_count, s.revenue_cents,
+                           s.active_order_count AS ranked, s.revenue_cents AS then_by
+                      FROM customer_stats s
+                     WHERE NOT $1 AND s.active_order_count > 0
+                     ORDER BY s.active_order_count DESC, s.revenue_cents DESC, s.user_id
+                     LIMIT $2)
+                   UNION ALL
+                   (SELECT s.user_id, s.active_order_count, s.revenue_cents, s.revenue_cents, s.active_order_count
+                      FROM customer_stats s
+                     WHERE $1 AND s.revenue_cents > 0
+                     ORDER BY s.revenue_cents DESC, s.active_order_count DESC, s.user_id
+                     LIMIT $2)) t
+             JOIN users u ON u.id = t.user_id
+            ORDER BY t.ranked DESC, t.then_by DESC, t.user_id"#,
+        ranked == Ranked::Revenue,
+        limit
     )
 }
 
-/// Customers by revenue, then by orders not cancelled.
-fn customers_by_revenue(limit: Option<i64>) -> String {
-    format!(
-        "SELECT rank() OVER (ORDER BY t.revenue_cents DESC) AS rank,
-                EXISTS (SELECT 1 FROM customer_stats x
-                         WHERE x.revenue_cents = t.revenue_cents AND x.user_id <> t.user_id) AS tied,
-                t.*
-           FROM (SELECT s.user_id, u.name, u.email, s.active_order_count AS order_count, s.revenue_cents
-                   FROM customer_stats s JOIN users u ON u.id = s.user_id
-                  WHERE s.revenue_cents > 0
-                  ORDER BY s.revenue_cents DESC, s.active_order_count DESC, s.user_id
-                  {}) t
-          ORDER BY t.revenue_cents DESC, t.order_count DESC, t.user_id",
-        limit.map(|n| format!("LIMIT {n}")).unwrap_or_default()
-    )
-}
-
-/// Products by units sold, then by revenue.
-fn products_by_units(limit: Option<i64>) -> String {
-    format!(
-        "SELECT rank() OVER (ORDER BY t.units_sold DESC) AS rank,
-                EXISTS (SELECT 1 FROM product_stats x
-                         WHERE x.units_sold = t.units_sold AND x.product_id <> t.product_id) AS tied,
-                t.*
-           FROM (SELECT s.product_id, p.name, p.sku, s.units_sold, s.revenue_cents
-                   FROM product_stats s JOIN products p ON p.id = s.product_id
-                  WHERE s.units_sold > 0
-                  ORDER BY s.units_sold DESC, s.revenue_cents DESC, s.product_id
-                  {}) t
-          ORDER BY t.units_sold DESC, t.revenue_cents DESC, t.product_id",
-        limit.map(|n| format!("LIMIT {n}")).unwrap_or_default()
+/// Products by units sold, then by revenue: the first `limit` (all of them
+/// when `None`), with their rank.
+fn products_by_units(
+    limit: Option<i64>,
+) -> Map<'static, Postgres, impl FnMut(PgRow) -> Result<ProductFigures, sqlx::Error> + Send, PgArguments> {
+    sqlx::query_as!(
+        ProductFigures,
+        r#"SELECT rank() OVER (ORDER BY t.units_sold DESC) AS "rank!",
+                  EXISTS (SELECT 1 FROM product_stats x
+                           WHERE x.units_sold = t.units_sold AND x.product_id <> t.product_id) AS "tied!",
+                  t.product_id, t.name, t.sku AS "sku: Sku", t.units_sold, t.revenue_cents AS "revenue_cents: Money"
+             FROM (SELECT s.product_id, p.name, p.sku, s.units_sold, s.revenue_cents
+                     FROM product_stats s JOIN products p ON p.id = s.product_id
+                    WHERE s.units_sold > 0
+                    ORDER BY s.units_sold DESC, s.revenue_cents DESC, s.product_id
+                    LIMIT $1) t
+            ORDER BY t.units_sold DESC, t.revenue_cents DESC, t.product_id"#,
+        limit
     )
 }
 
 /// Customers with the most orders that are not cancelled; ties broken by revenue.
 pub async fn top_customers(conn: &mut PgConnection, limit: i64) -> Result<Vec<CustomerFigures>, DbError> {
-    Ok(sqlx::query_as::<_, CustomerFigures>(sqlx::AssertSqlSafe(customers_by_orders(Some(limit.max(0)))))
-        .fetch_all(conn)
-        .await?)
+    Ok(customers_ranked(Ranked::Orders, Some(limit.max(0))).fetch_all(conn).await?)
 }
 
 /// Revenue per customer (quantity × unit price over orders not cancelled),
 /// highest first; ties broken by number of orders.
 pub async fn revenue_per_customer(conn: &mut PgConnection, limit: i64) -> Result<Vec<CustomerFigures>, DbError> {
-    Ok(sqlx::query_as::<_, CustomerFigures>(sqlx::AssertSqlSafe(customers_by_revenue(Some(limit.max(0)))))
-        .fetch_all(conn)
-        .await?)
+    Ok(customers_ranked(Ranked::Revenue, Some(limit.max(0))).fetch_all(conn).await?)
 }
 
 /// Products by units sold over orders not cancelled, most first; ties broken by revenue.
 pub async fn best_sellers(conn: &mut PgConnection, limit: i64) -> Result<Vec<ProductFigures>, DbError> {
-    Ok(sqlx::query_as::<_, ProductFigures>(sqlx::AssertSqlSafe(products_by_units(Some(limit.max(0)))))
-        .fetch_all(conn)
-        .await?)
+    Ok(products_by_units(Some(limit.max(0))).fetch_all(conn).await?)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Month {
     pub month: chrono::NaiveDate,
     pub order_count: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
 }
 
 /// Orders and revenue for each of the last `months` calendar months that had orders.
 pub async fn revenue_by_month(conn: &mut PgConnection, months: i64) -> Result<Vec<Month>, DbError> {
-    Ok(sqlx::query_as::<_, Month>(
-        "SELECT month, order_count, revenue_cents FROM (
-             SELECT month, order_count, revenue_cents FROM monthly_revenue
-              WHERE order_count > 0 ORDER BY month DESC LIMIT $1) m
-          ORDER BY month",
+    Ok(sqlx::query_as!(
+        Month,
+        r#"SELECT month AS "month!", order_count AS "order_count!", revenue_cents AS "revenue_cents!: Money" FROM (
+               SELECT month, order_count, revenue_cents FROM monthly_revenue
+                WHERE order_count > 0 ORDER BY month DESC LIMIT $1) m
+            ORDER BY month"#,
+        months
     )
-    .bind(months)
     .fetch_all(conn)
     .await?)
 }
@@ -222,8 +240,8 @@ pub fn export_customers(
     by_revenue: bool,
 ) -> impl Stream<Item = Result<CustomerFigures, sqlx::Error>> + Send + 'static {
     async_stream::try_stream! {
-        let sql = if by_revenue { customers_by_revenue(None) } else { customers_by_orders(None) };
-        let mut rows = sqlx::query_as::<_, CustomerFigures>(sqlx::AssertSqlSafe(sql)).fetch(&mut *conn);
+        let ranked = if by_revenue { Ranked::Revenue } else { Ranked::Orders };
+        let mut rows = customers_ranked(ranked, None).fetch(&mut *conn);
         while let Some(row) = rows.try_next().await? {
             yield row;
         }
@@ -235,8 +253,7 @@ pub fn export_best_sellers(
     mut conn: PoolConnection<Postgres>,
 ) -> impl Stream<Item = Result<ProductFigures, sqlx::Error>> + Send + 'static {
     async_stream::try_stream! {
-        let mut rows = sqlx::query_as::<_, ProductFigures>(sqlx::AssertSqlSafe(products_by_units(None)))
-            .fetch(&mut *conn);
+        let mut rows = products_by_units(None).fetch(&mut *conn);
         while let Some(row) = rows.try_next().await? {
             yield row;
         }

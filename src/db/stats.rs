@@ -30,9 +30,10 @@ impl std::fmt::Display for Difference {
 /// snapshot, and lists the differences. An empty list means all is exact.
 pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError> {
     let mut tx = conn.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
-    let differences = sqlx::query_as::<_, Difference>(
-        "WITH line_totals AS (
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
+    let differences = sqlx::query_as!(
+        Difference,
+        r#"WITH line_totals AS (
              SELECT order_id, sum(quantity * unit_price_cents)::BIGINT AS total, sum(quantity)::BIGINT AS items
                FROM order_items GROUP BY order_id
          ),
@@ -129,10 +130,12 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
                         f(figure, kept, expected)
               WHERE f.kept <> f.expected
          )
-         SELECT * FROM order_check UNION ALL SELECT * FROM customer_check UNION ALL SELECT * FROM product_check
+         SELECT kind AS "kind!", key AS "key!", figure AS "figure!", kept AS "kept!", expected AS "expected!"
+           FROM order_check
+         UNION ALL SELECT * FROM customer_check UNION ALL SELECT * FROM product_check
          UNION ALL SELECT * FROM purchase_check UNION ALL SELECT * FROM month_check
          ORDER BY 1, 2, 3
-         LIMIT 1000",
+         LIMIT 1000"#
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -141,7 +144,8 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
 }
 
 /// Recomputes every kept figure from scratch (after a bulk load).
-pub async fn rebuild(conn: &mut PgConnection) -> Result<(), DbError> {
-    sqlx::query("SELECT stats_rebuild()").execute(conn).await?;
+pub async fn rebuild(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    // `FROM`, because the function returns nothing (`void`) to read.
+    sqlx::query!("SELECT FROM stats_rebuild()").execute(conn).await?;
     Ok(())
 }

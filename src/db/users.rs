@@ -1,18 +1,17 @@
 //! Customers: reading, searching and writing the `users` table.
 
 use chrono::{DateTime, Utc};
-use futures::{Stream, TryStreamExt};
-use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use super::listing::{Count, Cursor, Dir, Keyed, Page, Seek, SortColumn};
-use super::{Actor, DbError};
+use super::listing::{self, keyed, Dir, Listing, SortColumn};
+use super::{Actor, DbError, Versioned};
+use crate::domain::{Email, Money};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
     pub id: i64,
     pub name: String,
-    pub email: String,
+    pub email: Email,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -23,34 +22,15 @@ pub struct User {
 pub struct UserRow {
     pub id: i64,
     pub name: String,
-    pub email: String,
+    pub email: Email,
     pub created_at: DateTime<Utc>,
     /// Orders that are not cancelled.
     pub order_count: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
     pub sort_key: String,
 }
 
-impl Keyed for UserRow {
-    fn cursor(&self) -> Cursor {
-        Cursor { value: self.sort_key.clone(), id: self.id }
-    }
-}
-
-/// The columns the customers list sorts by; the first is the default.
-pub const SORTS: [SortColumn; 5] = [
-    SortColumn { key: "joined", expr: "u.created_at", sql_type: "TIMESTAMPTZ", id: "u.id", default_dir: Dir::Desc },
-    SortColumn { key: "name", expr: "lower(u.name)", sql_type: "TEXT", id: "u.id", default_dir: Dir::Asc },
-    SortColumn { key: "email", expr: "lower(u.email)", sql_type: "TEXT", id: "u.id", default_dir: Dir::Asc },
-    SortColumn {
-        key: "orders",
-        expr: "s.active_order_count",
-        sql_type: "BIGINT",
-        id: "s.user_id",
-        default_dir: Dir::Desc,
-    },
-    SortColumn { key: "revenue", expr: "s.revenue_cents", sql_type: "BIGINT", id: "s.user_id", default_dir: Dir::Desc },
-];
+keyed!(UserRow, id);
 
 /// Filters of the customers list.
 #[derive(Debug, Clone, Default)]
@@ -65,94 +45,65 @@ pub struct Filter {
     pub joined_to: Option<chrono::NaiveDate>,
 }
 
-impl Filter {
-    fn is_empty(&self) -> bool {
-        self.q.is_empty() && self.has_orders.is_none() && self.joined_from.is_none() && self.joined_to.is_none()
-    }
-}
+/// The customers list.
+pub struct List;
 
-fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
-    query.push(" WHERE true");
-    if !filter.q.is_empty() {
-        let pattern = format!("%{}%", super::escape_like(&filter.q));
-        query
-            .push(" AND (u.name ILIKE ")
-            .push_bind(pattern.clone())
-            .push(" OR u.email ILIKE ")
-            .push_bind(pattern)
-            .push(")");
+impl Listing for List {
+    type Row = UserRow;
+    type Filter = Filter;
+    const COLUMNS: &'static str =
+        "u.id, u.name, u.email, u.created_at, s.active_order_count AS order_count, s.revenue_cents";
+    const FROM: &'static str = "users u JOIN customer_stats s ON s.user_id = u.id";
+    const COUNTED: (&'static str, &'static str) = ("users", "u");
+    const SORTS: &'static [SortColumn] = &[
+        SortColumn { key: "joined", expr: "u.created_at", sql_type: "TIMESTAMPTZ", id: "u.id", default_dir: Dir::Desc },
+        SortColumn { key: "name", expr: "lower(u.name)", sql_type: "TEXT", id: "u.id", default_dir: Dir::Asc },
+        SortColumn { key: "email", expr: "lower(u.email)", sql_type: "TEXT", id: "u.id", default_dir: Dir::Asc },
+        SortColumn {
+            key: "orders",
+            expr: "s.active_order_count",
+            sql_type: "BIGINT",
+            id: "s.user_id",
+            default_dir: Dir::Desc,
+        },
+        SortColumn {
+            key: "revenue",
+            expr: "s.revenue_cents",
+            sql_type: "BIGINT",
+            id: "s.user_id",
+            default_dir: Dir::Desc,
+        },
+    ];
+    const REPLAN: bool = true;
+
+    fn keeps_all(filter: &Filter) -> bool {
+        filter.q.is_empty() && filter.has_orders.is_none() && filter.joined_from.is_none() && filter.joined_to.is_none()
     }
-    match filter.has_orders {
-        Some(true) => {
-            query.push(" AND u.id IN (SELECT user_id FROM customer_stats WHERE order_count > 0)");
+
+    fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
+        query.push(" WHERE true");
+        if !filter.q.is_empty() {
+            query.push(" AND ");
+            listing::push_contains(query, &["u.name", "u.email"], &filter.q);
         }
-        Some(false) => {
-            query.push(" AND u.id IN (SELECT user_id FROM customer_stats WHERE order_count = 0)");
+        match filter.has_orders {
+            Some(true) => {
+                query.push(" AND u.id IN (SELECT user_id FROM customer_stats WHERE order_count > 0)");
+            }
+            Some(false) => {
+                query.push(" AND u.id IN (SELECT user_id FROM customer_stats WHERE order_count = 0)");
+            }
+            None => {}
         }
-        None => {}
+        listing::push_days(query, "u.created_at", filter.joined_from, filter.joined_to);
     }
-    if let Some(from) = filter.joined_from {
-        query.push(" AND u.created_at >= ").push_bind(from).push("::DATE::TIMESTAMP AT TIME ZONE 'UTC'");
-    }
-    if let Some(to) = filter.joined_to {
-        query.push(" AND u.created_at < (").push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
-    }
-}
-
-/// One page of customers matching `filter`, sorted and positioned by `seek`.
-pub async fn search(conn: &mut PgConnection, filter: &Filter, seek: &Seek) -> Result<Page<UserRow>, DbError> {
-    let mut query = QueryBuilder::new(format!(
-        "SELECT u.id, u.name, u.email, u.created_at, s.active_order_count AS order_count, s.revenue_cents, {}
-           FROM users u JOIN customer_stats s ON s.user_id = u.id",
-        seek.sort_key()
-    ));
-    push_filter(&mut query, filter);
-    seek.finish(&mut query);
-    // Planned afresh with its values each time: filters are skewed (one
-    // customer may have thousands of orders, another none), and a cached
-    // generic plan chosen for the average case can be slow for the extremes.
-    let rows = query.build_query_as::<UserRow>().persistent(false).fetch_all(conn).await?;
-    Ok(Page::from_rows(seek, rows))
-}
-
-/// Every row matching `filter` in `seek`'s order, streamed from the database
-/// as it is read, so exporting a million rows holds only a few in memory.
-pub fn export(
-    mut conn: PoolConnection<Postgres>,
-    filter: Filter,
-    seek: Seek,
-) -> impl Stream<Item = Result<UserRow, sqlx::Error>> + Send + 'static {
-    async_stream::try_stream! {
-        let mut query = QueryBuilder::new(format!(
-            "SELECT u.id, u.name, u.email, u.created_at, s.active_order_count AS order_count, s.revenue_cents, {}
-           FROM users u JOIN customer_stats s ON s.user_id = u.id",
-            seek.sort_key()
-        ));
-        push_filter(&mut query, &filter);
-        seek.finish_unlimited(&mut query);
-        let mut rows = query.build_query_as::<UserRow>().fetch(&mut *conn);
-        while let Some(row) = rows.try_next().await? {
-            yield row;
-        }
-    }
-}
-
-/// How many customers match: counted or estimated from table statistics for the
-/// whole table, estimated by the planner when filtered.
-pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<Count, DbError> {
-    if filter.is_empty() {
-        return super::table_count(conn, "users").await;
-    }
-    let mut query = QueryBuilder::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM users u");
-    push_filter(&mut query, filter);
-    Ok(Count::Estimate(super::estimated_rows(conn, query).await?))
 }
 
 /// What a create or edit form supplies once validated.
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub name: String,
-    pub email: String,
+    pub email: Email,
 }
 
 /// A short option for pickers and dropdowns.
@@ -160,7 +111,7 @@ pub struct NewUser {
 pub struct UserChoice {
     pub id: i64,
     pub name: String,
-    pub email: String,
+    pub email: Email,
 }
 
 /// A customer's kept figures (see `customer_stats`).
@@ -171,7 +122,7 @@ pub struct Figures {
     /// Orders that are not cancelled: what "orders" means on every page.
     pub order_count: i64,
     /// Quantity × unit price over orders that are not cancelled.
-    pub revenue_cents: i64,
+    pub revenue_cents: Money,
     /// Distinct products bought on orders that are not cancelled.
     pub product_count: i64,
 }
@@ -184,21 +135,26 @@ impl Figures {
 
 /// The customer's figures, kept up to date by the database: one row, however many orders.
 pub async fn figures(conn: &mut PgConnection, id: i64) -> Result<Figures, DbError> {
-    Ok(sqlx::query_as::<_, Figures>(
-        "SELECT order_count AS all_orders, active_order_count AS order_count, revenue_cents, product_count
-           FROM customer_stats WHERE user_id = $1",
+    Ok(sqlx::query_as!(
+        Figures,
+        r#"SELECT order_count AS all_orders, active_order_count AS order_count,
+                  revenue_cents AS "revenue_cents: Money", product_count
+             FROM customer_stats WHERE user_id = $1"#,
+        id
     )
-    .bind(id)
     .fetch_optional(conn)
     .await?
     .unwrap_or_default())
 }
 
 pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<User>, DbError> {
-    Ok(sqlx::query_as::<_, User>("SELECT id, name, email, version, created_at, updated_at FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?)
+    Ok(sqlx::query_as!(
+        User,
+        r#"SELECT id, name, email AS "email: Email", version, created_at, updated_at FROM users WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Most matches a picker offers at once.
@@ -206,38 +162,34 @@ pub const PICK_LIMIT: i64 = 20;
 
 /// Customers whose name or email contains `q`, by name: for pickers.
 pub async fn pick(conn: &mut PgConnection, q: &str) -> Result<Vec<UserChoice>, DbError> {
-    // Escaped first: a search of only control characters (`%00`) is empty
-    // once they are dropped, and must find nothing rather than everyone.
-    let term = super::escape_like(q);
-    if term.is_empty() {
-        return Ok(Vec::new());
-    }
-    let pattern = format!("%{term}%");
-    Ok(sqlx::query_as::<_, UserChoice>(
-        "SELECT id, name, email FROM users WHERE name ILIKE $1 OR email ILIKE $1 ORDER BY lower(name), id LIMIT $2",
-    )
-    .bind(pattern)
-    .bind(PICK_LIMIT)
-    .persistent(false)
-    .fetch_all(conn)
-    .await?)
+    super::pick_matching(conn, q, |pattern| {
+        sqlx::query_as!(
+            UserChoice,
+            r#"SELECT id, name, email AS "email: Email" FROM users WHERE name ILIKE $1 OR email ILIKE $1
+                ORDER BY lower(name), id LIMIT $2"#,
+            pattern,
+            PICK_LIMIT
+        )
+    })
+    .await
 }
 
 /// The customer with this id as a choice, if there is one.
 pub async fn choice(conn: &mut PgConnection, id: i64) -> Result<Option<UserChoice>, DbError> {
-    Ok(sqlx::query_as::<_, UserChoice>("SELECT id, name, email FROM users WHERE id = $1")
-        .bind(id)
+    Ok(sqlx::query_as!(UserChoice, r#"SELECT id, name, email AS "email: Email" FROM users WHERE id = $1"#, id)
         .fetch_optional(conn)
         .await?)
 }
 
 pub async fn create(conn: &mut PgConnection, actor: Actor, user: &NewUser) -> Result<i64, DbError> {
     let mut tx = super::begin_as(conn, actor).await?;
-    let id = sqlx::query_scalar("INSERT INTO users (name, email) VALUES ($1, $2) RETURNING id")
-        .bind(&user.name)
-        .bind(&user.email)
-        .fetch_one(&mut *tx)
-        .await?;
+    let id = sqlx::query_scalar!(
+        "INSERT INTO users (name, email) VALUES ($1, $2) RETURNING id",
+        user.name,
+        user.email.as_str()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -251,47 +203,33 @@ pub async fn update(
     user: &NewUser,
 ) -> Result<(), DbError> {
     let mut tx = super::begin_as(conn, actor).await?;
-    let updated = sqlx::query(
+    let updated = sqlx::query!(
         "UPDATE users SET name = $3, email = $4, version = version + 1, updated_at = now()
           WHERE id = $1 AND version = $2",
+        id,
+        version,
+        user.name,
+        user.email.as_str()
     )
-    .bind(id)
-    .bind(version)
-    .bind(&user.name)
-    .bind(&user.email)
     .execute(&mut *tx)
     .await?;
-    if updated.rows_affected() == 1 {
-        tx.commit().await?;
-        return Ok(());
-    }
-    super::missing_or_conflict(&mut tx, "users", id).await
+    super::commit_versioned(tx, updated, Versioned::Users, id).await
 }
 
 /// Deletes a customer who has no orders. `Ok(Err(n))` says they still have `n` orders.
 pub async fn delete(conn: &mut PgConnection, actor: Actor, id: i64, version: i32) -> Result<Result<(), i64>, DbError> {
     let mut tx = super::begin_as(conn, actor).await?;
-    let order_count: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM orders WHERE user_id = $1").bind(id).fetch_one(&mut *tx).await?;
+    let order_count = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM orders WHERE user_id = $1"#, id)
+        .fetch_one(&mut *tx)
+        .await?;
     if order_count > 0 {
         return Ok(Err(order_count));
     }
-    let deleted =
-        sqlx::query("DELETE FROM users WHERE id = $1 AND version = $2").bind(id).bind(version).execute(&mut *tx).await;
-    match deleted {
-        Ok(done) if done.rows_affected() == 1 => {
-            tx.commit().await?;
-            Ok(Ok(()))
-        }
-        Ok(_) => super::missing_or_conflict(&mut tx, "users", id).await.map(Ok),
-        // An order placed between the check and the delete: the foreign key holds.
-        Err(e) => match DbError::from(e) {
-            DbError::Constraint { .. } => Ok(Err(1)),
-            other => Err(other),
-        },
-    }
+    // An order placed between the check and the delete: the foreign key holds.
+    let deleted = sqlx::query!("DELETE FROM users WHERE id = $1 AND version = $2", id, version).execute(&mut *tx).await;
+    super::commit_versioned_delete(tx, deleted, Versioned::Users, id).await
 }
 
 pub async fn count(conn: &mut PgConnection) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(conn).await?)
+    Ok(sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM users"#).fetch_one(conn).await?)
 }

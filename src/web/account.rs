@@ -47,7 +47,7 @@ async fn confirm_password(
     typed: &str,
 ) -> Result<Result<(), String>, AppError> {
     let mut conn = db.conn().await?;
-    let attempt = match staff::admit(&mut conn, &me.email, address, Factor::Password, &config.limits()).await? {
+    let attempt = match staff::admit(&mut conn, me.email.as_str(), address, Factor::Password, &config.limits()).await? {
         Admission::Check(attempt) => attempt,
         Admission::Refused { retry_after_seconds } => {
             return Ok(Err(format!(
@@ -87,7 +87,8 @@ pub async fn change_password(
     if let Err(reason) = confirm_password(db, config, address, me, current).await? {
         return Ok(Err(reason));
     }
-    let hash = crate::passwords::hash_async(new.to_string()).await.map_err(AppError::Internal)?;
+    let hash =
+        crate::passwords::hash_async(new.to_string()).await.map_err(|e| AppError::internal("hashing a password", e))?;
     let epoch = staff::change_own_password(&mut *db.conn().await?, me.id, &hash).await?;
     renew_session(jar, config, me.id, epoch);
     Ok(Ok(()))
@@ -139,7 +140,7 @@ async fn enrol_page(
     let pending = staff::pending_secret(&mut *db.conn().await?, me.id).await?;
     let secret = match pending {
         Some(secret) => {
-            let url = two_factor::otpauth_url(&secret, &me.email)
+            let url = two_factor::otpauth_url(&secret, me.email.as_str())
                 .ok_or_else(|| AppError::Internal("a stored TOTP secret is not base32".into()))?;
             let qr =
                 two_factor::qr_data_uri(&url).ok_or_else(|| AppError::Internal("could not draw a QR code".into()))?;
@@ -211,8 +212,8 @@ async fn recovery_codes() -> Result<(Vec<String>, Vec<String>), AppError> {
         plain.iter().map(|c| crate::passwords::hash(c)).collect::<Result<Vec<_>, _>>()
     })
     .await
-    .map_err(|e| AppError::Internal(e.to_string()))?
-    .map_err(AppError::Internal)?;
+    .map_err(|e| AppError::internal("hashing recovery codes", e))?
+    .map_err(|e| AppError::internal("hashing recovery codes", e))?;
     Ok((codes, hashes))
 }
 
@@ -235,7 +236,7 @@ async fn confirm(
         return Ok(EnrolAnswer::Done(refused("/account/two-factor".into(), "Start the set-up first.")));
     };
     let address = address.to_string();
-    let attempt = match staff::admit(&mut conn, &me.email, &address, Factor::Code, &config.limits()).await? {
+    let attempt = match staff::admit(&mut conn, me.email.as_str(), &address, Factor::Code, &config.limits()).await? {
         Admission::Check(attempt) => attempt,
         Admission::Refused { retry_after_seconds } => {
             drop(conn);
@@ -324,7 +325,7 @@ async fn turn_off(
     }
     let mut conn = db.conn().await?;
     let secret = staff::totp_secret(&mut conn, me.id).await?.ok_or(AppError::NotFound)?;
-    let attempt = match staff::admit(&mut conn, &me.email, &address, Factor::Code, &config.limits()).await? {
+    let attempt = match staff::admit(&mut conn, me.email.as_str(), &address, Factor::Code, &config.limits()).await? {
         Admission::Check(attempt) => attempt,
         Admission::Refused { retry_after_seconds } => {
             return Ok(refused(

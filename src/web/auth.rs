@@ -615,7 +615,7 @@ pub async fn check_code(db: &Db, staff_id: i64, secret: &str, typed: &str) -> Re
         codes.into_iter().find(|(_, hash)| crate::passwords::verify(&typed, hash)).map(|(id, _)| id)
     })
     .await
-    .map_err(|e| AppError::Internal(e.to_string()))?;
+    .map_err(|e| AppError::internal("checking a recovery code", e))?;
     Ok(found.map_or(CodeCheck::Wrong, CodeCheck::Recovery))
 }
 
@@ -656,7 +656,7 @@ async fn sign_in_code(
         forget(jar, PENDING_COOKIE);
         return Ok(CodeAnswer::Restart(super::refused("/sign-in".into(), "Sign in again.")));
     }
-    let attempt = match staff::admit(&mut conn, &staff.email, &address, Factor::Code, &config.limits()).await? {
+    let attempt = match staff::admit(&mut conn, staff.email.as_str(), &address, Factor::Code, &config.limits()).await? {
         Admission::Check(attempt) => attempt,
         Admission::Refused { retry_after_seconds } => {
             return Ok(CodeAnswer::Throttled(page(format!(

@@ -4,6 +4,7 @@
 use plotters::prelude::*;
 
 use crate::db::reports::Month;
+use crate::domain::Money;
 
 const GREEN: RGBColor = RGBColor(11, 110, 79);
 const GRID: RGBColor = RGBColor(223, 230, 227);
@@ -18,7 +19,7 @@ pub fn revenue_by_month(months: &[Month], id: &str) -> String {
     let width = 960u32;
     let height = 320u32;
     let mut svg = String::new();
-    let max = months.iter().map(|m| m.revenue_cents).max().unwrap_or(0).max(100);
+    let max = months.iter().map(|m| m.revenue_cents.cents()).max().unwrap_or(0).max(100);
     let labels: Vec<String> = months.iter().map(|m| m.month.format("%b %Y").to_string()).collect();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
@@ -42,11 +43,11 @@ pub fn revenue_by_month(months: &[Month], id: &str) -> String {
                     SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
                     _ => String::new(),
                 })
-                .y_label_formatter(&|cents| super::filters::format_money(*cents).trim_end_matches(".00").to_string())
+                .y_label_formatter(&|cents| Money::from_cents(*cents).to_string().trim_end_matches(".00").to_string())
                 .draw()?;
             chart.draw_series(months.iter().enumerate().map(|(i, m)| {
                 let mut bar = Rectangle::new(
-                    [(SegmentValue::Exact(i), 0), (SegmentValue::Exact(i + 1), m.revenue_cents)],
+                    [(SegmentValue::Exact(i), 0), (SegmentValue::Exact(i + 1), m.revenue_cents.cents())],
                     GREEN.filled(),
                 );
                 bar.set_margin(0, 0, 3, 3);
@@ -59,16 +60,16 @@ pub fn revenue_by_month(months: &[Month], id: &str) -> String {
             tracing::error!(error = %e, "could not draw the revenue chart");
         }
     }
-    let total: i64 = months.iter().map(|m| m.revenue_cents).sum();
+    let total = Money::from_cents(months.iter().map(|m| m.revenue_cents.cents()).sum());
     let best = months.iter().max_by_key(|m| m.revenue_cents);
     let description = match (months.first(), months.last(), best) {
         (Some(first), Some(last), Some(best)) => format!(
             "Bar chart of revenue for each month from {} to {}: {} in total; the best month was {} with {}.",
             first.month.format("%B %Y"),
             last.month.format("%B %Y"),
-            super::filters::format_money(total),
+            total,
             best.month.format("%B %Y"),
-            super::filters::format_money(best.revenue_cents)
+            best.revenue_cents
         ),
         _ => "No revenue recorded yet.".to_string(),
     };
@@ -98,7 +99,7 @@ mod tests {
             .map(|m| Month {
                 month: NaiveDate::from_ymd_opt(2026, m, 1).unwrap_or_default(),
                 order_count: 2,
-                revenue_cents: i64::from(m) * 10_000,
+                revenue_cents: Money::from_cents(i64::from(m) * 10_000),
             })
             .collect();
         let svg = revenue_by_month(&months, "c");

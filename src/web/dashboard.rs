@@ -1,8 +1,7 @@
-//! The home page: headline figures, recent orders, and health endpoints.
+//! The home page: headline figures and recent orders.
 
 use askama::Template;
 use askama_web::WebTemplate;
-use rocket::http::Status;
 use rocket::{get, routes};
 use rocket_db_pools::Connection;
 
@@ -26,22 +25,6 @@ async fn dashboard(chrome: Chrome, mut db: Connection<Db>) -> Result<DashboardPa
     Ok(DashboardPage { chrome: chrome.on("dashboard"), totals, recent })
 }
 
-/// The process is up and serving.
-#[get("/healthz")]
-fn healthz() -> &'static str {
-    "ok"
-}
-
-/// The database answers: ready to take traffic.
-#[get("/readyz")]
-async fn readyz(db: &Db) -> (Status, &'static str) {
-    let pool: &sqlx::PgPool = db;
-    match sqlx::query("SELECT 1").execute(pool).await {
-        Ok(_) => (Status::Ok, "ready"),
-        Err(_) => (Status::ServiceUnavailable, "database unavailable"),
-    }
-}
-
 pub fn routes() -> Vec<rocket::Route> {
-    routes![dashboard, healthz, readyz]
+    routes![dashboard]
 }

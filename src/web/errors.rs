@@ -8,28 +8,45 @@ use rocket::{catch, catchers, Catcher, Request};
 
 use crate::db::DbError;
 
-#[derive(Debug)]
+/// Why a request could not be answered as asked.
+#[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    #[error("not found")]
     NotFound,
     /// The request cannot be answered as asked; the message says why and what to do.
+    #[error("{0}")]
     BadRequest(String),
     /// Too many of these requests are running; try again shortly (503 with the message).
+    #[error("{0}")]
     Busy(String),
     /// The database cannot be reached right now.
+    #[error("database unavailable")]
     Unavailable,
-    /// A bug or an unexpected database answer; logged, not shown.
-    Internal(String),
+    /// A bug or an unexpected database answer: logged with its whole chain
+    /// of causes, never shown.
+    #[error("{0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-impl std::fmt::Display for AppError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AppError::NotFound => write!(f, "not found"),
-            AppError::BadRequest(message) | AppError::Busy(message) => write!(f, "{message}"),
-            AppError::Unavailable => write!(f, "database unavailable"),
-            AppError::Internal(detail) => write!(f, "{detail}"),
-        }
+/// What was being done when an error happened, in front of the error itself.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}")]
+struct Context {
+    context: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl AppError {
+    /// An internal error: `source` happened while doing `context`.
+    pub fn internal(context: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        AppError::Internal(Box::new(Context { context: context.into(), source: source.into() }))
     }
+}
+
+/// `error` and each of its causes in turn, as one line: "a: b: c".
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    std::iter::successors(Some(error), |e| e.source()).map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
 impl From<DbError> for AppError {
@@ -40,7 +57,7 @@ impl From<DbError> for AppError {
                 tracing::warn!(error = %inner, "database unavailable");
                 AppError::Unavailable
             }
-            other => AppError::Internal(other.to_string()),
+            other => AppError::Internal(Box::new(other)),
         }
     }
 }
@@ -110,8 +127,8 @@ impl<'r> Responder<'r, 'static> for AppError {
             AppError::BadRequest(message) => render_with(Status::BadRequest, Some(message)),
             AppError::Busy(message) => render_with(Status::ServiceUnavailable, Some(message)),
             AppError::Unavailable => render(Status::ServiceUnavailable),
-            AppError::Internal(detail) => {
-                tracing::error!(%detail, "request failed");
+            AppError::Internal(error) => {
+                tracing::error!(error = %chain(&*error), "request failed");
                 render(Status::InternalServerError)
             }
         })
@@ -134,7 +151,7 @@ fn sign_in_first(request: &Request<'_>) -> rocket::response::Redirect {
         rocket::http::Method::Get => request.uri().to_string(),
         _ => "/".to_string(),
     };
-    rocket::response::Redirect::to(format!("/sign-in?next={}", super::encode(&next)))
+    rocket::response::Redirect::to(rocket::uri!(super::auth::sign_in_page(Some(next.as_str()))))
 }
 
 /// An admin who must set up two-factor sign-in first is sent to do so.

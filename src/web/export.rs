@@ -158,33 +158,34 @@ impl Csv {
         E: Into<AppError> + Send + 'static,
         S: Stream<Item = Result<R, E>> + Send + 'static,
     {
-        let internal = |e: &dyn std::fmt::Display| AppError::Internal(format!("could not write {filename}: {e}"));
+        let context = format!("could not write {filename}");
+        let internal = |e: Box<dyn std::error::Error + Send + Sync>| AppError::internal(context.clone(), e);
         let file = rocket::tokio::task::spawn_blocking(tempfile::tempfile)
             .await
-            .map_err(|e| internal(&e))?
-            .map_err(|e| internal(&e))?;
+            .map_err(|e| internal(Box::new(e)))?
+            .map_err(|e| internal(Box::new(e)))?;
         let mut out = BufWriter::with_capacity(256 * 1024, rocket::tokio::fs::File::from_std(file));
         let mut buffer = Vec::with_capacity(CHUNK * 100);
-        write_rows(&[header], &mut buffer).map_err(|e| internal(&e))?;
+        write_rows(&[header], &mut buffer).map_err(|e| internal(Box::new(e)))?;
         let mut chunks = Box::pin(records.chunks(CHUNK));
         while let Some(chunk) = chunks.next().await {
             let mut rows = Vec::with_capacity(chunk.len());
             for record in chunk {
                 rows.push(record.map_err(Into::into)?);
             }
-            write_rows(&rows, &mut buffer).map_err(|e| internal(&e))?;
-            out.write_all(&buffer).await.map_err(|e| internal(&e))?;
+            write_rows(&rows, &mut buffer).map_err(|e| internal(Box::new(e)))?;
+            out.write_all(&buffer).await.map_err(|e| internal(Box::new(e)))?;
             buffer.clear();
             // Rows may arrive faster than they are written: let pages run between chunks.
             rocket::tokio::task::yield_now().await;
         }
         // The query is done: its connection goes back to the pool now.
         drop(chunks);
-        out.write_all(&buffer).await.map_err(|e| internal(&e))?;
-        out.flush().await.map_err(|e| internal(&e))?;
+        out.write_all(&buffer).await.map_err(|e| internal(Box::new(e)))?;
+        out.flush().await.map_err(|e| internal(Box::new(e)))?;
         let mut file = out.into_inner();
-        let len = file.stream_position().await.map_err(|e| internal(&e))?;
-        file.rewind().await.map_err(|e| internal(&e))?;
+        let len = file.stream_position().await.map_err(|e| internal(Box::new(e)))?;
+        file.rewind().await.map_err(|e| internal(Box::new(e)))?;
         Ok(Csv { filename: filename.to_string(), file, len, slot, download_timeout: exports.download_timeout })
     }
 }
@@ -263,12 +264,6 @@ impl AsyncRead for Download {
     }
 }
 
-/// Cents as a plain decimal for spreadsheets: `123456` → `1234.56`.
-pub fn decimal(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", cents.unsigned_abs() / 100, cents.unsigned_abs() % 100)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,10 +297,11 @@ mod tests {
         struct Row {
             id: i64,
             name: String,
-            total: String,
+            total: crate::domain::Money,
         }
         let mut out = Vec::new();
-        write_rows(&[Row { id: -3, name: "=1+1".into(), total: decimal(-1250) }], &mut out).unwrap();
+        write_rows(&[Row { id: -3, name: "=1+1".into(), total: crate::domain::Money::from_cents(-1250) }], &mut out)
+            .unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "-3,'=1+1,-12.50\n");
     }
 }

@@ -1,110 +1,190 @@
 //! What a list page shows around its rows: sortable column headers, the
 //! count of matching rows, and links to the first, previous, next and last
-//! pages. Every link keeps the filters, so any view can be bookmarked.
+//! pages; and the query string every list reads: its own typed filters
+//! ([`Paged`]'s `filter`), then the [`Paging`]. Every link keeps the
+//! filters, so any view can be bookmarked; every link is written by `uri!`
+//! from the route it goes to.
 
-use rocket::FromForm;
+use std::fmt;
 
-use crate::db::listing::{Count, Cursor, Dir, Page, Position, Seek, SortColumn};
+use rocket::form::{self, DataField, FromForm, Options, ValueField};
+use rocket::http::uri::fmt::{Formatter, FromUriParam, Query, UriDisplay};
+use rocket::http::uri::Origin;
+use rocket::UriDisplayQuery;
 
-use super::encode;
+use crate::db::listing::{Count, Dir, Page, Position, Seek, SortColumn};
+
+/// Where a list is: its sort, and the page's edge. Every list's query
+/// string ends with these.
+#[derive(Debug, Default, Clone, PartialEq, Eq, FromForm, UriDisplayQuery)]
+pub struct Paging {
+    pub sort: Option<String>,
+    pub dir: Option<String>,
+    pub after: Option<String>,
+    pub before: Option<String>,
+    pub last: Option<String>,
+}
+
+impl Paging {
+    const FIELDS: [&'static str; 5] = ["sort", "dir", "after", "before", "last"];
+
+    /// The first page sorted by `key` in `dir`.
+    pub fn sorted(key: &str, dir: Dir) -> Paging {
+        Paging { sort: Some(key.to_string()), dir: Some(dir.as_str().to_string()), ..<Paging as Default>::default() }
+    }
+
+    /// The request as a [`Seek`] over `columns`, `rows` to a page.
+    pub fn seek(&self, columns: &[SortColumn], rows: i64) -> Seek {
+        let position = Position::from_query(self.after.as_deref(), self.before.as_deref(), self.last.is_some());
+        Seek::new(columns, self.sort.as_deref(), self.dir.as_deref(), position, rows)
+    }
+}
+
+/// A list's query string: its own filters `F` (each list's typed struct),
+/// then the [`Paging`], both unprefixed (`?q=ada&sort=name`).
+#[derive(Debug, Default, Clone)]
+pub struct Paged<F> {
+    pub filter: F,
+    pub paging: Paging,
+}
+
+impl<F> Paged<F> {
+    pub fn new(filter: F, paging: Paging) -> Paged<F> {
+        Paged { filter, paging }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r, F: FromForm<'r>> FromForm<'r> for Paged<F> {
+    type Context = (F::Context, <Paging as FromForm<'r>>::Context);
+
+    fn init(opts: Options) -> Self::Context {
+        (F::init(opts), Paging::init(opts))
+    }
+
+    fn push_value((filter, paging): &mut Self::Context, field: ValueField<'r>) {
+        if Paging::FIELDS.contains(&field.name.key_lossy().as_str()) {
+            Paging::push_value(paging, field);
+        } else {
+            F::push_value(filter, field);
+        }
+    }
+
+    async fn push_data((filter, _): &mut Self::Context, field: DataField<'r, '_>) {
+        F::push_data(filter, field).await;
+    }
+
+    fn finalize((filter, paging): Self::Context) -> form::Result<'r, Self> {
+        Ok(Paged { filter: F::finalize(filter)?, paging: Paging::finalize(paging)? })
+    }
+}
+
+impl<F: UriDisplay<Query>> UriDisplay<Query> for Paged<F> {
+    fn fmt(&self, f: &mut Formatter<'_, Query>) -> fmt::Result {
+        self.filter.fmt(f)?;
+        self.paging.fmt(f)
+    }
+}
+
+impl<F: UriDisplay<Query>> FromUriParam<Query, Paged<F>> for Paged<F> {
+    type Target = Paged<F>;
+    fn from_uri_param(paged: Paged<F>) -> Paged<F> {
+        paged
+    }
+}
+
+/// Writes the link to one view of a list: the same list and filters, sorted
+/// and positioned as the [`Paging`] says.
+type Link = Box<dyn Fn(Paging) -> Origin<'static> + Send + Sync>;
 
 pub struct ListState {
-    /// The list's path with its filters, e.g. `/users?q=ada`.
-    base: String,
+    link: Link,
     sort: &'static str,
     dir: Dir,
-    default_sort: &'static str,
-    pub count: Count,
+    /// `None` for a list that is not counted (counting would cost a query).
+    count: Option<Count>,
     noun: (&'static str, &'static str),
     pub first: Option<String>,
     pub prev: Option<String>,
     pub next: Option<String>,
     pub last: Option<String>,
-    /// Where the CSV export of this list is, when not at the list's path + `.csv`.
-    csv_path: Option<String>,
+    /// The CSV export of exactly this filtered and sorted list.
+    csv: String,
     /// The id of the page section the list sits in, for links that stay on it.
     anchor: Option<&'static str>,
 }
 
 impl ListState {
+    /// The state of a list shown as `page` of `seek`, whose links `link` writes.
     pub fn new<T>(
-        base: String,
         seek: &Seek,
-        default_sort: &'static str,
-        count: Count,
+        count: Option<Count>,
         noun: (&'static str, &'static str),
         page: &Page<T>,
+        link: impl Fn(Paging) -> Origin<'static> + Send + Sync + 'static,
     ) -> ListState {
-        let mut state = ListState {
-            base,
+        let count = match count {
+            Some(count) => Some(count.with_page(seek, page)),
+            // A single page that holds every match counts itself.
+            None if seek.position == Position::First && page.next.is_none() => {
+                Some(Count::Exact(page.rows.len() as i64))
+            }
+            None => None,
+        };
+        let sorted = Paging::sorted(seek.column.key, seek.dir);
+        let to = |paging: Paging| Some(link(paging).to_string());
+        let (first, prev) = match &page.prev {
+            Some(cursor) => (to(sorted.clone()), to(Paging { before: Some(cursor.to_param()), ..sorted.clone() })),
+            None => (None, None),
+        };
+        let (next, last) = match &page.next {
+            Some(cursor) => (
+                to(Paging { after: Some(cursor.to_param()), ..sorted.clone() }),
+                to(Paging { last: Some("1".into()), ..sorted.clone() }),
+            ),
+            None => (None, None),
+        };
+        ListState {
+            csv: link(sorted).to_string(),
+            link: Box::new(link),
             sort: seek.column.key,
             dir: seek.dir,
-            default_sort,
-            count: count.with_page(seek, page),
+            count,
             noun,
-            first: None,
-            prev: None,
-            next: None,
-            last: None,
-            csv_path: None,
+            first,
+            prev,
+            next,
+            last,
             anchor: None,
-        };
-        let at_start = page.prev.is_none();
-        let at_end = page.next.is_none();
-        if !at_start {
-            state.first = Some(state.href(""));
-            state.prev = page.prev.as_ref().map(|c| state.href(&format!("before={}", encode(&c.to_param()))));
         }
-        if !at_end {
-            state.next = page.next.as_ref().map(|c: &Cursor| state.href(&format!("after={}", encode(&c.to_param()))));
-            state.last = Some(state.href("last=1"));
-        }
-        state
     }
 
-    /// For a list that is one section of a bigger page: its CSV export lives
-    /// at `csv_path`, and its sort and page links come back to the section
-    /// `anchor` rather than to the top of the page.
-    pub fn section(mut self, csv_path: String, anchor: &'static str) -> ListState {
+    /// Where the CSV export of this list is: `csv` writes it for the list's sort.
+    pub fn csv(mut self, csv: impl FnOnce(Paging) -> Origin<'static>) -> ListState {
+        self.csv = csv(Paging::sorted(self.sort, self.dir)).to_string();
+        self
+    }
+
+    /// For a list that is one section of a bigger page: its sort and page
+    /// links come back to the section `anchor` rather than to the top.
+    pub fn section(mut self, anchor: &'static str) -> ListState {
         let fragment = format!("#{anchor}");
         for link in [&mut self.first, &mut self.prev, &mut self.next, &mut self.last].into_iter().flatten() {
             link.push_str(&fragment);
         }
-        self.csv_path = Some(csv_path);
         self.anchor = Some(anchor);
         self
-    }
-
-    /// A link to this list with the current sort and `extra` parameters.
-    fn href(&self, extra: &str) -> String {
-        let mut url = self.with_sort(self.sort, self.dir);
-        if !extra.is_empty() {
-            url.push('&');
-            url.push_str(extra);
-        }
-        url
-    }
-
-    fn with_sort(&self, key: &str, dir: Dir) -> String {
-        let sep = if self.base.ends_with('?') { "" } else { "&" };
-        format!("{}{sep}sort={key}&dir={}", self.base, dir.as_str())
-    }
-
-    /// A link for a column header or a sort choice: the list sorted by
-    /// `key` in `dir`, from the first page.
-    fn sort_link(&self, key: &str, dir: Dir) -> String {
-        let mut url = self.with_sort(key, dir);
-        if let Some(anchor) = self.anchor {
-            url.push('#');
-            url.push_str(anchor);
-        }
-        url
     }
 
     /// The header link for a column: flips the direction when already sorted by it.
     pub fn sort_href(&self, key: &str, default_dir: &str) -> String {
         let dir = if key == self.sort { self.dir.flip() } else { Dir::parse(Some(default_dir)).unwrap_or(Dir::Asc) };
-        self.sort_link(key, dir)
+        let mut url = (self.link)(Paging::sorted(key, dir)).to_string();
+        if let Some(anchor) = self.anchor {
+            url.push('#');
+            url.push_str(anchor);
+        }
+        url
     }
 
     pub fn sort_mark(&self, key: &str) -> &'static str {
@@ -123,51 +203,28 @@ impl ListState {
         }
     }
 
-    /// "1,234 customers" or "about 100,000 customers (estimated)".
+    /// "1,234 customers" or "about 100,000 customers (estimated)"; empty
+    /// for a list that is not counted.
     pub fn count_text(&self) -> String {
         let noun = |n: i64| if n == 1 { self.noun.0 } else { self.noun.1 };
         match self.count {
-            Count::Exact(n) => format!("{} {}", super::filters::format_count(n), noun(n)),
-            Count::Estimate(n) => format!("about {} {} (estimated)", super::filters::format_count(n), noun(n)),
+            Some(Count::Exact(n)) => format!("{} {}", super::filters::format_count(n), noun(n)),
+            Some(Count::Estimate(n)) => {
+                format!("about {} {} (estimated)", super::filters::format_count(n), noun(n))
+            }
+            None => String::new(),
         }
     }
 
     /// The CSV export of exactly this filtered and sorted list.
-    pub fn csv_href(&self) -> String {
-        let url = self.with_sort(self.sort, self.dir);
-        if let Some(path) = &self.csv_path {
-            let query = url.split_once('?').map(|(_, query)| query).unwrap_or("");
-            return format!("{path}?{query}");
-        }
-        match url.split_once('?') {
-            Some((path, query)) => format!("{path}.csv?{query}"),
-            None => format!("{url}.csv"),
-        }
-    }
-
-    /// Whether the list is sorted other than by default, for a "reset" link.
-    pub fn custom_sort(&self) -> bool {
-        self.sort != self.default_sort
+    pub fn csv_href(&self) -> &str {
+        &self.csv
     }
 }
 
-/// The query string the lists understand: search, filters, sort and position.
-#[derive(Debug, Default, FromForm)]
-pub struct ListQuery<'r> {
-    pub q: Option<&'r str>,
-    /// Customers: `yes` (has orders) or `no`.
-    pub has_orders: Option<&'r str>,
-    /// Customers: signed up from / until (YYYY-MM-DD).
-    pub joined_from: Option<&'r str>,
-    pub joined_to: Option<&'r str>,
-    /// Products: `in`, `low` or `out` of stock; `low` at or below `low_at`.
-    pub stock: Option<&'r str>,
-    pub low_at: Option<&'r str>,
-    pub sort: Option<&'r str>,
-    pub dir: Option<&'r str>,
-    pub after: Option<&'r str>,
-    pub before: Option<&'r str>,
-    pub last: Option<&'r str>,
+/// A search typed in a list's filters: trimmed, and at most 200 characters.
+pub fn search_text(raw: Option<&str>) -> String {
+    raw.unwrap_or("").trim().chars().take(200).collect()
 }
 
 /// A day that is not a YYYY-MM-DD date between 0001-01-01 and 9999-12-31.
@@ -190,23 +247,6 @@ pub fn parse_day(raw: Option<&str>) -> Result<Option<chrono::NaiveDate>, BadDay>
     match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         Ok(day) if chrono::Datelike::year(&day) >= 1 => Ok(Some(day)),
         _ => Err(BadDay),
-    }
-}
-
-impl ListQuery<'_> {
-    /// The search text, trimmed and bounded.
-    pub fn search(&self) -> String {
-        self.q.unwrap_or("").trim().chars().take(200).collect()
-    }
-
-    pub fn seek(&self, columns: &[SortColumn]) -> Seek {
-        self.seek_rows(columns, super::PAGE_SIZE)
-    }
-
-    /// [`Self::seek`] with pages of `rows` rows.
-    pub fn seek_rows(&self, columns: &[SortColumn], rows: i64) -> Seek {
-        let position = Position::from_query(self.after, self.before, self.last.is_some());
-        Seek::new(columns, self.sort, self.dir, position, rows)
     }
 }
 

@@ -63,28 +63,3 @@ pub fn changed_since_review(noun: &str, now: i64, confirmed: i64) -> String {
 pub fn query_id(raw: Option<&str>) -> Option<i64> {
     raw.and_then(|s| s.trim().parse::<i64>().ok()).filter(|id| *id > 0)
 }
-
-/// Percent-encodes a value for a query string.
-pub fn encode(value: &str) -> String {
-    rocket::http::RawStr::new(value).percent_encode().to_string()
-}
-
-/// Keyset pagination state for a list page sorted by descending id.
-pub struct Pager {
-    /// The list URL with its filters, ending in `?` or `&`, to append the cursor to.
-    pub base: String,
-    /// The `before` cursor that produced this page, if any.
-    pub current: Option<i64>,
-    /// The cursor for the following page, when there is one.
-    pub next: Option<i64>,
-}
-
-impl Pager {
-    /// Trims the extra look-ahead row and works out the next cursor.
-    pub fn split<T>(rows: &mut Vec<T>, base: String, current: Option<i64>, id: impl Fn(&T) -> i64) -> Pager {
-        let has_more = rows.len() as i64 > PAGE_SIZE;
-        rows.truncate(PAGE_SIZE as usize);
-        let next = if has_more { rows.last().map(&id) } else { None };
-        Pager { base, current, next }
-    }
-}

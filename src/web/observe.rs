@@ -1,6 +1,7 @@
-//! Request logs and metrics: every response is logged with its method, path,
-//! status, duration and a request id (also sent as `X-Request-Id`), and
-//! counted for `/metrics` in Prometheus' text format.
+//! What operators watch: every response is logged with its method, path,
+//! status, duration and a request id (also sent as `X-Request-Id`) and
+//! counted for `/metrics` in Prometheus' text format; `/healthz` says the
+//! process serves and `/readyz` that its database answers.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -171,6 +172,21 @@ fn metrics(access: Access, metrics: &State<Metrics>, db: &Db) -> Result<(Content
     ))
 }
 
+/// The process is up and serving.
+#[get("/healthz")]
+fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The database answers: ready to take traffic.
+#[get("/readyz")]
+async fn readyz(db: &Db) -> (Status, &'static str) {
+    match crate::db::ping(db).await {
+        Ok(()) => (Status::Ok, "ready"),
+        Err(_) => (Status::ServiceUnavailable, "database unavailable"),
+    }
+}
+
 pub fn routes() -> Vec<rocket::Route> {
-    routes![metrics]
+    routes![metrics, healthz, readyz]
 }

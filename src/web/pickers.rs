@@ -8,7 +8,6 @@ use rocket::{get, routes};
 use rocket_db_pools::Connection;
 use serde::Serialize;
 
-use super::filters::format_money;
 use super::AppError;
 use crate::db::staff::Staff;
 use crate::db::{products, users, Db};
@@ -42,7 +41,7 @@ async fn pick_customers(
                 id: u.id,
                 label: format!("{} ({})", u.name, u.email),
                 name: u.name,
-                detail: u.email,
+                detail: u.email.to_string(),
                 price_cents: None,
                 stock: None,
             })
@@ -61,13 +60,13 @@ async fn pick_products(
         found
             .into_iter()
             .map(|p| {
-                let detail = format!("{} · {} · {} in stock", p.sku, format_money(p.price_cents), p.stock);
+                let detail = format!("{} · {} · {} in stock", p.sku, p.price_cents, p.stock);
                 Pick {
                     id: p.id,
                     label: format!("{} · {detail}", p.name),
                     name: p.name,
                     detail,
-                    price_cents: Some(p.price_cents),
+                    price_cents: Some(p.price_cents.cents()),
                     stock: Some(p.stock),
                 }
             })

@@ -5,77 +5,106 @@ use askama::Template;
 use askama_web::WebTemplate;
 use futures::StreamExt;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, FromForm, State};
+use rocket::{get, post, routes, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
 use serde::Serialize;
 
 use crate::db::staff::Staff;
 
-use super::export::{decimal, Csv, Exports};
+use super::audit::Described as _;
+use super::export::{Csv, Exports};
 use super::filters::counted;
-use super::forms::{parse_count, parse_money, parse_text, parse_version, FieldErrors};
-use super::listing::{ListQuery, ListState};
+use super::forms::{parse_count, parse_version, FieldErrors};
+use super::listing::{search_text, ListState, Paged, Paging};
 use super::{
-    changed_since_review, done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS, SECTION_ROWS,
+    changed_since_review, done, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS,
 };
-use crate::db::listing::Count;
+use crate::db::listing::{self, Count, Listing};
 use crate::db::products::{self, BulkChange, BulkRow, Figures, Filter, NewProduct, Product, ProductRow, StockLevel};
-use crate::db::purchases::{self, Buyer, BUYER_SORTS};
+use crate::db::purchases::{Buyer, BuyersOf};
 use crate::db::reports::LOW_STOCK;
 use crate::db::{BulkError, BulkPreview, Db, DbError};
+use crate::domain::{parse_text, Email, Money, Sku};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "products/list.html")]
 struct ListPage {
     chrome: Chrome,
-    q: String,
     rows: Vec<ProductRow>,
     list: ListState,
     low_stock: i32,
-    /// The stock filter chosen: `in`, `low`, `out` or empty.
-    stock: String,
-    low_at: i32,
+    /// The filters as read.
+    query: ProductsQuery,
 }
 
-/// The products list's filters from its query string, and the list URL that keeps them.
-fn filter_of(query: &ListQuery<'_>) -> (Filter, String) {
-    let low_at = query
-        .low_at
-        .and_then(|s| s.trim().parse::<i32>().ok())
-        .filter(|n| (1..=1_000_000).contains(n))
-        .unwrap_or(LOW_STOCK);
-    let stock = match query.stock {
-        Some("in") => Some(StockLevel::InStock),
-        Some("low") => Some(StockLevel::Low(low_at)),
-        Some("out") => Some(StockLevel::Out),
-        _ => None,
-    };
-    let filter = Filter { q: query.search(), stock };
-    let level = match stock {
-        Some(StockLevel::InStock) => "in",
-        Some(StockLevel::Low(_)) => "low",
-        Some(StockLevel::Out) => "out",
-        None => "",
-    };
-    (filter.clone(), format!("/products?q={}&stock={level}&low_at={low_at}", encode(&filter.q)))
+/// The products list's filters, as typed in its query string.
+#[derive(Debug, Default, Clone, FromForm, UriDisplayQuery)]
+pub struct ProductsQuery {
+    /// Part of the name or SKU.
+    q: Option<String>,
+    /// `in`, `low` or `out` of stock; `low` at or below `low_at`.
+    stock: Option<String>,
+    low_at: Option<String>,
+}
+
+impl ProductsQuery {
+    fn parse(&self) -> Filter {
+        let stock = match self.stock.as_deref() {
+            Some("in") => Some(StockLevel::InStock),
+            Some("low") => Some(StockLevel::Low(self.low_at())),
+            Some("out") => Some(StockLevel::Out),
+            _ => None,
+        };
+        Filter { q: search_text(self.q.as_deref()), stock }
+    }
+
+    /// The query string that reads back as `filter`, for links that keep it.
+    fn of(filter: &Filter, low_at: i32) -> ProductsQuery {
+        let level = match filter.stock {
+            Some(StockLevel::InStock) => "in",
+            Some(StockLevel::Low(_)) => "low",
+            Some(StockLevel::Out) => "out",
+            None => "",
+        };
+        ProductsQuery { q: Some(filter.q.clone()), stock: Some(level.into()), low_at: Some(low_at.to_string()) }
+    }
+
+    fn q(&self) -> &str {
+        self.q.as_deref().unwrap_or("")
+    }
+
+    fn stock(&self) -> &str {
+        self.stock.as_deref().unwrap_or("")
+    }
+
+    /// "Running low" means at most this many in stock.
+    fn low_at(&self) -> i32 {
+        self.low_at
+            .as_deref()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+            .filter(|n| (1..=1_000_000).contains(n))
+            .unwrap_or(LOW_STOCK)
+    }
 }
 
 #[get("/products?<query..>")]
-async fn list(chrome: Chrome, mut db: Connection<Db>, query: ListQuery<'_>) -> Result<ListPage, AppError> {
-    let (filter, base) = filter_of(&query);
-    let seek = query.seek(&products::SORTS);
-    let page = products::search(&mut db, &filter, &seek).await?;
-    let count = products::count_matching(&mut db, &filter).await?;
-    let list = ListState::new(base, &seek, products::SORTS[0].key, count, ("product", "products"), &page);
-    let low_at = query.low_at.and_then(|s| s.trim().parse().ok()).filter(|n: &i32| *n >= 1).unwrap_or(LOW_STOCK);
+async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<ProductsQuery>) -> Result<ListPage, AppError> {
+    let filter = query.filter.parse();
+    let seek = query.paging.seek(products::List::SORTS, PAGE_SIZE);
+    let page = listing::search::<products::List>(&mut db, &filter, &seek).await?;
+    let count = listing::count_matching::<products::List>(&mut db, &filter).await?;
+    let kept = ProductsQuery::of(&filter, query.filter.low_at());
+    let csv = kept.clone();
+    let list = ListState::new(&seek, Some(count), ("product", "products"), &page, move |paging| {
+        uri!(list(Paged::new(kept.clone(), paging)))
+    })
+    .csv(|paging| uri!(export(Paged::new(csv, paging))));
     Ok(ListPage {
         chrome: chrome.on("products"),
-        q: filter.q,
         rows: page.rows,
         list,
         low_stock: LOW_STOCK,
-        stock: query.stock.unwrap_or("").to_string(),
-        low_at,
+        query: ProductsQuery { q: Some(filter.q), ..query.filter },
     })
 }
 
@@ -84,23 +113,27 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, query: ListQuery<'_>) -> R
 struct ProductCsv {
     id: i64,
     name: String,
-    sku: String,
-    price: String,
+    sku: Sku,
+    price: Money,
     stock: i32,
     units_sold: i64,
 }
 
 #[get("/products.csv?<query..>")]
-async fn export(_signed_in: Staff, db: &Db, exports: &State<Exports>, query: ListQuery<'_>) -> Result<Csv, AppError> {
-    let (filter, _) = filter_of(&query);
-    let seek = query.seek(&products::SORTS).from_start();
+async fn export(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    query: Paged<ProductsQuery>,
+) -> Result<Csv, AppError> {
+    let seek = query.paging.seek(products::List::SORTS, PAGE_SIZE).from_start();
     let slot = exports.slot().await?;
-    let rows = products::export(db.conn().await?, filter, seek).map(|row| {
+    let rows = listing::export::<products::List>(db.conn().await?, query.filter.parse(), seek).map(|row| {
         row.map(|p| ProductCsv {
             id: p.id,
             name: p.name,
             sku: p.sku,
-            price: decimal(p.price_cents),
+            price: p.price_cents,
             stock: p.stock,
             units_sold: p.units_sold,
         })
@@ -121,21 +154,17 @@ struct ShowPage {
     history: Vec<crate::db::audit::Entry>,
 }
 
-#[get("/products/<id>?<query..>")]
-async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64, query: ListQuery<'_>) -> Result<ShowPage, AppError> {
+#[get("/products/<id>?<paging..>")]
+async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64, paging: Option<Paging>) -> Result<ShowPage, AppError> {
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let figures = products::figures(&mut db, id).await?;
-    let seek = query.seek_rows(&BUYER_SORTS, SECTION_ROWS);
-    let page = purchases::buyers(&mut db, id, &seek).await?;
-    let list = ListState::new(
-        format!("/products/{id}?"),
-        &seek,
-        BUYER_SORTS[0].key,
-        Count::Exact(figures.customer_count),
-        ("customer", "customers"),
-        &page,
-    )
-    .section(format!("/products/{id}/buyers.csv"), "bought-by");
+    let seek = paging.unwrap_or_default().seek(BuyersOf::SORTS, SECTION_ROWS);
+    let page = listing::search::<BuyersOf>(&mut db, &id, &seek).await?;
+    let count = Some(Count::Exact(figures.customer_count));
+    let list =
+        ListState::new(&seek, count, ("customer", "customers"), &page, move |paging| uri!(show(id, Some(paging))))
+            .csv(|paging| uri!(buyers_export(id, Some(paging))))
+            .section("bought-by");
     let history = crate::db::audit::history(&mut db, &["product"], id, HISTORY_ROWS).await?;
     Ok(ShowPage {
         chrome: chrome.on("products"),
@@ -165,32 +194,32 @@ impl ShowPage {
 struct BuyerCsv {
     customer_id: i64,
     name: String,
-    email: String,
+    email: Email,
     units: i64,
-    spend: String,
+    spend: Money,
     orders: i64,
     last_bought: String,
 }
 
-#[get("/products/<id>/buyers.csv?<query..>")]
+#[get("/products/<id>/buyers.csv?<paging..>")]
 async fn buyers_export(
     _signed_in: Staff,
     db: &Db,
     exports: &State<Exports>,
     id: i64,
-    query: ListQuery<'_>,
+    paging: Option<Paging>,
 ) -> Result<Csv, AppError> {
     let mut conn = db.conn().await?;
     products::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
     let slot = exports.slot().await?;
-    let seek = query.seek(&BUYER_SORTS).from_start();
-    let rows = purchases::export_buyers(conn, id, seek).map(|row| {
+    let seek = paging.unwrap_or_default().seek(BuyersOf::SORTS, PAGE_SIZE).from_start();
+    let rows = listing::export::<BuyersOf>(conn, id, seek).map(|row| {
         row.map(|b| BuyerCsv {
             customer_id: b.user_id,
             name: b.name,
             email: b.email,
             units: b.units,
-            spend: decimal(b.spend_cents),
+            spend: b.spend_cents,
             orders: b.order_count,
             last_bought: b.last_bought_at.to_rfc3339(),
         })
@@ -218,8 +247,8 @@ impl ProductForm {
     fn from_product(p: &Product) -> ProductForm {
         ProductForm {
             name: p.name.clone(),
-            sku: p.sku.clone(),
-            price: format!("{}.{:02}", p.price_cents / 100, p.price_cents % 100),
+            sku: p.sku.to_string(),
+            price: p.price_cents.decimal(),
             stock: p.stock.to_string(),
             version: p.version.to_string(),
         }
@@ -228,17 +257,8 @@ impl ProductForm {
     fn validate(&self) -> Result<NewProduct, FieldErrors> {
         let mut errors = FieldErrors::default();
         let name = parse_text(&self.name, 200, "a product name").map_err(|e| errors.add("name", e)).ok();
-        let sku = parse_text(&self.sku, 64, "a SKU")
-            .and_then(|s| {
-                if s.chars().any(char::is_whitespace) {
-                    Err("A SKU can't contain spaces.".to_string())
-                } else {
-                    Ok(s)
-                }
-            })
-            .map_err(|e| errors.add("sku", e))
-            .ok();
-        let price_cents = parse_money(&self.price).map_err(|e| errors.add("price", e)).ok();
+        let sku = Sku::parse(&self.sku).map_err(|e| errors.add("sku", e)).ok();
+        let price_cents = Money::parse(&self.price).map_err(|e| errors.add("price", e)).ok();
         let stock = parse_count(&self.stock, 0, "stock").map_err(|e| errors.add("stock", e)).ok();
         match (name, sku, price_cents, stock) {
             (Some(name), Some(sku), Some(price_cents), Some(stock)) => Ok(NewProduct { name, sku, price_cents, stock }),
@@ -420,7 +440,7 @@ pub fn routes() -> Vec<rocket::Route> {
 
 /// A bulk change on the products list: price or stock by a percentage, on
 /// the ticked products or all matching the list's search and filters.
-#[derive(Debug, Default, Clone, FromForm)]
+#[derive(Debug, Default, Clone, FromForm, UriDisplayQuery)]
 pub struct BulkForm {
     /// `price` or `stock`.
     #[field(default = String::new())]
@@ -432,11 +452,10 @@ pub struct BulkForm {
     scope: String,
     ids: Vec<String>,
     /// How many products the confirmation page promised to change.
-    #[field(default = String::new())]
-    confirmed: String,
+    confirmed: Option<String>,
     /// The fingerprint of the products the confirmation page showed.
-    #[field(default = String::new())]
-    token: String,
+    token: Option<String>,
+    /// The products list's filters.
     #[field(default = String::new())]
     q: String,
     #[field(default = String::new())]
@@ -469,14 +488,16 @@ impl BulkForm {
         (self.scope != "all").then(|| self.ids.iter().filter_map(|id| super::query_id(Some(id))).collect())
     }
 
+    /// The products list's filters, and the list they came from.
     fn filter(&self) -> (Filter, String) {
-        let query = ListQuery {
-            q: Some(&self.q),
-            stock: Some(&self.stock),
-            low_at: Some(&self.low_at),
-            ..ListQuery::default()
+        let query = ProductsQuery {
+            q: Some(self.q.clone()),
+            stock: Some(self.stock.clone()),
+            low_at: Some(self.low_at.clone()),
         };
-        filter_of(&query)
+        let filter = query.parse();
+        let kept = ProductsQuery::of(&filter, query.low_at());
+        (filter, uri!(list(Paged::new(kept, Paging::default()))).to_string())
     }
 
     fn describe(&self) -> String {
@@ -493,16 +514,22 @@ impl BulkForm {
     }
 
     /// The confirmation page for this same change and selection.
-    fn review_url(&self, back: &str) -> String {
-        let ids = self.ids().unwrap_or_default().into_iter().map(|id| format!("&ids={id}"));
-        format!(
-            "/products/bulk?change={}&percent={}&scope={}{}&{}",
-            encode(&self.change),
-            encode(&self.percent),
-            encode(&self.scope),
-            ids.collect::<String>(),
-            back.trim_start_matches("/products?")
-        )
+    fn review_url(&self) -> String {
+        let (filter, _) = self.filter();
+        let kept = ProductsQuery::of(
+            &filter,
+            ProductsQuery { low_at: Some(self.low_at.clone()), ..Default::default() }.low_at(),
+        );
+        let review = BulkForm {
+            ids: self.ids().unwrap_or_default().iter().map(i64::to_string).collect(),
+            confirmed: None,
+            token: None,
+            q: kept.q.unwrap_or_default(),
+            stock: kept.stock.unwrap_or_default(),
+            low_at: kept.low_at.unwrap_or_default(),
+            ..self.clone()
+        };
+        uri!(bulk_confirm(review)).to_string()
     }
 }
 
@@ -550,16 +577,27 @@ async fn bulk_apply(_signed_in: Staff, db: &Db, form: AdminForm<BulkForm>) -> Re
     let actor = form.actor();
     let form = form.form;
     let (filter, back) = form.filter();
-    let (Ok(change), Ok(confirmed)) = (form.change(), form.confirmed.trim().parse::<i64>()) else {
-        return Ok(refused(form.review_url(&back), "Nothing was changed: review the change and confirm it here."));
+    let (Ok(change), Some(confirmed)) =
+        (form.change(), form.confirmed.as_deref().and_then(|c| c.trim().parse::<i64>().ok()))
+    else {
+        return Ok(refused(form.review_url(), "Nothing was changed: review the change and confirm it here."));
     };
     let ids = form.ids();
-    match products::bulk_apply(&mut db, actor, &filter, ids.as_deref(), (confirmed, &form.token), change).await {
+    match products::bulk_apply(
+        &mut db,
+        actor,
+        &filter,
+        ids.as_deref(),
+        (confirmed, form.token.as_deref().unwrap_or("")),
+        change,
+    )
+    .await
+    {
         Ok(changed) => {
             Ok(done(back, format!("{}: {} changed.", form.describe(), counted(changed as i64, "product", "products"))))
         }
         Err(BulkError::Changed { now, confirmed }) => {
-            Ok(refused(form.review_url(&back), changed_since_review("products", now, confirmed)))
+            Ok(refused(form.review_url(), changed_since_review("products", now, confirmed)))
         }
         Err(BulkError::OutOfStock(_)) => Ok(refused(back, "Nothing was changed.")),
         Err(BulkError::Db(e)) => Err(e.into()),

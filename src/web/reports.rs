@@ -10,11 +10,12 @@ use rocket::{get, routes, State};
 use rocket_db_pools::Connection;
 use serde::Serialize;
 
-use super::export::{decimal, Csv, Exports};
+use super::export::{Csv, Exports};
 use super::{filters, AppError, Chrome};
 use crate::db::reports::{self, CustomerFigures, Month, ProductFigures, ReportTotals, TIE_COUNT_LIMIT};
 use crate::db::staff::Staff;
 use crate::db::Db;
+use crate::domain::{Email, Money, Sku};
 
 /// Rows shown in each report.
 const REPORT_ROWS: i64 = 10;
@@ -81,9 +82,9 @@ struct CustomerCsv {
     rank: i64,
     customer_id: i64,
     name: String,
-    email: String,
+    email: Email,
     orders: i64,
-    revenue: String,
+    revenue: Money,
 }
 
 async fn customers_csv(filename: &str, db: &Db, exports: &Exports, by_revenue: bool) -> Result<Csv, AppError> {
@@ -95,7 +96,7 @@ async fn customers_csv(filename: &str, db: &Db, exports: &Exports, by_revenue: b
             name: c.name,
             email: c.email,
             orders: c.order_count,
-            revenue: decimal(c.revenue_cents),
+            revenue: c.revenue_cents,
         })
     });
     Csv::spool(exports, slot, filename, &["rank", "customer_id", "name", "email", "orders", "revenue"], rows).await
@@ -116,9 +117,9 @@ struct ProductCsv {
     rank: i64,
     product_id: i64,
     name: String,
-    sku: String,
+    sku: Sku,
     units_sold: i64,
-    revenue: String,
+    revenue: Money,
 }
 
 #[get("/reports/best-sellers.csv")]
@@ -131,7 +132,7 @@ async fn best_sellers_csv(_signed_in: Staff, db: &Db, exports: &State<Exports>) 
             name: p.name,
             sku: p.sku,
             units_sold: p.units_sold,
-            revenue: decimal(p.revenue_cents),
+            revenue: p.revenue_cents,
         })
     });
     let header = &["rank", "product_id", "name", "sku", "units_sold", "revenue"];
@@ -142,7 +143,7 @@ async fn best_sellers_csv(_signed_in: Staff, db: &Db, exports: &State<Exports>) 
 struct MonthCsv {
     month: String,
     orders: i64,
-    revenue: String,
+    revenue: Money,
 }
 
 #[get("/reports/revenue-by-month.csv")]
@@ -153,7 +154,7 @@ async fn months_csv(_signed_in: Staff, db: &Db, exports: &State<Exports>) -> Res
         Ok::<_, AppError>(MonthCsv {
             month: m.month.format("%Y-%m").to_string(),
             orders: m.order_count,
-            revenue: decimal(m.revenue_cents),
+            revenue: m.revenue_cents,
         })
     }));
     Csv::spool(exports, slot, "revenue-by-month.csv", &["month", "orders", "revenue"], rows).await

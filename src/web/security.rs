@@ -21,7 +21,10 @@ pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), geolocation=(
 /// Rocket's flash cookie, which Rocket itself sets without `HttpOnly`.
 const FLASH_COOKIE: &str = "_flash";
 
-pub struct SecurityHeaders;
+pub struct SecurityHeaders {
+    /// Whether cookies are sent only over HTTPS (`[default.auth] secure_cookies`).
+    pub secure_cookies: bool,
+}
 
 #[rocket::async_trait]
 impl Fairing for SecurityHeaders {
@@ -41,18 +44,17 @@ impl Fairing for SecurityHeaders {
         if !request.uri().path().starts_with("/static/") {
             response.set_header(Header::new("Cache-Control", "no-store"));
         }
-        harden_flash_cookie(request, response);
+        harden_flash_cookie(response, self.secure_cookies);
     }
 }
 
 /// Rewrites Rocket's flash cookie with the attributes our own cookies carry:
 /// `HttpOnly` (no script reads it), `SameSite=Lax`, and `Secure` when configured.
-fn harden_flash_cookie(request: &Request<'_>, response: &mut Response<'_>) {
+fn harden_flash_cookie(response: &mut Response<'_>, secure: bool) {
     let cookies: Vec<String> = response.headers().get("Set-Cookie").map(str::to_string).collect();
     if !cookies.iter().any(|c| c.starts_with(&format!("{FLASH_COOKIE}="))) {
         return;
     }
-    let secure = request.rocket().state::<super::auth::AuthConfig>().is_some_and(|c| c.secure_cookies);
     response.remove_header("Set-Cookie");
     for raw in cookies {
         let value = match Cookie::parse(raw.clone()) {

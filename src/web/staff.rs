@@ -8,10 +8,11 @@ use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm};
 use rocket_db_pools::Connection;
 
-use super::forms::{parse_text, FieldErrors};
+use super::forms::FieldErrors;
 use super::{done, filters, refused, AdminForm, AppError, Chrome};
 use crate::db::staff::{self, Change, ChangeError, NewStaff, Role, Staff};
 use crate::db::{Db, DbError};
+use crate::domain::{parse_text, Email};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "staff/list.html")]
@@ -53,7 +54,7 @@ async fn create(chrome: Chrome, db: &Db, form: AdminForm<NewStaffForm>) -> super
     let actor = form.actor();
     let mut form = form.form;
     let mut errors = FieldErrors::default();
-    let email = super::users::parse_email(&form.email).map_err(|e| errors.add("email", e)).ok();
+    let email = Email::parse(&form.email).map_err(|e| errors.add("email", e)).ok();
     let name = parse_text(&form.display_name, 200, "a name").map_err(|e| errors.add("display_name", e)).ok();
     let role = Role::parse(form.role.trim());
     if role.is_none() {
@@ -63,7 +64,9 @@ async fn create(chrome: Chrome, db: &Db, form: AdminForm<NewStaffForm>) -> super
         errors.add("password", e);
     }
     if let (Some(email), Some(display_name), Some(role), true) = (email, name, role, errors.is_empty()) {
-        let password_hash = crate::passwords::hash_async(form.password.clone()).await.map_err(AppError::Internal)?;
+        let password_hash = crate::passwords::hash_async(form.password.clone())
+            .await
+            .map_err(|e| AppError::internal("hashing a password", e))?;
         match staff::create(&mut db, actor, &NewStaff { email, display_name, role, password_hash }).await {
             Ok(_) => return Ok(Ok(done("/staff".into(), format!("{} can now sign in.", form.display_name.trim())))),
             Err(DbError::Constraint { constraint }) if constraint == "staff_email_key" => {
@@ -132,7 +135,9 @@ async fn change(
                 return own_password(db, jar, config, &address.to_string(), &target, current, new).await;
             }
             Change::Password(
-                crate::passwords::hash_async(form.form.password.clone()).await.map_err(AppError::Internal)?,
+                crate::passwords::hash_async(form.form.password.clone())
+                    .await
+                    .map_err(|e| AppError::internal("hashing a password", e))?,
             )
         }
         "reset_two_factor" if is_self => {

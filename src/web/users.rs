@@ -5,75 +5,107 @@ use askama::Template;
 use askama_web::WebTemplate;
 use futures::StreamExt;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, FromForm, State};
+use rocket::{get, post, routes, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
 use serde::Serialize;
 
 use crate::db::staff::Staff;
 
-use super::export::{decimal, Csv, Exports};
-use super::forms::{parse_text, parse_version, FieldErrors};
-use super::listing::{parse_day, ListQuery, ListState};
-use super::{done, encode, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS, SECTION_ROWS};
-use crate::db::listing::{Count, Position, Seek};
+use super::audit::Described as _;
+use super::export::{Csv, Exports};
+use super::forms::{parse_version, FieldErrors};
+use super::listing::{parse_day, search_text, ListState, Paged, Paging};
+use super::{done, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
+use crate::db::listing::{self, Count, Dir, Listing};
 use crate::db::orders::{self, OrderRow};
-use crate::db::purchases::{self, Bought, BOUGHT_SORTS};
+use crate::db::purchases::{Bought, BoughtBy};
 use crate::db::users::{self, Figures, Filter, NewUser, User, UserRow};
 use crate::db::{Db, DbError};
+use crate::domain::{parse_text, Email, Money, Sku};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "users/list.html")]
 struct ListPage {
     chrome: Chrome,
-    q: String,
+    query: UsersQuery,
     rows: Vec<UserRow>,
     list: ListState,
-    has_orders: String,
-    joined_from: String,
-    joined_to: String,
     date_error: Option<&'static str>,
 }
 
-/// The customers list's filters from its query string, whether a date could
-/// not be read, and the list URL that keeps them.
-fn filter_of(query: &ListQuery<'_>) -> (Filter, bool, String) {
-    let (from, to) = (parse_day(query.joined_from), parse_day(query.joined_to));
-    let filter = Filter {
-        q: query.search(),
-        has_orders: match query.has_orders {
-            Some("yes") => Some(true),
-            Some("no") => Some(false),
-            _ => None,
-        },
-        joined_from: from.ok().flatten(),
-        joined_to: to.ok().flatten(),
-    };
-    let base = format!(
-        "/users?q={}&has_orders={}&joined_from={}&joined_to={}",
-        encode(&filter.q),
-        filter.has_orders.map(|h| if h { "yes" } else { "no" }).unwrap_or(""),
-        filter.joined_from.map(|d| d.to_string()).unwrap_or_default(),
-        filter.joined_to.map(|d| d.to_string()).unwrap_or_default()
-    );
-    (filter, from.is_err() || to.is_err(), base)
+/// The customers list's filters, as typed in its query string.
+#[derive(Debug, Default, Clone, FromForm, UriDisplayQuery)]
+pub struct UsersQuery {
+    /// Part of the name or email.
+    q: Option<String>,
+    /// `yes` (has orders) or `no`.
+    has_orders: Option<String>,
+    /// Signed up from / until (YYYY-MM-DD).
+    joined_from: Option<String>,
+    joined_to: Option<String>,
+}
+
+impl UsersQuery {
+    /// The filter, and whether a date could not be read.
+    fn parse(&self) -> (Filter, bool) {
+        let (from, to) = (parse_day(self.joined_from.as_deref()), parse_day(self.joined_to.as_deref()));
+        let filter = Filter {
+            q: search_text(self.q.as_deref()),
+            has_orders: match self.has_orders.as_deref() {
+                Some("yes") => Some(true),
+                Some("no") => Some(false),
+                _ => None,
+            },
+            joined_from: from.ok().flatten(),
+            joined_to: to.ok().flatten(),
+        };
+        (filter, from.is_err() || to.is_err())
+    }
+
+    /// The query string that reads back as `filter`, for links that keep it.
+    fn of(filter: &Filter) -> UsersQuery {
+        UsersQuery {
+            q: Some(filter.q.clone()),
+            has_orders: Some(filter.has_orders.map(|h| if h { "yes" } else { "no" }).unwrap_or("").into()),
+            joined_from: Some(filter.joined_from.map(|d| d.to_string()).unwrap_or_default()),
+            joined_to: Some(filter.joined_to.map(|d| d.to_string()).unwrap_or_default()),
+        }
+    }
+
+    fn q(&self) -> &str {
+        self.q.as_deref().unwrap_or("")
+    }
+
+    fn has_orders(&self) -> &str {
+        self.has_orders.as_deref().unwrap_or("")
+    }
+
+    fn joined_from(&self) -> &str {
+        self.joined_from.as_deref().unwrap_or("").trim()
+    }
+
+    fn joined_to(&self) -> &str {
+        self.joined_to.as_deref().unwrap_or("").trim()
+    }
 }
 
 #[get("/users?<query..>")]
-async fn list(chrome: Chrome, mut db: Connection<Db>, query: ListQuery<'_>) -> Result<ListPage, AppError> {
-    let (filter, bad_date, base) = filter_of(&query);
-    let seek = query.seek(&users::SORTS);
-    let page = users::search(&mut db, &filter, &seek).await?;
-    let count = users::count_matching(&mut db, &filter).await?;
-    let list = ListState::new(base, &seek, users::SORTS[0].key, count, ("customer", "customers"), &page);
+async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<UsersQuery>) -> Result<ListPage, AppError> {
+    let (filter, bad_date) = query.filter.parse();
+    let seek = query.paging.seek(users::List::SORTS, PAGE_SIZE);
+    let page = listing::search::<users::List>(&mut db, &filter, &seek).await?;
+    let count = listing::count_matching::<users::List>(&mut db, &filter).await?;
+    let (kept, csv) = (UsersQuery::of(&filter), UsersQuery::of(&filter));
+    let list = ListState::new(&seek, Some(count), ("customer", "customers"), &page, move |paging| {
+        uri!(list(Paged::new(kept.clone(), paging)))
+    })
+    .csv(|paging| uri!(export(Paged::new(csv, paging))));
     Ok(ListPage {
         chrome: chrome.on("users"),
         rows: page.rows,
         list,
-        has_orders: query.has_orders.unwrap_or("").to_string(),
-        joined_from: query.joined_from.unwrap_or("").trim().to_string(),
-        joined_to: query.joined_to.unwrap_or("").trim().to_string(),
         date_error: bad_date.then_some("Enter dates as YYYY-MM-DD."),
-        q: filter.q,
+        query: UsersQuery { q: Some(filter.q), ..query.filter },
     })
 }
 
@@ -82,30 +114,35 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, query: ListQuery<'_>) -> R
 struct UserCsv {
     id: i64,
     name: String,
-    email: String,
+    email: Email,
     customer_since: String,
     orders: i64,
-    revenue: String,
+    revenue: Money,
 }
 
 #[get("/users.csv?<query..>")]
-async fn export(_signed_in: Staff, db: &Db, exports: &State<Exports>, query: ListQuery<'_>) -> Result<Csv, AppError> {
-    let (filter, bad_date, _) = filter_of(&query);
+async fn export(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    query: Paged<UsersQuery>,
+) -> Result<Csv, AppError> {
+    let (filter, bad_date) = query.filter.parse();
     if bad_date {
         return Err(AppError::BadRequest(
             "The customers were not exported: enter dates as YYYY-MM-DD (from 0001-01-01).".into(),
         ));
     }
-    let seek = query.seek(&users::SORTS).from_start();
+    let seek = query.paging.seek(users::List::SORTS, PAGE_SIZE).from_start();
     let slot = exports.slot().await?;
-    let rows = users::export(db.conn().await?, filter, seek).map(|row| {
+    let rows = listing::export::<users::List>(db.conn().await?, filter, seek).map(|row| {
         row.map(|u| UserCsv {
             id: u.id,
             name: u.name,
             email: u.email,
             customer_since: u.created_at.to_rfc3339(),
             orders: u.order_count,
-            revenue: decimal(u.revenue_cents),
+            revenue: u.revenue_cents,
         })
     });
     Csv::spool(exports, slot, "customers.csv", &["id", "name", "email", "customer_since", "orders", "revenue"], rows)
@@ -126,23 +163,19 @@ struct ShowPage {
     history: Vec<crate::db::audit::Entry>,
 }
 
-#[get("/users/<id>?<query..>")]
-async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64, query: ListQuery<'_>) -> Result<ShowPage, AppError> {
+#[get("/users/<id>?<paging..>")]
+async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64, paging: Option<Paging>) -> Result<ShowPage, AppError> {
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let figures = users::figures(&mut db, id).await?;
-    let latest = Seek::new(&orders::SORTS, Some("placed"), Some("desc"), Position::First, SECTION_ROWS / 2);
-    let orders = orders::search(&mut db, &orders::Filter { user_id: Some(id), ..Default::default() }, &latest).await?;
-    let seek = query.seek_rows(&BOUGHT_SORTS, SECTION_ROWS);
-    let page = purchases::bought(&mut db, id, &seek).await?;
-    let list = ListState::new(
-        format!("/users/{id}?"),
-        &seek,
-        BOUGHT_SORTS[0].key,
-        Count::Exact(figures.product_count),
-        ("product", "products"),
-        &page,
-    )
-    .section(format!("/users/{id}/products.csv"), "products-bought");
+    let latest = Paging::sorted("placed", Dir::Desc).seek(orders::List::SORTS, SECTION_ROWS / 2);
+    let theirs = orders::Filter { user_id: Some(id), ..Default::default() };
+    let orders = listing::search::<orders::List>(&mut db, &theirs, &latest).await?;
+    let seek = paging.unwrap_or_default().seek(BoughtBy::SORTS, SECTION_ROWS);
+    let page = listing::search::<BoughtBy>(&mut db, &id, &seek).await?;
+    let count = Some(Count::Exact(figures.product_count));
+    let list = ListState::new(&seek, count, ("product", "products"), &page, move |paging| uri!(show(id, Some(paging))))
+        .csv(|paging| uri!(products_export(id, Some(paging))))
+        .section("products-bought");
     let history = crate::db::audit::history(&mut db, &["user"], id, HISTORY_ROWS).await?;
     Ok(ShowPage { chrome: chrome.on("users"), user, figures, orders: orders.rows, products: page.rows, list, history })
 }
@@ -159,32 +192,32 @@ impl ShowPage {
 struct BoughtCsv {
     product_id: i64,
     name: String,
-    sku: String,
+    sku: Sku,
     units: i64,
-    spend: String,
+    spend: Money,
     orders: i64,
     last_bought: String,
 }
 
-#[get("/users/<id>/products.csv?<query..>")]
+#[get("/users/<id>/products.csv?<paging..>")]
 async fn products_export(
     _signed_in: Staff,
     db: &Db,
     exports: &State<Exports>,
     id: i64,
-    query: ListQuery<'_>,
+    paging: Option<Paging>,
 ) -> Result<Csv, AppError> {
     let mut conn = db.conn().await?;
     users::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
     let slot = exports.slot().await?;
-    let seek = query.seek(&BOUGHT_SORTS).from_start();
-    let rows = purchases::export_bought(conn, id, seek).map(|row| {
+    let seek = paging.unwrap_or_default().seek(BoughtBy::SORTS, PAGE_SIZE).from_start();
+    let rows = listing::export::<BoughtBy>(conn, id, seek).map(|row| {
         row.map(|b| BoughtCsv {
             product_id: b.product_id,
             name: b.name,
             sku: b.sku,
             units: b.units,
-            spend: decimal(b.spend_cents),
+            spend: b.spend_cents,
             orders: b.order_count,
             last_bought: b.last_bought_at.to_rfc3339(),
         })
@@ -206,37 +239,18 @@ pub struct UserForm {
 
 impl UserForm {
     fn from_user(u: &User) -> UserForm {
-        UserForm { name: u.name.clone(), email: u.email.clone(), version: u.version.to_string() }
+        UserForm { name: u.name.clone(), email: u.email.to_string(), version: u.version.to_string() }
     }
 
     fn validate(&self) -> Result<NewUser, FieldErrors> {
         let mut errors = FieldErrors::default();
         let name = parse_text(&self.name, 200, "a name").map_err(|e| errors.add("name", e)).ok();
-        let email = parse_email(&self.email).map_err(|e| errors.add("email", e)).ok();
+        let email = Email::parse(&self.email).map_err(|e| errors.add("email", e)).ok();
         match (name, email) {
             (Some(name), Some(email)) if errors.is_empty() => Ok(NewUser { name, email }),
             _ => Err(errors),
         }
     }
-}
-
-pub fn parse_email(raw: &str) -> Result<String, &'static str> {
-    let email = raw.trim();
-    if email.is_empty() {
-        return Err("Enter an email address.");
-    }
-    if email.len() > 254 {
-        return Err("That email address is too long.");
-    }
-    let valid = email_address::EmailAddress::parse_with_options(
-        email,
-        email_address::Options::default().with_required_tld().without_display_text(),
-    )
-    .is_ok();
-    if !valid || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("Enter a valid email address, like name@example.com.");
-    }
-    Ok(email.to_string())
 }
 
 #[derive(Template, WebTemplate)]

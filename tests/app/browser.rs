@@ -425,7 +425,7 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
         .fetch_one(&app.pool)
         .await
         .expect("prices");
-    let expected_total = shopdesk::web::filters::format_money(prices.0 + 2 * prices.1);
+    let expected_total = shopdesk::domain::Money::from_cents(prices.0 + 2 * prices.1).to_string();
     assert_eq!(s.text_of("#order-total").await, expected_total, "the running total");
     assert_eq!(s.text_of("#order-items").await, "3 items");
     assert!(s.text_of(".order-line:nth-child(2) .picker-note").await.contains("in stock"));

@@ -316,3 +316,25 @@ async fn pages_stay_the_same_size_however_many_orders_are_behind_them() {
          product page {product_1} (1 buyer), {product_2k} (2,001 buyers)"
     );
 }
+
+/// The pickers plan every search afresh with its pattern (a plan cached for
+/// a common pattern can be slow for a rare one), so they leave no prepared
+/// statement on the connection, where a fixed lookup leaves one to reuse.
+#[rocket::async_test]
+async fn pickers_are_planned_for_each_search() {
+    let app = TestApp::new().await;
+    let ada = app.customer("Ada Lovelace", "ada@example.com").await;
+    app.product("Mug", "MUG-1", 1200, 5).await;
+    let mut conn = app.pool.acquire().await.expect("a connection");
+    for _ in 0..6 {
+        assert_eq!(shopdesk::db::users::pick(&mut conn, "ada").await.expect("picks").len(), 1);
+        assert_eq!(shopdesk::db::products::pick(&mut conn, "mug").await.expect("picks").len(), 1);
+    }
+    assert!(shopdesk::db::users::choice(&mut conn, ada).await.expect("finds").is_some());
+    let kept: Vec<String> = sqlx::query_scalar("SELECT statement FROM pg_prepared_statements")
+        .fetch_all(&mut *conn)
+        .await
+        .expect("reads prepared statements");
+    assert!(kept.iter().any(|s| s.contains("FROM users WHERE id = $1")), "{kept:#?}");
+    assert!(!kept.iter().any(|s| s.contains("ILIKE")), "{kept:#?}");
+}

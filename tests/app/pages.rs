@@ -251,6 +251,7 @@ async fn a_shared_first_place_is_shown_as_shared_and_shares_are_of_the_whole() {
     let ranks: Vec<&str> =
         revenue.split("<td class=\"rank\">").skip(1).map(|cell| &cell[..cell.find('<').unwrap()]).collect();
     assert_eq!(ranks, ["1", "2", "3", "3"]);
+    assert_eq!(revenue.matches("(shared)").count(), 2, "Cy and Dee share third place: {revenue}");
     assert!(revenue.find("Cy Young").unwrap() < revenue.find("Dee Dee").unwrap());
     let best = page.body.split("id=\"best-sellers\"").nth(1).unwrap().split("</section>").next().unwrap();
     assert!(best.find("Green Tea").unwrap() < best.find("Stoneware Mug").unwrap());

@@ -5,7 +5,11 @@
 use crate::harness::{OrderForm, Page, SqlOrder, TestApp};
 use chrono::{TimeZone, Utc};
 use rocket::http::Status;
-use shopdesk::web::filters::{format_count, format_money};
+use shopdesk::web::filters::format_count;
+
+fn format_money(cents: i64) -> String {
+    shopdesk::domain::Money::from_cents(cents).to_string()
+}
 
 /// One row of who bought what as a record's page shows it: the buyer's name
 /// and email (or the product's name and SKU), units, spend, orders, last bought.

@@ -264,7 +264,7 @@ impl TestApp {
     /// Creates a staff account with [`PASSWORD`]; returns its id.
     pub async fn staff(&self, email: &str, role: &str) -> i64 {
         let new = shopdesk::db::staff::NewStaff {
-            email: email.into(),
+            email: shopdesk::domain::Email::parse(email).expect("a valid email"),
             display_name: format!("Test {role}"),
             role: shopdesk::db::staff::Role::parse(role).expect("admin or viewer"),
             password_hash: shopdesk::passwords::hash(PASSWORD).expect("hash"),

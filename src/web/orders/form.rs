@@ -1,263 +1,25 @@
-//! Order pages: filtered list, view, and a form that edits the order and its
-//! lines together. Searching, and adding and removing lines, are plain submit
-//! buttons, so the form works without JavaScript; with it, `static/picker.js`
-//! and `static/order-form.js` do the same in place.
+//! The order form: the order and its lines edited together. Searching, and
+//! adding and removing lines, are plain submit buttons, so the form works
+//! without JavaScript; with it, `static/picker.js` and
+//! `static/order-form.js` do the same in place.
 
 use askama::Template;
 use askama_web::WebTemplate;
-use futures::StreamExt;
-use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, FromForm, State};
+use rocket::{get, post, FromForm};
 use rocket_db_pools::Connection;
-use serde::Serialize;
 
-use crate::db::staff::Staff;
-
-use super::export::{decimal, Csv, Exports};
-use super::filters::counted;
-use super::forms::{parse_count, parse_money, parse_version, FieldErrors};
-use super::listing::{parse_day, ListQuery, ListState};
-use super::{
-    changed_since_review, done, encode, filters, query_id, refused, AdminForm, AppError, Chrome, HISTORY_ROWS,
-};
-use crate::db::orders::{
-    self, BulkAction, Draft, DraftLine, Filter, Line, Order, OrderRow, SaveError, Status, StatusFilter,
-};
+use crate::db::orders::{self, Draft, DraftLine, Line, Order, SaveError};
 use crate::db::products::{self, ProductChoice};
-use crate::db::users::{self, User, UserChoice};
-use crate::db::{BulkError, BulkPreview, Db, DbError};
+use crate::db::users::{self, UserChoice};
+use crate::db::{Db, DbError};
+use crate::domain::{Money, Status};
+use crate::web::forms::{parse_count, parse_version, FieldErrors};
+use crate::web::{done, filters, query_id, AdminForm, AppError, Chrome};
 
 /// Most lines one order may have.
 const MAX_LINES: usize = 100;
 /// Empty lines a new order form starts with.
 const BLANK_LINES: usize = 3;
-
-#[derive(Template, WebTemplate)]
-#[template(path = "orders/list.html")]
-struct ListPage {
-    chrome: Chrome,
-    rows: Vec<OrderRow>,
-    list: ListState,
-    customer: Option<User>,
-    /// The product the list is filtered to.
-    product: Option<ProductChoice>,
-    /// Without JavaScript: the products matching the typed product search,
-    /// when it did not name exactly one.
-    product_matches: Vec<ProductChoice>,
-    /// The list was asked for a product that does not exist (any more).
-    missing_product: bool,
-    query: OrderFilterForm,
-    date_error: Option<&'static str>,
-    statuses: [Status; 4],
-}
-
-/// The orders list's filters as typed in its query string.
-#[derive(Debug, Default, Clone, FromForm)]
-pub struct OrderFilterForm {
-    #[field(default = String::new())]
-    pub user_id: String,
-    /// Orders with this product on a line.
-    #[field(default = String::new())]
-    pub product_id: String,
-    /// What was typed in the product search, when no product was chosen.
-    #[field(default = String::new())]
-    pub product_q: String,
-    /// A status, or `active` for every order that is not cancelled.
-    #[field(default = String::new())]
-    pub status: String,
-    /// Part of a customer's name or email.
-    #[field(default = String::new())]
-    pub q: String,
-    #[field(default = String::new())]
-    pub from: String,
-    #[field(default = String::new())]
-    pub to: String,
-    /// Totals from / up to, in dollars.
-    #[field(default = String::new())]
-    pub min_total: String,
-    #[field(default = String::new())]
-    pub max_total: String,
-    pub sort: Option<String>,
-    pub dir: Option<String>,
-    pub after: Option<String>,
-    pub before: Option<String>,
-    pub last: Option<String>,
-}
-
-impl OrderFilterForm {
-    fn list_query(&self) -> ListQuery<'_> {
-        ListQuery {
-            sort: self.sort.as_deref(),
-            dir: self.dir.as_deref(),
-            after: self.after.as_deref(),
-            before: self.before.as_deref(),
-            last: self.last.as_deref(),
-            ..ListQuery::default()
-        }
-    }
-
-    /// The filter, and whether a date or amount could not be read.
-    pub fn filter(&self) -> (Filter, bool) {
-        let (from, to) = (parse_day(Some(&self.from)), parse_day(Some(&self.to)));
-        let amount = |s: &str| if s.trim().is_empty() { Ok(None) } else { parse_money(s).map(Some) };
-        let (min_total, max_total) = (amount(&self.min_total), amount(&self.max_total));
-        let bad_date = from.is_err() || to.is_err() || min_total.is_err() || max_total.is_err();
-        let filter = Filter {
-            user_id: query_id(Some(&self.user_id)),
-            product_id: query_id(Some(&self.product_id)),
-            status: StatusFilter::parse(self.status.trim()),
-            customer: self.q.trim().chars().take(200).collect(),
-            from: from.ok().flatten(),
-            to: to.ok().flatten(),
-            min_total: min_total.ok().flatten(),
-            max_total: max_total.ok().flatten(),
-        };
-        (filter, bad_date)
-    }
-
-    /// `/orders?...` with these filters, for links that keep them.
-    pub fn base(&self, filter: &Filter) -> String {
-        format!(
-            "/orders?user_id={}&product_id={}&status={}&q={}&from={}&to={}&min_total={}&max_total={}",
-            filter.user_id.map(|i| i.to_string()).unwrap_or_default(),
-            filter.product_id.map(|i| i.to_string()).unwrap_or_default(),
-            filter.status.map(StatusFilter::as_str).unwrap_or(""),
-            encode(&filter.customer),
-            filter.from.map(|d| d.to_string()).unwrap_or_default(),
-            filter.to.map(|d| d.to_string()).unwrap_or_default(),
-            filter.min_total.map(super::export::decimal).unwrap_or_default(),
-            filter.max_total.map(super::export::decimal).unwrap_or_default()
-        )
-    }
-
-    /// The product search typed without JavaScript, trimmed and bounded.
-    fn product_search(&self) -> String {
-        self.product_q.trim().chars().take(200).collect()
-    }
-}
-
-#[get("/orders?<filters..>")]
-async fn list(chrome: Chrome, mut db: Connection<Db>, mut filters: OrderFilterForm) -> Result<ListPage, AppError> {
-    let (mut filter, bad_date) = filters.filter();
-    let customer = match filter.user_id {
-        Some(id) => users::find(&mut db, id).await?,
-        None => None,
-    };
-    let mut product = match filter.product_id {
-        Some(id) => products::choices(&mut db, &[id]).await?.pop(),
-        None => None,
-    };
-    let mut missing_product = filter.product_id.is_some() && product.is_none();
-    // A product typed rather than chosen (without JavaScript), or typed over
-    // the chosen one's name: a search with exactly one match chooses it;
-    // several are offered to choose from.
-    let mut product_matches = Vec::new();
-    let typed = filters.product_search();
-    if !typed.is_empty() && product.as_ref().is_none_or(|p| p.name != typed) {
-        product_matches = products::pick(&mut db, &typed).await?;
-        product = match product_matches.as_slice() {
-            [only] => Some(only.clone()),
-            _ => None,
-        };
-        if product.is_some() {
-            product_matches.clear();
-        }
-        filter.product_id = product.as_ref().map(|p| p.id);
-        missing_product = false;
-    }
-    filters.product_id = filter.product_id.map(|id| id.to_string()).unwrap_or_default();
-    if product.is_some() {
-        filters.product_q.clear();
-    }
-    let seek = filters.list_query().seek(&orders::SORTS);
-    let page = orders::search(&mut db, &filter, &seek).await?;
-    let count = orders::count_matching(&mut db, &filter).await?;
-    let list = ListState::new(filters.base(&filter), &seek, orders::SORTS[0].key, count, ("order", "orders"), &page);
-    Ok(ListPage {
-        chrome: chrome.on("orders"),
-        rows: page.rows,
-        list,
-        customer,
-        product,
-        product_matches,
-        missing_product,
-        query: filters,
-        date_error: bad_date.then_some("Enter dates as YYYY-MM-DD and amounts as numbers, like 25.00."),
-        statuses: Status::ALL,
-    })
-}
-
-impl ListPage {
-    /// The heading: whose orders, and with which product.
-    fn heading(&self) -> String {
-        match (&self.customer, &self.product) {
-            (Some(c), Some(p)) => format!("Orders of {} containing {}", c.name, p.name),
-            (Some(c), None) => format!("Orders of {}", c.name),
-            (None, Some(p)) => format!("Orders containing {}", p.name),
-            (None, None) => "Orders".to_string(),
-        }
-    }
-}
-
-/// One order in the CSV export.
-#[derive(Serialize)]
-struct OrderCsv {
-    id: i64,
-    customer_id: i64,
-    customer: String,
-    placed_at: String,
-    status: String,
-    items: i32,
-    total: String,
-}
-
-#[get("/orders.csv?<filters..>")]
-async fn export(
-    _signed_in: Staff,
-    db: &Db,
-    exports: &State<Exports>,
-    filters: OrderFilterForm,
-) -> Result<Csv, AppError> {
-    let (filter, bad_filter) = filters.filter();
-    if bad_filter {
-        return Err(AppError::BadRequest(
-            "The orders were not exported: enter dates as YYYY-MM-DD (from 0001-01-01) and amounts as numbers, like 25.00."
-                .into(),
-        ));
-    }
-    let seek = filters.list_query().seek(&orders::SORTS).from_start();
-    let slot = exports.slot().await?;
-    let rows = orders::export(db.conn().await?, filter, seek).map(|row| {
-        row.map(|o| OrderCsv {
-            id: o.id,
-            customer_id: o.user_id,
-            customer: o.user_name,
-            placed_at: o.placed_at.to_rfc3339(),
-            status: o.status,
-            items: o.item_count,
-            total: decimal(o.total_cents),
-        })
-    });
-    let header = &["id", "customer_id", "customer", "placed_at", "status", "items", "total"];
-    Csv::spool(exports, slot, "orders.csv", header, rows).await
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "orders/show.html")]
-struct ShowPage {
-    chrome: Chrome,
-    order: Order,
-    lines: Vec<Line>,
-    history: Vec<crate::db::audit::Entry>,
-}
-
-#[get("/orders/<id>")]
-async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<ShowPage, AppError> {
-    let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let lines = orders::lines(&mut db, id).await?;
-    let history = crate::db::audit::history(&mut db, &["order", "order_line"], id, HISTORY_ROWS).await?;
-    Ok(ShowPage { chrome: chrome.on("orders"), order, lines, history })
-}
 
 /// One order line as typed.
 #[derive(Debug, Default, Clone, FromForm)]
@@ -364,14 +126,14 @@ impl OrderForm {
             .map(|l| LineForm {
                 product_id: l.product_id.to_string(),
                 quantity: l.quantity.to_string(),
-                unit_price: format!("{}.{:02}", l.unit_price_cents / 100, l.unit_price_cents % 100),
+                unit_price: l.unit_price_cents.decimal(),
                 product_q: String::new(),
             })
             .collect();
         form_lines.push(LineForm::blank());
         OrderForm {
             user_id: order.user_id.to_string(),
-            status: order.status.clone(),
+            status: order.status.to_string(),
             version: order.version.to_string(),
             customer_q: String::new(),
             lines: form_lines,
@@ -445,7 +207,7 @@ impl OrderForm {
             let unit_price_cents = if line.unit_price.trim().is_empty() {
                 Some(None)
             } else {
-                parse_money(&line.unit_price)
+                Money::parse(&line.unit_price)
                     .map(Some)
                     .map_err(|e| errors.add(&key("price"), e.replace("The price", "The unit price")))
                     .ok()
@@ -479,7 +241,7 @@ impl OrderForm {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "orders/form.html")]
-struct FormPage {
+pub(super) struct FormPage {
     chrome: Chrome,
     /// `None` for a new order.
     order: Option<Order>,
@@ -544,7 +306,7 @@ impl FormPage {
             line_products.push(options);
         }
         let held = match &order {
-            Some(o) if o.status != Status::Cancelled.as_str() => orders::lines(db, o.id)
+            Some(o) if o.status.holds_stock() => orders::lines(db, o.id)
                 .await?
                 .iter()
                 .map(|l| format!("{}:{}", l.product_id, l.quantity))
@@ -609,12 +371,12 @@ impl FormPage {
 }
 
 #[get("/orders/new?<user_id>")]
-async fn new(chrome: Chrome, mut db: Connection<Db>, user_id: Option<&str>) -> Result<FormPage, AppError> {
+pub(super) async fn new(chrome: Chrome, mut db: Connection<Db>, user_id: Option<&str>) -> Result<FormPage, AppError> {
     FormPage::load(&mut db, chrome, None, OrderForm::blank(query_id(user_id)), FieldErrors::default()).await
 }
 
 #[get("/orders/<id>/edit")]
-async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPage, AppError> {
+pub(super) async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPage, AppError> {
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let lines = orders::lines(&mut db, id).await?;
     let form = OrderForm::from_order(&order, &lines);
@@ -689,12 +451,12 @@ async fn submit(
     Ok(Outcome::Again(errors, searches))
 }
 
-type Submitted = super::Submitted<FormPage>;
+type Submitted = crate::web::Submitted<FormPage>;
 
 const NOT_SAVED: &str = "The order was not saved. Please correct the highlighted fields.";
 
 #[post("/orders", data = "<form>")]
-async fn create(chrome: Chrome, db: &Db, form: AdminForm<OrderForm>) -> Submitted {
+pub(super) async fn create(chrome: Chrome, db: &Db, form: AdminForm<OrderForm>) -> Submitted {
     let mut db = db.conn().await?;
     let actor = form.actor();
     let mut form = form.form;
@@ -713,7 +475,7 @@ async fn create(chrome: Chrome, db: &Db, form: AdminForm<OrderForm>) -> Submitte
 }
 
 #[post("/orders/<id>", data = "<form>")]
-async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<OrderForm>) -> Submitted {
+pub(super) async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<OrderForm>) -> Submitted {
     let mut db = db.conn().await?;
     let actor = form.actor();
     let mut form = form.form;
@@ -742,209 +504,4 @@ async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<OrderForm>) ->
     let mut page = FormPage::with(&mut db, chrome, Some(order), form, errors, searches).await?;
     page.conflict = conflict;
     Ok(Err(page))
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "orders/delete.html")]
-struct DeletePage {
-    chrome: Chrome,
-    order: Order,
-    lines: Vec<Line>,
-}
-
-#[get("/orders/<id>/delete")]
-async fn confirm_delete(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<DeletePage, AppError> {
-    let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let lines = orders::lines(&mut db, id).await?;
-    Ok(DeletePage { chrome: chrome.on("orders"), order, lines })
-}
-
-#[derive(Debug, FromForm)]
-struct DeleteForm {
-    #[field(default = String::new())]
-    version: String,
-}
-
-#[post("/orders/<id>/delete", data = "<form>")]
-async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
-    let mut db = db.conn().await?;
-    let actor = form.actor();
-    let Some(version) = parse_version(&form.form.version) else {
-        return Ok(refused(format!("/orders/{id}/delete"), "Please confirm the deletion again."));
-    };
-    match orders::delete(&mut db, actor, id, version).await {
-        Ok(()) => Ok(done("/orders".into(), format!("Order #{id} and its lines deleted."))),
-        Err(DbError::Conflict) => Ok(refused(
-            format!("/orders/{id}/delete"),
-            format!("Order #{id} was changed by someone else while you were deciding. Check it and confirm again."),
-        )),
-        Err(DbError::NotFound) => Ok(done("/orders".into(), format!("Order #{id} was already deleted."))),
-        Err(e) => Err(e.into()),
-    }
-}
-
-pub fn routes() -> Vec<rocket::Route> {
-    routes![list, export, bulk_confirm, bulk_apply, show, new, edit, create, update, confirm_delete, delete]
-}
-
-/// A bulk action on the orders list: which action, on which orders (the
-/// ticked ones or all matching the list's filters), with those filters.
-#[derive(Debug, Default, Clone, FromForm)]
-pub struct BulkForm {
-    #[field(default = String::new())]
-    action: String,
-    /// `selected` (the ticked `ids`) or `all` (everything the filters match).
-    #[field(default = String::from("selected"))]
-    scope: String,
-    ids: Vec<String>,
-    /// How many orders the confirmation page promised to change.
-    #[field(default = String::new())]
-    confirmed: String,
-    /// The fingerprint of the orders the confirmation page showed.
-    #[field(default = String::new())]
-    token: String,
-    filters: OrderFilterForm,
-}
-
-/// The actions offered, as form value and label.
-const BULK_ACTIONS: [(&str, &str); 5] = [
-    ("paid", "Mark as paid"),
-    ("shipped", "Mark as shipped"),
-    ("pending", "Mark as pending"),
-    ("cancelled", "Cancel"),
-    ("delete", "Delete"),
-];
-
-impl BulkForm {
-    fn action(&self) -> Option<BulkAction> {
-        match self.action.as_str() {
-            "delete" => Some(BulkAction::Delete),
-            other => Status::parse(other).map(BulkAction::SetStatus),
-        }
-    }
-
-    /// The explicitly ticked orders, or `None` for "all matching".
-    fn ids(&self) -> Option<Vec<i64>> {
-        (self.scope != "all").then(|| self.ids.iter().filter_map(|id| query_id(Some(id))).collect())
-    }
-
-    fn describe(&self) -> &'static str {
-        BULK_ACTIONS
-            .iter()
-            .find(|(value, _)| *value == self.action && self.action().is_some())
-            .map_or("Change orders", |(_, label)| label)
-    }
-
-    /// The confirmation page for this same action and selection.
-    fn review_url(&self, filter: &Filter) -> String {
-        let base = self.filters.base(filter);
-        let filters = base.trim_start_matches("/orders?").split('&').map(|pair| format!("&filters.{pair}"));
-        let ids = self.ids().unwrap_or_default().into_iter().map(|id| format!("&ids={id}"));
-        format!(
-            "/orders/bulk?action={}&scope={}{}{}",
-            encode(&self.action),
-            encode(&self.scope),
-            ids.collect::<String>(),
-            filters.collect::<String>()
-        )
-    }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "orders/bulk.html")]
-struct BulkPage {
-    chrome: Chrome,
-    form: BulkForm,
-    /// Why the action can't be reviewed yet, shown next to the action choice.
-    error: Option<&'static str>,
-    preview: BulkPreview<OrderRow>,
-    ids: Vec<i64>,
-    back: String,
-    actions: &'static [(&'static str, &'static str)],
-}
-
-#[get("/orders/bulk?<form..>")]
-async fn bulk_confirm(chrome: Chrome, mut db: Connection<Db>, form: BulkForm) -> Result<BulkPage, AppError> {
-    let (filter, bad_filter) = form.filters.filter();
-    let ids = form.ids();
-    let error = if bad_filter {
-        Some("A date or amount in the orders list filters could not be read. Go back and correct it first.")
-    } else if form.action().is_none() {
-        Some("Choose what to do with the orders.")
-    } else {
-        None
-    };
-    let preview = match error {
-        None => orders::bulk_preview(&mut db, &filter, ids.as_deref()).await?,
-        Some(_) => BulkPreview::default(),
-    };
-    let back = form.filters.base(&filter);
-    Ok(BulkPage {
-        chrome: chrome.on("orders"),
-        ids: ids.unwrap_or_default(),
-        form,
-        error,
-        preview,
-        back,
-        actions: &BULK_ACTIONS,
-    })
-}
-
-impl BulkPage {
-    /// "1 order", "1,204 orders": what the action changes.
-    fn targets(&self) -> String {
-        counted(self.preview.count, "order", "orders")
-    }
-}
-
-#[post("/orders/bulk", data = "<form>")]
-async fn bulk_apply(_signed_in: Staff, db: &Db, form: AdminForm<BulkForm>) -> Result<Flash<Redirect>, AppError> {
-    let mut db = db.conn().await?;
-    let actor = form.actor();
-    let form = form.form;
-    let (filter, bad_filter) = form.filters.filter();
-    let back = form.filters.base(&filter);
-    let (Some(action), Ok(confirmed), false) = (form.action(), form.confirmed.trim().parse::<i64>(), bad_filter) else {
-        return Ok(refused(form.review_url(&filter), "Nothing was changed: review the action and confirm it here."));
-    };
-    let ids = form.ids();
-    match orders::bulk_apply(&mut db, actor, &filter, ids.as_deref(), (confirmed, &form.token), action).await {
-        Ok(changed) => Ok(done(
-            back,
-            match action {
-                BulkAction::Delete => {
-                    format!("Deleted {} and their lines.", counted(changed as i64, "order", "orders"))
-                }
-                BulkAction::SetStatus(status) => {
-                    let unchanged = confirmed - changed as i64;
-                    format!(
-                        "{} {} now {}.{}",
-                        counted(changed as i64, "order", "orders"),
-                        if changed == 1 { "is" } else { "are" },
-                        status.label().to_lowercase(),
-                        if unchanged > 0 {
-                            format!(" {} already {}.", counted(unchanged, "was", "were"), status.label().to_lowercase())
-                        } else {
-                            String::new()
-                        }
-                    )
-                }
-            },
-        )),
-        Err(BulkError::Changed { now, confirmed }) => {
-            Ok(refused(form.review_url(&filter), changed_since_review("orders", now, confirmed)))
-        }
-        Err(BulkError::OutOfStock(short)) => Ok(refused(
-            form.review_url(&filter),
-            format!(
-                "Nothing was changed: not enough stock to revive the cancelled orders ({}).",
-                short
-                    .iter()
-                    .map(|(name, available, needed)| format!("{name}: {available} available, {needed} needed"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        )),
-        Err(BulkError::Db(e)) => Err(e.into()),
-    }
 }

@@ -1,0 +1,228 @@
+//! The orders list: filtered by customer, product, status, dates and
+//! total, sorted, paged, and exported as CSV.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use futures::StreamExt;
+use rocket::{get, uri, FromForm, State, UriDisplayQuery};
+use rocket_db_pools::Connection;
+use serde::Serialize;
+
+use crate::db::listing::{self, Listing};
+use crate::db::orders::{self, Filter, OrderRow, StatusFilter};
+use crate::db::products::{self, ProductChoice};
+use crate::db::staff::Staff;
+use crate::db::users::{self, User};
+use crate::db::Db;
+use crate::domain::{Money, Status};
+use crate::web::export::{Csv, Exports};
+use crate::web::listing::{parse_day, search_text, ListState, Paged, Paging};
+use crate::web::{filters, query_id, AppError, Chrome, PAGE_SIZE};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "orders/list.html")]
+pub(super) struct ListPage {
+    chrome: Chrome,
+    rows: Vec<OrderRow>,
+    list: ListState,
+    customer: Option<User>,
+    /// The product the list is filtered to.
+    product: Option<ProductChoice>,
+    /// Without JavaScript: the products matching the typed product search,
+    /// when it did not name exactly one.
+    product_matches: Vec<ProductChoice>,
+    /// The list was asked for a product that does not exist (any more).
+    missing_product: bool,
+    query: OrdersQuery,
+    date_error: Option<&'static str>,
+    statuses: [Status; 4],
+}
+
+/// The orders list's filters as typed in its query string.
+#[derive(Debug, Default, Clone, FromForm, UriDisplayQuery)]
+pub struct OrdersQuery {
+    #[field(default = String::new())]
+    pub user_id: String,
+    /// Orders with this product on a line.
+    #[field(default = String::new())]
+    pub product_id: String,
+    /// A status, or `active` for every order that is not cancelled.
+    #[field(default = String::new())]
+    pub status: String,
+    /// Part of a customer's name or email.
+    #[field(default = String::new())]
+    pub q: String,
+    #[field(default = String::new())]
+    pub from: String,
+    #[field(default = String::new())]
+    pub to: String,
+    /// Totals from / up to, in dollars.
+    #[field(default = String::new())]
+    pub min_total: String,
+    #[field(default = String::new())]
+    pub max_total: String,
+    /// What was typed in the product search, when no product was chosen
+    /// (never in the links the list writes: they name the product).
+    pub product_q: Option<String>,
+}
+
+impl OrdersQuery {
+    /// The filter, and whether a date or amount could not be read.
+    pub fn filter(&self) -> (Filter, bool) {
+        let (from, to) = (parse_day(Some(&self.from)), parse_day(Some(&self.to)));
+        let amount = |s: &str| if s.trim().is_empty() { Ok(None) } else { Money::parse(s).map(Some) };
+        let (min_total, max_total) = (amount(&self.min_total), amount(&self.max_total));
+        let bad_date = from.is_err() || to.is_err() || min_total.is_err() || max_total.is_err();
+        let filter = Filter {
+            user_id: query_id(Some(&self.user_id)),
+            product_id: query_id(Some(&self.product_id)),
+            status: StatusFilter::parse(self.status.trim()),
+            customer: search_text(Some(&self.q)),
+            from: from.ok().flatten(),
+            to: to.ok().flatten(),
+            min_total: min_total.ok().flatten(),
+            max_total: max_total.ok().flatten(),
+        };
+        (filter, bad_date)
+    }
+
+    /// The query string that reads back as `filter`, for links that keep it.
+    pub fn of(filter: &Filter) -> OrdersQuery {
+        OrdersQuery {
+            user_id: filter.user_id.map(|i| i.to_string()).unwrap_or_default(),
+            product_id: filter.product_id.map(|i| i.to_string()).unwrap_or_default(),
+            status: filter.status.map(StatusFilter::as_str).unwrap_or("").to_string(),
+            q: filter.customer.clone(),
+            from: filter.from.map(|d| d.to_string()).unwrap_or_default(),
+            to: filter.to.map(|d| d.to_string()).unwrap_or_default(),
+            min_total: filter.min_total.map(Money::decimal).unwrap_or_default(),
+            max_total: filter.max_total.map(Money::decimal).unwrap_or_default(),
+            product_q: None,
+        }
+    }
+
+    /// The list with these filters, first page.
+    pub fn list_uri(filter: &Filter) -> String {
+        uri!(list(Paged::new(OrdersQuery::of(filter), Paging::default()))).to_string()
+    }
+
+    /// The product search typed without JavaScript, trimmed and bounded.
+    pub fn product_q(&self) -> &str {
+        self.product_q.as_deref().unwrap_or("")
+    }
+}
+
+#[get("/orders?<query..>")]
+pub(super) async fn list(
+    chrome: Chrome,
+    mut db: Connection<Db>,
+    query: Paged<OrdersQuery>,
+) -> Result<ListPage, AppError> {
+    let Paged { filter: mut filters, paging } = query;
+    let (mut filter, bad_date) = filters.filter();
+    let customer = match filter.user_id {
+        Some(id) => users::find(&mut db, id).await?,
+        None => None,
+    };
+    let mut product = match filter.product_id {
+        Some(id) => products::choices(&mut db, &[id]).await?.pop(),
+        None => None,
+    };
+    let mut missing_product = filter.product_id.is_some() && product.is_none();
+    // A product typed rather than chosen (without JavaScript), or typed over
+    // the chosen one's name: a search with exactly one match chooses it;
+    // several are offered to choose from.
+    let mut product_matches = Vec::new();
+    let typed = search_text(Some(filters.product_q()));
+    if !typed.is_empty() && product.as_ref().is_none_or(|p| p.name != typed) {
+        product_matches = products::pick(&mut db, &typed).await?;
+        product = match product_matches.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        };
+        if product.is_some() {
+            product_matches.clear();
+        }
+        filter.product_id = product.as_ref().map(|p| p.id);
+        missing_product = false;
+    }
+    filters.product_id = filter.product_id.map(|id| id.to_string()).unwrap_or_default();
+    if product.is_some() {
+        filters.product_q = None;
+    }
+    let seek = paging.seek(orders::List::SORTS, PAGE_SIZE);
+    let page = listing::search::<orders::List>(&mut db, &filter, &seek).await?;
+    let count = orders::count_matching(&mut db, &filter).await?;
+    let (kept, csv) = (OrdersQuery::of(&filter), OrdersQuery::of(&filter));
+    let list = ListState::new(&seek, Some(count), ("order", "orders"), &page, move |paging| {
+        uri!(list(Paged::new(kept.clone(), paging)))
+    })
+    .csv(|paging| uri!(export(Paged::new(csv, paging))));
+    Ok(ListPage {
+        chrome: chrome.on("orders"),
+        rows: page.rows,
+        list,
+        customer,
+        product,
+        product_matches,
+        missing_product,
+        query: filters,
+        date_error: bad_date.then_some("Enter dates as YYYY-MM-DD and amounts as numbers, like 25.00."),
+        statuses: Status::ALL,
+    })
+}
+
+impl ListPage {
+    /// The heading: whose orders, and with which product.
+    fn heading(&self) -> String {
+        match (&self.customer, &self.product) {
+            (Some(c), Some(p)) => format!("Orders of {} containing {}", c.name, p.name),
+            (Some(c), None) => format!("Orders of {}", c.name),
+            (None, Some(p)) => format!("Orders containing {}", p.name),
+            (None, None) => "Orders".to_string(),
+        }
+    }
+}
+
+/// One order in the CSV export.
+#[derive(Serialize)]
+struct OrderCsv {
+    id: i64,
+    customer_id: i64,
+    customer: String,
+    placed_at: String,
+    status: Status,
+    items: i32,
+    total: Money,
+}
+
+#[get("/orders.csv?<query..>")]
+pub(super) async fn export(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    query: Paged<OrdersQuery>,
+) -> Result<Csv, AppError> {
+    let (filter, bad_filter) = query.filter.filter();
+    if bad_filter {
+        return Err(AppError::BadRequest(
+            "The orders were not exported: enter dates as YYYY-MM-DD (from 0001-01-01) and amounts as numbers, like 25.00."
+                .into(),
+        ));
+    }
+    let seek = query.paging.seek(orders::List::SORTS, PAGE_SIZE).from_start();
+    let slot = exports.slot().await?;
+    let rows = listing::export::<orders::List>(db.conn().await?, filter, seek).map(|row| {
+        row.map(|o| OrderCsv {
+            id: o.id,
+            customer_id: o.user_id,
+            customer: o.user_name,
+            placed_at: o.placed_at.to_rfc3339(),
+            status: o.status,
+            items: o.item_count,
+            total: o.total_cents,
+        })
+    });
+    let header = &["id", "customer_id", "customer", "placed_at", "status", "items", "total"];
+    Csv::spool(exports, slot, "orders.csv", header, rows).await
+}
