@@ -21,6 +21,12 @@ pub struct Entry {
     pub action: String,
     pub before: Option<Json<Value>>,
     pub after: Option<Json<Value>>,
+    /// The customer an order entry names (as it is now, or was before a change of customer).
+    pub customer_name: Option<String>,
+    /// The order's former customer, when a change moved it to another.
+    pub former_customer_name: Option<String>,
+    /// The product an order line entry names.
+    pub product_name: Option<String>,
     /// The sorted column's value, for keyset cursors (empty where unpaged).
     pub sort_key: String,
 }
@@ -39,7 +45,14 @@ pub async fn history(
     Ok(sqlx::query_as!(
         Entry,
         r#"SELECT a.id, a.at, a.staff_id, s.display_name AS "staff_name?", a.entity, a.entity_id, a.action,
-                  a.before AS "before?: Json<Value>", a.after AS "after?: Json<Value>", '' AS "sort_key!"
+                  a.before AS "before?: Json<Value>", a.after AS "after?: Json<Value>",
+                  (SELECT u.name FROM users u WHERE u.id = (coalesce(a.after, a.before) ->> 'user_id')::BIGINT)
+                      AS "customer_name?",
+                  (SELECT u.name FROM users u WHERE u.id = (a.before ->> 'user_id')::BIGINT
+                      AND (a.before ->> 'user_id') IS DISTINCT FROM (a.after ->> 'user_id')) AS "former_customer_name?",
+                  (SELECT p.name FROM products p WHERE p.id = (coalesce(a.after, a.before) ->> 'product_id')::BIGINT)
+                      AS "product_name?",
+                  '' AS "sort_key!"
              FROM audit_log a LEFT JOIN staff s ON s.id = a.staff_id
             WHERE a.entity = ANY($1) AND a.entity_id = $2
             ORDER BY a.at DESC, a.id DESC LIMIT $3"#,
@@ -66,8 +79,15 @@ pub struct Log;
 impl Listing for Log {
     type Row = Entry;
     type Filter = Filter;
-    const COLUMNS: &'static str =
-        "a.id, a.at, a.staff_id, s.display_name AS staff_name, a.entity, a.entity_id, a.action, a.before, a.after";
+    // The names an entry mentions are read with it, by primary key: a page
+    // of entries is still one statement.
+    const COLUMNS: &'static str = "a.id, a.at, a.staff_id, s.display_name AS staff_name, a.entity, a.entity_id, \
+         a.action, a.before, a.after, \
+         (SELECT u.name FROM users u WHERE u.id = (coalesce(a.after, a.before) ->> 'user_id')::BIGINT) AS customer_name, \
+         (SELECT u.name FROM users u WHERE u.id = (a.before ->> 'user_id')::BIGINT \
+             AND (a.before ->> 'user_id') IS DISTINCT FROM (a.after ->> 'user_id')) AS former_customer_name, \
+         (SELECT p.name FROM products p WHERE p.id = (coalesce(a.after, a.before) ->> 'product_id')::BIGINT) \
+             AS product_name";
     const FROM: &'static str = "audit_log a LEFT JOIN staff s ON s.id = a.staff_id";
     const COUNTED: (&'static str, &'static str) = ("audit_log", "a");
     const SORTS: &'static [SortColumn] =
