@@ -114,3 +114,38 @@ impl Listing for Log {
         }
     }
 }
+
+/// Records the creation of rows written while the automatic entries were
+/// off (the demo shop, loaded as it stands today): one entry per customer,
+/// product, order and order line, dated when the record came to be and
+/// holding what the triggers would have held, oldest first.
+pub async fn record_creations(
+    conn: &mut PgConnection,
+    users: &[i64],
+    products: &[i64],
+    orders: &[i64],
+) -> Result<(), DbError> {
+    sqlx::query!(
+        r#"INSERT INTO audit_log (at, staff_id, entity, entity_id, action, before, after)
+           SELECT at, NULL, entity, entity_id, 'create', NULL, after
+             FROM (SELECT u.created_at AS at, 0 AS kind, 'user' AS entity, u.id AS entity_id,
+                          to_jsonb(u) - 'version' - 'updated_at' AS after, 0::BIGINT AS line
+                     FROM users u WHERE u.id = ANY($1)
+                   UNION ALL
+                   SELECT p.created_at, 1, 'product', p.id, to_jsonb(p) - 'version' - 'updated_at', 0
+                     FROM products p WHERE p.id = ANY($2)
+                   UNION ALL
+                   SELECT o.placed_at, 2, 'order', o.id, to_jsonb(o) - 'version' - 'updated_at', 0
+                     FROM orders o WHERE o.id = ANY($3)
+                   UNION ALL
+                   SELECT o.placed_at, 3, 'order_line', i.order_id, to_jsonb(i), i.product_id
+                     FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.id = ANY($3)) e
+            ORDER BY at, entity_id, kind, line"#,
+        users,
+        products,
+        orders
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

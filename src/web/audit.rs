@@ -368,7 +368,8 @@ impl Described for Entry {
         let before = self.before.as_ref().and_then(|j| j.0.as_object()).unwrap_or(&empty);
         let after = self.after.as_ref().and_then(|j| j.0.as_object()).unwrap_or(&empty);
         let current = if self.action == "delete" { before } else { after };
-        let name = |fallback: &str| text_of(current, "name").unwrap_or_else(|| format!("{fallback} #{}", self.entity_id));
+        let name =
+            |fallback: &str| text_of(current, "name").unwrap_or_else(|| format!("{fallback} #{}", self.entity_id));
         let sentence = Sentence::default;
         let details_of_update = |skip: &[&str]| -> Vec<Sentence> {
             changed_fields(before, after, skip)
@@ -471,15 +472,9 @@ impl Described for Entry {
                     "password_change" => sentence().words("Changed the password of ").value(Shown::Text(who)),
                     "disable" => sentence().words("Disabled ").value(Shown::Text(who)),
                     "enable" => sentence().words("Enabled ").value(Shown::Text(who)),
-                    "two_factor_on" => {
-                        sentence().words("Turned on two-factor sign-in for ").value(Shown::Text(who))
-                    }
-                    "two_factor_off" => {
-                        sentence().words("Turned off two-factor sign-in for ").value(Shown::Text(who))
-                    }
-                    "two_factor_reset" => {
-                        sentence().words("Reset two-factor sign-in of ").value(Shown::Text(who))
-                    }
+                    "two_factor_on" => sentence().words("Turned on two-factor sign-in for ").value(Shown::Text(who)),
+                    "two_factor_off" => sentence().words("Turned off two-factor sign-in for ").value(Shown::Text(who)),
+                    "two_factor_reset" => sentence().words("Reset two-factor sign-in of ").value(Shown::Text(who)),
                     "recovery_codes" => sentence().words("Made new recovery codes for ").value(Shown::Text(who)),
                     "recovery_code_used" => sentence().words("Signed in with a recovery code"),
                     _ => sentence().words("Changed staff member ").value(Shown::Text(who)),
@@ -491,7 +486,10 @@ impl Described for Entry {
                 };
                 Told { headline, details }
             }
-            (_, _) => Told { headline: sentence().words(format!("Changed record #{}", self.entity_id)), details: details_of_update(&[]) },
+            (_, _) => Told {
+                headline: sentence().words(format!("Changed record #{}", self.entity_id)),
+                details: details_of_update(&[]),
+            },
         }
     }
 }
