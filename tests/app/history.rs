@@ -177,3 +177,27 @@ async fn the_demo_shop_is_the_same_every_time() {
     };
     assert_eq!(shape(&first).await, shape(&second).await);
 }
+
+#[rocket::async_test]
+async fn generated_orders_come_after_their_customers_and_products() {
+    let app = TestApp::new().await;
+    app.customer("Existing", "existing@example.com").await;
+    app.generate(shopdesk::generate::Sizes { users: 200, products: 30, orders: 2_000 }, 11).await;
+    let before_signup = app
+        .scalar_i64("SELECT count(*) FROM orders o JOIN users u ON u.id = o.user_id WHERE o.placed_at < u.created_at")
+        .await;
+    assert_eq!(before_signup, 0);
+    let before_added = app
+        .scalar_i64(
+            "SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id JOIN products p ON p.id = i.product_id
+              WHERE o.placed_at < p.created_at",
+        )
+        .await;
+    assert_eq!(before_added, 0);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM orders WHERE placed_at > now()").await, 0);
+    // Busy Decembers outsell quiet Februaries.
+    let december = app.scalar_i64("SELECT count(*) FROM orders WHERE extract(month FROM placed_at) = 12").await;
+    let february = app.scalar_i64("SELECT count(*) FROM orders WHERE extract(month FROM placed_at) = 2").await;
+    assert!(december > february, "{december} in Decembers, {february} in Februaries");
+    app.assert_figures_exact().await;
+}
