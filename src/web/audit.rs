@@ -497,3 +497,71 @@ impl Described for Entry {
 pub fn routes() -> Vec<rocket::Route> {
     routes![page]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sqlx::types::Json;
+
+    fn entry(entity: &str, action: &str, before: Option<Value>, after: Option<Value>) -> Entry {
+        Entry {
+            id: 1,
+            at: Utc::now(),
+            staff_id: None,
+            staff_name: None,
+            entity: entity.into(),
+            entity_id: 7,
+            action: action.into(),
+            before: before.map(Json),
+            after: after.map(Json),
+            customer_name: Some("Ana Nguyen".into()),
+            former_customer_name: Some("Ben Okafor".into()),
+            product_name: Some("Gooseneck Kettle".into()),
+            sort_key: String::new(),
+        }
+    }
+
+    fn lines(told: &Told) -> Vec<String> {
+        std::iter::once(&told.headline).chain(&told.details).map(Sentence::plain).collect()
+    }
+
+    #[test]
+    fn long_text_is_cut_at_a_character_boundary() {
+        let long = "é".repeat(LONGEST_VALUE + 10);
+        let cut = clip(&long);
+        assert_eq!(cut.chars().count(), LONGEST_VALUE + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(clip("short"), "short");
+    }
+
+    #[test]
+    fn a_change_of_customer_names_both() {
+        let told = entry(
+            "order",
+            "update",
+            Some(json!({"id": 7, "user_id": 2, "status": "paid"})),
+            Some(json!({"id": 7, "user_id": 3, "status": "shipped"})),
+        )
+        .told();
+        assert_eq!(lines(&told), ["Changed order #7", "Customer: Ben Okafor → Ana Nguyen", "Status: Paid → Shipped"]);
+    }
+
+    #[test]
+    fn a_line_s_quantity_and_price_read_as_words() {
+        let before = json!({"order_id": 7, "product_id": 4, "quantity": 1, "unit_price_cents": 5900});
+        let after = json!({"order_id": 7, "product_id": 4, "quantity": 3, "unit_price_cents": 5500});
+        let told = entry("order_line", "update", Some(before), Some(after)).told();
+        assert_eq!(lines(&told), ["Changed Gooseneck Kettle", "Quantity: 1 → 3", "Unit price: $59.00 → $55.00"]);
+        let removed = json!({"order_id": 7, "product_id": 4, "quantity": 2, "unit_price_cents": 5900});
+        assert_eq!(lines(&entry("order_line", "delete", Some(removed), None).told()), ["Removed 2 × Gooseneck Kettle"]);
+    }
+
+    #[test]
+    fn staff_changes_name_the_account() {
+        let before = json!({"id": 7, "display_name": "Jo", "role": "viewer"});
+        let after = json!({"id": 7, "display_name": "Jo", "role": "admin"});
+        let told = entry("staff", "role_change", Some(before), Some(after)).told();
+        assert_eq!(lines(&told), ["Changed the role of Jo", "Role: viewer → admin"]);
+    }
+}
