@@ -1,10 +1,12 @@
 //! Synthetic data at scale for trying Shopdesk and for benchmarks: customers,
 //! products and orders (1–5 lines each, statuses and dates spread over two
-//! years), streamed into PostgreSQL with COPY and added to what is there.
+//! years with the seasons, never before the customer signed up or the
+//! products were added), streamed into PostgreSQL with COPY and added to
+//! what is there.
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -139,6 +141,32 @@ const NOUNS: [&str; 24] = [
 ];
 const COLOURS: [&str; 10] = ["Black", "Blue", "Cream", "Forest", "Grey", "Navy", "Olive", "Red", "Sand", "White"];
 
+const DAY: i64 = 24 * 3600;
+
+/// How busy each calendar month is (January first), out of 20: quiet after
+/// the holidays, a summer lift, busy November and December.
+const SEASON: [u32; 12] = [11, 10, 11, 12, 13, 14, 15, 14, 12, 13, 17, 20];
+
+/// When an order was placed: newer orders are more frequent (the shop
+/// grows) and busy months more than quiet ones; never before `earliest`
+/// (seconds since the epoch: its customer's signup and its products'
+/// addition) nor after `now`.
+fn placed_at(rng: &mut SmallRng, now: DateTime<Utc>, span: i64, earliest: i64) -> DateTime<Utc> {
+    let mut at = now;
+    for _ in 0..8 {
+        let age = (rng.random::<f64>().sqrt() * span as f64) as i64;
+        at = now - chrono::Duration::seconds(span - age);
+        if rng.random_range(0..20) < SEASON[at.month0() as usize] {
+            break;
+        }
+    }
+    if at.timestamp() < earliest {
+        let room = (now.timestamp() - earliest).max(1);
+        at = now - chrono::Duration::seconds(rng.random_range(0..room));
+    }
+    at
+}
+
 /// Orders are written in batches of this many, each as two COPY streams.
 const BATCH: u64 = 50_000;
 
@@ -223,7 +251,9 @@ pub async fn generate(
             let id = next_id.user + n as i64;
             let first = FIRST[rng.random_range(0..FIRST.len())];
             let last = LAST[rng.random_range(0..LAST.len())];
-            let joined = timestamp(now - chrono::Duration::seconds(rng.random_range(0..two_years)));
+            // Earlier customers signed up earlier; a little jitter keeps it natural.
+            let joined = two_years - two_years * n as i64 / sizes.users.max(1) as i64 - rng.random_range(0..DAY);
+            let joined = timestamp(now - chrono::Duration::seconds(joined.clamp(0, two_years)));
             buf.push_str(&format!(
                 "{id}\t{first} {last}\t{}.{}.{id}@example.com\t{joined}\t{joined}\n",
                 first.to_lowercase(),
@@ -249,7 +279,9 @@ pub async fn generate(
             );
             let price: i64 = rng.random_range(3..400) * 100 + [0, 49, 95, 99][rng.random_range(0..4)];
             let stock: i32 = rng.random_range(0..2_000);
-            let added = timestamp(now - chrono::Duration::seconds(rng.random_range(0..two_years)));
+            // The range grows over time: earlier products were added earlier.
+            let added = two_years - two_years * n as i64 / sizes.products.max(1) as i64 - rng.random_range(0..DAY);
+            let added = timestamp(now - chrono::Duration::seconds(added.clamp(0, two_years)));
             buf.push_str(&format!("{id}\t{name}\tGEN-{id:07}\t{price}\t{stock}\t{added}\t{added}\n"));
         },
     )
@@ -257,16 +289,30 @@ pub async fn generate(
 
     // Orders and their lines, batch by batch. Customers are drawn with a
     // skew (a few buy a lot), products too (some sell far better).
-    let user_count =
-        sqlx::query_scalar!(r#"SELECT coalesce(max(id), 0) AS "n!" FROM users"#).fetch_one(&mut *tx).await?;
-    let product_ids: Vec<(i64, i64)> = if sizes.orders > 0 {
-        let products = sqlx::query!("SELECT id, price_cents FROM products ORDER BY id").fetch_all(&mut *tx).await?;
-        products.into_iter().map(|p| (p.id, p.price_cents)).collect()
+    // When each customer signed up and each product was added (seconds
+    // since the epoch), so no order comes before either.
+    let users: Vec<(i64, i64)> = if sizes.orders > 0 {
+        let users = sqlx::query!(
+            r#"SELECT id, ceil(extract(epoch FROM created_at))::BIGINT AS "joined!" FROM users ORDER BY id"#
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        users.into_iter().map(|u| (u.id, u.joined)).collect()
+    } else {
+        Vec::new()
+    };
+    let product_ids: Vec<(i64, i64, i64)> = if sizes.orders > 0 {
+        let products = sqlx::query!(
+            r#"SELECT id, price_cents, ceil(extract(epoch FROM created_at))::BIGINT AS "added!" FROM products ORDER BY id"#
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        products.into_iter().map(|p| (p.id, p.price_cents, p.added)).collect()
     } else {
         Vec::new()
     };
     let mut lines_written = 0u64;
-    if sizes.orders > 0 && (user_count == 0 || product_ids.is_empty()) {
+    if sizes.orders > 0 && (users.is_empty() || product_ids.is_empty()) {
         return Err(sqlx::Error::Protocol("orders need at least one customer and one product".into()));
     }
     let progress_orders = bar(sizes.orders, "orders", progress);
@@ -280,7 +326,7 @@ pub async fn generate(
         for n in 0..batch {
             let id = next_id.order + (written + n) as i64;
             let skew: f64 = rng.random::<f64>().powi(3);
-            let user_id = 1 + ((skew * user_count as f64) as i64).min(user_count - 1);
+            let (user_id, joined) = users[((skew * users.len() as f64) as usize).min(users.len() - 1)];
             let roll = rng.random_range(0..100);
             let status = match roll {
                 0..=7 => "cancelled",
@@ -288,13 +334,11 @@ pub async fn generate(
                 20..=37 => "paid",
                 _ => "shipped",
             };
-            // Newer orders are more frequent: the shop grows.
-            let age = (rng.random::<f64>().sqrt() * two_years as f64) as i64;
-            let placed = timestamp(now - chrono::Duration::seconds(two_years - age));
-            let line_count = rng.random_range(1..=5usize);
+            let line_count = rng.random_range(1..=5usize).min(product_ids.len());
             let mut chosen: [usize; 5] = [usize::MAX; 5];
             let mut total = 0i64;
             let mut items = 0i32;
+            let mut earliest = joined;
             for slot in 0..line_count {
                 let index = loop {
                     let pick = ((rng.random::<f64>().powi(2)) * product_ids.len() as f64) as usize % product_ids.len();
@@ -303,12 +347,14 @@ pub async fn generate(
                     }
                 };
                 chosen[slot] = index;
-                let (product_id, price) = product_ids[index];
+                let (product_id, price, added) = product_ids[index];
+                earliest = earliest.max(added);
                 let quantity: i32 = rng.random_range(1..=4);
                 total += price * i64::from(quantity);
                 items += quantity;
                 lines_buf.push_str(&format!("{id}\t{product_id}\t{quantity}\t{price}\n"));
             }
+            let placed = timestamp(placed_at(&mut rng, now, two_years, earliest));
             lines_written += line_count as u64;
             buf.push_str(&format!("{id}\t{user_id}\t{status}\t{total}\t{items}\t{placed}\t{placed}\n"));
         }

@@ -3,7 +3,8 @@
 //! the search pickers, find a customer's orders, change an email, delete an
 //! order, read the reports, see validation messages, place an order with the
 //! keyboard alone (with JavaScript, then without), and follow who bought a
-//! product to their orders; with a screenshot of each main page (in
+//! product to their orders, with a visible focus ring wherever Tab lands
+//! (outline buttons included); with a screenshot of each main page (in
 //! target/browser-screenshots/, at desktop and phone widths) and an axe-core
 //! accessibility check of each.
 
@@ -165,6 +166,43 @@ impl Story {
             self.keys(TAB).await;
         }
         assert_eq!(self.focused().await, id, "Tab never reached {id}");
+    }
+
+    /// Presses Tab until the focused element matches `css` (at most `limit`
+    /// times), then returns how its focus shows: whether it is
+    /// `:focus-visible`, and its computed outline style, width, offset and colour.
+    async fn tab_to_matching(&self, css: &str, limit: usize) -> (bool, String, f64, f64, String) {
+        let script = "const e = document.activeElement;
+            if (!e || !e.matches(arguments[0])) return null;
+            const s = getComputedStyle(e);
+            return [e.matches(':focus-visible'), s.outlineStyle, parseFloat(s.outlineWidth),
+                    parseFloat(s.outlineOffset), s.outlineColor];";
+        for _ in 0..limit {
+            let found = self.b.execute(script, vec![serde_json::json!(css)]).await.expect("reads the focus");
+            if let Some([visible, style, width, offset, colour]) = found.as_array().map(Vec::as_slice) {
+                return (
+                    visible.as_bool().unwrap_or(false),
+                    style.as_str().unwrap_or_default().to_string(),
+                    width.as_f64().unwrap_or(0.0),
+                    offset.as_f64().unwrap_or(0.0),
+                    colour.as_str().unwrap_or_default().to_string(),
+                );
+            }
+            self.keys(TAB).await;
+        }
+        panic!("Tab never reached {css}; the focus is on {}", self.focused().await);
+    }
+
+    /// Asserts that reaching `css` with Tab shows a strong focus ring.
+    async fn assert_focus_ring(&self, css: &str, limit: usize) {
+        let (visible, style, width, offset, colour) = self.tab_to_matching(css, limit).await;
+        assert!(visible, "{css} reached by Tab is :focus-visible");
+        assert!(style != "none" && width >= 2.0, "{css} shows an outline when focused: {style} {width}px");
+        assert!(offset >= 1.0, "{css}'s outline stands off the element: {offset}px");
+        assert!(
+            !colour.contains("rgba(0, 0, 0, 0)") && colour != "transparent",
+            "{css}'s outline has a colour: {colour}"
+        );
     }
 
     /// Runs axe-core on the page and returns every violation it finds.
@@ -526,6 +564,18 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
         s.shot_whole(&format!("{name}-phone"), 390).await;
         problems.extend(s.accessibility().await.into_iter().map(|p| format!("{path}: {p}")));
     }
+    // Keyboard focus shows clearly, outline buttons included: Sign out in
+    // the header, a line's Remove and the list's Clear.
+    s.go("/orders/new").await;
+    s.b.execute("document.activeElement && document.activeElement.blur(); document.body.focus();", vec![])
+        .await
+        .expect("focus reset");
+    s.assert_focus_ring("form[action='/sign-out'] button", 30).await;
+    s.assert_focus_ring("button.remove-line, button.add-line", 60).await;
+    s.shot("focus-outline-button").await;
+    s.go("/orders").await;
+    s.assert_focus_ring("a[href='/orders'][role=button].outline", 80).await;
+    problems.extend(s.accessibility().await.into_iter().map(|p| format!("/orders with the focus shown: {p}")));
     // What a browser without JavaScript gets: the search, Find and list.
     for path in ["/orders/new".to_string(), format!("/orders/new?user_id={ada}"), "/orders?product_q=e".to_string()] {
         s.go_without_scripts(&path).await;
@@ -542,6 +592,7 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
     assert!(s.b.find(Locator::Css("select#user_id")).await.is_ok(), "no script turned the list into a combobox");
     assert_eq!(s.focused().await, "customer_q");
     s.keys("ada@analytical").await;
+    s.assert_focus_ring("button.picker-find", 3).await;
     s.tab_to("line-0-q", 6).await;
     s.keys("coffee").await;
     s.tab_to("line-1-q", 8).await;

@@ -10,6 +10,7 @@ mod attack;
 mod browser;
 mod budget;
 mod bulk;
+mod history;
 mod hostile;
 mod lists;
 mod orders;
