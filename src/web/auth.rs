@@ -151,15 +151,40 @@ fn start_session(jar: &CookieJar<'_>, config: &AuthConfig, staff_id: i64, epoch:
     forget(jar, PENDING_COOKIE);
 }
 
+/// One of our private cookies as it stands in this request: the value this
+/// server set or removed earlier in the same request, else the value the
+/// browser sent, only if it decrypts and authenticates under the secret key.
+///
+/// `CookieJar::get_pending` alone is not enough: for a cookie not changed in
+/// this request it falls back to the raw value the client sent when that
+/// value is not a valid private cookie, so a plain-text forgery would be
+/// believed. A value `get_pending` gives that equals the raw cookie sent, and
+/// is not the authenticated one, is exactly that fallback and is refused.
+fn read_private(jar: &CookieJar<'_>, name: &str) -> Option<String> {
+    let current = jar.get_pending(name)?;
+    let authenticated = jar.get_private(name);
+    if authenticated.as_ref().is_some_and(|c| c.value() == current.value()) {
+        return Some(current.value().to_string());
+    }
+    let sent_raw = jar.get(name).is_some_and(|c| c.value() == current.value());
+    (!sent_raw).then(|| current.value().to_string())
+}
+
 /// The session cookie's content, as it stands in this request (a session
 /// started or ended earlier in the same request counts).
 fn read_session(jar: &CookieJar<'_>) -> Option<Session> {
-    jar.get_pending(SESSION_COOKIE).and_then(|c| serde_json::from_str(c.value()).ok())
+    read_private(jar, SESSION_COOKIE).and_then(|value| serde_json::from_str(&value).ok())
 }
 
 fn read_pending(jar: &CookieJar<'_>) -> Option<Pending> {
-    let pending: Pending = jar.get_pending(PENDING_COOKIE).and_then(|c| serde_json::from_str(c.value()).ok())?;
-    (Utc::now().timestamp() - pending.issued <= PENDING_SECONDS).then_some(pending)
+    let pending: Pending = read_private(jar, PENDING_COOKIE).and_then(|value| serde_json::from_str(&value).ok())?;
+    let age = Utc::now().timestamp() - pending.issued;
+    (0..=PENDING_SECONDS).contains(&age).then_some(pending)
+}
+
+/// This browser's pre-session CSRF token, if it holds an authentic one.
+fn read_presession(jar: &CookieJar<'_>) -> Option<String> {
+    read_private(jar, PRESESSION_COOKIE).filter(|token| !token.is_empty() && token.len() <= 64)
 }
 
 /// The CSRF token for this browser's forms: its session's, else its
@@ -171,10 +196,8 @@ pub fn csrf_token(jar: &CookieJar<'_>, config: &AuthConfig) -> String {
     if let Some(pending) = read_pending(jar) {
         return pending.csrf;
     }
-    if let Some(existing) = jar.get_pending(PRESESSION_COOKIE) {
-        if !existing.value().is_empty() && existing.value().len() <= 64 {
-            return existing.value().to_string();
-        }
+    if let Some(existing) = read_presession(jar) {
+        return existing;
     }
     let token = crate::passwords::token();
     jar.add_private(cookie(config, PRESESSION_COOKIE, token.clone(), config.session_hours * 3600));
@@ -323,7 +346,7 @@ fn expected_csrf(jar: &CookieJar<'_>) -> Option<String> {
     if let Some(pending) = read_pending(jar) {
         return Some(pending.csrf);
     }
-    jar.get_pending(PRESESSION_COOKIE).map(|c| c.value().to_string())
+    read_presession(jar)
 }
 
 /// A form whose CSRF token matched this browser's session (or, signed out,
@@ -417,11 +440,18 @@ impl<'r, T: for<'a> FromForm<'a> + Send + 'static> FromData<'r> for AdminForm<T>
 /// redirect can always be sent.
 pub fn safe_next(next: Option<&str>) -> String {
     let next = next.unwrap_or("/").trim();
+    // Also judged once percent-decoded, so `/%2F%2Fevil.example` and the like
+    // cannot become another host in a browser or a proxy that decodes first.
+    let decoded = RawStr::new(next).percent_decode_lossy();
     let local = next.starts_with('/')
         && !next.starts_with("//")
         && !next.starts_with("/\\")
         && next.len() <= 2000
         && next.chars().all(|c| c.is_ascii_graphic() && c != '\\')
+        && !decoded.starts_with("//")
+        && !decoded.starts_with("/\\")
+        && !decoded.contains('\\')
+        && !decoded.chars().any(char::is_control)
         && rocket::http::uri::Origin::parse(next).is_ok();
     if local {
         next.to_string()
@@ -743,6 +773,16 @@ mod tests {
             "/\u{3000}/evil.example",
             "/\u{ff0f}evil.example",
             "/caf\u{e9}",
+            "/%2F%2Fevil.example",
+            "/%2f/evil.example",
+            "/%5Cevil.example",
+            "/%5C%5Cevil.example",
+            "/%09/evil.example",
+            "/%0d%0aLocation:%20http://evil.example",
+            "http:/evil.example",
+            "https:evil.example",
+            "\\\\evil.example",
+            " //evil.example",
         ] {
             assert_eq!(safe_next(Some(hostile)), "/", "{hostile}");
         }

@@ -10,6 +10,7 @@ mod attack;
 mod browser;
 mod budget;
 mod bulk;
+mod forgery;
 mod hostile;
 mod lists;
 mod orders;
