@@ -582,3 +582,81 @@ fn the_server_says_which_configuration_file_it_reads() {
     let said = run(&elsewhere);
     assert!(said.contains("no Rocket.toml found"), "{said}");
 }
+
+#[rocket::async_test]
+async fn exports_wait_for_a_slot_before_they_take_a_connection() {
+    let settings = [("exports.slots", 1.into()), ("exports.wait_seconds", 2.into())];
+    let app = TestApp::configured(false, &settings).await;
+    app.sign_in_as("admin@test.example", "admin").await;
+    let ada = app.customer("Ada", "ada@example.com").await;
+    let mug = app.product("Mug", "MUG", 1000, 10).await;
+    app.place_order(ada, &[(mug, 1)]).await;
+    // Every route that answers with a CSV file, per record and per list.
+    let exports = [
+        format!("/products/{mug}/buyers.csv"),
+        format!("/users/{ada}/products.csv"),
+        "/users.csv".to_string(),
+        "/products.csv".to_string(),
+        "/orders.csv".to_string(),
+        "/reports/top-customers.csv".to_string(),
+        "/reports/revenue-per-customer.csv".to_string(),
+        "/reports/best-sellers.csv".to_string(),
+        "/reports/revenue-by-month.csv".to_string(),
+    ];
+    let listed: Vec<String> =
+        app.routes(Method::Get).into_iter().filter(|p| p.ends_with(".csv")).map(|p| p.replace("/1/", "/")).collect();
+    assert_eq!(listed.len(), exports.len(), "every export is exercised here: {listed:?}");
+
+    // The only slot is busy (a long export elsewhere); 18 downloads queue for it,
+    // more than the pool's 8 connections.
+    let rocket = app.client.rocket();
+    let state = rocket.state::<shopdesk::web::export::Exports>().expect("exports");
+    let db = rocket.state::<shopdesk::db::Db>().expect("the pool");
+    let held = state.open(db).await.expect("a slot");
+    let queued =
+        futures::future::join_all(exports.iter().cycle().take(18).map(|path| app.client.get(path.clone()).dispatch()));
+    let page = async {
+        rocket::tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let page = app.get(&format!("/users/{ada}")).await;
+        (page.status, started.elapsed())
+    };
+    let (answers, (status, took)) = futures::future::join(queued, page).await;
+    assert_eq!(status, Status::Ok, "a page answers while downloads queue");
+    assert!(took < Duration::from_secs(1), "it answered in {took:?}: queued downloads held connections");
+    for answer in answers {
+        assert_eq!(answer.status(), Status::ServiceUnavailable);
+        let body = answer.into_string().await.unwrap_or_default();
+        assert!(body.contains("Other downloads are being prepared"), "{body}");
+    }
+    drop(held);
+    for path in &exports {
+        let page = app.get(path).await;
+        assert_eq!(page.status, Status::Ok, "{path}");
+        assert_eq!(page.header("Content-Type"), Some("text/csv; charset=utf-8"), "{path}");
+    }
+}
+
+#[rocket::async_test]
+async fn a_slow_reader_does_not_keep_its_export_slot() {
+    let app = TestApp::with_demo(false).await;
+    app.staff("admin@shop.example", "admin").await;
+    app.generate(shopdesk::generate::Sizes { users: 120_000, products: 0, orders: 0 }, 7).await;
+    // One slot, and a download timeout far longer than the test.
+    let server = LiveServer::start(&app.url, &[("exports.slots", 1.into()), ("timeouts.download", 60.into())]).await;
+    let (session, _) = server.sign_in("admin@shop.example", PASSWORD).await;
+
+    let head = format!("GET /users.csv HTTP/1.1\r\nHost: localhost\r\nCookie: {session}\r\n\r\n");
+    let mut slow = server.send(&head, b"").await;
+    let (answer, _) = read_head(&mut slow).await;
+    assert_eq!(answer.status, 200);
+    let announced: usize = answer.header("content-length").and_then(|l| l.parse().ok()).expect("a Content-Length");
+    assert!(announced > 8_000_000, "the export outgrows socket buffers: {announced}");
+    // The first client now reads nothing; the only slot is free for the next export all the same.
+    let started = Instant::now();
+    let next = server.exchange("GET", "/users.csv", &[("Cookie", &session)], "").await;
+    assert_eq!(next.status, 200, "{}", next.body.chars().take(300).collect::<String>());
+    assert_eq!(next.body.len(), announced, "the second download is complete");
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    drop(slow);
+}

@@ -211,8 +211,8 @@ pub(super) async fn export(
         ));
     }
     let seek = query.paging.seek(orders::List::SORTS, PAGE_SIZE).from_start();
-    let slot = exports.slot().await?;
-    let rows = listing::export::<orders::List>(db.conn().await?, filter, seek).map(|row| {
+    let (slot, conn) = exports.open(db).await?;
+    let rows = listing::export::<orders::List>(conn, filter, seek).map(|row| {
         row.map(|o| OrderCsv {
             id: o.id,
             customer_id: o.user_id,
