@@ -660,3 +660,40 @@ async fn a_slow_reader_does_not_keep_its_export_slot() {
     assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
     drop(slow);
 }
+
+#[rocket::async_test]
+async fn stalled_headers_and_short_bodies_pin_nothing() {
+    let (_app, server, session) = served_shop(0).await;
+    let page = server.exchange("GET", "/sign-in", &[], "").await;
+    let presession = page.cookies();
+    let form_head = |path: &str, cookie: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\n"
+        )
+    };
+    let kinds: [(&str, String, &[u8]); 4] = [
+        // Headers that never end.
+        ("slow headers", "GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".to_string(), b"a"),
+        // A form body too short for Rocket's `_method` peek to finish.
+        ("a body stalled before `_method`", form_head("/sign-in", &presession), b"_me"),
+        // A form body stalled past the peek, for sign-in and for a signed-in form.
+        ("a stalled sign-in body", form_head("/sign-in", &presession), b"_method=post&email=a"),
+        ("a stalled signed-in body", form_head("/users/new", &session), b"name=x"),
+    ];
+    let mut stalled = Vec::new();
+    for (kind, head, body) in &kinds {
+        for _ in 0..32 {
+            stalled.push(server.send(head, body).await);
+        }
+        rocket::tokio::time::sleep(Duration::from_millis(200)).await;
+        let (status, took) = timed_page(&server, &session).await;
+        assert_eq!(status, 200, "a signed-in page answers with 32 more sockets of {kind}");
+        assert!(took < Duration::from_secs(1), "{kind}: the page took {took:?}");
+        let started = Instant::now();
+        let ready = server.exchange("GET", "/readyz", &[], "").await;
+        assert_eq!(ready.status, 200, "/readyz with 32 more sockets of {kind}");
+        assert!(started.elapsed() < Duration::from_secs(1), "{kind}: /readyz took {:?}", started.elapsed());
+    }
+    assert_eq!(stalled.len(), 128);
+}
