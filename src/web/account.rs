@@ -112,7 +112,7 @@ async fn password(
     form: CsrfForm<PasswordForm>,
 ) -> Result<Flash<Redirect>, AppError> {
     let form = form.0;
-    let address = address.to_string();
+    let address = address.throttle_key();
     match change_password(db, jar, config, &address, &me, &form.current_password, &form.password).await? {
         Ok(()) => Ok(done("/account".into(), "Your password is changed; your other sessions have ended.")),
         Err(reason) => Ok(refused("/account".into(), format!("Your password was not changed: {reason}"))),
@@ -236,7 +236,7 @@ async fn confirm(
         return Ok(EnrolAnswer::Done(done("/account".into(), "Two-factor sign-in is already on.")));
     }
     let form = form.0;
-    let address = address.to_string();
+    let address = address.throttle_key();
     if form.current_password.is_empty() {
         let error = "Type your current password too: it proves this is you.".to_string();
         return Ok(EnrolAnswer::Again(enrol_page(chrome, me, config, db, Some(error)).await?));
@@ -301,7 +301,7 @@ async fn new_codes(
     if !me.has_two_factor() {
         return Ok(CodesAnswer::Refused(refused("/account".into(), "Turn on two-factor sign-in first.")));
     }
-    if let Err(reason) = confirm_password(db, config, &address.to_string(), &me, &form.0.current_password).await? {
+    if let Err(reason) = confirm_password(db, config, &address.throttle_key(), &me, &form.0.current_password).await? {
         return Ok(CodesAnswer::Refused(refused("/account".into(), format!("No new codes were made: {reason}"))));
     }
     let (codes, hashes) = recovery_codes().await?;
@@ -332,7 +332,7 @@ async fn turn_off(
     if required_for(config, &me) {
         return Ok(refused("/account".into(), "This shop requires two-factor sign-in for admins, so it stays on."));
     }
-    let address = address.to_string();
+    let address = address.throttle_key();
     if let Err(reason) = confirm_password(db, config, &address, &me, &form.0.current_password).await? {
         return Ok(refused("/account".into(), format!("Two-factor sign-in is still on: {reason}")));
     }

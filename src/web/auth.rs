@@ -533,6 +533,7 @@ async fn sign_in(
     form: CsrfForm<SignInForm>,
 ) -> Result<SignInAnswer, AppError> {
     let form = form.0;
+    let throttle_key = address.throttle_key();
     let address = address.to_string();
     let next = safe_next(Some(&form.next));
     let typed = form.email.trim().chars().take(254).collect::<String>();
@@ -548,7 +549,7 @@ async fn sign_in(
     };
 
     let mut conn = db.conn().await?;
-    let attempt = match staff::admit(&mut conn, &email, &address, Factor::Password, &config.limits()).await? {
+    let attempt = match staff::admit(&mut conn, &email, &throttle_key, Factor::Password, &config.limits()).await? {
         Admission::Check(attempt) => attempt,
         Admission::Refused { retry_after_seconds } => {
             return Ok(SignInAnswer::Throttled(page(throttled_message(retry_after_seconds))))
@@ -667,6 +668,7 @@ async fn sign_in_code(
     db: &Db,
     form: CsrfForm<CodeForm>,
 ) -> Result<CodeAnswer, AppError> {
+    let throttle_key = address.throttle_key();
     let address = address.to_string();
     let Some(pending) = read_pending(jar) else {
         return Ok(CodeAnswer::Restart(super::refused(
@@ -686,15 +688,16 @@ async fn sign_in_code(
         forget(jar, PENDING_COOKIE);
         return Ok(CodeAnswer::Restart(super::refused("/sign-in".into(), "Sign in again.")));
     }
-    let attempt = match staff::admit(&mut conn, staff.email.as_str(), &address, Factor::Code, &config.limits()).await? {
-        Admission::Check(attempt) => attempt,
-        Admission::Refused { retry_after_seconds } => {
-            return Ok(CodeAnswer::Throttled(page(format!(
-                "Too many wrong codes. For your security, try again in {}.",
-                wait_text(retry_after_seconds)
-            ))))
-        }
-    };
+    let attempt =
+        match staff::admit(&mut conn, staff.email.as_str(), &throttle_key, Factor::Code, &config.limits()).await? {
+            Admission::Check(attempt) => attempt,
+            Admission::Refused { retry_after_seconds } => {
+                return Ok(CodeAnswer::Throttled(page(format!(
+                    "Too many wrong codes. For your security, try again in {}.",
+                    wait_text(retry_after_seconds)
+                ))))
+            }
+        };
     drop(conn);
     let check = check_code(db, staff.id, &secret, &form.0.code).await?;
     let mut conn = db.conn().await?;

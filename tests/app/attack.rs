@@ -204,9 +204,41 @@ async fn a_forged_address_header_is_ignored_by_default() {
     let addresses: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT address FROM sign_in_attempts").fetch_all(&app.pool).await.unwrap();
     assert_eq!(addresses, vec!["198.51.100.7".to_string()], "the TCP peer, whatever the headers say");
-    // A forged header bought no fresh budget: the address is refused after 5.
-    let throttled = app.scalar_i64("SELECT count(*) FROM sign_in_attempts WHERE throttled").await;
-    assert_eq!(throttled, 3);
+    // A forged header bought no fresh budget: the address is refused after 5,
+    // and the 3 refused attempts left no rows.
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM sign_in_attempts").await, 5);
+}
+
+#[rocket::async_test]
+async fn a_flood_of_sign_ins_cannot_grow_the_attempts_table() {
+    let app = TestApp::with_demo(false).await;
+    app.staff("ada@shop.example", "admin").await;
+    app.refresh_csrf("/sign-in").await;
+    // Failures from long ago, and an old success, that no rule reads any more.
+    sqlx::query(
+        "INSERT INTO sign_in_attempts (email, address, succeeded, at)
+         SELECT 'old' || g || '@example.com', '192.0.2.1', false, now() - interval '2 hours' FROM generate_series(1, 50) g
+         UNION ALL SELECT 'ada@shop.example', '192.0.2.2', true, now() - interval '100 days'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // One address names 120 invented accounts, then one IPv6 client rotates through its /64.
+    for i in 0..120 {
+        let (status, _) = sign_in_from(&app, "198.51.100.50", &format!("nobody{i}@example.com"), "guess").await;
+        assert!(status == Status::Ok || status == Status::TooManyRequests, "{status}");
+    }
+    for i in 0..40 {
+        let address = format!("2001:db8:7:7::{:x}", i + 1);
+        sign_in_from(&app, &address, &format!("v6-{i}@example.com"), "guess").await;
+    }
+    let rows = app.scalar_i64("SELECT count(*) FROM sign_in_attempts").await;
+    assert_eq!(rows, 60, "30 failures per address (or /64) per window are kept, and nothing else");
+    let old = app.scalar_i64("SELECT count(*) FROM sign_in_attempts WHERE at < now() - interval '1 hour'").await;
+    assert_eq!(old, 0, "attempts no rule reads any more are pruned");
+    // The owner, from an address of their own, is not locked out by any of it.
+    let (status, _) = sign_in_from(&app, "192.0.2.10", "ada@shop.example", PASSWORD).await;
+    assert_eq!(status, Status::SeeOther);
 }
 
 fn rand_byte() -> u8 {
