@@ -240,6 +240,25 @@ async fn pickers_find_customers_and_products_by_any_part_in_any_case() {
 }
 
 #[rocket::async_test]
+async fn a_picker_whose_session_ended_says_so_in_json() {
+    let s = shop().await;
+    s.app.sign_out().await;
+    for path in ["/pickers/customers?q=ada", "/pickers/products?q=mug"] {
+        let page = s.app.get(path).await;
+        assert_eq!(page.status, Status::Unauthorized, "{path}: not a redirect to an HTML page");
+        assert_eq!(page.location, None);
+        assert_eq!(page.header("Content-Type"), Some("application/json"));
+        let body: serde_json::Value = serde_json::from_str(&page.body).expect("a JSON body");
+        assert_eq!(body["error"], "signed_out");
+        assert_eq!(body["message"], "Your session ended — sign in again.");
+        assert!(page.body.len() < 200, "a small body");
+    }
+    // The popup says it, with a way back to the page.
+    let script = std::fs::read_to_string("static/picker.js").expect("picker.js");
+    assert!(script.contains("response.status === 401") && script.contains("Your session ended — sign in again"));
+}
+
+#[rocket::async_test]
 async fn without_javascript_find_narrows_the_choices_and_saves_nothing() {
     let s = shop().await;
     let empty = s.app.get("/orders/new").await;
