@@ -308,6 +308,32 @@ st, h, _ = req("POST", "/sign-in", cookies(h), {"csrf": token(b), "email": ADMIN
 sess = [v for k, v in h if k.lower() == "set-cookie" and v.startswith("shopdesk_session=")]
 report("session cookie lifetime", bool(sess) and "Max-Age=43200" in sess[0], re.sub(r"=[^;]*;", "=…;", sess[0], 1) if sess else "none")
 
+# 13. Cookies the client writes itself, and where sign-in leads.
+staff_id = psql(f"SELECT id FROM staff WHERE email = '{ADMIN[0]}'")
+epoch = psql(f"SELECT session_epoch FROM staff WHERE email = '{ADMIN[0]}'")
+now = int(time.time())
+forged_pending = urllib.parse.quote(f'{{"staff_id":{staff_id},"epoch":{epoch},"issued":{now},"next":"/","csrf":"forged"}}')
+st, h, _ = req("GET", "/sign-in/code", f"shopdesk_pending={forged_pending}")
+report("plain-text pending second-factor cookie", st == 303 and header(h, "location") == "/sign-in", f"{st} → {header(h, 'location')}")
+forged_session = urllib.parse.quote(f'{{"staff_id":{staff_id},"epoch":{epoch},"issued":{now},"seen":{now},"csrf":"forged"}}')
+st, h, _ = req("POST", "/sign-out", f"shopdesk_session={forged_session}", {"csrf": "forged"})
+report("plain-text session cookie as a CSRF token", st == 403, f"{st}")
+st, h, _ = req("POST", "/sign-in", "shopdesk_csrf=forged", {"csrf": "forged", "email": ADMIN[0], "password": ADMIN[1], "next": "/"})
+report("plain-text pre-session CSRF token", st == 403, f"{st}")
+for nxt in ["//evil.example", "/\\evil.example", "/%2F%2Fevil.example", "/%5C%5Cevil.example", "https://evil.example"]:
+    st, h, b = req("GET", "/sign-in")
+    st, h, _ = req("POST", "/sign-in", cookies(h), {"csrf": token(b), "email": ADMIN[0], "password": ADMIN[1], "next": nxt})
+    report(f"next={nxt}", header(h, "location") == "/", f"{st} → {header(h, 'location')}")
+
+# 14. Invalid ids in the orders filter, and an expired session's picker.
+for q in ["product_id=abc", "product_id=-1", "user_id=abc"]:
+    st, _, body = req("GET", f"/orders?{q}", jar)
+    report(f"/orders?{q}", st == 200 and b'<td><a href="/orders/' not in body, f"{st}, no rows")
+    st, _, _ = req("GET", f"/orders.csv?{q}", jar)
+    report(f"/orders.csv?{q}", 400 <= st < 500, f"{st}")
+st, h, body = req("GET", "/pickers/customers?q=a")
+report("picker without a session", st == 401 and body.startswith(b"{"), f"{st} {body[:60]!r}")
+
 print()
 unsafe = [r for r in results if not r[1]]
 print(f"{len(results) - len(unsafe)} safe, {len(unsafe)} unsafe")

@@ -10,12 +10,13 @@
   var template = document.getElementById("line-template");
   if (!form || !body || !template || !window.ShopdeskPicker) { return; }
 
-  var MAX_LINES = 100;
+  var addButton = form.querySelector("button[value=\"add_line\"]");
+  var limitNote = document.getElementById("lines-limit");
+  var MAX_LINES = parseInt(addButton && addButton.getAttribute("data-max-lines"), 10) || 100;
   var money = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
   var status = form.querySelector("#status");
   var total = document.getElementById("order-total");
   var count = document.getElementById("order-items");
-  var addButton = form.querySelector("button[value=\"add_line\"]");
 
   // Stock this order holds already (when editing): it is available to it again.
   var held = {};
@@ -97,7 +98,13 @@
         if (label) { element.setAttribute("aria-label", label.replace(/line \d+/, "line " + n)); }
       });
     });
-    if (addButton) { addButton.disabled = rows().length >= MAX_LINES; }
+    var full = rows().length >= MAX_LINES;
+    if (addButton) { addButton.disabled = full; }
+    if (limitNote) {
+      limitNote.textContent = full
+        ? "This order has the most lines an order can have (" + MAX_LINES + "). Remove a line to add another."
+        : "Up to " + MAX_LINES + " lines.";
+    }
   }
 
   function newLine() {
@@ -138,8 +145,8 @@
       body.removeChild(row);
     } else {
       body.removeChild(row);
-      var left = rows();
-      next = left[Math.min(at, left.length - 1)];
+      // The line that took its place; after the last line, "+ Add a line".
+      next = rows()[at];
     }
     renumber();
     update();

@@ -187,6 +187,28 @@
         (found.length >= 20 ? " (the first 20; type more to narrow)" : "") + ". Enter chooses the highlighted one.";
     }
 
+    // The session ended (the server answers 401): say so in the popup, with a
+    // way back that returns to this page.
+    function signedOut() {
+      items = [];
+      answered = null;
+      list.textContent = "";
+      var notice = document.createElement("li");
+      notice.className = "picker-notice";
+      notice.setAttribute("role", "option");
+      notice.setAttribute("aria-disabled", "true");
+      notice.id = list.id + "-signed-out";
+      var link = document.createElement("a");
+      link.href = "/sign-in?next=" + encodeURIComponent(window.location.pathname + window.location.search);
+      link.textContent = "Your session ended — sign in again";
+      notice.appendChild(link);
+      list.appendChild(notice);
+      list.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+      showChosen("Your session ended — sign in again to search.");
+      live.textContent = "Your session ended — sign in again.";
+    }
+
     function ask() {
       timer = null;
       var q = input.value.trim();
@@ -197,12 +219,18 @@
         headers: { "Accept": "application/json" }
       })
         .then(function (response) {
+          if (response.status === 401) { return { signedOut: true }; }
           if (!response.ok) { throw new Error("status " + response.status); }
           return response.json();
         })
         .then(function (found) {
           if (mine !== asking) { return; }
           pending = false;
+          if (found && found.signedOut) {
+            chooseWhenReady = false;
+            signedOut();
+            return;
+          }
           render(found, q);
           if (chooseWhenReady) {
             chooseWhenReady = false;

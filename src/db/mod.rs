@@ -32,7 +32,47 @@ pub struct Db(PgPool);
 /// A current `sqlx::PgPool` wrapped so rocket_db_pools can manage it without
 /// pulling in the old sqlx its own `sqlx` feature pins.
 #[derive(Clone)]
-pub struct PgPool(pub sqlx::PgPool);
+pub struct PgPool(pub sqlx::PgPool, Waiters);
+
+/// How many requests wait for one of this pool's connections right now
+/// (for `/metrics`).
+#[derive(Clone, Default)]
+pub struct Waiters(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl Waiters {
+    /// Counts one waiter until the returned guard is dropped: when the wait
+    /// ends with a connection or an error, or the waiting request is itself
+    /// dropped (a client gone, a timeout), so the count never drifts.
+    fn enter(&self) -> Waiting {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Waiting(self.0.clone())
+    }
+
+    pub fn now(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// One request waiting for a connection; see [`Waiters::enter`].
+struct Waiting(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl PgPool {
+    /// Requests waiting for a connection of this pool right now.
+    pub fn waiting(&self) -> i64 {
+        self.1.now()
+    }
+
+    async fn acquire_counted(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, sqlx::Error> {
+        let _waiting = self.1.enter();
+        self.0.acquire().await
+    }
+}
 
 impl std::ops::Deref for PgPool {
     type Target = sqlx::PgPool;
@@ -45,15 +85,14 @@ impl Db {
     /// A pooled connection. Routes that read a form take `&Db` and call this
     /// only after the form has arrived, so no connection waits on a client.
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, sqlx::Error> {
-        WAITING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let connection = self.0 .0.acquire().await;
-        WAITING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        connection
+        self.0.acquire_counted().await
+    }
+
+    /// Requests waiting for a connection right now.
+    pub fn waiting(&self) -> i64 {
+        self.0.waiting()
     }
 }
-
-/// Requests waiting for a pooled connection right now (for `/metrics`).
-pub static WAITING: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
 /// Why the pool could not be built or could not hand out a connection.
 #[derive(Debug, thiserror::Error)]
@@ -88,14 +127,11 @@ impl rocket_db_pools::Pool for PgPool {
         let (options, connect) = pool_options(&config)?;
         // Lazy: the pool opens connections on demand, so a database that goes
         // away and comes back is picked up again without a restart.
-        Ok(PgPool(options.connect_lazy_with(connect)))
+        Ok(PgPool(options.connect_lazy_with(connect), Waiters::default()))
     }
 
     async fn get(&self) -> Result<Self::Connection, Self::Error> {
-        WAITING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let connection = self.0.acquire().await;
-        WAITING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(connection?)
+        Ok(self.acquire_counted().await?)
     }
 
     async fn close(&self) {

@@ -112,7 +112,7 @@ async fn password(
     form: CsrfForm<PasswordForm>,
 ) -> Result<Flash<Redirect>, AppError> {
     let form = form.0;
-    let address = address.to_string();
+    let address = address.throttle_key();
     match change_password(db, jar, config, &address, &me, &form.current_password, &form.password).await? {
         Ok(()) => Ok(done("/account".into(), "Your password is changed; your other sessions have ended.")),
         Err(reason) => Ok(refused("/account".into(), format!("Your password was not changed: {reason}"))),
@@ -189,8 +189,12 @@ async fn start(me: Staff, db: &Db, _form: CsrfForm<Confirm>) -> Result<Flash<Red
     Ok(done("/account/two-factor".into(), "Scan the code with your authenticator app, then type the code it shows."))
 }
 
+/// Turning two-factor sign-in on: the current password (so a stolen session
+/// cannot enrol an authenticator of its own) and the first code.
 #[derive(Debug, FromForm)]
-pub struct CodeForm {
+pub struct EnrolForm {
+    #[field(default = String::new())]
+    current_password: String,
     #[field(default = String::new())]
     code: String,
 }
@@ -226,16 +230,25 @@ async fn confirm(
     jar: &CookieJar<'_>,
     config: &State<AuthConfig>,
     db: &Db,
-    form: CsrfForm<CodeForm>,
+    form: CsrfForm<EnrolForm>,
 ) -> Result<EnrolAnswer, AppError> {
     if me.has_two_factor() {
         return Ok(EnrolAnswer::Done(done("/account".into(), "Two-factor sign-in is already on.")));
+    }
+    let form = form.0;
+    let address = address.throttle_key();
+    if form.current_password.is_empty() {
+        let error = "Type your current password too: it proves this is you.".to_string();
+        return Ok(EnrolAnswer::Again(enrol_page(chrome, me, config, db, Some(error)).await?));
+    }
+    if let Err(reason) = confirm_password(db, config, &address, &me, &form.current_password).await? {
+        let error = format!("Two-factor sign-in is not on yet: {reason}");
+        return Ok(EnrolAnswer::Again(enrol_page(chrome, me, config, db, Some(error)).await?));
     }
     let mut conn = db.conn().await?;
     let Some(secret) = staff::pending_secret(&mut conn, me.id).await? else {
         return Ok(EnrolAnswer::Done(refused("/account/two-factor".into(), "Start the set-up first.")));
     };
-    let address = address.to_string();
     let attempt = match staff::admit(&mut conn, me.email.as_str(), &address, Factor::Code, &config.limits()).await? {
         Admission::Check(attempt) => attempt,
         Admission::Refused { retry_after_seconds } => {
@@ -245,7 +258,7 @@ async fn confirm(
         }
     };
     drop(conn);
-    let typed: String = form.0.code.chars().filter(|c| !c.is_whitespace()).collect();
+    let typed: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
     let Some(step) = two_factor::matching_step(&secret, &typed, chrono::Utc::now().timestamp()) else {
         let error = "That code is not right. Type the 6 digits your app shows for Shopdesk now.".to_string();
         return Ok(EnrolAnswer::Again(enrol_page(chrome, me, config, db, Some(error)).await?));
@@ -288,7 +301,7 @@ async fn new_codes(
     if !me.has_two_factor() {
         return Ok(CodesAnswer::Refused(refused("/account".into(), "Turn on two-factor sign-in first.")));
     }
-    if let Err(reason) = confirm_password(db, config, &address.to_string(), &me, &form.0.current_password).await? {
+    if let Err(reason) = confirm_password(db, config, &address.throttle_key(), &me, &form.0.current_password).await? {
         return Ok(CodesAnswer::Refused(refused("/account".into(), format!("No new codes were made: {reason}"))));
     }
     let (codes, hashes) = recovery_codes().await?;
@@ -319,7 +332,7 @@ async fn turn_off(
     if required_for(config, &me) {
         return Ok(refused("/account".into(), "This shop requires two-factor sign-in for admins, so it stays on."));
     }
-    let address = address.to_string();
+    let address = address.throttle_key();
     if let Err(reason) = confirm_password(db, config, &address, &me, &form.0.current_password).await? {
         return Ok(refused("/account".into(), format!("Two-factor sign-in is still on: {reason}")));
     }

@@ -4,14 +4,15 @@
 //! writer into a temporary file (a million rows take a few seconds and
 //! almost no memory), and only then answers with the file and its exact
 //! `Content-Length`. So:
-//! - a database connection is held only while the query runs, never while a
-//!   slow or stalled client reads the download;
+//! - every export goes through [`Exports::open`], which waits for one of
+//!   `[default.exports] slots` BEFORE it takes a pooled connection, so
+//!   queued downloads never hold connections pages need;
+//! - the slot and the connection are held only while the query runs, never
+//!   while a slow or stalled client reads the download;
 //! - an export that fails in the database answers with an error page, never
 //!   a short file; and if sending fails midway (the client stopped reading
 //!   for longer than `[default.timeouts] download`), the connection ends
-//!   before the announced length, so the browser reports a failed download;
-//! - at most `[default.exports] slots` exports run at once, so downloads
-//!   cannot take the connections pages need.
+//!   before the announced length, so the browser reports a failed download.
 //!
 //! Every cell a spreadsheet would read as a formula is neutralised (OWASP's
 //! advice for CSV injection), while plain numbers stay numbers.
@@ -32,6 +33,9 @@ use rocket::Request;
 use serde::{Deserialize, Serialize};
 
 use super::AppError;
+use crate::db::Db;
+use sqlx::pool::PoolConnection;
+use sqlx::Postgres;
 
 /// Rows written per chunk.
 const CHUNK: usize = 500;
@@ -59,7 +63,7 @@ pub struct Exports {
     download_timeout: Duration,
 }
 
-/// The right to run one export, held until its download ends or is abandoned.
+/// The right to run one export's query, held until the file is written.
 pub struct ExportSlot {
     _permit: OwnedSemaphorePermit,
 }
@@ -81,8 +85,17 @@ impl Exports {
         }
     }
 
+    /// Waits for a free slot, and only then takes the pooled connection the
+    /// export's query runs on. The one way into an export: no request waits
+    /// for a slot while holding a connection.
+    pub async fn open(&self, db: &Db) -> Result<(ExportSlot, PoolConnection<Postgres>), AppError> {
+        let slot = self.slot().await?;
+        let conn = db.conn().await?;
+        Ok((slot, conn))
+    }
+
     /// Waits for a free slot, or answers "busy" after the configured wait.
-    pub async fn slot(&self) -> Result<ExportSlot, AppError> {
+    async fn slot(&self) -> Result<ExportSlot, AppError> {
         match rocket::tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(ExportSlot { _permit: permit }),
             _ => Err(AppError::Busy(
@@ -133,19 +146,19 @@ fn write_rows<R: Serialize>(records: &[R], out: &mut Vec<u8>) -> Result<(), csv:
     Ok(())
 }
 
-/// A CSV file ready to send.
+/// A CSV file ready to send. It holds no slot and no connection.
 pub struct Csv {
     filename: String,
     file: rocket::tokio::fs::File,
     len: u64,
-    slot: ExportSlot,
     download_timeout: Duration,
 }
 
 impl Csv {
     /// Runs the export to the end into a temporary file. `header` names the
     /// columns; each record serialises to one row. The stream's database
-    /// connection is returned as soon as the last row is read.
+    /// connection and the export's slot are returned as soon as the last row
+    /// is read, before any of the file is sent.
     pub async fn spool<R, E, S>(
         exports: &Exports,
         slot: ExportSlot,
@@ -179,20 +192,22 @@ impl Csv {
             // Rows may arrive faster than they are written: let pages run between chunks.
             rocket::tokio::task::yield_now().await;
         }
-        // The query is done: its connection goes back to the pool now.
+        // The query is done: its connection goes back to the pool, and its
+        // slot to the next export, now; sending the file needs neither.
         drop(chunks);
+        drop(slot);
         out.write_all(&buffer).await.map_err(|e| internal(Box::new(e)))?;
         out.flush().await.map_err(|e| internal(Box::new(e)))?;
         let mut file = out.into_inner();
         let len = file.stream_position().await.map_err(|e| internal(Box::new(e)))?;
         file.rewind().await.map_err(|e| internal(Box::new(e)))?;
-        Ok(Csv { filename: filename.to_string(), file, len, slot, download_timeout: exports.download_timeout })
+        Ok(Csv { filename: filename.to_string(), file, len, download_timeout: exports.download_timeout })
     }
 }
 
 impl<'r> Responder<'r, 'static> for Csv {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        let body = Download::watch(self.file, self.slot, self.download_timeout);
+        let body = Download::watch(self.file, self.download_timeout);
         Response::build()
             .header(ContentType::new("text", "csv").with_params(("charset", "utf-8")))
             .header(Header::new("Content-Disposition", format!("attachment; filename=\"{}\"", self.filename)))
@@ -206,24 +221,18 @@ impl<'r> Responder<'r, 'static> for Csv {
 /// What a download and its watchdog share.
 struct Sending {
     file: Option<rocket::tokio::fs::File>,
-    slot: Option<ExportSlot>,
     last_read: Instant,
     finished: bool,
 }
 
-/// The body of a download. A watchdog abandons it (closing the file and
-/// freeing its slot) when the client has not taken any of it for the
-/// download timeout; the response then ends short of its `Content-Length`.
+/// The body of a download. A watchdog abandons it (closing the file) when
+/// the client has not taken any of it for the download timeout; the
+/// response then ends short of its `Content-Length`.
 struct Download(Arc<Mutex<Sending>>);
 
 impl Download {
-    fn watch(file: rocket::tokio::fs::File, slot: ExportSlot, timeout: Duration) -> Download {
-        let shared = Arc::new(Mutex::new(Sending {
-            file: Some(file),
-            slot: Some(slot),
-            last_read: Instant::now(),
-            finished: false,
-        }));
+    fn watch(file: rocket::tokio::fs::File, timeout: Duration) -> Download {
+        let shared = Arc::new(Mutex::new(Sending { file: Some(file), last_read: Instant::now(), finished: false }));
         let watched = Arc::downgrade(&shared);
         let tick = (timeout / 4).max(Duration::from_millis(50));
         rocket::tokio::spawn(async move {
@@ -237,7 +246,6 @@ impl Download {
                 if sending.last_read.elapsed() >= timeout {
                     tracing::warn!("a download was abandoned: the client stopped reading it");
                     sending.file = None;
-                    sending.slot = None;
                     return;
                 }
             }
@@ -256,9 +264,8 @@ impl AsyncRead for Download {
         let before = buf.filled().len();
         let polled = Pin::new(file).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() == before && !sending.finished {
-            // All sent: the slot is free for the next export.
+            // All sent: the watchdog can stop.
             sending.finished = true;
-            sending.slot = None;
         }
         polled
     }

@@ -161,7 +161,7 @@ fn metrics(access: Access, metrics: &State<Metrics>, db: &Db) -> Result<(Content
     metrics.pool.with_label_values(&["open"]).set(i64::from(pool.size()));
     metrics.pool.with_label_values(&["idle"]).set(pool.num_idle() as i64);
     metrics.pool.with_label_values(&["max"]).set(i64::from(pool.options().get_max_connections()));
-    metrics.pool.with_label_values(&["waiting"]).set(crate::db::WAITING.load(std::sync::atomic::Ordering::Relaxed));
+    metrics.pool.with_label_values(&["waiting"]).set(db.waiting());
     let mut body = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&metrics.registry.gather(), &mut body) {
         tracing::error!(error = %e, "could not encode metrics");

@@ -2,10 +2,16 @@
 //! the orders list's product filter): at most a few dozen matches from an
 //! index, never a whole table. Each match carries what a chosen item shows:
 //! its name, and its email, or its SKU, price and stock.
+//!
+//! They answer JSON whatever happens: without a session, 401 and a short
+//! JSON body (never the HTML redirect to the sign-in page that pages get),
+//! so `picker.js` can say the session ended.
 
+use rocket::http::Status;
+use rocket::request::Outcome;
+use rocket::response::status::Custom;
 use rocket::serde::json::Json;
 use rocket::{get, routes};
-use rocket_db_pools::Connection;
 use serde::Serialize;
 
 use super::AppError;
@@ -27,14 +33,43 @@ pub struct Pick {
     stock: Option<i32>,
 }
 
+/// Why a picker did not search.
+#[derive(Serialize)]
+pub struct Refusal {
+    error: &'static str,
+    message: &'static str,
+}
+
+#[derive(rocket::Responder)]
+pub enum Picked {
+    Found(Json<Vec<Pick>>),
+    Refused(Custom<Json<Refusal>>),
+}
+
+/// The signed-in staff member, or the JSON refusal a picker answers with.
+fn signed_in(staff: Outcome<Staff, ()>) -> Result<Staff, Picked> {
+    let status = match staff {
+        Outcome::Success(staff) => return Ok(staff),
+        Outcome::Error((status, ())) => status,
+        Outcome::Forward(status) => status,
+    };
+    let refusal = match status {
+        Status::Unauthorized => Refusal { error: "signed_out", message: "Your session ended — sign in again." },
+        Status::Forbidden => {
+            Refusal { error: "forbidden", message: "Set up two-factor sign-in on your account page first." }
+        }
+        _ => Refusal { error: "unavailable", message: "The search is unavailable right now; try again." },
+    };
+    Err(Picked::Refused(Custom(status, Json(refusal))))
+}
+
 #[get("/pickers/customers?<q>")]
-async fn pick_customers(
-    _signed_in: Staff,
-    mut db: Connection<Db>,
-    q: Option<&str>,
-) -> Result<Json<Vec<Pick>>, AppError> {
-    let found = users::pick(&mut db, q.unwrap_or("")).await?;
-    Ok(Json(
+async fn pick_customers(staff: Outcome<Staff, ()>, db: &Db, q: Option<&str>) -> Result<Picked, AppError> {
+    if let Err(refused) = signed_in(staff) {
+        return Ok(refused);
+    }
+    let found = users::pick(&mut *db.conn().await?, q.unwrap_or("")).await?;
+    Ok(Picked::Found(Json(
         found
             .into_iter()
             .map(|u| Pick {
@@ -46,17 +81,16 @@ async fn pick_customers(
                 stock: None,
             })
             .collect(),
-    ))
+    )))
 }
 
 #[get("/pickers/products?<q>")]
-async fn pick_products(
-    _signed_in: Staff,
-    mut db: Connection<Db>,
-    q: Option<&str>,
-) -> Result<Json<Vec<Pick>>, AppError> {
-    let found = products::pick(&mut db, q.unwrap_or("")).await?;
-    Ok(Json(
+async fn pick_products(staff: Outcome<Staff, ()>, db: &Db, q: Option<&str>) -> Result<Picked, AppError> {
+    if let Err(refused) = signed_in(staff) {
+        return Ok(refused);
+    }
+    let found = products::pick(&mut *db.conn().await?, q.unwrap_or("")).await?;
+    Ok(Picked::Found(Json(
         found
             .into_iter()
             .map(|p| {
@@ -71,7 +105,7 @@ async fn pick_products(
                 }
             })
             .collect(),
-    ))
+    )))
 }
 
 pub fn routes() -> Vec<rocket::Route> {

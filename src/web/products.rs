@@ -127,8 +127,8 @@ async fn export(
     query: Paged<ProductsQuery>,
 ) -> Result<Csv, AppError> {
     let seek = query.paging.seek(products::List::SORTS, PAGE_SIZE).from_start();
-    let slot = exports.slot().await?;
-    let rows = listing::export::<products::List>(db.conn().await?, query.filter.parse(), seek).map(|row| {
+    let (slot, conn) = exports.open(db).await?;
+    let rows = listing::export::<products::List>(conn, query.filter.parse(), seek).map(|row| {
         row.map(|p| ProductCsv {
             id: p.id,
             name: p.name,
@@ -209,9 +209,8 @@ async fn buyers_export(
     id: i64,
     paging: Option<Paging>,
 ) -> Result<Csv, AppError> {
-    let mut conn = db.conn().await?;
+    let (slot, mut conn) = exports.open(db).await?;
     products::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
-    let slot = exports.slot().await?;
     let seek = paging.unwrap_or_default().seek(BuyersOf::SORTS, PAGE_SIZE).from_start();
     let rows = listing::export::<BuyersOf>(conn, id, seek).map(|row| {
         row.map(|b| BuyerCsv {

@@ -88,8 +88,8 @@ struct CustomerCsv {
 }
 
 async fn customers_csv(filename: &str, db: &Db, exports: &Exports, by_revenue: bool) -> Result<Csv, AppError> {
-    let slot = exports.slot().await?;
-    let rows = reports::export_customers(db.conn().await?, by_revenue).map(|row| {
+    let (slot, conn) = exports.open(db).await?;
+    let rows = reports::export_customers(conn, by_revenue).map(|row| {
         row.map(|c| CustomerCsv {
             rank: c.rank,
             customer_id: c.user_id,
@@ -124,8 +124,8 @@ struct ProductCsv {
 
 #[get("/reports/best-sellers.csv")]
 async fn best_sellers_csv(_signed_in: Staff, db: &Db, exports: &State<Exports>) -> Result<Csv, AppError> {
-    let slot = exports.slot().await?;
-    let rows = reports::export_best_sellers(db.conn().await?).map(|row| {
+    let (slot, conn) = exports.open(db).await?;
+    let rows = reports::export_best_sellers(conn).map(|row| {
         row.map(|p| ProductCsv {
             rank: p.rank,
             product_id: p.product_id,
@@ -148,8 +148,8 @@ struct MonthCsv {
 
 #[get("/reports/revenue-by-month.csv")]
 async fn months_csv(_signed_in: Staff, db: &Db, exports: &State<Exports>) -> Result<Csv, AppError> {
-    let slot = exports.slot().await?;
-    let months = reports::revenue_by_month(&mut *db.conn().await?, i64::MAX).await?;
+    let (slot, mut conn) = exports.open(db).await?;
+    let months = reports::revenue_by_month(&mut conn, i64::MAX).await?;
     let rows = futures::stream::iter(months.into_iter().map(|m| {
         Ok::<_, AppError>(MonthCsv {
             month: m.month.format("%Y-%m").to_string(),

@@ -169,6 +169,22 @@ impl Network {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub Option<IpAddr>);
 
+impl ClientAddress {
+    /// The address as the sign-in throttle counts it: an IPv4 address as is,
+    /// an IPv6 address by its /64 network, since one client is handed a whole
+    /// /64 and could otherwise take a fresh budget with every address in it.
+    pub fn throttle_key(&self) -> String {
+        match self.0 {
+            Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+                let network = std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1));
+                format!("{network}/64")
+            }
+            Some(IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+            _ => self.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for ClientAddress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
@@ -250,6 +266,15 @@ mod tests {
         // From the proxy but no usable header: the proxy itself.
         assert_eq!(proxy.client_address(ip("10.1.2.3"), &["garbage"]), ip("10.1.2.3"));
         assert_eq!(proxy.client_address(ip("::ffff:10.0.0.1"), &["203.0.113.1"]), ip("203.0.113.1"));
+    }
+
+    #[test]
+    fn the_throttle_counts_an_ipv6_client_by_its_64() {
+        assert_eq!(ClientAddress(Some(ip("2001:db8:1:2:aaaa::1"))).throttle_key(), "2001:db8:1:2::/64");
+        assert_eq!(ClientAddress(Some(ip("2001:db8:1:2:bbbb::9"))).throttle_key(), "2001:db8:1:2::/64");
+        assert_eq!(ClientAddress(Some(ip("::ffff:192.0.2.1"))).throttle_key(), "192.0.2.1");
+        assert_eq!(ClientAddress(Some(ip("192.0.2.1"))).throttle_key(), "192.0.2.1");
+        assert_eq!(ClientAddress(None).throttle_key(), "unknown");
     }
 
     #[test]

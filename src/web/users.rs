@@ -134,8 +134,8 @@ async fn export(
         ));
     }
     let seek = query.paging.seek(users::List::SORTS, PAGE_SIZE).from_start();
-    let slot = exports.slot().await?;
-    let rows = listing::export::<users::List>(db.conn().await?, filter, seek).map(|row| {
+    let (slot, conn) = exports.open(db).await?;
+    let rows = listing::export::<users::List>(conn, filter, seek).map(|row| {
         row.map(|u| UserCsv {
             id: u.id,
             name: u.name,
@@ -207,9 +207,8 @@ async fn products_export(
     id: i64,
     paging: Option<Paging>,
 ) -> Result<Csv, AppError> {
-    let mut conn = db.conn().await?;
+    let (slot, mut conn) = exports.open(db).await?;
     users::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
-    let slot = exports.slot().await?;
     let seek = paging.unwrap_or_default().seek(BoughtBy::SORTS, PAGE_SIZE).from_start();
     let rows = listing::export::<BoughtBy>(conn, id, seek).map(|row| {
         row.map(|b| BoughtCsv {

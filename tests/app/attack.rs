@@ -204,9 +204,41 @@ async fn a_forged_address_header_is_ignored_by_default() {
     let addresses: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT address FROM sign_in_attempts").fetch_all(&app.pool).await.unwrap();
     assert_eq!(addresses, vec!["198.51.100.7".to_string()], "the TCP peer, whatever the headers say");
-    // A forged header bought no fresh budget: the address is refused after 5.
-    let throttled = app.scalar_i64("SELECT count(*) FROM sign_in_attempts WHERE throttled").await;
-    assert_eq!(throttled, 3);
+    // A forged header bought no fresh budget: the address is refused after 5,
+    // and the 3 refused attempts left no rows.
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM sign_in_attempts").await, 5);
+}
+
+#[rocket::async_test]
+async fn a_flood_of_sign_ins_cannot_grow_the_attempts_table() {
+    let app = TestApp::with_demo(false).await;
+    app.staff("ada@shop.example", "admin").await;
+    app.refresh_csrf("/sign-in").await;
+    // Failures from long ago, and an old success, that no rule reads any more.
+    sqlx::query(
+        "INSERT INTO sign_in_attempts (email, address, succeeded, at)
+         SELECT 'old' || g || '@example.com', '192.0.2.1', false, now() - interval '2 hours' FROM generate_series(1, 50) g
+         UNION ALL SELECT 'ada@shop.example', '192.0.2.2', true, now() - interval '100 days'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // One address names 120 invented accounts, then one IPv6 client rotates through its /64.
+    for i in 0..120 {
+        let (status, _) = sign_in_from(&app, "198.51.100.50", &format!("nobody{i}@example.com"), "guess").await;
+        assert!(status == Status::Ok || status == Status::TooManyRequests, "{status}");
+    }
+    for i in 0..40 {
+        let address = format!("2001:db8:7:7::{:x}", i + 1);
+        sign_in_from(&app, &address, &format!("v6-{i}@example.com"), "guess").await;
+    }
+    let rows = app.scalar_i64("SELECT count(*) FROM sign_in_attempts").await;
+    assert_eq!(rows, 60, "30 failures per address (or /64) per window are kept, and nothing else");
+    let old = app.scalar_i64("SELECT count(*) FROM sign_in_attempts WHERE at < now() - interval '1 hour'").await;
+    assert_eq!(old, 0, "attempts no rule reads any more are pruned");
+    // The owner, from an address of their own, is not locked out by any of it.
+    let (status, _) = sign_in_from(&app, "192.0.2.10", "ada@shop.example", PASSWORD).await;
+    assert_eq!(status, Status::SeeOther);
 }
 
 fn rand_byte() -> u8 {
@@ -581,4 +613,119 @@ fn the_server_says_which_configuration_file_it_reads() {
     let elsewhere = std::env::temp_dir();
     let said = run(&elsewhere);
     assert!(said.contains("no Rocket.toml found"), "{said}");
+}
+
+#[rocket::async_test]
+async fn exports_wait_for_a_slot_before_they_take_a_connection() {
+    let settings = [("exports.slots", 1.into()), ("exports.wait_seconds", 2.into())];
+    let app = TestApp::configured(false, &settings).await;
+    app.sign_in_as("admin@test.example", "admin").await;
+    let ada = app.customer("Ada", "ada@example.com").await;
+    let mug = app.product("Mug", "MUG", 1000, 10).await;
+    app.place_order(ada, &[(mug, 1)]).await;
+    // Every route that answers with a CSV file, per record and per list.
+    let exports = [
+        format!("/products/{mug}/buyers.csv"),
+        format!("/users/{ada}/products.csv"),
+        "/users.csv".to_string(),
+        "/products.csv".to_string(),
+        "/orders.csv".to_string(),
+        "/reports/top-customers.csv".to_string(),
+        "/reports/revenue-per-customer.csv".to_string(),
+        "/reports/best-sellers.csv".to_string(),
+        "/reports/revenue-by-month.csv".to_string(),
+    ];
+    let listed: Vec<String> =
+        app.routes(Method::Get).into_iter().filter(|p| p.ends_with(".csv")).map(|p| p.replace("/1/", "/")).collect();
+    assert_eq!(listed.len(), exports.len(), "every export is exercised here: {listed:?}");
+
+    // The only slot is busy (a long export elsewhere); 18 downloads queue for it,
+    // more than the pool's 8 connections.
+    let rocket = app.client.rocket();
+    let state = rocket.state::<shopdesk::web::export::Exports>().expect("exports");
+    let db = rocket.state::<shopdesk::db::Db>().expect("the pool");
+    let held = state.open(db).await.expect("a slot");
+    let queued =
+        futures::future::join_all(exports.iter().cycle().take(18).map(|path| app.client.get(path.clone()).dispatch()));
+    let page = async {
+        rocket::tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let page = app.get(&format!("/users/{ada}")).await;
+        (page.status, started.elapsed())
+    };
+    let (answers, (status, took)) = futures::future::join(queued, page).await;
+    assert_eq!(status, Status::Ok, "a page answers while downloads queue");
+    assert!(took < Duration::from_secs(1), "it answered in {took:?}: queued downloads held connections");
+    for answer in answers {
+        assert_eq!(answer.status(), Status::ServiceUnavailable);
+        let body = answer.into_string().await.unwrap_or_default();
+        assert!(body.contains("Other downloads are being prepared"), "{body}");
+    }
+    drop(held);
+    for path in &exports {
+        let page = app.get(path).await;
+        assert_eq!(page.status, Status::Ok, "{path}");
+        assert_eq!(page.header("Content-Type"), Some("text/csv; charset=utf-8"), "{path}");
+    }
+}
+
+#[rocket::async_test]
+async fn a_slow_reader_does_not_keep_its_export_slot() {
+    let app = TestApp::with_demo(false).await;
+    app.staff("admin@shop.example", "admin").await;
+    app.generate(shopdesk::generate::Sizes { users: 120_000, products: 0, orders: 0 }, 7).await;
+    // One slot, and a download timeout far longer than the test.
+    let server = LiveServer::start(&app.url, &[("exports.slots", 1.into()), ("timeouts.download", 60.into())]).await;
+    let (session, _) = server.sign_in("admin@shop.example", PASSWORD).await;
+
+    let head = format!("GET /users.csv HTTP/1.1\r\nHost: localhost\r\nCookie: {session}\r\n\r\n");
+    let mut slow = server.send(&head, b"").await;
+    let (answer, _) = read_head(&mut slow).await;
+    assert_eq!(answer.status, 200);
+    let announced: usize = answer.header("content-length").and_then(|l| l.parse().ok()).expect("a Content-Length");
+    assert!(announced > 8_000_000, "the export outgrows socket buffers: {announced}");
+    // The first client now reads nothing; the only slot is free for the next export all the same.
+    let started = Instant::now();
+    let next = server.exchange("GET", "/users.csv", &[("Cookie", &session)], "").await;
+    assert_eq!(next.status, 200, "{}", next.body.chars().take(300).collect::<String>());
+    assert_eq!(next.body.len(), announced, "the second download is complete");
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    drop(slow);
+}
+
+#[rocket::async_test]
+async fn stalled_headers_and_short_bodies_pin_nothing() {
+    let (_app, server, session) = served_shop(0).await;
+    let page = server.exchange("GET", "/sign-in", &[], "").await;
+    let presession = page.cookies();
+    let form_head = |path: &str, cookie: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\n"
+        )
+    };
+    let kinds: [(&str, String, &[u8]); 4] = [
+        // Headers that never end.
+        ("slow headers", "GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".to_string(), b"a"),
+        // A form body too short for Rocket's `_method` peek to finish.
+        ("a body stalled before `_method`", form_head("/sign-in", &presession), b"_me"),
+        // A form body stalled past the peek, for sign-in and for a signed-in form.
+        ("a stalled sign-in body", form_head("/sign-in", &presession), b"_method=post&email=a"),
+        ("a stalled signed-in body", form_head("/users/new", &session), b"name=x"),
+    ];
+    let mut stalled = Vec::new();
+    for (kind, head, body) in &kinds {
+        for _ in 0..32 {
+            stalled.push(server.send(head, body).await);
+        }
+        rocket::tokio::time::sleep(Duration::from_millis(200)).await;
+        let (status, took) = timed_page(&server, &session).await;
+        assert_eq!(status, 200, "a signed-in page answers with 32 more sockets of {kind}");
+        assert!(took < Duration::from_secs(1), "{kind}: the page took {took:?}");
+        let started = Instant::now();
+        let ready = server.exchange("GET", "/readyz", &[], "").await;
+        assert_eq!(ready.status, 200, "/readyz with 32 more sockets of {kind}");
+        assert!(started.elapsed() < Duration::from_secs(1), "{kind}: /readyz took {:?}", started.elapsed());
+    }
+    assert_eq!(stalled.len(), 128);
 }

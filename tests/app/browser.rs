@@ -108,6 +108,22 @@ impl Story {
         std::fs::write(self.shots.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
+    /// What inside `selector` would need sideways scrolling on a 390 px
+    /// phone: elements reaching past the screen's right edge, and boxes whose
+    /// content is wider than they are.
+    async fn sideways_on_a_phone(&self, selector: &str) -> Vec<String> {
+        self.b.set_window_size(390, 1000).await.expect("resize");
+        let script = "const width = document.documentElement.clientWidth;
+            return [...document.querySelectorAll(arguments[0])].flatMap(root => [root, ...root.querySelectorAll('*')])
+              .filter(e => e.getClientRects().length > 0 && !e.closest('.visually-hidden, .default-submit, template, [hidden]'))
+              .filter(e => e.getBoundingClientRect().right > width + 1 || e.scrollWidth > e.clientWidth + 1
+                           && getComputedStyle(e).overflowX !== 'visible')
+              .map(e => e.outerHTML.slice(0, 80));";
+        let found = self.b.execute(script, vec![selector.into()]).await.expect("measure");
+        self.b.set_window_size(1280, 1000).await.expect("resize");
+        found.as_array().map(|a| a.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
+    }
+
     /// A screenshot of the whole page at `width` pixels (1280 or a 390 px
     /// phone), the window grown to the page's height for it.
     async fn shot_whole(&self, name: &str, width: u32) {
@@ -483,9 +499,37 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
         .await
         .expect("remove");
     assert_eq!(lines(&s).await, before);
+    assert!(s.focused().await.contains("value=\"add_line\""), "after the last line is removed, + Add a line");
+    // Removing a line in the middle moves the focus to the line that took its place.
+    for _ in 0..2 {
+        s.b.find(Locator::Css("button.add-line")).await.expect("add").click().await.expect("add a line");
+    }
+    let last_input =
+        s.b.find(Locator::Css("tr.order-line:last-child .picker-input"))
+            .await
+            .expect("the last line")
+            .attr("id")
+            .await
+            .expect("its id")
+            .expect("an id");
+    s.b.find(Locator::Css(&format!("tr.order-line:nth-child({}) button.remove-line", before + 1)))
+        .await
+        .expect("remove")
+        .click()
+        .await
+        .expect("remove");
+    assert_eq!(s.focused().await, last_input, "the next line's product has the focus");
+    s.b.find(Locator::Css("tr.order-line:last-child button.remove-line"))
+        .await
+        .expect("remove")
+        .click()
+        .await
+        .expect("remove");
+    assert_eq!(lines(&s).await, before);
     assert!(s.b.current_url().await.unwrap().as_str().ends_with("/orders/new"), "no page was loaded");
     s.shot_whole("order-form-filled", 1280).await;
     s.shot_whole("order-form-filled-phone", 390).await;
+    assert_eq!(s.sideways_on_a_phone("form.order-form").await, Vec::<String>::new(), "the order form at 390 px");
     assert!(s.b.find_all(Locator::Css(".field-error")).await.expect("errors").is_empty());
     s.tab_to_save().await;
     s.keys(ENTER).await;
@@ -523,6 +567,7 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
     assert!(s.text().await.contains(&format!("Bought by {} customers", buyers.len())));
     s.shot_whole("product", 1280).await;
     s.shot_whole("product-phone", 390).await;
+    assert_eq!(s.sideways_on_a_phone("#bought-by").await, Vec::<String>::new(), "Bought by at 390 px");
     problems.extend(s.accessibility().await.into_iter().map(|p| format!("product page: {p}")));
     let on_orders: i64 = buyers.iter().map(|(_, _, orders)| orders).sum();
     let link = s.b.find(Locator::Css(".stat-note a[href*='status=active']")).await.expect("on N orders");
@@ -562,6 +607,10 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
         s.go(&path).await;
         s.shot_whole(name, 1280).await;
         s.shot_whole(&format!("{name}-phone"), 390).await;
+        if name == "customer-page" {
+            let sideways = s.sideways_on_a_phone("#products-bought").await;
+            assert_eq!(sideways, Vec::<String>::new(), "Products bought at 390 px");
+        }
         problems.extend(s.accessibility().await.into_iter().map(|p| format!("{path}: {p}")));
     }
     // Keyboard focus shows clearly, outline buttons included: Sign out in

@@ -11,6 +11,7 @@ mod browser;
 mod budget;
 mod bulk;
 mod history;
+mod forgery;
 mod hostile;
 mod lists;
 mod orders;

@@ -189,10 +189,15 @@ async fn the_orders_list_filters_by_customer_and_status() {
     let none = s.app.get("/orders?status=shipped").await;
     none.assert_contains("No orders match.");
 
-    // Nonsense filters are ignored rather than failing.
-    let odd = s.app.get("/orders?user_id=abc&status=%3Cscript%3E").await;
+    // A nonsense status is ignored rather than failing; a nonsense customer
+    // id matches no customer, and the list says so instead of showing all.
+    let odd = s.app.get("/orders?status=%3Cscript%3E").await;
     assert_eq!(odd.status, Status::Ok);
     assert_eq!(odd.rows_linking_to("/orders/"), 3);
+    let odd = s.app.get("/orders?user_id=abc&status=%3Cscript%3E").await;
+    assert_eq!(odd.status, Status::Ok);
+    assert_eq!(odd.rows_linking_to("/orders/"), 0);
+    odd.assert_contains("No customer has that id");
 }
 
 #[rocket::async_test]
@@ -237,6 +242,25 @@ async fn pickers_find_customers_and_products_by_any_part_in_any_case() {
         s.app.customer(&format!("Many {n}"), &format!("many{n}@example.com")).await;
     }
     assert_eq!(json(&s.app.get("/pickers/customers?q=many").await.body).len(), 20, "at most 20 matches");
+}
+
+#[rocket::async_test]
+async fn a_picker_whose_session_ended_says_so_in_json() {
+    let s = shop().await;
+    s.app.sign_out().await;
+    for path in ["/pickers/customers?q=ada", "/pickers/products?q=mug"] {
+        let page = s.app.get(path).await;
+        assert_eq!(page.status, Status::Unauthorized, "{path}: not a redirect to an HTML page");
+        assert_eq!(page.location, None);
+        assert_eq!(page.header("Content-Type"), Some("application/json"));
+        let body: serde_json::Value = serde_json::from_str(&page.body).expect("a JSON body");
+        assert_eq!(body["error"], "signed_out");
+        assert_eq!(body["message"], "Your session ended — sign in again.");
+        assert!(page.body.len() < 200, "a small body");
+    }
+    // The popup says it, with a way back to the page.
+    let script = std::fs::read_to_string("static/picker.js").expect("picker.js");
+    assert!(script.contains("response.status === 401") && script.contains("Your session ended — sign in again"));
 }
 
 #[rocket::async_test]
@@ -428,4 +452,42 @@ async fn pickers_answer_with_what_a_chosen_item_shows() {
     assert_eq!(mug[0]["detail"], "MUG · $12.50 · 10 in stock");
     assert_eq!(mug[0]["price_cents"], 1250);
     assert_eq!(mug[0]["stock"], 10);
+}
+
+/// An order form for Ada with `n` lines of one mug each, sent with `action`.
+fn with_lines(s: &Shop, n: usize, action: &str) -> OrderForm {
+    let mut form = OrderForm::for_customer(s.ada).action(action);
+    for _ in 0..n {
+        form = form.with(Line::of(s.mug, 1));
+    }
+    form
+}
+
+#[rocket::async_test]
+async fn the_line_limit_holds_on_save_search_add_and_render() {
+    let s = shop().await;
+    let form = s.app.get("/orders/new").await;
+    form.assert_contains("Up to 100 lines.");
+    form.assert_contains("data-max-lines=\"100\"");
+
+    for (n, action) in [(101, "save"), (150, "find"), (130, "add_line"), (120, "remove:0")] {
+        let page = s.app.post_order(&with_lines(&s, n, action)).await;
+        assert_ne!(page.status, rocket::http::Status::SeeOther, "{action}: nothing is saved");
+        page.assert_contains("An order can have at most 100 lines; only the first 100 were kept.");
+        page.assert_contains("name=\"lines[99].quantity\"");
+        page.assert_lacks("name=\"lines[100].quantity\"");
+        page.assert_contains("The order was not saved.");
+    }
+    // At the limit: adding says why not, and the page offers no button that would.
+    let page = s.app.post_order(&with_lines(&s, 100, "add_line")).await;
+    page.assert_contains("An order can have at most 100 lines. Remove a line before adding another.");
+    page.assert_lacks("name=\"lines[100].quantity\"");
+    page.assert_contains("aria-describedby=\"lines-limit\" disabled>+ Add a line");
+    page.assert_contains("This order has the most lines an order can have (100).");
+    // Removing one frees the button again.
+    let page = s.app.post_order(&with_lines(&s, 100, "remove:3")).await;
+    page.assert_contains("name=\"lines[98].quantity\"");
+    page.assert_lacks("name=\"lines[99].quantity\"");
+    page.assert_lacks("aria-describedby=\"lines-limit\" disabled");
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders").await, 0);
 }

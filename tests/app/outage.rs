@@ -92,3 +92,43 @@ async fn a_database_outage_gives_a_quick_503_and_recovers_by_itself() {
     assert!(recovered, "pages work again once the database is back");
     assert_eq!(app.get("/readyz").await.status, Status::Ok);
 }
+
+/// The `waiting` figure of `/metrics`.
+async fn waiting(app: &TestApp) -> i64 {
+    let page = app.metrics().await;
+    let line = page.body.lines().find(|l| l.starts_with("shopdesk_db_pool_connections{state=\"waiting\"}"));
+    line.and_then(|l| l.rsplit(' ').next()).and_then(|n| n.parse().ok()).expect("a waiting figure")
+}
+
+#[rocket::async_test]
+async fn the_waiting_gauge_returns_to_zero_however_waits_end() {
+    let app = TestApp::configured(false, &[("databases.shop.connect_timeout", 1.into())]).await;
+    app.sign_in_as("admin@test.example", "admin").await;
+    let rocket = app.client.rocket();
+    let db = rocket.state::<shopdesk::db::Db>().expect("the pool");
+    // Every connection is taken elsewhere.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(db.conn().await.expect("a connection"));
+    }
+    // Waits that end in an error (the pool timeout)...
+    let failed = futures::future::join_all((0..4).map(|_| app.get("/"))).await;
+    assert!(failed.iter().all(|p| p.status == Status::ServiceUnavailable));
+    // ...and waits abandoned midway, as when a client goes away.
+    for _ in 0..4 {
+        let gone = rocket::tokio::time::timeout(Duration::from_millis(100), app.get("/users")).await;
+        assert!(gone.is_err(), "the request was still waiting");
+    }
+    let stuck = futures::future::join(app.get("/products"), async {
+        rocket::tokio::time::sleep(Duration::from_millis(200)).await;
+        waiting(&app).await
+    });
+    let (page, while_waiting) = stuck.await;
+    assert_eq!(page.status, Status::ServiceUnavailable);
+    assert_eq!(while_waiting, 1, "one request was waiting");
+    drop(held);
+    for _ in 0..4 {
+        assert_eq!(app.get("/").await.status, Status::Ok);
+    }
+    assert_eq!(waiting(&app).await, 0, "nobody waits once every request ended");
+}

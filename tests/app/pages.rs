@@ -241,7 +241,7 @@ async fn a_shared_first_place_is_shown_as_shared_and_shares_are_of_the_whole() {
     assert_eq!(ranks, ["1", "1", "1", "4"]);
     assert_eq!(top.matches("(shared)").count(), 3);
     // Shares of all 7 orders that are not cancelled: 2/7 and 1/7.
-    top.assert_contains_all(&["Share of all 7 orders", "28.6%", "14.3%"]);
+    top.assert_contains_all(&["Share of all 7 orders not cancelled", "28.6%", "14.3%"]);
     assert!(top.contains("max=\"7\""), "bars are of the whole: {top}");
 
     // Revenue: Bob $50, Ada $30, then Cy and Dee level at $10 (Cy first, with

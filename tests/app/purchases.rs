@@ -82,7 +82,9 @@ async fn a_products_buyers_match_sql_and_on_n_orders_leads_to_those_orders() {
     assert_eq!(shown[0][1..], ["3", "$37.50", "2", "Mar 5, 2026"]);
     assert!(!page.body.contains("Bob Builder"), "cancelled orders buy nothing");
     // Units sold "on 3 orders", the same count as the orders it links to.
-    page.assert_contains(&format!("on <a href=\"/orders?product_id={mug}&amp;status=active\">3 orders</a>"));
+    page.assert_contains(&format!(
+        "on <a href=\"/orders?product_id={mug}&amp;status=active\">3 orders</a> not cancelled"
+    ));
     page.assert_contains(&format!("<a href=\"/orders?user_id={ada}&amp;product_id={mug}&amp;status=active\""));
 
     let orders = app.get(&format!("/orders?product_id={mug}&status=active")).await;
@@ -352,4 +354,37 @@ async fn the_orders_list_filters_by_a_product_chosen_or_typed_into_csv_and_bulk_
     done.assert_contains("1 order is now paid.");
     assert_eq!(app.scalar_i64("SELECT count(*) FROM orders WHERE status = 'pending'").await, 1);
     app.assert_figures_exact().await;
+}
+
+#[rocket::async_test]
+async fn an_unreadable_or_unknown_filter_id_shows_no_orders_and_says_why() {
+    let app = TestApp::new().await;
+    let ada = app.customer("Ada Lovelace", "ada@example.com").await;
+    let mug = app.product("Stoneware Mug", "MUG", 1250, 100).await;
+    app.place_order_with_status(ada, "paid", &[(mug, 1)]).await;
+    app.place_order_with_status(ada, "pending", &[(mug, 2)]).await;
+    assert_eq!(order_rows(&app.get("/orders").await), 2);
+
+    for id in ["abc", "-1", "0", "1.5", "99999999999999999999", "424242"] {
+        let page = app.get(&format!("/orders?product_id={id}")).await;
+        assert_eq!(page.status, Status::Ok, "product_id={id}");
+        assert_eq!(order_rows(&page), 0, "product_id={id} must not show every order");
+        page.assert_contains("That product does not exist (any more), so no order contains it.");
+        page.assert_contains("No orders match.");
+
+        let page = app.get(&format!("/orders?user_id={id}")).await;
+        assert_eq!(page.status, Status::Ok, "user_id={id}");
+        assert_eq!(order_rows(&page), 0, "user_id={id} must not show every order");
+        page.assert_contains("No customer has that id, so no orders are shown.");
+
+        for export in [format!("/orders.csv?product_id={id}"), format!("/orders.csv?user_id={id}")] {
+            let page = app.get(&export).await;
+            assert_eq!(page.status, Status::BadRequest, "{export}");
+            page.assert_contains("The orders were not exported: no ");
+        }
+    }
+    // A bulk action on "all matching" with such a filter acts on nothing.
+    let review = app.review_bulk_orders("action=paid&scope=all&filters.product_id=abc&filters.status=pending").await;
+    review.assert_lacks("Mark as paid: 1 order?");
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM orders WHERE status = 'pending'").await, 1);
 }

@@ -30,7 +30,7 @@ async fn enrol(app: &TestApp, email: &str) -> Vec<String> {
     page.assert_lacks("style=");
     app.refresh_csrf("/account/two-factor").await;
     let code = code_now(app, email, true, false).await;
-    let done = app.post("/account/two-factor/confirm", &[("code", &code)]).await;
+    let done = app.post("/account/two-factor/confirm", &[("current_password", PASSWORD), ("code", &code)]).await;
     assert_eq!(done.status, Status::Ok, "{}", done.body);
     done.assert_contains("Two-factor sign-in is on");
     // Enrolment ended the other sessions and renewed this one.
@@ -215,4 +215,33 @@ async fn turning_it_off_or_renewing_codes_needs_the_password_and_a_code() {
     assert_eq!(app.scalar_i64("SELECT count(*) FROM staff WHERE totp_secret IS NOT NULL").await, 0);
     assert_eq!(app.scalar_i64("SELECT count(*) FROM staff_recovery_codes").await, 0);
     assert_eq!(app.scalar_i64("SELECT count(*) FROM audit_log WHERE action = 'two_factor_off'").await, 1);
+}
+
+#[rocket::async_test]
+async fn turning_it_on_needs_the_current_password() {
+    let app = TestApp::new().await;
+    app.post_ok("/account/two-factor/start", &[]).await;
+    app.refresh_csrf("/account/two-factor").await;
+    let page = app.get("/account/two-factor").await;
+    page.assert_contains("name=\"current_password\"");
+    // A stolen session knows the code of the authenticator it enrols, not the password.
+    for password in ["", "not the password"] {
+        let code = code_now(&app, "admin@test.example", true, false).await;
+        let page = app.post("/account/two-factor/confirm", &[("current_password", password), ("code", &code)]).await;
+        assert_eq!(page.status, Status::UnprocessableEntity, "{}", page.body);
+        page.assert_lacks("Two-factor sign-in is on");
+        page.assert_contains(if password.is_empty() { "Type your current password too" } else { "not right" });
+        assert_eq!(app.scalar_i64("SELECT count(*) FROM staff WHERE totp_secret IS NOT NULL").await, 0);
+        assert_eq!(app.scalar_i64("SELECT count(*) FROM staff_recovery_codes").await, 0);
+    }
+    // Turning it off and renewing codes need the password (and a code) too.
+    enrol(&app, "admin@test.example").await;
+    let code = code_now(&app, "admin@test.example", false, true).await;
+    let page = app.post_ok("/account/two-factor/off", &[("current_password", "wrong"), ("code", &code)]).await;
+    page.assert_contains("Two-factor sign-in is still on");
+    let page = app.post_ok("/account/two-factor/off", &[("code", &code)]).await;
+    page.assert_contains("Two-factor sign-in is still on");
+    let page = app.post_ok("/account/two-factor/recovery-codes", &[]).await;
+    page.assert_contains("No new codes were made");
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM staff WHERE totp_secret IS NOT NULL").await, 1);
 }

@@ -104,9 +104,12 @@ pub enum Admission {
 /// The throttle: records the attempt first, then decides whether it may be
 /// checked. Because every attempt is recorded (and committed) before it counts
 /// the attempts before it, a burst of simultaneous attempts cannot all see a
-/// count under the limit: at most the limit's number are checked. Refused
-/// attempts are marked and never count as failures, so retrying while refused
-/// does not extend anything.
+/// count under the limit: at most the limit's number are checked. A refused
+/// attempt's row is deleted again, so retrying while refused extends nothing
+/// and stores nothing: an address adds at most `per_address` failed rows per
+/// window, whatever accounts (real or invented) it names. Failed attempts
+/// older than the window, and every attempt older than
+/// [`KNOWN_ADDRESS_DAYS`], are pruned a batch at a time with each attempt.
 ///
 /// The rules, within the window:
 /// - one account from one address: `per_account_and_address` failures;
@@ -185,11 +188,34 @@ pub async fn admit(
     };
     match refused {
         Some(retry_after_seconds) => {
-            sqlx::query!("UPDATE sign_in_attempts SET throttled = true WHERE id = $1", id).execute(conn).await?;
+            sqlx::query!("DELETE FROM sign_in_attempts WHERE id = $1", id).execute(&mut *conn).await?;
+            prune_attempts(conn, limits.window_minutes).await?;
             Ok(Admission::Refused { retry_after_seconds })
         }
-        None => Ok(Admission::Check(id)),
+        None => {
+            prune_attempts(conn, limits.window_minutes).await?;
+            Ok(Admission::Check(id))
+        }
     }
+}
+
+/// Deletes a bounded batch of attempts that no rule reads any more: failures
+/// older than the throttle's window, and anything older than the time an
+/// address stays known. Each attempt prunes more rows than it adds, so the
+/// table stays the size of one window's traffic.
+async fn prune_attempts(conn: &mut PgConnection, window_minutes: i32) -> Result<(), DbError> {
+    sqlx::query!(
+        "DELETE FROM sign_in_attempts WHERE id IN (
+             SELECT id FROM sign_in_attempts
+              WHERE at < now() - make_interval(mins => $1)
+                AND (NOT succeeded OR at < now() - make_interval(days => $2))
+              ORDER BY at LIMIT 100)",
+        window_minutes.max(1),
+        KNOWN_ADDRESS_DAYS
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Records how a checked attempt ended.

@@ -181,7 +181,7 @@ impl OrderForm {
             errors.add("status", "Choose one of the listed statuses.");
         }
         if self.lines.len() > MAX_LINES {
-            errors.add("lines", format!("An order can have at most {MAX_LINES} lines."));
+            errors.add("lines", too_many_lines());
         }
         let mut lines = Vec::new();
         let mut positions = Vec::new();
@@ -359,6 +359,11 @@ impl FormPage {
         ["product", "quantity", "price"].iter().any(|field| self.line_error(index, field).is_some())
     }
 
+    /// Most lines an order may have, for the page and its script.
+    fn max_lines(&self) -> usize {
+        MAX_LINES
+    }
+
     /// The line a script adds with "+ Add a line".
     fn blank_line(&self) -> LineForm {
         LineForm::blank()
@@ -383,15 +388,37 @@ pub(super) async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Res
     FormPage::load(&mut db, chrome, Some(order), form, FieldErrors::default()).await
 }
 
-/// Applies the add-line and remove-line buttons; `true` if one was pressed
-/// (the form is then shown again, nothing saved).
-fn edit_lines(form: &mut OrderForm) -> bool {
+/// The message for a form that has, or asks for, more than [`MAX_LINES`].
+fn too_many_lines() -> String {
+    format!("An order can have at most {MAX_LINES} lines. Remove a line before adding another.")
+}
+
+/// Keeps the first [`MAX_LINES`] lines of a form that sent more (our page
+/// never does), so no search, check or page grows with what a client sends;
+/// the errors say so and nothing is saved.
+fn limit_lines(form: &mut OrderForm) -> Option<FieldErrors> {
+    if form.lines.len() <= MAX_LINES {
+        return None;
+    }
+    form.lines.truncate(MAX_LINES);
+    let mut errors = FieldErrors::default();
+    errors.add("lines", format!("An order can have at most {MAX_LINES} lines; only the first {MAX_LINES} were kept."));
+    errors.add("form", NOT_SAVED);
+    Some(errors)
+}
+
+/// Applies the add-line and remove-line buttons; `Some` if one was pressed
+/// (the form is then shown again with these errors, nothing saved).
+fn edit_lines(form: &mut OrderForm) -> Option<FieldErrors> {
     let action = form.action.trim().to_string();
+    let mut errors = FieldErrors::default();
     if action == "add_line" {
         if form.lines.len() < MAX_LINES {
             form.lines.push(LineForm::blank());
+        } else {
+            errors.add("lines", too_many_lines());
         }
-        return true;
+        return Some(errors);
     }
     if let Some(index) = action.strip_prefix("remove:") {
         if let Ok(index) = index.parse::<usize>() {
@@ -402,9 +429,9 @@ fn edit_lines(form: &mut OrderForm) -> bool {
         if form.lines.is_empty() {
             form.lines.push(LineForm::blank());
         }
-        return true;
+        return Some(errors);
     }
-    false
+    None
 }
 
 /// What a submitted order form leads to: saved, or the form again.
@@ -460,8 +487,8 @@ pub(super) async fn create(chrome: Chrome, db: &Db, form: AdminForm<OrderForm>) 
     let mut db = db.conn().await?;
     let actor = form.actor();
     let mut form = form.form;
-    if edit_lines(&mut form) {
-        return Ok(Err(FormPage::load(&mut db, chrome, None, form, FieldErrors::default()).await?));
+    if let Some(errors) = limit_lines(&mut form).or_else(|| edit_lines(&mut form)) {
+        return Ok(Err(FormPage::load(&mut db, chrome, None, form, errors).await?));
     }
     match submit(&mut db, actor, &mut form, None).await? {
         Outcome::Saved(id) => Ok(Ok(done(format!("/orders/{id}"), format!("Order #{id} placed.")))),
@@ -480,8 +507,8 @@ pub(super) async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<Ord
     let actor = form.actor();
     let mut form = form.form;
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    if edit_lines(&mut form) {
-        return Ok(Err(FormPage::load(&mut db, chrome, Some(order), form, FieldErrors::default()).await?));
+    if let Some(errors) = limit_lines(&mut form).or_else(|| edit_lines(&mut form)) {
+        return Ok(Err(FormPage::load(&mut db, chrome, Some(order), form, errors).await?));
     }
     let version = parse_version(&form.version).unwrap_or(0);
     let (errors, searches, conflict) = match submit(&mut db, actor, &mut form, Some((id, version))).await {

@@ -33,6 +33,8 @@ pub(super) struct ListPage {
     product_matches: Vec<ProductChoice>,
     /// The list was asked for a product that does not exist (any more).
     missing_product: bool,
+    /// The list was asked for a customer that does not exist, or an unreadable id.
+    missing_customer: bool,
     query: OrdersQuery,
     date_error: Option<&'static str>,
     statuses: [Status; 4],
@@ -73,9 +75,12 @@ impl OrdersQuery {
         let amount = |s: &str| if s.trim().is_empty() { Ok(None) } else { Money::parse(s).map(Some) };
         let (min_total, max_total) = (amount(&self.min_total), amount(&self.max_total));
         let bad_date = from.is_err() || to.is_err() || min_total.is_err() || max_total.is_err();
+        // An id that is not a record's id (`abc`, `-1`) is kept as one no
+        // record has, so it matches no order rather than being dropped.
+        let id = |raw: &str| if raw.trim().is_empty() { None } else { Some(query_id(Some(raw)).unwrap_or(0)) };
         let filter = Filter {
-            user_id: query_id(Some(&self.user_id)),
-            product_id: query_id(Some(&self.product_id)),
+            user_id: id(&self.user_id),
+            product_id: id(&self.product_id),
             status: StatusFilter::parse(self.status.trim()),
             customer: search_text(Some(&self.q)),
             from: from.ok().flatten(),
@@ -128,6 +133,7 @@ pub(super) async fn list(
         Some(id) => products::choices(&mut db, &[id]).await?.pop(),
         None => None,
     };
+    let missing_customer = filter.user_id.is_some() && customer.is_none();
     let mut missing_product = filter.product_id.is_some() && product.is_none();
     // A product typed rather than chosen (without JavaScript), or typed over
     // the chosen one's name: a search with exactly one match chooses it;
@@ -166,6 +172,7 @@ pub(super) async fn list(
         product,
         product_matches,
         missing_product,
+        missing_customer,
         query: filters,
         date_error: bad_date.then_some("Enter dates as YYYY-MM-DD and amounts as numbers, like 25.00."),
         statuses: Status::ALL,
@@ -211,8 +218,18 @@ pub(super) async fn export(
         ));
     }
     let seek = query.paging.seek(orders::List::SORTS, PAGE_SIZE).from_start();
-    let slot = exports.slot().await?;
-    let rows = listing::export::<orders::List>(db.conn().await?, filter, seek).map(|row| {
+    let (slot, mut conn) = exports.open(db).await?;
+    if let Some(id) = filter.user_id {
+        users::find(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::BadRequest("The orders were not exported: no customer has that id.".into()))?;
+    }
+    if let Some(id) = filter.product_id {
+        if products::choices(&mut conn, &[id]).await?.is_empty() {
+            return Err(AppError::BadRequest("The orders were not exported: no product has that id.".into()));
+        }
+    }
+    let rows = listing::export::<orders::List>(conn, filter, seek).map(|row| {
         row.map(|o| OrderCsv {
             id: o.id,
             customer_id: o.user_id,

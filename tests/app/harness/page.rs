@@ -14,7 +14,7 @@ pub struct Page {
 }
 
 impl Page {
-    pub(super) async fn read(response: LocalResponse<'_>) -> Page {
+    pub(crate) async fn read(response: LocalResponse<'_>) -> Page {
         let headers = response.headers().iter().map(|h| (h.name().to_string(), h.value().to_string())).collect();
         Page {
             status: response.status(),
