@@ -216,3 +216,8 @@ impl Described for Entry {
 pub fn routes() -> Vec<rocket::Route> {
     routes![page]
 }
+
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage("Audit log", routes())
+}

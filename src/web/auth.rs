@@ -749,3 +749,8 @@ mod tests {
         assert_eq!(safe_next(None), "/");
     }
 }
+
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage("Sign-in", routes())
+}

@@ -63,3 +63,8 @@ pub fn changed_since_review(noun: &str, now: i64, confirmed: i64) -> String {
 pub fn query_id(raw: Option<&str>) -> Option<i64> {
     raw.and_then(|s| s.trim().parse::<i64>().ok()).filter(|id| *id > 0)
 }
+
+/// A stage that mounts `routes` at the root, named for the log.
+pub fn stage(name: &'static str, routes: Vec<rocket::Route>) -> rocket::fairing::AdHoc {
+    rocket::fairing::AdHoc::on_ignite(name, move |rocket| async move { rocket.mount("/", routes) })
+}

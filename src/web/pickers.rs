@@ -77,3 +77,8 @@ async fn pick_products(
 pub fn routes() -> Vec<rocket::Route> {
     routes![pick_customers, pick_products]
 }
+
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage("Pickers", routes())
+}

@@ -421,21 +421,25 @@ async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>
     }
 }
 
-pub fn routes() -> Vec<rocket::Route> {
-    routes![
-        list,
-        export,
-        bulk_confirm,
-        bulk_apply,
-        show,
-        buyers_export,
-        new,
-        edit,
-        create,
-        update,
-        confirm_delete,
-        delete
-    ]
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage(
+        "Products",
+        routes![
+            list,
+            export,
+            bulk_confirm,
+            bulk_apply,
+            show,
+            buyers_export,
+            new,
+            edit,
+            create,
+            update,
+            confirm_delete,
+            delete
+        ],
+    )
 }
 
 /// A bulk change on the products list: price or stock by a percentage, on

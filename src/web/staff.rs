@@ -195,6 +195,7 @@ async fn own_password(
     }
 }
 
-pub fn routes() -> Vec<rocket::Route> {
-    routes![list, create, change]
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage("Staff", routes![list, create, change])
 }

@@ -402,6 +402,10 @@ async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>
     }
 }
 
-pub fn routes() -> Vec<rocket::Route> {
-    routes![list, export, show, products_export, new, edit, create, update, confirm_delete, delete]
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage(
+        "Customers",
+        routes![list, export, show, products_export, new, edit, create, update, confirm_delete, delete],
+    )
 }

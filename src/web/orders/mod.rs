@@ -77,18 +77,22 @@ async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>
     }
 }
 
-pub fn routes() -> Vec<rocket::Route> {
-    routes![
-        list::list,
-        list::export,
-        bulk::bulk_confirm,
-        bulk::bulk_apply,
-        show,
-        form::new,
-        form::edit,
-        form::create,
-        form::update,
-        confirm_delete,
-        delete
-    ]
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    crate::web::stage(
+        "Orders",
+        routes![
+            list::list,
+            list::export,
+            bulk::bulk_confirm,
+            bulk::bulk_apply,
+            show,
+            form::new,
+            form::edit,
+            form::create,
+            form::update,
+            confirm_delete,
+            delete
+        ],
+    )
 }
