@@ -1,20 +1,26 @@
 //! Product pages: list and search, view with sales and the customers who
 //! bought it, create, edit, delete.
 
+use std::borrow::Borrow;
+
 use askama::Template;
 use askama_web::WebTemplate;
 use futures::StreamExt;
+use rocket::http::uri::Origin;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
 use serde::Serialize;
+use sqlx::PgConnection;
 
 use crate::db::staff::Staff;
 
 use super::audit::Described as _;
+use super::edit::{self as flow, DeleteForm, Editable, Editing, Resource};
 use super::export::{Csv, Exports};
 use super::filters::counted;
-use super::forms::{parse_count, parse_version, FieldErrors};
+use super::forms::{parse_count, FieldErrors};
+use super::links::Href;
 use super::listing::{search_text, ListState, Paged, Paging};
 use super::{
     changed_since_review, done, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS,
@@ -23,7 +29,7 @@ use crate::db::listing::{self, Count, Listing};
 use crate::db::products::{self, BulkChange, BulkRow, Figures, Filter, NewProduct, Product, ProductRow, StockLevel};
 use crate::db::purchases::{Buyer, BuyersOf};
 use crate::db::reports::LOW_STOCK;
-use crate::db::{BulkError, BulkPreview, Db, DbError};
+use crate::db::{Actor, BulkError, BulkPreview, Db, DbError};
 use crate::domain::{parse_text, Email, Money, Sku};
 
 #[derive(Template, WebTemplate)]
@@ -243,30 +249,6 @@ pub struct ProductForm {
     version: String,
 }
 
-impl ProductForm {
-    fn from_product(p: &Product) -> ProductForm {
-        ProductForm {
-            name: p.name.clone(),
-            sku: p.sku.to_string(),
-            price: p.price_cents.decimal(),
-            stock: p.stock.to_string(),
-            version: p.version.to_string(),
-        }
-    }
-
-    fn validate(&self) -> Result<NewProduct, FieldErrors> {
-        let mut errors = FieldErrors::default();
-        let name = parse_text(&self.name, 200, "a product name").map_err(|e| errors.add("name", e)).ok();
-        let sku = Sku::parse(&self.sku).map_err(|e| errors.add("sku", e)).ok();
-        let price_cents = Money::parse(&self.price).map_err(|e| errors.add("price", e)).ok();
-        let stock = parse_count(&self.stock, 0, "stock").map_err(|e| errors.add("stock", e)).ok();
-        match (name, sku, price_cents, stock) {
-            (Some(name), Some(sku), Some(price_cents), Some(stock)) => Ok(NewProduct { name, sku, price_cents, stock }),
-            _ => Err(errors),
-        }
-    }
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "products/form.html")]
 struct FormPage {
@@ -277,89 +259,169 @@ struct FormPage {
     conflict: Option<Product>,
 }
 
+impl FormPage {
+    /// Where the form is sent.
+    fn action(&self) -> Href {
+        match &self.product {
+            Some(p) => uri!(update(p.id)).into(),
+            None => uri!(create).into(),
+        }
+    }
+
+    /// Where Cancel goes.
+    fn back(&self) -> Href {
+        match &self.product {
+            Some(p) => show_href(p.id),
+            None => list_href(),
+        }
+    }
+}
+
+/// The products list, first page.
+pub fn list_href() -> Href {
+    Products::list_uri().into()
+}
+
+/// A product's page.
+pub fn show_href(id: impl Borrow<i64>) -> Href {
+    Products::show_uri(*id.borrow()).into()
+}
+
+pub fn new_href() -> Href {
+    uri!(new).into()
+}
+
+pub fn edit_href(id: impl Borrow<i64>) -> Href {
+    uri!(edit(*id.borrow())).into()
+}
+
+pub fn delete_href(id: impl Borrow<i64>) -> Href {
+    Products::delete_uri(*id.borrow()).into()
+}
+
+/// Products in the shared edit flow.
+struct Products;
+
+impl Resource for Products {
+    type Record = Product;
+    const AREA: &'static str = "products";
+
+    async fn find(db: &mut PgConnection, id: i64) -> Result<Option<Product>, DbError> {
+        products::find(db, id).await
+    }
+
+    fn version(product: &Product) -> i32 {
+        product.version
+    }
+
+    fn name(product: &Product) -> String {
+        product.name.clone()
+    }
+
+    fn title(product: &Product) -> String {
+        format!("Product {}", product.name)
+    }
+
+    fn list_uri() -> Origin<'static> {
+        uri!(list(Paged::<ProductsQuery>::default()))
+    }
+
+    fn show_uri(id: i64) -> Origin<'static> {
+        uri!(show(id, _))
+    }
+
+    fn delete_uri(id: i64) -> Origin<'static> {
+        uri!(confirm_delete(id))
+    }
+
+    async fn delete(
+        db: &mut PgConnection,
+        actor: Actor,
+        product: &Product,
+        version: i32,
+    ) -> Result<Result<(), String>, DbError> {
+        Ok(products::delete(db, actor, product.id, version).await?.map_err(|lines| {
+            format!(
+                "{} can't be deleted: it appears on {} (cancelled or not), and order history must stay intact. Set its stock to 0 to stop selling it.",
+                product.name,
+                counted(lines, "order", "orders")
+            )
+        }))
+    }
+}
+
+impl Editable for Products {
+    type Form = ProductForm;
+    type Valid = NewProduct;
+    type Page = FormPage;
+
+    fn form_of(p: &Product) -> ProductForm {
+        ProductForm {
+            name: p.name.clone(),
+            sku: p.sku.to_string(),
+            price: p.price_cents.decimal(),
+            stock: p.stock.to_string(),
+            version: p.version.to_string(),
+        }
+    }
+
+    fn version_field(form: &mut ProductForm) -> &mut String {
+        &mut form.version
+    }
+
+    fn validate(form: &ProductForm) -> Result<NewProduct, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = parse_text(&form.name, 200, "a product name").map_err(|e| errors.add("name", e)).ok();
+        let sku = Sku::parse(&form.sku).map_err(|e| errors.add("sku", e)).ok();
+        let price_cents = Money::parse(&form.price).map_err(|e| errors.add("price", e)).ok();
+        let stock = parse_count(&form.stock, 0, "stock").map_err(|e| errors.add("stock", e)).ok();
+        match (name, sku, price_cents, stock) {
+            (Some(name), Some(sku), Some(price_cents), Some(stock)) => Ok(NewProduct { name, sku, price_cents, stock }),
+            _ => Err(errors),
+        }
+    }
+
+    fn title_of(new: &NewProduct) -> String {
+        format!("Product {}", new.name)
+    }
+
+    fn page(chrome: Chrome, e: Editing<Self>) -> FormPage {
+        FormPage { chrome, product: e.record, form: e.form, errors: e.errors, conflict: e.conflict }
+    }
+
+    async fn create(db: &mut PgConnection, actor: Actor, new: &NewProduct) -> Result<i64, DbError> {
+        products::create(db, actor, new).await
+    }
+
+    async fn update(
+        db: &mut PgConnection,
+        actor: Actor,
+        id: i64,
+        version: i32,
+        new: &NewProduct,
+    ) -> Result<(), DbError> {
+        products::update(db, actor, id, version, new).await
+    }
+}
+
 #[get("/products/new")]
 fn new(chrome: Chrome) -> FormPage {
-    FormPage {
-        chrome: chrome.on("products"),
-        product: None,
-        form: ProductForm::default(),
-        errors: FieldErrors::default(),
-        conflict: None,
-    }
+    flow::new::<Products>(chrome)
 }
 
 #[get("/products/<id>/edit")]
 async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPage, AppError> {
-    let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    Ok(FormPage {
-        chrome: chrome.on("products"),
-        form: ProductForm::from_product(&product),
-        product: Some(product),
-        errors: FieldErrors::default(),
-        conflict: None,
-    })
+    flow::edit::<Products>(chrome, &mut db, id).await
 }
 
-type Submitted = super::Submitted<FormPage>;
-
 #[post("/products", data = "<form>")]
-async fn create(chrome: Chrome, db: &Db, form: AdminForm<ProductForm>) -> Submitted {
-    let mut db = db.conn().await?;
-    let actor = form.actor();
-    let form = form.form;
-    let mut errors = match form.validate() {
-        Ok(new) => match products::create(&mut db, actor, &new).await {
-            Ok(id) => return Ok(Ok(done(format!("/products/{id}"), format!("Product {} created.", new.name)))),
-            Err(DbError::Constraint { constraint }) => {
-                let mut errors = FieldErrors::default();
-                if !errors.add_constraint(&constraint) {
-                    return Err(DbError::Constraint { constraint }.into());
-                }
-                errors
-            }
-            Err(e) => return Err(e.into()),
-        },
-        Err(errors) => errors,
-    };
-    errors.add("form", "Please correct the highlighted fields.");
-    Ok(Err(FormPage { chrome: chrome.on("products"), product: None, form, errors, conflict: None }))
+async fn create(chrome: Chrome, db: &Db, form: AdminForm<ProductForm>) -> super::Submitted<FormPage> {
+    flow::create::<Products>(chrome, db, form).await
 }
 
 #[post("/products/<id>", data = "<form>")]
-async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<ProductForm>) -> Submitted {
-    let mut db = db.conn().await?;
-    let actor = form.actor();
-    let mut form = form.form;
-    let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let mut conflict = None;
-    let mut errors = match (form.validate(), parse_version(&form.version)) {
-        (Ok(changed), Some(version)) => match products::update(&mut db, actor, id, version, &changed).await {
-            Ok(()) => return Ok(Ok(done(format!("/products/{id}"), format!("Product {} saved.", changed.name)))),
-            Err(DbError::Constraint { constraint }) => {
-                let mut errors = FieldErrors::default();
-                if !errors.add_constraint(&constraint) {
-                    return Err(DbError::Constraint { constraint }.into());
-                }
-                errors
-            }
-            Err(DbError::Conflict) => {
-                conflict = products::find(&mut db, id).await?;
-                FieldErrors::default()
-            }
-            Err(e) => return Err(e.into()),
-        },
-        (Ok(_), None) => {
-            conflict = Some(product.clone());
-            FieldErrors::default()
-        }
-        (Err(errors), _) => errors,
-    };
-    if let Some(current) = &conflict {
-        form.version = current.version.to_string();
-    } else {
-        errors.add("form", "Please correct the highlighted fields.");
-    }
-    Ok(Err(FormPage { chrome: chrome.on("products"), product: Some(product), form, errors, conflict }))
+async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<ProductForm>) -> super::Submitted<FormPage> {
+    flow::update::<Products>(chrome, db, id, form).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -388,37 +450,9 @@ impl DeletePage {
     }
 }
 
-#[derive(Debug, FromForm)]
-struct DeleteForm {
-    #[field(default = String::new())]
-    version: String,
-}
-
 #[post("/products/<id>/delete", data = "<form>")]
 async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
-    let mut db = db.conn().await?;
-    let actor = form.actor();
-    let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let Some(version) = parse_version(&form.form.version) else {
-        return Ok(refused(format!("/products/{id}/delete"), "Please confirm the deletion again."));
-    };
-    match products::delete(&mut db, actor, id, version).await {
-        Ok(Ok(())) => Ok(done("/products".into(), format!("Product {} deleted.", product.name))),
-        Ok(Err(lines)) => Ok(refused(
-            format!("/products/{id}"),
-            format!(
-                "{} can't be deleted: it appears on {} (cancelled or not), and order history must stay intact. Set its stock to 0 to stop selling it.",
-                product.name,
-                counted(lines, "order", "orders")
-            ),
-        )),
-        Err(DbError::Conflict) => Ok(refused(
-            format!("/products/{id}/delete"),
-            format!("{} was changed by someone else while you were deciding. Check the details and confirm again.", product.name),
-        )),
-        Err(DbError::NotFound) => Ok(done("/products".into(), format!("Product {} was already deleted.", product.name))),
-        Err(e) => Err(e.into()),
-    }
+    flow::delete::<Products>(db, id, form).await
 }
 
 /// Mounts these pages.

@@ -1,26 +1,32 @@
 //! Customer pages: list and search, view with their figures, latest orders
 //! and the products they bought, create, edit, delete.
 
+use std::borrow::Borrow;
+
 use askama::Template;
 use askama_web::WebTemplate;
 use futures::StreamExt;
+use rocket::http::uri::Origin;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
 use serde::Serialize;
+use sqlx::PgConnection;
 
 use crate::db::staff::Staff;
 
 use super::audit::Described as _;
+use super::edit::{self as flow, DeleteForm, Editable, Editing, Resource};
 use super::export::{Csv, Exports};
-use super::forms::{parse_version, FieldErrors};
+use super::forms::FieldErrors;
+use super::links::Href;
 use super::listing::{parse_day, search_text, ListState, Paged, Paging};
-use super::{done, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
+use super::{filters, AdminForm, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 use crate::db::listing::{self, Count, Dir, Listing};
 use crate::db::orders::{self, OrderRow};
 use crate::db::purchases::{Bought, BoughtBy};
 use crate::db::users::{self, Figures, Filter, NewUser, User, UserRow};
-use crate::db::{Db, DbError};
+use crate::db::{Actor, Db, DbError};
 use crate::domain::{parse_text, Email, Money, Sku};
 
 #[derive(Template, WebTemplate)]
@@ -237,22 +243,6 @@ pub struct UserForm {
     version: String,
 }
 
-impl UserForm {
-    fn from_user(u: &User) -> UserForm {
-        UserForm { name: u.name.clone(), email: u.email.to_string(), version: u.version.to_string() }
-    }
-
-    fn validate(&self) -> Result<NewUser, FieldErrors> {
-        let mut errors = FieldErrors::default();
-        let name = parse_text(&self.name, 200, "a name").map_err(|e| errors.add("name", e)).ok();
-        let email = Email::parse(&self.email).map_err(|e| errors.add("email", e)).ok();
-        match (name, email) {
-            (Some(name), Some(email)) if errors.is_empty() => Ok(NewUser { name, email }),
-            _ => Err(errors),
-        }
-    }
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "users/form.html")]
 struct FormPage {
@@ -265,90 +255,158 @@ struct FormPage {
     conflict: Option<User>,
 }
 
+impl FormPage {
+    /// Where the form is sent.
+    fn action(&self) -> Origin<'static> {
+        match &self.user {
+            Some(u) => uri!(update(u.id)),
+            None => uri!(create),
+        }
+    }
+
+    /// Where Cancel goes.
+    fn back(&self) -> Origin<'static> {
+        match &self.user {
+            Some(u) => uri!(show(u.id, _)),
+            None => Customers::list_uri(),
+        }
+    }
+}
+
+/// The customers list, first page.
+pub fn list_href() -> Href {
+    Customers::list_uri().into()
+}
+
+/// A customer's page.
+pub fn show_href(id: impl Borrow<i64>) -> Href {
+    let id = *id.borrow();
+    Customers::show_uri(id).into()
+}
+
+pub fn new_href() -> Href {
+    uri!(new).into()
+}
+
+pub fn edit_href(id: impl Borrow<i64>) -> Href {
+    let id = *id.borrow();
+    uri!(edit(id)).into()
+}
+
+pub fn delete_href(id: impl Borrow<i64>) -> Href {
+    let id = *id.borrow();
+    Customers::delete_uri(id).into()
+}
+
+/// Customers in the shared edit flow.
+struct Customers;
+
+impl Resource for Customers {
+    type Record = User;
+    const AREA: &'static str = "users";
+
+    async fn find(db: &mut PgConnection, id: i64) -> Result<Option<User>, DbError> {
+        users::find(db, id).await
+    }
+
+    fn version(user: &User) -> i32 {
+        user.version
+    }
+
+    fn name(user: &User) -> String {
+        user.name.clone()
+    }
+
+    fn title(user: &User) -> String {
+        format!("Customer {}", user.name)
+    }
+
+    fn list_uri() -> Origin<'static> {
+        uri!(list(Paged::<UsersQuery>::default()))
+    }
+
+    fn show_uri(id: i64) -> Origin<'static> {
+        uri!(show(id, _))
+    }
+
+    fn delete_uri(id: i64) -> Origin<'static> {
+        uri!(confirm_delete(id))
+    }
+
+    async fn delete(
+        db: &mut PgConnection,
+        actor: Actor,
+        user: &User,
+        version: i32,
+    ) -> Result<Result<(), String>, DbError> {
+        Ok(users::delete(db, actor, user.id, version).await?.map_err(|orders| {
+            format!(
+                "{} can't be deleted: they have {} (cancelled or not). Delete or reassign those orders first.",
+                user.name,
+                filters::counted(orders, "order", "orders")
+            )
+        }))
+    }
+}
+
+impl Editable for Customers {
+    type Form = UserForm;
+    type Valid = NewUser;
+    type Page = FormPage;
+
+    fn form_of(u: &User) -> UserForm {
+        UserForm { name: u.name.clone(), email: u.email.to_string(), version: u.version.to_string() }
+    }
+
+    fn version_field(form: &mut UserForm) -> &mut String {
+        &mut form.version
+    }
+
+    fn validate(form: &UserForm) -> Result<NewUser, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = parse_text(&form.name, 200, "a name").map_err(|e| errors.add("name", e)).ok();
+        let email = Email::parse(&form.email).map_err(|e| errors.add("email", e)).ok();
+        match (name, email) {
+            (Some(name), Some(email)) if errors.is_empty() => Ok(NewUser { name, email }),
+            _ => Err(errors),
+        }
+    }
+
+    fn title_of(new: &NewUser) -> String {
+        format!("Customer {}", new.name)
+    }
+
+    fn page(chrome: Chrome, e: Editing<Self>) -> FormPage {
+        FormPage { chrome, user: e.record, form: e.form, errors: e.errors, conflict: e.conflict }
+    }
+
+    async fn create(db: &mut PgConnection, actor: Actor, new: &NewUser) -> Result<i64, DbError> {
+        users::create(db, actor, new).await
+    }
+
+    async fn update(db: &mut PgConnection, actor: Actor, id: i64, version: i32, new: &NewUser) -> Result<(), DbError> {
+        users::update(db, actor, id, version, new).await
+    }
+}
+
 #[get("/users/new")]
 fn new(chrome: Chrome) -> FormPage {
-    FormPage {
-        chrome: chrome.on("users"),
-        user: None,
-        form: UserForm::default(),
-        errors: FieldErrors::default(),
-        conflict: None,
-    }
+    flow::new::<Customers>(chrome)
 }
 
 #[get("/users/<id>/edit")]
 async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPage, AppError> {
-    let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    Ok(FormPage {
-        chrome: chrome.on("users"),
-        form: UserForm::from_user(&user),
-        user: Some(user),
-        errors: FieldErrors::default(),
-        conflict: None,
-    })
+    flow::edit::<Customers>(chrome, &mut db, id).await
 }
 
-type Submitted = super::Submitted<FormPage>;
-
 #[post("/users", data = "<form>")]
-async fn create(chrome: Chrome, db: &Db, form: AdminForm<UserForm>) -> Submitted {
-    let mut db = db.conn().await?;
-    let actor = form.actor();
-    let form = form.form;
-    let mut errors = match form.validate() {
-        Ok(new) => match users::create(&mut db, actor, &new).await {
-            Ok(id) => return Ok(Ok(done(format!("/users/{id}"), format!("Customer {} created.", new.name)))),
-            Err(DbError::Constraint { constraint }) => {
-                let mut errors = FieldErrors::default();
-                if !errors.add_constraint(&constraint) {
-                    return Err(DbError::Constraint { constraint }.into());
-                }
-                errors
-            }
-            Err(e) => return Err(e.into()),
-        },
-        Err(errors) => errors,
-    };
-    errors.add("form", "Please correct the highlighted fields.");
-    Ok(Err(FormPage { chrome: chrome.on("users"), user: None, form, errors, conflict: None }))
+async fn create(chrome: Chrome, db: &Db, form: AdminForm<UserForm>) -> super::Submitted<FormPage> {
+    flow::create::<Customers>(chrome, db, form).await
 }
 
 #[post("/users/<id>", data = "<form>")]
-async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<UserForm>) -> Submitted {
-    let mut db = db.conn().await?;
-    let actor = form.actor();
-    let mut form = form.form;
-    let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let mut conflict = None;
-    let mut errors = match (form.validate(), parse_version(&form.version)) {
-        (Ok(changed), Some(version)) => match users::update(&mut db, actor, id, version, &changed).await {
-            Ok(()) => return Ok(Ok(done(format!("/users/{id}"), format!("Customer {} saved.", changed.name)))),
-            Err(DbError::Constraint { constraint }) => {
-                let mut errors = FieldErrors::default();
-                if !errors.add_constraint(&constraint) {
-                    return Err(DbError::Constraint { constraint }.into());
-                }
-                errors
-            }
-            Err(DbError::Conflict) => {
-                conflict = users::find(&mut db, id).await?;
-                FieldErrors::default()
-            }
-            Err(e) => return Err(e.into()),
-        },
-        (Ok(_), None) => {
-            conflict = Some(user.clone());
-            FieldErrors::default()
-        }
-        (Err(errors), _) => errors,
-    };
-    if let Some(current) = &conflict {
-        // Saving again applies the typed values over the version shown.
-        form.version = current.version.to_string();
-    } else {
-        errors.add("form", "Please correct the highlighted fields.");
-    }
-    Ok(Err(FormPage { chrome: chrome.on("users"), user: Some(user), form, errors, conflict }))
+async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<UserForm>) -> super::Submitted<FormPage> {
+    flow::update::<Customers>(chrome, db, id, form).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -366,40 +424,9 @@ async fn confirm_delete(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Resu
     Ok(DeletePage { chrome: chrome.on("users"), user, figures })
 }
 
-#[derive(Debug, FromForm)]
-struct DeleteForm {
-    #[field(default = String::new())]
-    version: String,
-}
-
 #[post("/users/<id>/delete", data = "<form>")]
 async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
-    let mut db = db.conn().await?;
-    let actor = form.actor();
-    let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let Some(version) = parse_version(&form.form.version) else {
-        return Ok(refused(format!("/users/{id}/delete"), "Please confirm the deletion again."));
-    };
-    match users::delete(&mut db, actor, id, version).await {
-        Ok(Ok(())) => Ok(done("/users".into(), format!("Customer {} deleted.", user.name))),
-        Ok(Err(orders)) => Ok(refused(
-            format!("/users/{id}"),
-            format!(
-                "{} can't be deleted: they have {} (cancelled or not). Delete or reassign those orders first.",
-                user.name,
-                filters::counted(orders, "order", "orders")
-            ),
-        )),
-        Err(DbError::Conflict) => Ok(refused(
-            format!("/users/{id}/delete"),
-            format!(
-                "{} was changed by someone else while you were deciding. Check the details and confirm again.",
-                user.name
-            ),
-        )),
-        Err(DbError::NotFound) => Ok(done("/users".into(), format!("Customer {} was already deleted.", user.name))),
-        Err(e) => Err(e.into()),
-    }
+    flow::delete::<Customers>(db, id, form).await
 }
 
 /// Mounts these pages.

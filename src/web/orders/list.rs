@@ -4,6 +4,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use futures::StreamExt;
+use rocket::http::uri::fmt::{FromUriParam, Query};
 use rocket::{get, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
 use serde::Serialize;
@@ -16,6 +17,7 @@ use crate::db::users::{self, User};
 use crate::db::Db;
 use crate::domain::{Money, Status};
 use crate::web::export::{Csv, Exports};
+use crate::web::links::Href;
 use crate::web::listing::{parse_day, search_text, ListState, Paged, Paging};
 use crate::web::{filters, query_id, AppError, Chrome, PAGE_SIZE};
 
@@ -109,6 +111,30 @@ impl OrdersQuery {
     /// The product search typed without JavaScript, trimmed and bounded.
     pub fn product_q(&self) -> &str {
         self.product_q.as_deref().unwrap_or("")
+    }
+}
+
+/// The orders of a customer, with a product, or in a status: the short
+/// links other pages write to the orders list.
+#[derive(Debug, Default, Clone, UriDisplayQuery)]
+pub struct OrdersOf {
+    pub user_id: Option<i64>,
+    pub product_id: Option<i64>,
+    /// `active` for every order that is not cancelled.
+    pub status: Option<&'static str>,
+}
+
+impl FromUriParam<Query, OrdersOf> for Paged<OrdersQuery> {
+    type Target = OrdersOf;
+    fn from_uri_param(of: OrdersOf) -> OrdersOf {
+        of
+    }
+}
+
+impl OrdersOf {
+    /// The orders list showing these orders.
+    pub fn href(self) -> Href {
+        uri!(list(self)).into()
     }
 }
 
