@@ -16,6 +16,7 @@ use rocket::{get, post, routes, uri};
 use rocket_db_pools::Connection;
 use sqlx::PgConnection;
 
+pub use bulk::bulk_href;
 pub use list::{OrdersOf, OrdersQuery};
 
 /// The orders list filtered to a customer, a product and a status (`active`:

@@ -1,33 +1,31 @@
 //! Customer pages: list and search, view with their figures, latest orders
 //! and the products they bought, create, edit, delete.
 
+mod form;
+
 use std::borrow::Borrow;
 
 use askama::Template;
 use askama_web::WebTemplate;
 use futures::StreamExt;
-use rocket::http::uri::Origin;
-use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, uri, FromForm, State, UriDisplayQuery};
+use rocket::{get, routes, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
 use serde::Serialize;
-use sqlx::PgConnection;
 
 use crate::db::staff::Staff;
 
 use super::audit::Described as _;
-use super::edit::{self as flow, DeleteForm, Editable, Editing, Resource};
+use super::edit::Resource;
 use super::export::{Csv, Exports};
-use super::forms::FieldErrors;
 use super::links::Href;
 use super::listing::{parse_day, search_text, ListState, Paged, Paging};
-use super::{filters, AdminForm, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
+use super::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 use crate::db::listing::{self, Count, Dir, Listing};
 use crate::db::orders::{self, OrderRow};
 use crate::db::purchases::{Bought, BoughtBy};
-use crate::db::users::{self, Figures, Filter, NewUser, User, UserRow};
-use crate::db::{Actor, Db, DbError};
-use crate::domain::{parse_text, Email, Money, Sku};
+use crate::db::users::{self, Figures, Filter, User, UserRow};
+use crate::db::Db;
+use crate::domain::{Email, Money, Sku};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "users/list.html")]
@@ -232,207 +230,46 @@ async fn products_export(
     Csv::spool(exports, slot, &format!("customer-{id}-products.csv"), header, rows).await
 }
 
-/// The customer form as typed, so it can be shown again with its errors.
-#[derive(Debug, Default, Clone, FromForm)]
-pub struct UserForm {
-    #[field(default = String::new())]
-    name: String,
-    #[field(default = String::new())]
-    email: String,
-    #[field(default = String::new())]
-    version: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "users/form.html")]
-struct FormPage {
-    chrome: Chrome,
-    /// `None` for a new customer.
-    user: Option<User>,
-    form: UserForm,
-    errors: FieldErrors,
-    /// Set when someone else saved the customer after this form was opened.
-    conflict: Option<User>,
-}
-
-impl FormPage {
-    /// Where the form is sent.
-    fn action(&self) -> Origin<'static> {
-        match &self.user {
-            Some(u) => uri!(update(u.id)),
-            None => uri!(create),
-        }
-    }
-
-    /// Where Cancel goes.
-    fn back(&self) -> Origin<'static> {
-        match &self.user {
-            Some(u) => uri!(show(u.id, _)),
-            None => Customers::list_uri(),
-        }
-    }
-}
-
 /// The customers list, first page.
 pub fn list_href() -> Href {
-    Customers::list_uri().into()
+    form::Customers::list_uri().into()
 }
 
 /// A customer's page.
 pub fn show_href(id: impl Borrow<i64>) -> Href {
     let id = *id.borrow();
-    Customers::show_uri(id).into()
+    form::Customers::show_uri(id).into()
 }
 
 pub fn new_href() -> Href {
-    uri!(new).into()
+    uri!(form::new).into()
 }
 
 pub fn edit_href(id: impl Borrow<i64>) -> Href {
     let id = *id.borrow();
-    uri!(edit(id)).into()
+    uri!(form::edit(id)).into()
 }
 
 pub fn delete_href(id: impl Borrow<i64>) -> Href {
     let id = *id.borrow();
-    Customers::delete_uri(id).into()
-}
-
-/// Customers in the shared edit flow.
-struct Customers;
-
-impl Resource for Customers {
-    type Record = User;
-    const AREA: &'static str = "users";
-
-    async fn find(db: &mut PgConnection, id: i64) -> Result<Option<User>, DbError> {
-        users::find(db, id).await
-    }
-
-    fn version(user: &User) -> i32 {
-        user.version
-    }
-
-    fn name(user: &User) -> String {
-        user.name.clone()
-    }
-
-    fn title(user: &User) -> String {
-        format!("Customer {}", user.name)
-    }
-
-    fn list_uri() -> Origin<'static> {
-        uri!(list(Paged::<UsersQuery>::default()))
-    }
-
-    fn show_uri(id: i64) -> Origin<'static> {
-        uri!(show(id, _))
-    }
-
-    fn delete_uri(id: i64) -> Origin<'static> {
-        uri!(confirm_delete(id))
-    }
-
-    async fn delete(
-        db: &mut PgConnection,
-        actor: Actor,
-        user: &User,
-        version: i32,
-    ) -> Result<Result<(), String>, DbError> {
-        Ok(users::delete(db, actor, user.id, version).await?.map_err(|orders| {
-            format!(
-                "{} can't be deleted: they have {} (cancelled or not). Delete or reassign those orders first.",
-                user.name,
-                filters::counted(orders, "order", "orders")
-            )
-        }))
-    }
-}
-
-impl Editable for Customers {
-    type Form = UserForm;
-    type Valid = NewUser;
-    type Page = FormPage;
-
-    fn form_of(u: &User) -> UserForm {
-        UserForm { name: u.name.clone(), email: u.email.to_string(), version: u.version.to_string() }
-    }
-
-    fn version_field(form: &mut UserForm) -> &mut String {
-        &mut form.version
-    }
-
-    fn validate(form: &UserForm) -> Result<NewUser, FieldErrors> {
-        let mut errors = FieldErrors::default();
-        let name = parse_text(&form.name, 200, "a name").map_err(|e| errors.add("name", e)).ok();
-        let email = Email::parse(&form.email).map_err(|e| errors.add("email", e)).ok();
-        match (name, email) {
-            (Some(name), Some(email)) if errors.is_empty() => Ok(NewUser { name, email }),
-            _ => Err(errors),
-        }
-    }
-
-    fn title_of(new: &NewUser) -> String {
-        format!("Customer {}", new.name)
-    }
-
-    fn page(chrome: Chrome, e: Editing<Self>) -> FormPage {
-        FormPage { chrome, user: e.record, form: e.form, errors: e.errors, conflict: e.conflict }
-    }
-
-    async fn create(db: &mut PgConnection, actor: Actor, new: &NewUser) -> Result<i64, DbError> {
-        users::create(db, actor, new).await
-    }
-
-    async fn update(db: &mut PgConnection, actor: Actor, id: i64, version: i32, new: &NewUser) -> Result<(), DbError> {
-        users::update(db, actor, id, version, new).await
-    }
-}
-
-#[get("/users/new")]
-fn new(chrome: Chrome) -> FormPage {
-    flow::new::<Customers>(chrome)
-}
-
-#[get("/users/<id>/edit")]
-async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPage, AppError> {
-    flow::edit::<Customers>(chrome, &mut db, id).await
-}
-
-#[post("/users", data = "<form>")]
-async fn create(chrome: Chrome, db: &Db, form: AdminForm<UserForm>) -> super::Submitted<FormPage> {
-    flow::create::<Customers>(chrome, db, form).await
-}
-
-#[post("/users/<id>", data = "<form>")]
-async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<UserForm>) -> super::Submitted<FormPage> {
-    flow::update::<Customers>(chrome, db, id, form).await
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "users/delete.html")]
-struct DeletePage {
-    chrome: Chrome,
-    user: User,
-    figures: Figures,
-}
-
-#[get("/users/<id>/delete")]
-async fn confirm_delete(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<DeletePage, AppError> {
-    let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
-    let figures = users::figures(&mut db, id).await?;
-    Ok(DeletePage { chrome: chrome.on("users"), user, figures })
-}
-
-#[post("/users/<id>/delete", data = "<form>")]
-async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
-    flow::delete::<Customers>(db, id, form).await
+    form::Customers::delete_uri(id).into()
 }
 
 /// Mounts these pages.
 pub fn stage() -> rocket::fairing::AdHoc {
     super::stage(
         "Customers",
-        routes![list, export, show, products_export, new, edit, create, update, confirm_delete, delete],
+        routes![
+            list,
+            export,
+            show,
+            products_export,
+            form::new,
+            form::edit,
+            form::create,
+            form::update,
+            form::confirm_delete,
+            form::delete
+        ],
     )
 }
