@@ -40,6 +40,13 @@ pub(super) struct ListPage {
     statuses: [Status; 4],
 }
 
+impl ListPage {
+    /// The form for a new order, for the customer the list shows.
+    fn new_order_href(&self) -> Href {
+        super::new_href(self.customer.as_ref().map_or(0, |c| c.id))
+    }
+}
+
 /// The orders list's filters as typed in its query string.
 #[derive(Debug, Default, Clone, FromForm, UriDisplayQuery)]
 pub struct OrdersQuery {

@@ -76,13 +76,20 @@ async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>
     edit::delete::<Orders>(db, id, form).await
 }
 
+/// An order's page, for a redirect.
+pub(crate) fn show_path(id: i64) -> String {
+    Orders::show_uri(id).to_string()
+}
+
 /// An order's page.
 pub fn show_href(id: impl Borrow<i64>) -> Href {
     Orders::show_uri(*id.borrow()).into()
 }
 
-pub fn new_href(user_id: Option<i64>) -> Href {
-    uri!(form::new(user_id.map(|id| id.to_string()))).into()
+/// The form for a new order, for a customer unless `user_id` is `0`.
+pub fn new_href(user_id: impl Borrow<i64>) -> Href {
+    let user_id = Some(*user_id.borrow()).filter(|id| *id > 0).map(|id| id.to_string());
+    uri!(form::new(user_id)).into()
 }
 
 pub fn edit_href(id: impl Borrow<i64>) -> Href {
