@@ -41,6 +41,13 @@ impl Selection<'_> {
     }
 }
 
+/// The rows a bulk change is on: those the list's filter matches, of the
+/// ticked `ids` unless `None`.
+pub struct Targets<'a, F> {
+    pub filter: &'a F,
+    pub ids: Option<&'a [i64]>,
+}
+
 /// A bulk change form of one list.
 pub trait Bulk: Sized + Send + Sync + 'static {
     /// The list's filter.
@@ -74,15 +81,14 @@ pub trait Bulk: Sized + Send + Sync + 'static {
 
     fn preview(
         db: &mut PgConnection,
-        filter: &Self::Filter,
-        ids: Option<&[i64]>,
+        on: Targets<'_, Self::Filter>,
         change: Self::Change,
     ) -> impl Future<Output = Result<BulkPreview<Self::Row>, DbError>> + Send;
+    /// Changes the rows if they are still the `confirmed` count and fingerprint.
     fn apply(
         db: &mut PgConnection,
         actor: Actor,
-        filter: &Self::Filter,
-        ids: Option<&[i64]>,
+        on: Targets<'_, Self::Filter>,
         confirmed: (i64, &str),
         change: Self::Change,
     ) -> impl Future<Output = Result<usize, BulkError>> + Send;
@@ -114,7 +120,7 @@ pub async fn review<B: Bulk>(db: &mut PgConnection, form: B) -> Result<Review<B>
     let change = form.change();
     let error = if bad_filter { Some(B::BAD_FILTER) } else { change.err() };
     let preview = match (change, error) {
-        (Ok(change), None) => B::preview(db, &filter, ids.as_deref(), change).await?,
+        (Ok(change), None) => B::preview(db, Targets { filter: &filter, ids: ids.as_deref() }, change).await?,
         _ => BulkPreview::default(),
     };
     Ok(Review { back: form.back(&filter), ids: ids.unwrap_or_default(), error, form, preview })
@@ -132,7 +138,7 @@ pub async fn apply<B: Bulk>(db: &Db, form: AdminForm<B>) -> Result<Flash<Redirec
         return Ok(refused(again(), format!("Nothing was changed: review the {} and confirm it here.", B::WHAT)));
     };
     let ids = selection.ids();
-    match B::apply(&mut db, actor, &filter, ids.as_deref(), confirmed, change).await {
+    match B::apply(&mut db, actor, Targets { filter: &filter, ids: ids.as_deref() }, confirmed, change).await {
         Ok(changed) => Ok(done(form.back(&filter), form.applied(change, changed as i64, confirmed.0))),
         Err(BulkError::Changed { now, confirmed }) => {
             Ok(refused(again(), changed_since_review(B::NOUNS.1, now, confirmed)))

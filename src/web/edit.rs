@@ -6,7 +6,9 @@
 //! named ([`Resource`], [`Editable`]); the functions here do the rest, so a
 //! fix to the flow reaches every resource at once.
 
+use std::borrow::Borrow;
 use std::future::Future;
+use std::marker::PhantomData;
 
 use rocket::http::uri::Origin;
 use rocket::response::{Flash, Redirect};
@@ -14,8 +16,18 @@ use rocket::FromForm;
 use sqlx::PgConnection;
 
 use super::forms::{parse_version, FieldErrors};
+use super::links::Href;
 use super::{done, refused, AdminForm, AppError, Chrome, Submitted};
 use crate::db::{Actor, Db, DbError};
+
+/// A page of a resource.
+pub enum Page {
+    List,
+    Show(i64),
+    Edit(i64),
+    Delete(i64),
+    New,
+}
 
 /// A stored record with a version, its pages and how messages name it.
 pub trait Resource: Sized + Send + Sync + 'static {
@@ -24,6 +36,8 @@ pub trait Resource: Sized + Send + Sync + 'static {
 
     /// The menu entry its pages sit under ("users").
     const AREA: &'static str;
+    /// What kind of record, as a sentence starts: "Customer".
+    const KIND: &'static str;
     /// What to do after a delete was refused because the record changed.
     const RECHECK: &'static str = "Check the details and confirm again.";
 
@@ -32,11 +46,12 @@ pub trait Resource: Sized + Send + Sync + 'static {
     /// The record on its own, as a sentence starts: "Ada", "Order #12".
     fn name(record: &Self::Record) -> String;
     /// The record with its kind: "Customer Ada", "Order #12".
-    fn title(record: &Self::Record) -> String;
+    fn title(record: &Self::Record) -> String {
+        format!("{} {}", Self::KIND, Self::name(record))
+    }
 
-    fn list_uri() -> Origin<'static>;
-    fn show_uri(id: i64) -> Origin<'static>;
-    fn delete_uri(id: i64) -> Origin<'static>;
+    /// The address of one of its pages.
+    fn uri(page: Page) -> Origin<'static>;
 
     /// Deletes the record if it is still at `version`: `Ok(Err(why))` when
     /// other records still need it, with what to do about that.
@@ -71,8 +86,8 @@ pub trait Editable: Resource {
     /// The hidden version field, as typed.
     fn version_field(form: &mut Self::Form) -> &mut String;
     fn validate(form: &Self::Form) -> Result<Self::Valid, FieldErrors>;
-    /// The valid form with its kind, for the banner: "Customer Ada".
-    fn title_of(valid: &Self::Valid) -> String;
+    /// The valid form's name, for the banner: "Ada".
+    fn name_of(valid: &Self::Valid) -> &str;
     fn page(chrome: Chrome, editing: Editing<Self>) -> Self::Page;
 
     fn create(
@@ -87,6 +102,36 @@ pub trait Editable: Resource {
         version: i32,
         valid: &Self::Valid,
     ) -> impl Future<Output = Result<(), DbError>> + Send;
+}
+
+/// Links to a resource's pages, for templates (`users::Links::show(u.id)`)
+/// and redirects.
+pub struct Links<R>(PhantomData<R>);
+
+impl<R: Resource> Links<R> {
+    /// The list, first page.
+    pub fn list() -> Href {
+        R::uri(Page::List).into()
+    }
+
+    pub fn show(id: impl Borrow<i64>) -> Href {
+        R::uri(Page::Show(*id.borrow())).into()
+    }
+
+    pub fn edit(id: impl Borrow<i64>) -> Href {
+        R::uri(Page::Edit(*id.borrow())).into()
+    }
+
+    pub fn delete(id: impl Borrow<i64>) -> Href {
+        R::uri(Page::Delete(*id.borrow())).into()
+    }
+}
+
+impl<R: Editable> Links<R> {
+    /// The form for a new record.
+    pub fn new_form() -> Href {
+        R::uri(Page::New).into()
+    }
 }
 
 /// What a form page shows: the record (`None` when new), the form as typed,
@@ -136,7 +181,12 @@ pub async fn create<R: Editable>(chrome: Chrome, db: &Db, form: AdminForm<R::For
     let form = form.form;
     let mut errors = match R::validate(&form) {
         Ok(valid) => match R::create(&mut db, actor, &valid).await {
-            Ok(id) => return Ok(Ok(done(R::show_uri(id).to_string(), format!("{} created.", R::title_of(&valid))))),
+            Ok(id) => {
+                return Ok(Ok(done(
+                    R::uri(Page::Show(id)).to_string(),
+                    format!("{} {} created.", R::KIND, R::name_of(&valid)),
+                )))
+            }
             Err(e) => constraint_errors(e)?,
         },
         Err(errors) => errors,
@@ -155,7 +205,12 @@ pub async fn update<R: Editable>(chrome: Chrome, db: &Db, id: i64, form: AdminFo
     let mut conflict = None;
     let mut errors = match (R::validate(&form), parse_version(R::version_field(&mut form))) {
         (Ok(valid), Some(version)) => match R::update(&mut db, actor, id, version, &valid).await {
-            Ok(()) => return Ok(Ok(done(R::show_uri(id).to_string(), format!("{} saved.", R::title_of(&valid))))),
+            Ok(()) => {
+                return Ok(Ok(done(
+                    R::uri(Page::Show(id)).to_string(),
+                    format!("{} {} saved.", R::KIND, R::name_of(&valid)),
+                )))
+            }
             Err(DbError::Conflict) => {
                 conflict = R::find(&mut db, id).await?;
                 FieldErrors::default()
@@ -192,19 +247,19 @@ pub async fn delete<R: Resource>(db: &Db, id: i64, form: AdminForm<DeleteForm>) 
     let Some(record) = R::find(&mut db, id).await? else {
         return R::gone(id);
     };
-    let again = R::delete_uri(id).to_string();
+    let again = R::uri(Page::Delete(id)).to_string();
     let Some(version) = parse_version(&form.form.version) else {
         return Ok(refused(again, "Please confirm the deletion again."));
     };
     match R::delete(&mut db, actor, &record, version).await {
-        Ok(Ok(())) => Ok(done(R::list_uri().to_string(), R::deleted(&record))),
-        Ok(Err(why)) => Ok(refused(R::show_uri(id).to_string(), why)),
+        Ok(Ok(())) => Ok(done(R::uri(Page::List).to_string(), R::deleted(&record))),
+        Ok(Err(why)) => Ok(refused(R::uri(Page::Show(id)).to_string(), why)),
         Err(DbError::Conflict) => Ok(refused(
             again,
             format!("{} was changed by someone else while you were deciding. {}", R::name(&record), R::RECHECK),
         )),
         Err(DbError::NotFound) => {
-            Ok(done(R::list_uri().to_string(), format!("{} was already deleted.", R::title(&record))))
+            Ok(done(R::uri(Page::List).to_string(), format!("{} was already deleted.", R::title(&record))))
         }
         Err(e) => Err(e.into()),
     }

@@ -15,7 +15,7 @@ use crate::db::orders::{self, BulkAction, Filter, OrderRow};
 use crate::db::staff::Staff;
 use crate::db::{Actor, BulkError, BulkPreview, Db, DbError};
 use crate::domain::Status;
-use crate::web::bulk::{self, Bulk, Review, Selection};
+use crate::web::bulk::{self, Bulk, Review, Selection, Targets};
 use crate::web::filters::{self, counted};
 use crate::web::links::Href;
 use crate::web::{refused, AdminForm, AppError, Chrome};
@@ -140,22 +140,20 @@ impl Bulk for BulkForm {
 
     async fn preview(
         db: &mut PgConnection,
-        filter: &Filter,
-        ids: Option<&[i64]>,
+        on: Targets<'_, Filter>,
         _: BulkAction,
     ) -> Result<BulkPreview<OrderRow>, DbError> {
-        orders::bulk_preview(db, filter, ids).await
+        orders::bulk_preview(db, on.filter, on.ids).await
     }
 
     async fn apply(
         db: &mut PgConnection,
         actor: Actor,
-        filter: &Filter,
-        ids: Option<&[i64]>,
+        on: Targets<'_, Filter>,
         confirmed: (i64, &str),
         action: BulkAction,
     ) -> Result<usize, BulkError> {
-        orders::bulk_apply(db, actor, filter, ids, confirmed, action).await
+        orders::bulk_apply(db, actor, on.filter, on.ids, confirmed, action).await
     }
 }
 

@@ -3,7 +3,6 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use futures::StreamExt;
 use rocket::http::uri::fmt::{FromUriParam, Query};
 use rocket::{get, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
@@ -18,7 +17,7 @@ use crate::db::Db;
 use crate::domain::{Money, Status};
 use crate::web::export::{Csv, Exports};
 use crate::web::links::Href;
-use crate::web::listing::{parse_day, search_text, ListState, Paged, Paging};
+use crate::web::listing::{csv as listing_csv, parse_day, search_text, ListState, Paged, Paging};
 use crate::web::{filters, query_id, AppError, Chrome, PAGE_SIZE};
 
 #[derive(Template, WebTemplate)]
@@ -243,10 +242,10 @@ pub(super) async fn export(
                 .into(),
         ));
     }
-    let seek = query.paging.seek(orders::List::SORTS, PAGE_SIZE).from_start();
     let slot = exports.slot().await?;
-    let rows = listing::export::<orders::List>(db.conn().await?, filter, seek).map(|row| {
-        row.map(|o| OrderCsv {
+    let header = &["id", "customer_id", "customer", "placed_at", "status", "items", "total"];
+    listing_csv::<orders::List, _>(exports, slot, db.conn().await?, (filter, query.paging), "orders.csv", header, |o| {
+        OrderCsv {
             id: o.id,
             customer_id: o.user_id,
             customer: o.user_name,
@@ -254,8 +253,7 @@ pub(super) async fn export(
             status: o.status,
             items: o.item_count,
             total: o.total_cents,
-        })
-    });
-    let header = &["id", "customer_id", "customer", "placed_at", "status", "items", "total"];
-    Csv::spool(exports, slot, "orders.csv", header, rows).await
+        }
+    })
+    .await
 }

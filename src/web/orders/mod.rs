@@ -35,7 +35,7 @@ use crate::db::orders::{self, Line, Order};
 use crate::db::staff::Staff;
 use crate::db::{Actor, Db, DbError};
 use crate::web::audit::Described as _;
-use crate::web::edit::{self, DeleteForm, Resource};
+use crate::web::edit::{self, DeleteForm, Page, Resource};
 use crate::web::links::Href;
 use crate::web::{done, filters, AdminForm, AppError, Chrome, HISTORY_ROWS};
 
@@ -78,13 +78,11 @@ async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>
 
 /// An order's page, for a redirect.
 pub(crate) fn show_path(id: i64) -> String {
-    Orders::show_uri(id).to_string()
+    Orders::uri(Page::Show(id)).to_string()
 }
 
-/// An order's page.
-pub fn show_href(id: impl Borrow<i64>) -> Href {
-    Orders::show_uri(*id.borrow()).into()
-}
+/// Links to the order pages.
+pub type Links = edit::Links<Orders>;
 
 /// The form for a new order, for a customer unless `user_id` is `0`.
 pub fn new_href(user_id: impl Borrow<i64>) -> Href {
@@ -92,21 +90,14 @@ pub fn new_href(user_id: impl Borrow<i64>) -> Href {
     uri!(form::new(user_id)).into()
 }
 
-pub fn edit_href(id: impl Borrow<i64>) -> Href {
-    uri!(form::edit(*id.borrow())).into()
-}
-
-pub fn delete_href(id: impl Borrow<i64>) -> Href {
-    Orders::delete_uri(*id.borrow()).into()
-}
-
 /// Orders in the shared delete flow (the order form has its own save, for
 /// its lines and searches).
-struct Orders;
+pub struct Orders;
 
 impl Resource for Orders {
     type Record = Order;
     const AREA: &'static str = "orders";
+    const KIND: &'static str = "Order";
     const RECHECK: &'static str = "Check it and confirm again.";
 
     async fn find(db: &mut PgConnection, id: i64) -> Result<Option<Order>, DbError> {
@@ -125,16 +116,14 @@ impl Resource for Orders {
         Self::name(order)
     }
 
-    fn list_uri() -> Origin<'static> {
-        OrdersOf::default().href().0
-    }
-
-    fn show_uri(id: i64) -> Origin<'static> {
-        uri!(show(id))
-    }
-
-    fn delete_uri(id: i64) -> Origin<'static> {
-        uri!(confirm_delete(id))
+    fn uri(page: Page) -> Origin<'static> {
+        match page {
+            Page::List => OrdersOf::default().href().0,
+            Page::Show(id) => uri!(show(id)),
+            Page::Edit(id) => uri!(form::edit(id)),
+            Page::Delete(id) => uri!(confirm_delete(id)),
+            Page::New => uri!(form::new(_)),
+        }
     }
 
     async fn delete(
@@ -147,7 +136,7 @@ impl Resource for Orders {
     }
 
     fn gone(id: i64) -> Result<Flash<Redirect>, AppError> {
-        Ok(done(Self::list_uri().to_string(), format!("Order #{id} was already deleted.")))
+        Ok(done(Self::uri(Page::List).to_string(), format!("Order #{id} was already deleted.")))
     }
 
     fn deleted(order: &Order) -> String {

@@ -14,7 +14,7 @@ use super::ProductsQuery;
 use crate::db::products::{self, BulkChange, BulkRow, Filter};
 use crate::db::staff::Staff;
 use crate::db::{Actor, BulkError, BulkPreview, Db, DbError};
-use crate::web::bulk::{self, Bulk, Review, Selection};
+use crate::web::bulk::{self, Bulk, Review, Selection, Targets};
 use crate::web::filters::{self, counted};
 use crate::web::links::Href;
 use crate::web::listing::{Paged, Paging};
@@ -133,22 +133,20 @@ impl Bulk for BulkForm {
 
     async fn preview(
         db: &mut PgConnection,
-        filter: &Filter,
-        ids: Option<&[i64]>,
+        on: Targets<'_, Filter>,
         change: BulkChange,
     ) -> Result<BulkPreview<BulkRow>, DbError> {
-        products::bulk_preview(db, filter, ids, change).await
+        products::bulk_preview(db, on.filter, on.ids, change).await
     }
 
     async fn apply(
         db: &mut PgConnection,
         actor: Actor,
-        filter: &Filter,
-        ids: Option<&[i64]>,
+        on: Targets<'_, Filter>,
         confirmed: (i64, &str),
         change: BulkChange,
     ) -> Result<usize, BulkError> {
-        products::bulk_apply(db, actor, filter, ids, confirmed, change).await
+        products::bulk_apply(db, actor, on.filter, on.ids, confirmed, change).await
     }
 }
 

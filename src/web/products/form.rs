@@ -8,12 +8,12 @@ use rocket::{get, post, uri, FromForm};
 use rocket_db_pools::Connection;
 use sqlx::PgConnection;
 
-use super::{list_href, show_href, ProductsQuery};
+use super::{Links, ProductsQuery};
 use crate::db::products::{self, Figures, NewProduct, Product};
 use crate::db::staff::Staff;
 use crate::db::{Actor, Db, DbError};
 use crate::domain::{parse_text, Money, Sku};
-use crate::web::edit::{self as flow, DeleteForm, Editable, Editing, Resource};
+use crate::web::edit::{self as flow, DeleteForm, Editable, Editing, Page, Resource};
 use crate::web::filters::{self, counted};
 use crate::web::forms::{parse_count, FieldErrors};
 use crate::web::links::Href;
@@ -37,7 +37,7 @@ pub struct ProductForm {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "products/form.html")]
-pub(super) struct FormPage {
+pub struct FormPage {
     chrome: Chrome,
     product: Option<Product>,
     form: ProductForm,
@@ -57,18 +57,19 @@ impl FormPage {
     /// Where Cancel goes.
     fn back(&self) -> Href {
         match &self.product {
-            Some(p) => show_href(p.id),
-            None => list_href(),
+            Some(p) => Links::show(p.id),
+            None => Links::list(),
         }
     }
 }
 
 /// Products in the shared edit flow.
-pub(super) struct Products;
+pub struct Products;
 
 impl Resource for Products {
     type Record = Product;
     const AREA: &'static str = "products";
+    const KIND: &'static str = "Product";
 
     async fn find(db: &mut PgConnection, id: i64) -> Result<Option<Product>, DbError> {
         products::find(db, id).await
@@ -82,20 +83,14 @@ impl Resource for Products {
         product.name.clone()
     }
 
-    fn title(product: &Product) -> String {
-        format!("Product {}", product.name)
-    }
-
-    fn list_uri() -> Origin<'static> {
-        uri!(super::list(Paged::<ProductsQuery>::default()))
-    }
-
-    fn show_uri(id: i64) -> Origin<'static> {
-        uri!(super::show(id, _))
-    }
-
-    fn delete_uri(id: i64) -> Origin<'static> {
-        uri!(confirm_delete(id))
+    fn uri(page: Page) -> Origin<'static> {
+        match page {
+            Page::List => uri!(super::list(Paged::<ProductsQuery>::default())),
+            Page::Show(id) => uri!(super::show(id, _)),
+            Page::Edit(id) => uri!(edit(id)),
+            Page::Delete(id) => uri!(confirm_delete(id)),
+            Page::New => uri!(new),
+        }
     }
 
     async fn delete(
@@ -145,8 +140,8 @@ impl Editable for Products {
         }
     }
 
-    fn title_of(new: &NewProduct) -> String {
-        format!("Product {}", new.name)
+    fn name_of(new: &NewProduct) -> &str {
+        &new.name
     }
 
     fn page(chrome: Chrome, e: Editing<Self>) -> FormPage {

@@ -1,8 +1,6 @@
 //! Product pages: list and search, view with sales and the customers who
 //! bought it, create, edit, delete.
 
-use std::borrow::Borrow;
-
 mod bulk;
 mod form;
 
@@ -10,7 +8,6 @@ pub use bulk::bulk_href;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use futures::StreamExt;
 use rocket::{get, routes, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
 use serde::Serialize;
@@ -24,11 +21,9 @@ use crate::db::reports::LOW_STOCK;
 use crate::db::Db;
 use crate::domain::{Email, Money, Sku};
 use crate::web::audit::Described as _;
-use crate::web::edit::Resource;
 use crate::web::export::{Csv, Exports};
 use crate::web::filters::counted;
-use crate::web::links::Href;
-use crate::web::listing::{search_text, ListState, Paged, Paging};
+use crate::web::listing::{csv as listing_csv, search_text, ListState, Paged, Paging};
 use crate::web::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 
 #[derive(Template, WebTemplate)]
@@ -131,19 +126,25 @@ async fn export(
     exports: &State<Exports>,
     query: Paged<ProductsQuery>,
 ) -> Result<Csv, AppError> {
-    let seek = query.paging.seek(products::List::SORTS, PAGE_SIZE).from_start();
     let slot = exports.slot().await?;
-    let rows = listing::export::<products::List>(db.conn().await?, query.filter.parse(), seek).map(|row| {
-        row.map(|p| ProductCsv {
+    let header = &["id", "name", "sku", "price", "stock", "units_sold"];
+    listing_csv::<products::List, _>(
+        exports,
+        slot,
+        db.conn().await?,
+        (query.filter.parse(), query.paging),
+        "products.csv",
+        header,
+        |p| ProductCsv {
             id: p.id,
             name: p.name,
             sku: p.sku,
             price: p.price_cents,
             stock: p.stock,
             units_sold: p.units_sold,
-        })
-    });
-    Csv::spool(exports, slot, "products.csv", &["id", "name", "sku", "price", "stock", "units_sold"], rows).await
+        },
+    )
+    .await
 }
 
 #[derive(Template, WebTemplate)]
@@ -217,9 +218,15 @@ async fn buyers_export(
     let mut conn = db.conn().await?;
     products::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
     let slot = exports.slot().await?;
-    let seek = paging.unwrap_or_default().seek(BuyersOf::SORTS, PAGE_SIZE).from_start();
-    let rows = listing::export::<BuyersOf>(conn, id, seek).map(|row| {
-        row.map(|b| BuyerCsv {
+    let header = &["customer_id", "name", "email", "units", "spend", "orders", "last_bought"];
+    listing_csv::<BuyersOf, _>(
+        exports,
+        slot,
+        conn,
+        (id, paging.unwrap_or_default()),
+        &format!("product-{id}-buyers.csv"),
+        header,
+        |b| BuyerCsv {
             customer_id: b.user_id,
             name: b.name,
             email: b.email,
@@ -227,33 +234,13 @@ async fn buyers_export(
             spend: b.spend_cents,
             orders: b.order_count,
             last_bought: b.last_bought_at.to_rfc3339(),
-        })
-    });
-    let header = &["customer_id", "name", "email", "units", "spend", "orders", "last_bought"];
-    Csv::spool(exports, slot, &format!("product-{id}-buyers.csv"), header, rows).await
+        },
+    )
+    .await
 }
 
-/// The products list, first page.
-pub fn list_href() -> Href {
-    form::Products::list_uri().into()
-}
-
-/// A product's page.
-pub fn show_href(id: impl Borrow<i64>) -> Href {
-    form::Products::show_uri(*id.borrow()).into()
-}
-
-pub fn new_href() -> Href {
-    uri!(form::new).into()
-}
-
-pub fn edit_href(id: impl Borrow<i64>) -> Href {
-    uri!(form::edit(*id.borrow())).into()
-}
-
-pub fn delete_href(id: impl Borrow<i64>) -> Href {
-    form::Products::delete_uri(*id.borrow()).into()
-}
+/// Links to the product pages.
+pub type Links = crate::web::edit::Links<form::Products>;
 
 /// Mounts these pages.
 pub fn stage() -> rocket::fairing::AdHoc {

@@ -13,7 +13,7 @@ use crate::db::staff::Staff;
 use crate::db::users::{self, Figures, NewUser, User};
 use crate::db::{Actor, Db, DbError};
 use crate::domain::{parse_text, Email};
-use crate::web::edit::{self as flow, DeleteForm, Editable, Editing, Resource};
+use crate::web::edit::{self as flow, DeleteForm, Editable, Editing, Page, Resource};
 use crate::web::filters;
 use crate::web::forms::FieldErrors;
 use crate::web::listing::{Paged, Paging};
@@ -32,7 +32,7 @@ pub struct UserForm {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "users/form.html")]
-pub(super) struct FormPage {
+pub struct FormPage {
     chrome: Chrome,
     /// `None` for a new customer.
     user: Option<User>,
@@ -55,17 +55,18 @@ impl FormPage {
     fn back(&self) -> Origin<'static> {
         match &self.user {
             Some(u) => uri!(super::show(u.id, _)),
-            None => Customers::list_uri(),
+            None => Customers::uri(Page::List),
         }
     }
 }
 
 /// Customers in the shared edit flow.
-pub(super) struct Customers;
+pub struct Customers;
 
 impl Resource for Customers {
     type Record = User;
     const AREA: &'static str = "users";
+    const KIND: &'static str = "Customer";
 
     async fn find(db: &mut PgConnection, id: i64) -> Result<Option<User>, DbError> {
         users::find(db, id).await
@@ -79,20 +80,14 @@ impl Resource for Customers {
         user.name.clone()
     }
 
-    fn title(user: &User) -> String {
-        format!("Customer {}", user.name)
-    }
-
-    fn list_uri() -> Origin<'static> {
-        uri!(super::list(Paged::<UsersQuery>::default()))
-    }
-
-    fn show_uri(id: i64) -> Origin<'static> {
-        uri!(super::show(id, _))
-    }
-
-    fn delete_uri(id: i64) -> Origin<'static> {
-        uri!(confirm_delete(id))
+    fn uri(page: Page) -> Origin<'static> {
+        match page {
+            Page::List => uri!(super::list(Paged::<UsersQuery>::default())),
+            Page::Show(id) => uri!(super::show(id, _)),
+            Page::Edit(id) => uri!(edit(id)),
+            Page::Delete(id) => uri!(confirm_delete(id)),
+            Page::New => uri!(new),
+        }
     }
 
     async fn delete(
@@ -134,8 +129,8 @@ impl Editable for Customers {
         }
     }
 
-    fn title_of(new: &NewUser) -> String {
-        format!("Customer {}", new.name)
+    fn name_of(new: &NewUser) -> &str {
+        &new.name
     }
 
     fn page(chrome: Chrome, e: Editing<Self>) -> FormPage {

@@ -3,11 +3,8 @@
 
 mod form;
 
-use std::borrow::Borrow;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use futures::StreamExt;
 use rocket::{get, routes, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
 use serde::Serialize;
@@ -15,10 +12,8 @@ use serde::Serialize;
 use crate::db::staff::Staff;
 
 use super::audit::Described as _;
-use super::edit::Resource;
 use super::export::{Csv, Exports};
-use super::links::Href;
-use super::listing::{parse_day, search_text, ListState, Paged, Paging};
+use super::listing::{csv as listing_csv, parse_day, search_text, ListState, Paged, Paging};
 use super::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 use crate::db::listing::{self, Count, Dir, Listing};
 use crate::db::orders::{self, OrderRow};
@@ -137,20 +132,25 @@ async fn export(
             "The customers were not exported: enter dates as YYYY-MM-DD (from 0001-01-01).".into(),
         ));
     }
-    let seek = query.paging.seek(users::List::SORTS, PAGE_SIZE).from_start();
     let slot = exports.slot().await?;
-    let rows = listing::export::<users::List>(db.conn().await?, filter, seek).map(|row| {
-        row.map(|u| UserCsv {
+    let header = &["id", "name", "email", "customer_since", "orders", "revenue"];
+    listing_csv::<users::List, _>(
+        exports,
+        slot,
+        db.conn().await?,
+        (filter, query.paging),
+        "customers.csv",
+        header,
+        |u| UserCsv {
             id: u.id,
             name: u.name,
             email: u.email,
             customer_since: u.created_at.to_rfc3339(),
             orders: u.order_count,
             revenue: u.revenue_cents,
-        })
-    });
-    Csv::spool(exports, slot, "customers.csv", &["id", "name", "email", "customer_since", "orders", "revenue"], rows)
-        .await
+        },
+    )
+    .await
 }
 
 #[derive(Template, WebTemplate)]
@@ -214,9 +214,15 @@ async fn products_export(
     let mut conn = db.conn().await?;
     users::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
     let slot = exports.slot().await?;
-    let seek = paging.unwrap_or_default().seek(BoughtBy::SORTS, PAGE_SIZE).from_start();
-    let rows = listing::export::<BoughtBy>(conn, id, seek).map(|row| {
-        row.map(|b| BoughtCsv {
+    let header = &["product_id", "name", "sku", "units", "spend", "orders", "last_bought"];
+    listing_csv::<BoughtBy, _>(
+        exports,
+        slot,
+        conn,
+        (id, paging.unwrap_or_default()),
+        &format!("customer-{id}-products.csv"),
+        header,
+        |b| BoughtCsv {
             product_id: b.product_id,
             name: b.name,
             sku: b.sku,
@@ -224,36 +230,13 @@ async fn products_export(
             spend: b.spend_cents,
             orders: b.order_count,
             last_bought: b.last_bought_at.to_rfc3339(),
-        })
-    });
-    let header = &["product_id", "name", "sku", "units", "spend", "orders", "last_bought"];
-    Csv::spool(exports, slot, &format!("customer-{id}-products.csv"), header, rows).await
+        },
+    )
+    .await
 }
 
-/// The customers list, first page.
-pub fn list_href() -> Href {
-    form::Customers::list_uri().into()
-}
-
-/// A customer's page.
-pub fn show_href(id: impl Borrow<i64>) -> Href {
-    let id = *id.borrow();
-    form::Customers::show_uri(id).into()
-}
-
-pub fn new_href() -> Href {
-    uri!(form::new).into()
-}
-
-pub fn edit_href(id: impl Borrow<i64>) -> Href {
-    let id = *id.borrow();
-    uri!(form::edit(id)).into()
-}
-
-pub fn delete_href(id: impl Borrow<i64>) -> Href {
-    let id = *id.borrow();
-    form::Customers::delete_uri(id).into()
-}
+/// Links to the customer pages.
+pub type Links = crate::web::edit::Links<form::Customers>;
 
 /// Mounts these pages.
 pub fn stage() -> rocket::fairing::AdHoc {
