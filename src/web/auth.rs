@@ -723,6 +723,11 @@ pub fn routes() -> Vec<rocket::Route> {
     routes![sign_in_page, sign_in, code_page, sign_in_code, sign_out]
 }
 
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage("Sign-in", routes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::safe_next;
@@ -748,9 +753,4 @@ mod tests {
         }
         assert_eq!(safe_next(None), "/");
     }
-}
-
-/// Mounts these pages.
-pub fn stage() -> rocket::fairing::AdHoc {
-    super::stage("Sign-in", routes())
 }

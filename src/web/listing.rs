@@ -257,22 +257,6 @@ pub fn parse_day(raw: Option<&str>) -> Result<Option<chrono::NaiveDate>, BadDay>
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_are_four_digit_years_postgresql_can_store() {
-        assert_eq!(parse_day(Some(" 2024-02-29 ")), Ok(chrono::NaiveDate::from_ymd_opt(2024, 2, 29)));
-        assert_eq!(parse_day(Some("")), Ok(None));
-        assert_eq!(parse_day(None), Ok(None));
-        for bad in ["-4714-01-01", "0000-01-01", "-262143-01-01", "12345-01-01", "2024-2-3", "2023-02-29", "yesterday"]
-        {
-            assert_eq!(parse_day(Some(bad)), Err(BadDay), "{bad}");
-        }
-    }
-}
-
 /// Streams every row of a list as CSV, from the start in the list's order,
 /// each row as `to_csv` writes it. The caller takes the download `slot`
 /// first, so no connection waits for one.
@@ -288,4 +272,20 @@ pub async fn csv<L: Listing, R: Serialize + Send + 'static>(
     let seek = paging.seek(L::SORTS, crate::web::PAGE_SIZE).from_start();
     let rows = listing::export::<L>(conn, filter, seek).map(move |row| row.map(&to_csv));
     Csv::spool(exports, slot, filename, header, rows).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_four_digit_years_postgresql_can_store() {
+        assert_eq!(parse_day(Some(" 2024-02-29 ")), Ok(chrono::NaiveDate::from_ymd_opt(2024, 2, 29)));
+        assert_eq!(parse_day(Some("")), Ok(None));
+        assert_eq!(parse_day(None), Ok(None));
+        for bad in ["-4714-01-01", "0000-01-01", "-262143-01-01", "12345-01-01", "2024-2-3", "2023-02-29", "yesterday"]
+        {
+            assert_eq!(parse_day(Some(bad)), Err(BadDay), "{bad}");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use rocket::http::uri::fmt::{FromUriParam, Query};
+use rocket::http::uri::fmt::{Formatter, FromUriParam, Query, UriDisplay};
 use rocket::{get, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
 use serde::Serialize;
@@ -122,12 +122,20 @@ impl OrdersQuery {
 
 /// The orders of a customer, with a product, or in a status: the short
 /// links other pages write to the orders list.
-#[derive(Debug, Default, Clone, UriDisplayQuery)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct OrdersOf {
     pub user_id: Option<i64>,
     pub product_id: Option<i64>,
     /// `active` for every order that is not cancelled.
     pub status: Option<&'static str>,
+}
+
+impl UriDisplay<Query> for OrdersOf {
+    fn fmt(&self, f: &mut Formatter<'_, Query>) -> std::fmt::Result {
+        f.write_named_value("user_id", self.user_id)?;
+        f.write_named_value("product_id", self.product_id)?;
+        f.write_named_value("status", self.status)
+    }
 }
 
 impl FromUriParam<Query, OrdersOf> for Paged<OrdersQuery> {
