@@ -365,3 +365,8 @@ async fn turn_off(
 pub fn routes() -> Vec<rocket::Route> {
     routes![show, password, two_factor_page, start, confirm, new_codes, turn_off]
 }
+
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage("Account", routes())
+}

@@ -498,6 +498,11 @@ pub fn routes() -> Vec<rocket::Route> {
     routes![page]
 }
 
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage("Audit log", routes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,3 +28,8 @@ async fn dashboard(chrome: Chrome, mut db: Connection<Db>) -> Result<DashboardPa
 pub fn routes() -> Vec<rocket::Route> {
     routes![dashboard]
 }
+
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage("Dashboard", routes())
+}

@@ -191,3 +191,16 @@ fn any_error(status: Status, request: &Request<'_>) -> ErrorPageFor {
 pub fn catchers() -> Vec<Catcher> {
     catchers![sign_in_first, forbidden, any_error]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_its_causes_for_the_log() {
+        let error = AppError::internal("saving the order", std::io::Error::other("disk full"));
+        assert!(std::error::Error::source(&error).is_some());
+        let AppError::Internal(inner) = &error else { panic!("not internal: {error:?}") };
+        assert_eq!(chain(&**inner), "saving the order: disk full");
+    }
+}

@@ -12,7 +12,14 @@ use rocket::http::uri::fmt::{Formatter, FromUriParam, Query, UriDisplay};
 use rocket::http::uri::Origin;
 use rocket::UriDisplayQuery;
 
-use crate::db::listing::{Count, Dir, Page, Position, Seek, SortColumn};
+use futures::StreamExt;
+use serde::Serialize;
+use sqlx::pool::PoolConnection;
+use sqlx::Postgres;
+
+use super::export::{Csv, ExportSlot, Exports};
+use super::AppError;
+use crate::db::listing::{self, Count, Dir, Listing, Page, Position, Seek, SortColumn};
 
 /// Where a list is: its sort, and the page's edge. Every list's query
 /// string ends with these.
@@ -248,6 +255,23 @@ pub fn parse_day(raw: Option<&str>) -> Result<Option<chrono::NaiveDate>, BadDay>
         Ok(day) if chrono::Datelike::year(&day) >= 1 => Ok(Some(day)),
         _ => Err(BadDay),
     }
+}
+
+/// Streams every row of a list as CSV, from the start in the list's order,
+/// each row as `to_csv` writes it. The caller takes the download `slot`
+/// first, so no connection waits for one.
+pub async fn csv<L: Listing, R: Serialize + Send + 'static>(
+    exports: &Exports,
+    slot: ExportSlot,
+    conn: PoolConnection<Postgres>,
+    (filter, paging): (L::Filter, Paging),
+    filename: &str,
+    header: &'static [&'static str],
+    to_csv: impl Fn(L::Row) -> R + Send + 'static,
+) -> Result<Csv, AppError> {
+    let seek = paging.seek(L::SORTS, crate::web::PAGE_SIZE).from_start();
+    let rows = listing::export::<L>(conn, filter, seek).map(move |row| row.map(&to_csv));
+    Csv::spool(exports, slot, filename, header, rows).await
 }
 
 #[cfg(test)]

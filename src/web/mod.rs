@@ -4,12 +4,15 @@
 pub mod account;
 pub mod audit;
 pub mod auth;
+pub mod bulk;
 pub mod charts;
 pub mod dashboard;
+pub mod edit;
 pub mod errors;
 pub mod export;
 pub mod filters;
 pub mod forms;
+pub mod links;
 pub mod listing;
 pub mod observe;
 pub mod orders;
@@ -62,4 +65,9 @@ pub fn changed_since_review(noun: &str, now: i64, confirmed: i64) -> String {
 /// Parses an optional id from a query string; anything else means "not given".
 pub fn query_id(raw: Option<&str>) -> Option<i64> {
     raw.and_then(|s| s.trim().parse::<i64>().ok()).filter(|id| *id > 0)
+}
+
+/// A stage that mounts `routes` at the root, named for the log.
+pub fn stage(name: &'static str, routes: Vec<rocket::Route>) -> rocket::fairing::AdHoc {
+    rocket::fairing::AdHoc::on_ignite(name, move |rocket| async move { rocket.mount("/", routes) })
 }

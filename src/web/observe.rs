@@ -190,3 +190,8 @@ async fn readyz(db: &Db) -> (Status, &'static str) {
 pub fn routes() -> Vec<rocket::Route> {
     routes![metrics, healthz, readyz]
 }
+
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage("Health and metrics", routes())
+}

@@ -111,3 +111,8 @@ async fn pick_products(staff: Outcome<Staff, ()>, db: &Db, q: Option<&str>) -> R
 pub fn routes() -> Vec<rocket::Route> {
     routes![pick_customers, pick_products]
 }
+
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage("Pickers", routes())
+}

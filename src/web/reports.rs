@@ -163,3 +163,8 @@ async fn months_csv(_signed_in: Staff, db: &Db, exports: &State<Exports>) -> Res
 pub fn routes() -> Vec<rocket::Route> {
     routes![page, top_customers_csv, revenue_csv, best_sellers_csv, months_csv]
 }
+
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage("Reports", routes())
+}

@@ -2,13 +2,16 @@
 //! change roles, reset passwords and second factors, and disable accounts;
 //! viewers can look. The shop always keeps at least one enabled admin.
 
+use std::borrow::Borrow;
+
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, FromForm};
+use rocket::{get, post, routes, uri, FromForm};
 use rocket_db_pools::Connection;
 
 use super::forms::FieldErrors;
+use super::links::Href;
 use super::{done, filters, refused, AdminForm, AppError, Chrome};
 use crate::db::staff::{self, Change, ChangeError, NewStaff, Role, Staff};
 use crate::db::{Db, DbError};
@@ -68,7 +71,7 @@ async fn create(chrome: Chrome, db: &Db, form: AdminForm<NewStaffForm>) -> super
             .await
             .map_err(|e| AppError::internal("hashing a password", e))?;
         match staff::create(&mut db, actor, &NewStaff { email, display_name, role, password_hash }).await {
-            Ok(_) => return Ok(Ok(done("/staff".into(), format!("{} can now sign in.", form.display_name.trim())))),
+            Ok(_) => return Ok(Ok(done(staff_list(), format!("{} can now sign in.", form.display_name.trim())))),
             Err(DbError::Constraint { constraint }) if constraint == "staff_email_key" => {
                 errors.add("email", "A staff account with this email already exists.")
             }
@@ -114,18 +117,18 @@ async fn change(
     let change = match form.form.change.as_str() {
         "role" => match Role::parse(form.form.role.trim()) {
             Some(Role::Viewer) if is_self => {
-                return Ok(refused("/staff".into(), "You can't remove your own admin role; ask another admin."))
+                return Ok(refused(staff_list(), "You can't remove your own admin role; ask another admin."))
             }
             Some(role) => Change::Role(role),
-            None => return Ok(refused("/staff".into(), "Choose admin or viewer.")),
+            None => return Ok(refused(staff_list(), "Choose admin or viewer.")),
         },
-        "disable" if is_self => return Ok(refused("/staff".into(), "You can't disable your own account.")),
+        "disable" if is_self => return Ok(refused(staff_list(), "You can't disable your own account.")),
         "disable" => Change::Disabled(true),
         "enable" => Change::Disabled(false),
         "password" => {
             if let Err(e) = crate::passwords::check_strength(&form.form.password) {
                 return Ok(refused(
-                    "/staff".into(),
+                    staff_list(),
                     format!("The new password for {} was not set: {e}", target.display_name),
                 ));
             }
@@ -144,10 +147,10 @@ async fn change(
             return Ok(refused("/account".into(), "Turn off your own two-factor sign-in on your account page."))
         }
         "reset_two_factor" if !target.has_two_factor() => {
-            return Ok(refused("/staff".into(), format!("{} has no two-factor sign-in to reset.", target.display_name)))
+            return Ok(refused(staff_list(), format!("{} has no two-factor sign-in to reset.", target.display_name)))
         }
         "reset_two_factor" => Change::ResetTwoFactor,
-        _ => return Ok(refused("/staff".into(), "Choose what to change.")),
+        _ => return Ok(refused(staff_list(), "Choose what to change.")),
     };
     let message = match &change {
         Change::Role(role) => {
@@ -163,16 +166,16 @@ async fn change(
     };
     let mut conn = db.conn().await?;
     match staff::change(&mut conn, form.actor(), id, change).await {
-        Ok(()) => Ok(done("/staff".into(), message)),
+        Ok(()) => Ok(done(staff_list(), message)),
         Err(ChangeError::LastAdmin) => Ok(refused(
-            "/staff".into(),
+            staff_list(),
             format!(
                 "{} is the only enabled admin left, so they stay an admin: make someone else an admin first.",
                 target.display_name
             ),
         )),
         Err(ChangeError::NotAdmin) => {
-            Ok(refused("/staff".into(), "Nothing was changed: your account is no longer an admin."))
+            Ok(refused(staff_list(), "Nothing was changed: your account is no longer an admin."))
         }
         Err(ChangeError::Db(e)) => Err(e.into()),
     }
@@ -190,11 +193,27 @@ async fn own_password(
     new: &str,
 ) -> Result<Flash<Redirect>, AppError> {
     match super::account::change_password(db, jar, config, address, me, current, new).await? {
-        Ok(()) => Ok(done("/staff".into(), "Your password is changed; your other sessions have ended.")),
-        Err(reason) => Ok(refused("/staff".into(), format!("Your password was not changed: {reason}"))),
+        Ok(()) => Ok(done(staff_list(), "Your password is changed; your other sessions have ended.")),
+        Err(reason) => Ok(refused(staff_list(), format!("Your password was not changed: {reason}"))),
     }
 }
 
-pub fn routes() -> Vec<rocket::Route> {
-    routes![list, create, change]
+/// The staff page, where every change here returns.
+fn staff_list() -> String {
+    uri!(list).to_string()
+}
+
+/// Where the form that adds a staff account goes.
+pub fn create_href() -> Href {
+    uri!(create).into()
+}
+
+/// Where a staff account's role, password and access forms go.
+pub fn change_href(id: impl Borrow<i64>) -> Href {
+    uri!(change(*id.borrow())).into()
+}
+
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage("Staff", routes![list, create, change])
 }

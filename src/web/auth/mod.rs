@@ -104,3 +104,8 @@ pub fn routes() -> Vec<rocket::Route> {
         sign_in::sign_out
     ]
 }
+
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage("Sign-in", routes())
+}

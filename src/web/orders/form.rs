@@ -491,7 +491,7 @@ pub(super) async fn create(chrome: Chrome, db: &Db, form: AdminForm<OrderForm>) 
         return Ok(Err(FormPage::load(&mut db, chrome, None, form, errors).await?));
     }
     match submit(&mut db, actor, &mut form, None).await? {
-        Outcome::Saved(id) => Ok(Ok(done(format!("/orders/{id}"), format!("Order #{id} placed.")))),
+        Outcome::Saved(id) => Ok(Ok(done(super::show_path(id), format!("Order #{id} placed.")))),
         Outcome::Again(mut errors, searches) => {
             if !errors.is_empty() {
                 errors.add("form", NOT_SAVED);
@@ -512,7 +512,7 @@ pub(super) async fn update(chrome: Chrome, db: &Db, id: i64, form: AdminForm<Ord
     }
     let version = parse_version(&form.version).unwrap_or(0);
     let (errors, searches, conflict) = match submit(&mut db, actor, &mut form, Some((id, version))).await {
-        Ok(Outcome::Saved(_)) => return Ok(Ok(done(format!("/orders/{id}"), format!("Order #{id} saved.")))),
+        Ok(Outcome::Saved(_)) => return Ok(Ok(done(super::show_path(id), format!("Order #{id} saved.")))),
         Ok(Outcome::Again(mut errors, searches)) => {
             if !errors.is_empty() {
                 errors.add("form", NOT_SAVED);

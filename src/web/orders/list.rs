@@ -3,7 +3,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use futures::StreamExt;
+use rocket::http::uri::fmt::{Formatter, FromUriParam, Query, UriDisplay};
 use rocket::{get, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
 use serde::Serialize;
@@ -16,7 +16,8 @@ use crate::db::users::{self, User};
 use crate::db::Db;
 use crate::domain::{Money, Status};
 use crate::web::export::{Csv, Exports};
-use crate::web::listing::{parse_day, search_text, ListState, Paged, Paging};
+use crate::web::links::Href;
+use crate::web::listing::{csv as listing_csv, parse_day, search_text, ListState, Paged, Paging};
 use crate::web::{filters, query_id, AppError, Chrome, PAGE_SIZE};
 
 #[derive(Template, WebTemplate)]
@@ -38,6 +39,13 @@ pub(super) struct ListPage {
     query: OrdersQuery,
     date_error: Option<&'static str>,
     statuses: [Status; 4],
+}
+
+impl ListPage {
+    /// The form for a new order, for the customer the list shows.
+    fn new_order_href(&self) -> Href {
+        super::new_href(self.customer.as_ref().map_or(0, |c| c.id))
+    }
 }
 
 /// The orders list's filters as typed in its query string.
@@ -114,6 +122,38 @@ impl OrdersQuery {
     /// The product search typed without JavaScript, trimmed and bounded.
     pub fn product_q(&self) -> &str {
         self.product_q.as_deref().unwrap_or("")
+    }
+}
+
+/// The orders of a customer, with a product, or in a status: the short
+/// links other pages write to the orders list.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OrdersOf {
+    pub user_id: Option<i64>,
+    pub product_id: Option<i64>,
+    /// `active` for every order that is not cancelled.
+    pub status: Option<&'static str>,
+}
+
+impl UriDisplay<Query> for OrdersOf {
+    fn fmt(&self, f: &mut Formatter<'_, Query>) -> std::fmt::Result {
+        f.write_named_value("user_id", self.user_id)?;
+        f.write_named_value("product_id", self.product_id)?;
+        f.write_named_value("status", self.status)
+    }
+}
+
+impl FromUriParam<Query, OrdersOf> for Paged<OrdersQuery> {
+    type Target = OrdersOf;
+    fn from_uri_param(of: OrdersOf) -> OrdersOf {
+        of
+    }
+}
+
+impl OrdersOf {
+    /// The orders list showing these orders.
+    pub fn href(self) -> Href {
+        uri!(list(self)).into()
     }
 }
 
@@ -217,7 +257,6 @@ pub(super) async fn export(
                 .into(),
         ));
     }
-    let seek = query.paging.seek(orders::List::SORTS, PAGE_SIZE).from_start();
     let (slot, mut conn) = exports.open(db).await?;
     if let Some(id) = filter.user_id {
         users::find(&mut conn, id)
@@ -229,17 +268,15 @@ pub(super) async fn export(
             return Err(AppError::BadRequest("The orders were not exported: no product has that id.".into()));
         }
     }
-    let rows = listing::export::<orders::List>(conn, filter, seek).map(|row| {
-        row.map(|o| OrderCsv {
-            id: o.id,
-            customer_id: o.user_id,
-            customer: o.user_name,
-            placed_at: o.placed_at.to_rfc3339(),
-            status: o.status,
-            items: o.item_count,
-            total: o.total_cents,
-        })
-    });
     let header = &["id", "customer_id", "customer", "placed_at", "status", "items", "total"];
-    Csv::spool(exports, slot, "orders.csv", header, rows).await
+    listing_csv::<orders::List, _>(exports, slot, conn, (filter, query.paging), "orders.csv", header, |o| OrderCsv {
+        id: o.id,
+        customer_id: o.user_id,
+        customer: o.user_name,
+        placed_at: o.placed_at.to_rfc3339(),
+        status: o.status,
+        items: o.item_count,
+        total: o.total_cents,
+    })
+    .await
 }

@@ -6,20 +6,38 @@ mod bulk;
 mod form;
 mod list;
 
+use std::borrow::Borrow;
+
 use askama::Template;
 use askama_web::WebTemplate;
+use rocket::http::uri::Origin;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, FromForm};
+use rocket::{get, post, routes, uri};
 use rocket_db_pools::Connection;
+use sqlx::PgConnection;
 
-pub use list::OrdersQuery;
+pub use bulk::bulk_href;
+pub use list::{OrdersOf, OrdersQuery};
+
+/// The orders list filtered to a customer, a product and a status (`active`:
+/// not cancelled); `0` and `""` leave a filter out.
+pub fn list_href(
+    user_id: impl Borrow<i64>,
+    product_id: impl Borrow<i64>,
+    status: &'static str,
+) -> crate::web::links::Href {
+    let id = |id: &i64| (*id > 0).then_some(*id);
+    let (user_id, product_id) = (user_id.borrow(), product_id.borrow());
+    OrdersOf { user_id: id(user_id), product_id: id(product_id), status: (!status.is_empty()).then_some(status) }.href()
+}
 
 use crate::db::orders::{self, Line, Order};
 use crate::db::staff::Staff;
-use crate::db::{Db, DbError};
+use crate::db::{Actor, Db, DbError};
 use crate::web::audit::Described as _;
-use crate::web::forms::parse_version;
-use crate::web::{done, filters, refused, AdminForm, AppError, Chrome, HISTORY_ROWS};
+use crate::web::edit::{self, DeleteForm, Page, Resource};
+use crate::web::links::Href;
+use crate::web::{done, filters, AdminForm, AppError, Chrome, HISTORY_ROWS};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "orders/show.html")]
@@ -53,42 +71,95 @@ async fn confirm_delete(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Resu
     Ok(DeletePage { chrome: chrome.on("orders"), order, lines })
 }
 
-#[derive(Debug, FromForm)]
-struct DeleteForm {
-    #[field(default = String::new())]
-    version: String,
-}
-
 #[post("/orders/<id>/delete", data = "<form>")]
 async fn delete(_signed_in: Staff, db: &Db, id: i64, form: AdminForm<DeleteForm>) -> Result<Flash<Redirect>, AppError> {
-    let mut db = db.conn().await?;
-    let actor = form.actor();
-    let Some(version) = parse_version(&form.form.version) else {
-        return Ok(refused(format!("/orders/{id}/delete"), "Please confirm the deletion again."));
-    };
-    match orders::delete(&mut db, actor, id, version).await {
-        Ok(()) => Ok(done("/orders".into(), format!("Order #{id} and its lines deleted."))),
-        Err(DbError::Conflict) => Ok(refused(
-            format!("/orders/{id}/delete"),
-            format!("Order #{id} was changed by someone else while you were deciding. Check it and confirm again."),
-        )),
-        Err(DbError::NotFound) => Ok(done("/orders".into(), format!("Order #{id} was already deleted."))),
-        Err(e) => Err(e.into()),
+    edit::delete::<Orders>(db, id, form).await
+}
+
+/// An order's page, for a redirect.
+pub(crate) fn show_path(id: i64) -> String {
+    Orders::uri(Page::Show(id)).to_string()
+}
+
+/// Links to the order pages.
+pub type Links = edit::Links<Orders>;
+
+/// The form for a new order, for a customer unless `user_id` is `0`.
+pub fn new_href(user_id: impl Borrow<i64>) -> Href {
+    let user_id = Some(*user_id.borrow()).filter(|id| *id > 0).map(|id| id.to_string());
+    uri!(form::new(user_id)).into()
+}
+
+/// Orders in the shared delete flow (the order form has its own save, for
+/// its lines and searches).
+pub struct Orders;
+
+impl Resource for Orders {
+    type Record = Order;
+    const AREA: &'static str = "orders";
+    const KIND: &'static str = "Order";
+    const RECHECK: &'static str = "Check it and confirm again.";
+
+    async fn find(db: &mut PgConnection, id: i64) -> Result<Option<Order>, DbError> {
+        orders::find(db, id).await
+    }
+
+    fn version(order: &Order) -> i32 {
+        order.version
+    }
+
+    fn name(order: &Order) -> String {
+        format!("Order #{}", order.id)
+    }
+
+    fn title(order: &Order) -> String {
+        Self::name(order)
+    }
+
+    fn uri(page: Page) -> Origin<'static> {
+        match page {
+            Page::List => OrdersOf::default().href().0,
+            Page::Show(id) => uri!(show(id)),
+            Page::Edit(id) => uri!(form::edit(id)),
+            Page::Delete(id) => uri!(confirm_delete(id)),
+            Page::New => uri!(form::new(_)),
+        }
+    }
+
+    async fn delete(
+        db: &mut PgConnection,
+        actor: Actor,
+        order: &Order,
+        version: i32,
+    ) -> Result<Result<(), String>, DbError> {
+        orders::delete(db, actor, order.id, version).await.map(Ok)
+    }
+
+    fn gone(id: i64) -> Result<Flash<Redirect>, AppError> {
+        Ok(done(Self::uri(Page::List).to_string(), format!("Order #{id} was already deleted.")))
+    }
+
+    fn deleted(order: &Order) -> String {
+        format!("Order #{} and its lines deleted.", order.id)
     }
 }
 
-pub fn routes() -> Vec<rocket::Route> {
-    routes![
-        list::list,
-        list::export,
-        bulk::bulk_confirm,
-        bulk::bulk_apply,
-        show,
-        form::new,
-        form::edit,
-        form::create,
-        form::update,
-        confirm_delete,
-        delete
-    ]
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    crate::web::stage(
+        "Orders",
+        routes![
+            list::list,
+            list::export,
+            bulk::bulk_confirm,
+            bulk::bulk_apply,
+            show,
+            form::new,
+            form::edit,
+            form::create,
+            form::update,
+            confirm_delete,
+            delete
+        ],
+    )
 }

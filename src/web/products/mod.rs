@@ -1,0 +1,263 @@
+//! Product pages: list and search, view with sales and the customers who
+//! bought it, create, edit, delete.
+
+mod bulk;
+mod form;
+
+pub use bulk::bulk_href;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use rocket::{get, routes, uri, FromForm, State, UriDisplayQuery};
+use rocket_db_pools::Connection;
+use serde::Serialize;
+
+use crate::db::staff::Staff;
+
+use crate::db::listing::{self, Count, Listing};
+use crate::db::products::{self, Figures, Filter, Product, ProductRow, StockLevel};
+use crate::db::purchases::{Buyer, BuyersOf};
+use crate::db::reports::LOW_STOCK;
+use crate::db::Db;
+use crate::domain::{Email, Money, Sku};
+use crate::web::audit::Described as _;
+use crate::web::export::{Csv, Exports};
+use crate::web::filters::counted;
+use crate::web::listing::{csv as listing_csv, search_text, ListState, Paged, Paging};
+use crate::web::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "products/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    rows: Vec<ProductRow>,
+    list: ListState,
+    low_stock: i32,
+    /// The filters as read.
+    query: ProductsQuery,
+}
+
+/// The products list's filters, as typed in its query string.
+#[derive(Debug, Default, Clone, FromForm, UriDisplayQuery)]
+pub struct ProductsQuery {
+    /// Part of the name or SKU.
+    q: Option<String>,
+    /// `in`, `low` or `out` of stock; `low` at or below `low_at`.
+    stock: Option<String>,
+    low_at: Option<String>,
+}
+
+impl ProductsQuery {
+    fn parse(&self) -> Filter {
+        let stock = match self.stock.as_deref() {
+            Some("in") => Some(StockLevel::InStock),
+            Some("low") => Some(StockLevel::Low(self.low_at())),
+            Some("out") => Some(StockLevel::Out),
+            _ => None,
+        };
+        Filter { q: search_text(self.q.as_deref()), stock }
+    }
+
+    /// The query string that reads back as `filter`, for links that keep it.
+    fn of(filter: &Filter, low_at: i32) -> ProductsQuery {
+        let level = match filter.stock {
+            Some(StockLevel::InStock) => "in",
+            Some(StockLevel::Low(_)) => "low",
+            Some(StockLevel::Out) => "out",
+            None => "",
+        };
+        ProductsQuery { q: Some(filter.q.clone()), stock: Some(level.into()), low_at: Some(low_at.to_string()) }
+    }
+
+    fn q(&self) -> &str {
+        self.q.as_deref().unwrap_or("")
+    }
+
+    fn stock(&self) -> &str {
+        self.stock.as_deref().unwrap_or("")
+    }
+
+    /// "Running low" means at most this many in stock.
+    fn low_at(&self) -> i32 {
+        self.low_at
+            .as_deref()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+            .filter(|n| (1..=1_000_000).contains(n))
+            .unwrap_or(LOW_STOCK)
+    }
+}
+
+#[get("/products?<query..>")]
+async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<ProductsQuery>) -> Result<ListPage, AppError> {
+    let filter = query.filter.parse();
+    let seek = query.paging.seek(products::List::SORTS, PAGE_SIZE);
+    let page = listing::search::<products::List>(&mut db, &filter, &seek).await?;
+    let count = listing::count_matching::<products::List>(&mut db, &filter).await?;
+    let kept = ProductsQuery::of(&filter, query.filter.low_at());
+    let csv = kept.clone();
+    let list = ListState::new(&seek, Some(count), ("product", "products"), &page, move |paging| {
+        uri!(list(Paged::new(kept.clone(), paging)))
+    })
+    .csv(|paging| uri!(export(Paged::new(csv, paging))));
+    Ok(ListPage {
+        chrome: chrome.on("products"),
+        rows: page.rows,
+        list,
+        low_stock: LOW_STOCK,
+        query: ProductsQuery { q: Some(filter.q), ..query.filter },
+    })
+}
+
+/// One product in the CSV export.
+#[derive(Serialize)]
+struct ProductCsv {
+    id: i64,
+    name: String,
+    sku: Sku,
+    price: Money,
+    stock: i32,
+    units_sold: i64,
+}
+
+#[get("/products.csv?<query..>")]
+async fn export(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    query: Paged<ProductsQuery>,
+) -> Result<Csv, AppError> {
+    let (slot, conn) = exports.open(db).await?;
+    let header = &["id", "name", "sku", "price", "stock", "units_sold"];
+    listing_csv::<products::List, _>(
+        exports,
+        slot,
+        conn,
+        (query.filter.parse(), query.paging),
+        "products.csv",
+        header,
+        |p| ProductCsv {
+            id: p.id,
+            name: p.name,
+            sku: p.sku,
+            price: p.price_cents,
+            stock: p.stock,
+            units_sold: p.units_sold,
+        },
+    )
+    .await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "products/show.html")]
+struct ShowPage {
+    chrome: Chrome,
+    product: Product,
+    figures: Figures,
+    low_stock: i32,
+    /// One page of the customers who bought it.
+    buyers: Vec<Buyer>,
+    list: ListState,
+    history: Vec<crate::db::audit::Entry>,
+}
+
+#[get("/products/<id>?<paging..>")]
+async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64, paging: Option<Paging>) -> Result<ShowPage, AppError> {
+    let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let figures = products::figures(&mut db, id).await?;
+    let seek = paging.unwrap_or_default().seek(BuyersOf::SORTS, SECTION_ROWS);
+    let page = listing::search::<BuyersOf>(&mut db, &id, &seek).await?;
+    let count = Some(Count::Exact(figures.customer_count));
+    let list =
+        ListState::new(&seek, count, ("customer", "customers"), &page, move |paging| uri!(show(id, Some(paging))))
+            .csv(|paging| uri!(buyers_export(id, Some(paging))))
+            .section("bought-by");
+    let history = crate::db::audit::history(&mut db, &["product"], id, HISTORY_ROWS).await?;
+    Ok(ShowPage {
+        chrome: chrome.on("products"),
+        product,
+        figures,
+        low_stock: LOW_STOCK,
+        buyers: page.rows,
+        list,
+        history,
+    })
+}
+
+impl ShowPage {
+    /// "on 1 order", "on 1,204 orders": orders not cancelled with the product.
+    fn on_orders(&self) -> String {
+        counted(self.figures.order_count, "order", "orders")
+    }
+
+    /// "1 customer", "31,204 customers".
+    fn buyers_count(&self) -> String {
+        counted(self.figures.customer_count, "customer", "customers")
+    }
+}
+
+/// One buyer in the CSV export of a product's buyers.
+#[derive(Serialize)]
+struct BuyerCsv {
+    customer_id: i64,
+    name: String,
+    email: Email,
+    units: i64,
+    spend: Money,
+    orders: i64,
+    last_bought: String,
+}
+
+#[get("/products/<id>/buyers.csv?<paging..>")]
+async fn buyers_export(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    id: i64,
+    paging: Option<Paging>,
+) -> Result<Csv, AppError> {
+    let (slot, mut conn) = exports.open(db).await?;
+    products::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
+    let header = &["customer_id", "name", "email", "units", "spend", "orders", "last_bought"];
+    listing_csv::<BuyersOf, _>(
+        exports,
+        slot,
+        conn,
+        (id, paging.unwrap_or_default()),
+        &format!("product-{id}-buyers.csv"),
+        header,
+        |b| BuyerCsv {
+            customer_id: b.user_id,
+            name: b.name,
+            email: b.email,
+            units: b.units,
+            spend: b.spend_cents,
+            orders: b.order_count,
+            last_bought: b.last_bought_at.to_rfc3339(),
+        },
+    )
+    .await
+}
+
+/// Links to the product pages.
+pub type Links = crate::web::edit::Links<form::Products>;
+
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage(
+        "Products",
+        routes![
+            list,
+            export,
+            bulk::bulk_confirm,
+            bulk::bulk_apply,
+            show,
+            buyers_export,
+            form::new,
+            form::edit,
+            form::create,
+            form::update,
+            form::confirm_delete,
+            form::delete
+        ],
+    )
+}

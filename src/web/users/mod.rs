@@ -1,0 +1,249 @@
+//! Customer pages: list and search, view with their figures, latest orders
+//! and the products they bought, create, edit, delete.
+
+mod form;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use rocket::{get, routes, uri, FromForm, State, UriDisplayQuery};
+use rocket_db_pools::Connection;
+use serde::Serialize;
+
+use crate::db::staff::Staff;
+
+use super::audit::Described as _;
+use super::export::{Csv, Exports};
+use super::listing::{csv as listing_csv, parse_day, search_text, ListState, Paged, Paging};
+use super::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
+use crate::db::listing::{self, Count, Dir, Listing};
+use crate::db::orders::{self, OrderRow};
+use crate::db::purchases::{Bought, BoughtBy};
+use crate::db::users::{self, Figures, Filter, User, UserRow};
+use crate::db::Db;
+use crate::domain::{Email, Money, Sku};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "users/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    query: UsersQuery,
+    rows: Vec<UserRow>,
+    list: ListState,
+    date_error: Option<&'static str>,
+}
+
+/// The customers list's filters, as typed in its query string.
+#[derive(Debug, Default, Clone, FromForm, UriDisplayQuery)]
+pub struct UsersQuery {
+    /// Part of the name or email.
+    q: Option<String>,
+    /// `yes` (has orders) or `no`.
+    has_orders: Option<String>,
+    /// Signed up from / until (YYYY-MM-DD).
+    joined_from: Option<String>,
+    joined_to: Option<String>,
+}
+
+impl UsersQuery {
+    /// The filter, and whether a date could not be read.
+    fn parse(&self) -> (Filter, bool) {
+        let (from, to) = (parse_day(self.joined_from.as_deref()), parse_day(self.joined_to.as_deref()));
+        let filter = Filter {
+            q: search_text(self.q.as_deref()),
+            has_orders: match self.has_orders.as_deref() {
+                Some("yes") => Some(true),
+                Some("no") => Some(false),
+                _ => None,
+            },
+            joined_from: from.ok().flatten(),
+            joined_to: to.ok().flatten(),
+        };
+        (filter, from.is_err() || to.is_err())
+    }
+
+    /// The query string that reads back as `filter`, for links that keep it.
+    fn of(filter: &Filter) -> UsersQuery {
+        UsersQuery {
+            q: Some(filter.q.clone()),
+            has_orders: Some(filter.has_orders.map(|h| if h { "yes" } else { "no" }).unwrap_or("").into()),
+            joined_from: Some(filter.joined_from.map(|d| d.to_string()).unwrap_or_default()),
+            joined_to: Some(filter.joined_to.map(|d| d.to_string()).unwrap_or_default()),
+        }
+    }
+
+    fn q(&self) -> &str {
+        self.q.as_deref().unwrap_or("")
+    }
+
+    fn has_orders(&self) -> &str {
+        self.has_orders.as_deref().unwrap_or("")
+    }
+
+    fn joined_from(&self) -> &str {
+        self.joined_from.as_deref().unwrap_or("").trim()
+    }
+
+    fn joined_to(&self) -> &str {
+        self.joined_to.as_deref().unwrap_or("").trim()
+    }
+}
+
+#[get("/users?<query..>")]
+async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<UsersQuery>) -> Result<ListPage, AppError> {
+    let (filter, bad_date) = query.filter.parse();
+    let seek = query.paging.seek(users::List::SORTS, PAGE_SIZE);
+    let page = listing::search::<users::List>(&mut db, &filter, &seek).await?;
+    let count = listing::count_matching::<users::List>(&mut db, &filter).await?;
+    let (kept, csv) = (UsersQuery::of(&filter), UsersQuery::of(&filter));
+    let list = ListState::new(&seek, Some(count), ("customer", "customers"), &page, move |paging| {
+        uri!(list(Paged::new(kept.clone(), paging)))
+    })
+    .csv(|paging| uri!(export(Paged::new(csv, paging))));
+    Ok(ListPage {
+        chrome: chrome.on("users"),
+        rows: page.rows,
+        list,
+        date_error: bad_date.then_some("Enter dates as YYYY-MM-DD."),
+        query: UsersQuery { q: Some(filter.q), ..query.filter },
+    })
+}
+
+/// One customer in the CSV export.
+#[derive(Serialize)]
+struct UserCsv {
+    id: i64,
+    name: String,
+    email: Email,
+    customer_since: String,
+    orders: i64,
+    revenue: Money,
+}
+
+#[get("/users.csv?<query..>")]
+async fn export(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    query: Paged<UsersQuery>,
+) -> Result<Csv, AppError> {
+    let (filter, bad_date) = query.filter.parse();
+    if bad_date {
+        return Err(AppError::BadRequest(
+            "The customers were not exported: enter dates as YYYY-MM-DD (from 0001-01-01).".into(),
+        ));
+    }
+    let (slot, conn) = exports.open(db).await?;
+    let header = &["id", "name", "email", "customer_since", "orders", "revenue"];
+    listing_csv::<users::List, _>(exports, slot, conn, (filter, query.paging), "customers.csv", header, |u| UserCsv {
+        id: u.id,
+        name: u.name,
+        email: u.email,
+        customer_since: u.created_at.to_rfc3339(),
+        orders: u.order_count,
+        revenue: u.revenue_cents,
+    })
+    .await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "users/show.html")]
+struct ShowPage {
+    chrome: Chrome,
+    user: User,
+    figures: Figures,
+    /// The latest few orders; the orders list has them all.
+    orders: Vec<OrderRow>,
+    /// One page of the products they bought.
+    products: Vec<Bought>,
+    list: ListState,
+    history: Vec<crate::db::audit::Entry>,
+}
+
+#[get("/users/<id>?<paging..>")]
+async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64, paging: Option<Paging>) -> Result<ShowPage, AppError> {
+    let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let figures = users::figures(&mut db, id).await?;
+    let latest = Paging::sorted("placed", Dir::Desc).seek(orders::List::SORTS, SECTION_ROWS / 2);
+    let theirs = orders::Filter { user_id: Some(id), ..Default::default() };
+    let orders = listing::search::<orders::List>(&mut db, &theirs, &latest).await?;
+    let seek = paging.unwrap_or_default().seek(BoughtBy::SORTS, SECTION_ROWS);
+    let page = listing::search::<BoughtBy>(&mut db, &id, &seek).await?;
+    let count = Some(Count::Exact(figures.product_count));
+    let list = ListState::new(&seek, count, ("product", "products"), &page, move |paging| uri!(show(id, Some(paging))))
+        .csv(|paging| uri!(products_export(id, Some(paging))))
+        .section("products-bought");
+    let history = crate::db::audit::history(&mut db, &["user"], id, HISTORY_ROWS).await?;
+    Ok(ShowPage { chrome: chrome.on("users"), user, figures, orders: orders.rows, products: page.rows, list, history })
+}
+
+impl ShowPage {
+    /// "1 order", "21,451 orders": every order, cancelled ones included.
+    fn all_orders(&self) -> String {
+        filters::counted(self.figures.all_orders, "order", "orders")
+    }
+}
+
+/// One product in the CSV export of what a customer bought.
+#[derive(Serialize)]
+struct BoughtCsv {
+    product_id: i64,
+    name: String,
+    sku: Sku,
+    units: i64,
+    spend: Money,
+    orders: i64,
+    last_bought: String,
+}
+
+#[get("/users/<id>/products.csv?<paging..>")]
+async fn products_export(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    id: i64,
+    paging: Option<Paging>,
+) -> Result<Csv, AppError> {
+    let (slot, mut conn) = exports.open(db).await?;
+    users::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
+    let header = &["product_id", "name", "sku", "units", "spend", "orders", "last_bought"];
+    listing_csv::<BoughtBy, _>(
+        exports,
+        slot,
+        conn,
+        (id, paging.unwrap_or_default()),
+        &format!("customer-{id}-products.csv"),
+        header,
+        |b| BoughtCsv {
+            product_id: b.product_id,
+            name: b.name,
+            sku: b.sku,
+            units: b.units,
+            spend: b.spend_cents,
+            orders: b.order_count,
+            last_bought: b.last_bought_at.to_rfc3339(),
+        },
+    )
+    .await
+}
+
+/// Links to the customer pages.
+pub type Links = crate::web::edit::Links<form::Customers>;
+
+/// Mounts these pages.
+pub fn stage() -> rocket::fairing::AdHoc {
+    super::stage(
+        "Customers",
+        routes![
+            list,
+            export,
+            show,
+            products_export,
+            form::new,
+            form::edit,
+            form::create,
+            form::update,
+            form::confirm_delete,
+            form::delete
+        ],
+    )
+}
