@@ -27,6 +27,7 @@ use super::security::{ClientAddress, Timeouts};
 use super::{done, AppError};
 use crate::db::staff::{self, Admission, Factor, Staff};
 use crate::db::Db;
+use crate::domain::ShopZone;
 
 const SESSION_COOKIE: &str = "shopdesk_session";
 /// A signed-out browser's CSRF token, until it signs in.
@@ -275,6 +276,8 @@ pub struct Chrome {
     pub flash: Option<(String, String)>,
     pub staff: Option<Staff>,
     pub csrf: String,
+    /// The shop's time zone, that every date and time on the page is shown in.
+    pub zone: ShopZone,
 }
 
 impl Chrome {
@@ -291,7 +294,7 @@ impl Chrome {
 
     /// The frame of a page for someone not signed in.
     fn signed_out(jar: &CookieJar<'_>, config: &AuthConfig, active: &'static str) -> Chrome {
-        Chrome { active, flash: None, staff: None, csrf: csrf_token(jar, config) }
+        Chrome { active, flash: None, staff: None, csrf: csrf_token(jar, config), zone: ShopZone::default() }
     }
 }
 
@@ -311,7 +314,8 @@ impl<'r> FromRequest<'r> for Chrome {
         };
         let config = req.rocket().state::<AuthConfig>().cloned().unwrap_or_default();
         let csrf = csrf_token(req.cookies(), &config);
-        Outcome::Success(Chrome { active: "", flash, staff: Some(staff), csrf })
+        let zone = req.rocket().state::<ShopZone>().copied().unwrap_or_default();
+        Outcome::Success(Chrome { active: "", flash, staff: Some(staff), csrf, zone })
     }
 }
 

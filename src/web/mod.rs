@@ -13,6 +13,7 @@ pub mod forms;
 pub mod listing;
 pub mod observe;
 pub mod orders;
+pub mod period;
 pub mod pickers;
 pub mod products;
 pub mod reports;
