@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use super::DbError;
-use crate::domain::{Money, Sku};
+use crate::domain::{Email, Money, Sku};
 
 /// Makes `zone` (an IANA name) the zone that days and months are counted
 /// in; when it changes, the kept day and month figures are recomputed in
@@ -60,6 +60,10 @@ pub struct Leader {
     /// Units sold (a product) or orders placed (a customer).
     pub figure: i64,
     pub revenue_cents: Money,
+    /// A product's SKU.
+    pub sku: Option<Sku>,
+    /// A customer's email address.
+    pub email: Option<Email>,
 }
 
 /// A period's first products (by units, then revenue) and customers (by
@@ -142,17 +146,18 @@ pub async fn leaders(conn: &mut PgConnection, from: NaiveDate, to: NaiveDate, li
                SELECT * FROM cached WHERE NOT EXISTS (SELECT 1 FROM computed)
            )
            SELECT 'product' AS "kind!", x.id AS "id!", p.name AS "name!", x.figure AS "figure!",
-                  x.revenue AS "revenue_cents!: Money", c.computed_at AS "computed_at!", c.current AS "current!"
+                  x.revenue AS "revenue_cents!: Money", c.computed_at AS "computed_at!", c.current AS "current!",
+                  p.sku AS "sku?: Sku", NULL::TEXT AS "email?: Email"
              FROM chosen c
             CROSS JOIN LATERAL jsonb_to_recordset(c.products) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
              JOIN products p ON p.id = x.id
            UNION ALL
-           SELECT 'by_revenue', x.id, u.name, x.figure, x.revenue, c.computed_at, c.current
+           SELECT 'by_revenue', x.id, u.name, x.figure, x.revenue, c.computed_at, c.current, NULL, u.email
              FROM chosen c
             CROSS JOIN LATERAL jsonb_to_recordset(c.customers_by_revenue) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
              JOIN users u ON u.id = x.id
            UNION ALL
-           SELECT 'by_orders', x.id, u.name, x.figure, x.revenue, c.computed_at, c.current
+           SELECT 'by_orders', x.id, u.name, x.figure, x.revenue, c.computed_at, c.current, NULL, u.email
              FROM chosen c
             CROSS JOIN LATERAL jsonb_to_recordset(c.customers_by_orders) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
              JOIN users u ON u.id = x.id"#,
@@ -166,7 +171,14 @@ pub async fn leaders(conn: &mut PgConnection, from: NaiveDate, to: NaiveDate, li
     for row in rows {
         leaders.computed_at = Some(row.computed_at);
         leaders.current = row.current;
-        let leader = Leader { id: row.id, name: row.name, figure: row.figure, revenue_cents: row.revenue_cents };
+        let leader = Leader {
+            id: row.id,
+            name: row.name,
+            figure: row.figure,
+            revenue_cents: row.revenue_cents,
+            sku: row.sku,
+            email: row.email,
+        };
         match row.kind.as_str() {
             "product" => leaders.products.push(leader),
             "by_revenue" => leaders.customers_by_revenue.push(leader),

@@ -259,3 +259,116 @@ pub fn export_best_sellers(
         }
     }
 }
+
+/// Orders (every status) and revenue for each month of the days `from` to
+/// `to` (the first and last month cut to those days) that had orders.
+pub async fn revenue_by_month_between(
+    conn: &mut PgConnection,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<Vec<Month>, DbError> {
+    Ok(sqlx::query_as!(
+        Month,
+        r#"SELECT date_trunc('month', day)::DATE AS "month!", sum(order_count)::BIGINT AS "order_count!",
+                  sum(revenue_cents)::BIGINT AS "revenue_cents!: Money"
+             FROM daily_figures
+            WHERE day BETWEEN $1 AND $2
+            GROUP BY 1 HAVING sum(order_count) > 0
+            ORDER BY 1"#,
+        from,
+        to
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The totals that a period's shares are of: orders not cancelled, their
+/// revenue and units, from the kept day figures.
+pub async fn totals_between(
+    conn: &mut PgConnection,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<ReportTotals, DbError> {
+    let row = sqlx::query!(
+        r#"SELECT coalesce(sum(order_count - cancelled), 0)::BIGINT AS "orders!",
+                  coalesce(sum(revenue_cents), 0)::BIGINT AS "revenue_cents!: Money",
+                  coalesce(sum(units_sold), 0)::BIGINT AS "units_sold!"
+             FROM daily_figures WHERE day BETWEEN $1 AND $2"#,
+        from,
+        to
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(ReportTotals {
+        orders: row.orders,
+        revenue_cents: row.revenue_cents,
+        units_sold: row.units_sold,
+        ..Default::default()
+    })
+}
+
+/// Every customer with orders not cancelled placed in the days `from` to
+/// `to`, ranked by orders (then revenue) or by revenue (then orders), streamed.
+pub fn export_customers_between(
+    mut conn: PoolConnection<Postgres>,
+    by_revenue: bool,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> impl Stream<Item = Result<CustomerFigures, sqlx::Error>> + Send + 'static {
+    async_stream::try_stream! {
+        let mut rows = sqlx::query_as!(
+            CustomerFigures,
+            r#"SELECT rank() OVER (ORDER BY t.ranked DESC) AS "rank!", false AS "tied!", t.user_id AS "user_id!",
+                      u.name, u.email AS "email: Email", t.orders AS "order_count!",
+                      t.revenue AS "revenue_cents!: Money"
+                 FROM (SELECT o.user_id, count(*)::BIGINT AS orders, sum(o.total_cents)::BIGINT AS revenue,
+                              CASE WHEN $1 THEN sum(o.total_cents)::BIGINT ELSE count(*)::BIGINT END AS ranked,
+                              CASE WHEN $1 THEN count(*)::BIGINT ELSE sum(o.total_cents)::BIGINT END AS then_by
+                         FROM orders o
+                        WHERE o.placed_at >= $2::DATE::TIMESTAMP AT TIME ZONE shop_time_zone()
+                          AND o.placed_at < ($3::DATE + 1)::TIMESTAMP AT TIME ZONE shop_time_zone()
+                          AND o.status <> 'cancelled'
+                        GROUP BY o.user_id) t
+                 JOIN users u ON u.id = t.user_id
+                ORDER BY t.ranked DESC, t.then_by DESC, t.user_id"#,
+            by_revenue,
+            from,
+            to
+        )
+        .fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            yield row;
+        }
+    }
+}
+
+/// Every product sold on orders not cancelled placed in the days `from` to
+/// `to`, by units then revenue, streamed.
+pub fn export_best_sellers_between(
+    mut conn: PoolConnection<Postgres>,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> impl Stream<Item = Result<ProductFigures, sqlx::Error>> + Send + 'static {
+    async_stream::try_stream! {
+        let mut rows = sqlx::query_as!(
+            ProductFigures,
+            r#"SELECT rank() OVER (ORDER BY t.units DESC) AS "rank!", false AS "tied!", t.product_id AS "product_id!",
+                      p.name, p.sku AS "sku: Sku", t.units AS "units_sold!", t.revenue AS "revenue_cents!: Money"
+                 FROM (SELECT i.product_id, sum(i.quantity)::BIGINT AS units,
+                              sum(i.quantity * i.unit_price_cents)::BIGINT AS revenue
+                         FROM orders o JOIN order_items i ON i.order_id = o.id
+                        WHERE o.placed_at >= $1::DATE::TIMESTAMP AT TIME ZONE shop_time_zone()
+                          AND o.placed_at < ($2::DATE + 1)::TIMESTAMP AT TIME ZONE shop_time_zone()
+                          AND o.status <> 'cancelled'
+                        GROUP BY i.product_id) t
+                 JOIN products p ON p.id = t.product_id
+                ORDER BY t.units DESC, t.revenue DESC, t.product_id"#,
+            from,
+            to
+        )
+        .fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            yield row;
+        }
+    }
+}

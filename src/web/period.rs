@@ -47,6 +47,14 @@ impl Chosen {
         self.typed.to.clone().unwrap_or_else(|| self.period.to.to_string())
     }
 
+    /// The period in words: "all time", or its days.
+    pub fn describe(&self) -> String {
+        match self.period.preset {
+            Preset::AllTime => "all time".to_string(),
+            _ => self.period.describe(),
+        }
+    }
+
     pub fn has_error(&self) -> bool {
         self.from_error.is_some() || self.to_error.is_some()
     }
