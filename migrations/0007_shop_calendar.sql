@@ -44,6 +44,62 @@ CREATE TABLE period_leaders (
     CONSTRAINT period_leaders_pkey PRIMARY KEY (period_from, period_to)
 );
 
+-- The first `top` products and customers of the days `since_day` to
+-- `until_day`: those kept, while none of the period's days changed since
+-- they were worked out; else worked out afresh from the period's orders and
+-- kept, unless another session is already at it (then the kept ones serve,
+-- marked not current). Planned statement by statement, so that reading
+-- what is kept never plans (or compiles) the working out.
+CREATE FUNCTION period_leaders_of(since_day DATE, until_day DATE, top INTEGER)
+RETURNS TABLE (products JSONB, customers_by_revenue JSONB, customers_by_orders JSONB, computed_at TIMESTAMPTZ,
+               current BOOLEAN)
+LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    zone TEXT := shop_time_zone();
+    changed BIGINT;
+    kept period_leaders;
+BEGIN
+    SELECT coalesce(sum(d.changes), 0) INTO changed FROM daily_figures d WHERE d.day BETWEEN since_day AND until_day;
+    SELECT * INTO kept FROM period_leaders l WHERE l.period_from = since_day AND l.period_to = until_day;
+    IF FOUND AND (kept.changes = changed
+                  OR NOT pg_try_advisory_xact_lock(7, hashtext(since_day::TEXT || ' ' || until_day::TEXT))) THEN
+        RETURN QUERY SELECT kept.products, kept.customers_by_revenue, kept.customers_by_orders, kept.computed_at,
+                            kept.changes = changed;
+        RETURN;
+    END IF;
+    WITH lines AS MATERIALIZED (
+        SELECT o.id AS order_id, o.user_id, i.product_id, i.quantity::BIGINT AS quantity,
+               i.quantity * i.unit_price_cents AS spend
+          FROM orders o JOIN order_items i ON i.order_id = o.id
+         WHERE o.placed_at >= since_day::TIMESTAMP AT TIME ZONE zone
+           AND o.placed_at < (until_day + 1)::TIMESTAMP AT TIME ZONE zone
+           AND o.status <> 'cancelled'
+    ), product_sums AS MATERIALIZED (
+        SELECT product_id AS id, sum(l.quantity)::BIGINT AS figure, sum(l.spend)::BIGINT AS revenue
+          FROM lines l GROUP BY 1
+    ), customer_sums AS MATERIALIZED (
+        SELECT user_id AS id, count(DISTINCT l.order_id)::BIGINT AS figure, sum(l.spend)::BIGINT AS revenue
+          FROM lines l GROUP BY 1
+    )
+    INSERT INTO period_leaders AS l (period_from, period_to, changes, computed_at, products, customers_by_revenue,
+                                     customers_by_orders)
+    SELECT since_day, until_day, changed, now(),
+           (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]')
+              FROM (SELECT * FROM product_sums p ORDER BY p.figure DESC, p.revenue DESC, p.id LIMIT top) t),
+           (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]')
+              FROM (SELECT * FROM customer_sums c ORDER BY c.revenue DESC, c.figure DESC, c.id LIMIT top) t),
+           (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]')
+              FROM (SELECT * FROM customer_sums c ORDER BY c.figure DESC, c.revenue DESC, c.id LIMIT top) t)
+        ON CONFLICT (period_from, period_to) DO UPDATE
+        SET changes = EXCLUDED.changes, computed_at = EXCLUDED.computed_at, products = EXCLUDED.products,
+            customers_by_revenue = EXCLUDED.customers_by_revenue, customers_by_orders = EXCLUDED.customers_by_orders
+    RETURNING * INTO kept;
+    -- Periods nobody looked at for a week (the "last 30 days" of a week ago).
+    DELETE FROM period_leaders l
+     WHERE l.computed_at < now() - INTERVAL '7 days' AND (l.period_from, l.period_to) <> (since_day, until_day);
+    RETURN QUERY SELECT kept.products, kept.customers_by_revenue, kept.customers_by_orders, kept.computed_at, true;
+END $$;
+
 -- Customer, month and day figures from signed order contributions.
 CREATE OR REPLACE FUNCTION stats_apply_orders(user_ids BIGINT[], statuses TEXT[], totals BIGINT[],
                                               placed TIMESTAMPTZ[], signs INTEGER[]) RETURNS void LANGUAGE sql AS $$

@@ -82,83 +82,29 @@ pub struct Leaders {
 }
 
 /// The first `limit` products and customers of the days `from` to `to`, in
-/// one statement. They are worked out from the period's orders and kept;
-/// later views read what was kept for as long as no order or line of those
-/// days changed (each day counts its changes). When they did change and the
-/// figures are already being worked out again elsewhere, the kept ones are
-/// returned, marked not current, rather than working them out twice.
+/// one statement (`period_leaders_of`, migration 0007). They are worked out
+/// from the period's orders and kept; later views read what was kept for as
+/// long as no order or line of those days changed (each day counts its
+/// changes). When they did change and the figures are already being worked
+/// out again elsewhere, the kept ones are returned, marked not current,
+/// rather than working them out twice.
 pub async fn leaders(conn: &mut PgConnection, from: NaiveDate, to: NaiveDate, limit: i64) -> Result<Leaders, DbError> {
     let rows = sqlx::query!(
-        r#"WITH span AS (
-               SELECT $1::DATE::TIMESTAMP AT TIME ZONE shop_time_zone() AS since,
-                      ($2::DATE + 1)::TIMESTAMP AT TIME ZONE shop_time_zone() AS until,
-                      (SELECT coalesce(sum(changes), 0) FROM daily_figures WHERE day BETWEEN $1 AND $2)::BIGINT
-                          AS changes
-           ), cached AS (
-               SELECT l.products, l.customers_by_revenue, l.customers_by_orders, l.computed_at,
-                      l.changes = span.changes AS current
-                 FROM period_leaders l, span
-                WHERE l.period_from = $1 AND l.period_to = $2
-           ), go AS (
-               SELECT NOT EXISTS (SELECT 1 FROM cached WHERE current)
-                      AND (NOT EXISTS (SELECT 1 FROM cached)
-                           OR pg_try_advisory_xact_lock(7, hashtext($1::DATE::TEXT || $2::DATE::TEXT))) AS go
-           ), lines AS MATERIALIZED (
-               SELECT o.id AS order_id, o.user_id, i.product_id, i.quantity::BIGINT AS quantity,
-                      i.quantity * i.unit_price_cents AS spend
-                 FROM span, orders o JOIN order_items i ON i.order_id = o.id
-                WHERE (SELECT go FROM go) AND o.placed_at >= span.since AND o.placed_at < span.until
-                  AND o.status <> 'cancelled'
-           ), product_sums AS MATERIALIZED (
-               SELECT product_id AS id, sum(quantity)::BIGINT AS figure, sum(spend)::BIGINT AS revenue
-                 FROM lines GROUP BY 1
-           ), customer_sums AS MATERIALIZED (
-               SELECT user_id AS id, count(DISTINCT order_id)::BIGINT AS figure, sum(spend)::BIGINT AS revenue
-                 FROM lines GROUP BY 1
-           ), computed AS (
-               SELECT (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]')
-                         FROM (SELECT * FROM product_sums ORDER BY figure DESC, revenue DESC, id LIMIT $3) t) AS products,
-                      (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]')
-                         FROM (SELECT * FROM customer_sums ORDER BY revenue DESC, figure DESC, id LIMIT $3) t)
-                          AS customers_by_revenue,
-                      (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]')
-                         FROM (SELECT * FROM customer_sums ORDER BY figure DESC, revenue DESC, id LIMIT $3) t)
-                          AS customers_by_orders,
-                      now() AS computed_at, true AS current
-                WHERE (SELECT go FROM go)
-           ), stored AS (
-               INSERT INTO period_leaders (period_from, period_to, changes, computed_at, products,
-                                           customers_by_revenue, customers_by_orders)
-               SELECT $1, $2, span.changes, c.computed_at, c.products, c.customers_by_revenue, c.customers_by_orders
-                 FROM computed c, span
-                   ON CONFLICT (period_from, period_to) DO UPDATE
-                   SET changes = EXCLUDED.changes, computed_at = EXCLUDED.computed_at, products = EXCLUDED.products,
-                       customers_by_revenue = EXCLUDED.customers_by_revenue,
-                       customers_by_orders = EXCLUDED.customers_by_orders
-           ), pruned AS (
-               -- Periods nobody looked at for a week (the "last 30 days" of a week ago).
-               DELETE FROM period_leaders
-                WHERE (SELECT go FROM go) AND computed_at < now() - INTERVAL '7 days'
-                  AND (period_from, period_to) <> ($1, $2)
-           ), chosen AS (
-               SELECT * FROM computed
-               UNION ALL
-               SELECT * FROM cached WHERE NOT EXISTS (SELECT 1 FROM computed)
-           )
+        r#"WITH c AS MATERIALIZED (SELECT * FROM period_leaders_of($1, $2, $3::BIGINT::INTEGER))
            SELECT 'product' AS "kind!", x.id AS "id!", p.name AS "name!", x.figure AS "figure!",
                   x.revenue AS "revenue_cents!: Money", c.computed_at AS "computed_at!", c.current AS "current!",
                   p.sku AS "sku?: Sku", NULL::TEXT AS "email?: Email"
-             FROM chosen c
+             FROM c
             CROSS JOIN LATERAL jsonb_to_recordset(c.products) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
              JOIN products p ON p.id = x.id
            UNION ALL
            SELECT 'by_revenue', x.id, u.name, x.figure, x.revenue, c.computed_at, c.current, NULL, u.email
-             FROM chosen c
+             FROM c
             CROSS JOIN LATERAL jsonb_to_recordset(c.customers_by_revenue) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
              JOIN users u ON u.id = x.id
            UNION ALL
            SELECT 'by_orders', x.id, u.name, x.figure, x.revenue, c.computed_at, c.current, NULL, u.email
-             FROM chosen c
+             FROM c
             CROSS JOIN LATERAL jsonb_to_recordset(c.customers_by_orders) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
              JOIN users u ON u.id = x.id"#,
         from,

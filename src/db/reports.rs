@@ -1,4 +1,4 @@
-//! Aggregates for the dashboard and the reports page. Each function is one SQL
+//! Aggregates for the reports page. Each function is one SQL
 //! statement, whatever the number of rows it returns.
 
 use futures::{Stream, TryStreamExt};
@@ -9,23 +9,6 @@ use sqlx::{PgConnection, Postgres};
 
 use super::DbError;
 use crate::domain::{Email, Money, Sku};
-
-/// Headline figures for the dashboard.
-#[derive(Debug, Clone, Default, sqlx::FromRow)]
-pub struct Totals {
-    pub users: i64,
-    /// False when `users` is the planner's estimate rather than a count.
-    pub users_exact: bool,
-    pub products: i64,
-    pub products_exact: bool,
-    pub orders: i64,
-    pub revenue_cents: Money,
-    pub pending: i64,
-    pub paid: i64,
-    pub shipped: i64,
-    pub cancelled: i64,
-    pub low_stock: i64,
-}
 
 /// A customer in a ranking. Rankings count orders that are not cancelled.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -75,27 +58,6 @@ pub const TIE_COUNT_LIMIT: i64 = 1000;
 
 /// Products at or below this stock level count as running low.
 pub const LOW_STOCK: i32 = 5;
-
-pub async fn totals(conn: &mut PgConnection) -> Result<Totals, DbError> {
-    Ok(sqlx::query_as!(
-        Totals,
-        r#"SELECT u.n AS "users!", u.exact AS "users_exact!", p.n AS "products!", p.exact AS "products_exact!",
-                  coalesce(sum(m.order_count), 0)::BIGINT AS "orders!",
-                  coalesce(sum(m.revenue_cents), 0)::BIGINT AS "revenue_cents!: Money",
-                  coalesce(sum(m.pending), 0)::BIGINT AS "pending!", coalesce(sum(m.paid), 0)::BIGINT AS "paid!",
-                  coalesce(sum(m.shipped), 0)::BIGINT AS "shipped!",
-                  coalesce(sum(m.cancelled), 0)::BIGINT AS "cancelled!",
-                  (SELECT count(*) FROM products WHERE stock <= $1) AS "low_stock!"
-             FROM monthly_revenue m,
-                  LATERAL (SELECT * FROM row_count('users')) u,
-                  LATERAL (SELECT * FROM row_count('products')) p
-            GROUP BY u.n, u.exact, p.n, p.exact"#,
-        LOW_STOCK
-    )
-    .fetch_optional(conn)
-    .await?
-    .unwrap_or_default())
-}
 
 /// The whole-shop totals and first-place ties of the reports, in one statement.
 pub async fn report_totals(conn: &mut PgConnection) -> Result<ReportTotals, DbError> {

@@ -29,7 +29,12 @@ fn one(customer: i64, product: i64, quantity: i32, days_ago: i64) -> SqlOrder {
 }
 
 fn href_of(html: &str) -> String {
-    html.split("href=\"").nth(1).and_then(|h| h.split('"').next()).expect("a link").replace("&#38;", "&").replace("&amp;", "&")
+    html.split("href=\"")
+        .nth(1)
+        .and_then(|h| h.split('"').next())
+        .expect("a link")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
 }
 
 #[rocket::async_test]
