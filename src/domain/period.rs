@@ -178,7 +178,7 @@ impl Period {
     pub fn bucket_size(&self) -> BucketSize {
         match self.days() {
             ..=92 => BucketSize::Day,
-            ..=366 => BucketSize::Week,
+            93..=366 => BucketSize::Week,
             _ => BucketSize::Month,
         }
     }
