@@ -80,7 +80,8 @@ pub struct TrendPoint {
 
 /// Revenue per bucket as bars, with the previous period's same buckets as
 /// faint bars behind them, drawn twice: wide for desktops, narrow (larger
-/// text) for phones; CSS shows one.
+/// text) for phones; CSS shows one. Each bar links to its orders, so the
+/// chart is a labelled group of links rather than one image.
 pub fn trend(points: &[TrendPoint], id: &str, title: &str, description: &str) -> String {
     let mut out = String::new();
     for (variant, width, height, font, labels) in
@@ -114,7 +115,7 @@ fn trend_svg(
     let n = points.len().max(1);
     let slot = plot_w / n as f64;
     let mut svg = format!(
-        "<svg class=\"chart trend trend-{variant}\" role=\"img\" aria-labelledby=\"{id}-title {id}-desc\" \
+        "<svg class=\"chart trend trend-{variant}\" role=\"group\" aria-labelledby=\"{id}-title {id}-desc\" \
          viewBox=\"0 0 {width} {height}\" font-size=\"{font}\"><title id=\"{id}-title\">{}</title>\
          <desc id=\"{id}-desc\">{}</desc>",
         escape(title),
