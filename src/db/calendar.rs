@@ -96,17 +96,17 @@ pub async fn leaders(conn: &mut PgConnection, from: NaiveDate, to: NaiveDate, li
                   p.sku AS "sku?: Sku", NULL::TEXT AS "email?: Email"
              FROM c
             CROSS JOIN LATERAL jsonb_to_recordset(c.products) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
-             JOIN products p ON p.id = x.id
+            CROSS JOIN LATERAL (SELECT name, sku FROM products WHERE id = x.id OFFSET 0) p
            UNION ALL
            SELECT 'by_revenue', x.id, u.name, x.figure, x.revenue, c.computed_at, c.current, NULL, u.email
              FROM c
             CROSS JOIN LATERAL jsonb_to_recordset(c.customers_by_revenue) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
-             JOIN users u ON u.id = x.id
+            CROSS JOIN LATERAL (SELECT name, email FROM users WHERE id = x.id OFFSET 0) u
            UNION ALL
            SELECT 'by_orders', x.id, u.name, x.figure, x.revenue, c.computed_at, c.current, NULL, u.email
              FROM c
             CROSS JOIN LATERAL jsonb_to_recordset(c.customers_by_orders) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
-             JOIN users u ON u.id = x.id"#,
+            CROSS JOIN LATERAL (SELECT name, email FROM users WHERE id = x.id OFFSET 0) u"#,
         from,
         to,
         limit
