@@ -138,13 +138,16 @@ fn trend_svg(
     for (i, p) in points.iter().enumerate() {
         let x = left + i as f64 * slot;
         let gap = (slot * 0.15).min(3.0);
+        // The wide chart links each bar to its orders; the narrow one (on
+        // phones, where the table below has every figure) only labels them.
+        let (open, close) =
+            if variant == "wide" { (format!("<a href=\"{}\">", escape(&p.href)), "</a>") } else { (String::new(), "") };
         let _ = write!(
             svg,
-            "<a href=\"{}\"><rect class=\"previous\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"/>\
+            "{open}<rect class=\"previous\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"/>\
              <rect class=\"current\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"/>\
              <rect class=\"hit\" x=\"{x:.1}\" y=\"{top}\" width=\"{slot:.1}\" height=\"{plot_h:.1}\">\
-             <title>{}: {} (previous period: {})</title></rect></a>",
-            escape(&p.href),
+             <title>{}: {} (previous period: {})</title></rect>{close}",
             x + gap / 2.0,
             y(p.previous),
             (slot - gap).max(0.5),
