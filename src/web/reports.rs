@@ -12,6 +12,7 @@ use rocket_db_pools::Connection;
 use serde::Serialize;
 
 use super::charts::{self, short_money, Bar};
+use super::dashboard::DashboardConfig;
 use super::export::{Csv, Exports};
 use super::period::{Chosen, PeriodQuery};
 use super::{filters, AppError, Chrome};
@@ -148,6 +149,7 @@ pub(super) async fn page(
     chrome: Chrome,
     mut db: Connection<Db>,
     zone: &State<ShopZone>,
+    dashboard: &State<DashboardConfig>,
     period: PeriodQuery,
 ) -> Result<ReportsPage, AppError> {
     let chosen = period.choose(zone.today(), Preset::AllTime, &PRESETS);
@@ -162,7 +164,8 @@ pub(super) async fn page(
         (top_customers, revenue, best_sellers, months, totals, TIE_COUNT_LIMIT)
     } else {
         // One more than shown, so that a tie with the last one shown is seen.
-        let leaders = calendar::leaders(&mut db, from, to, REPORT_ROWS + 1).await?;
+        let leaders =
+            calendar::leaders(&mut db, from, to, REPORT_ROWS + 1, dashboard.works_out(&chosen.period)).await?;
         let months = reports::revenue_by_month_between(&mut db, from, to).await?;
         let mut totals = reports::totals_between(&mut db, from, to).await?;
         let shown = REPORT_ROWS as usize;
