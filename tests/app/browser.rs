@@ -124,6 +124,59 @@ impl Story {
         found.as_array().map(|a| a.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
     }
 
+    /// Resizes the window and waits until the page has the new width.
+    async fn resize(&self, width: u32, height: u32) {
+        self.b.set_window_size(width, height).await.expect("resize");
+        for _ in 0..100 {
+            let now = self.b.execute("return window.innerWidth", vec![]).await.expect("width");
+            if now == serde_json::json!(width) {
+                return;
+            }
+            rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the window never became {width} px wide");
+    }
+
+    /// What on the page reaches past the right edge of the window: the page
+    /// itself when it is wider than the window (sideways scrolling), and every
+    /// shown table cell whose right edge lies beyond it (half a pixel allowed
+    /// for rounding).
+    async fn past_the_edge(&self) -> Vec<String> {
+        let script = "const width = window.innerWidth; const found = [];
+            const page = document.documentElement.scrollWidth;
+            if (page > width) found.push('the page is ' + page + ' px wide in a ' + width + ' px window');
+            for (const cell of document.querySelectorAll('td, th')) {
+              if (cell.getClientRects().length === 0 || cell.closest('.visually-hidden')) continue;
+              const box = cell.getBoundingClientRect();
+              if (box.width > 0 && box.right > width + 0.5) found.push(Math.round(box.right) + ' px: ' + cell.outerHTML.slice(0, 80));
+            }
+            return found;";
+        let found = self.b.execute(script, vec![]).await.expect("measure");
+        found.as_array().map(|a| a.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
+    }
+
+    /// The page as a 1366 × 768 desktop shows it: a screenshot `name`, and
+    /// what axe-core finds.
+    async fn on_a_desktop(&self, name: &str) -> Vec<String> {
+        self.resize(1366, 768).await;
+        self.shot(name).await;
+        let found = self.accessibility().await;
+        self.b.set_window_size(1280, 1000).await.expect("resize");
+        found
+    }
+
+    /// The page on a 390 × 844 phone: asserts that neither the page nor any
+    /// shown table cell reaches past the screen, takes a screenshot of the
+    /// whole page (`name-phone`), and returns what axe-core finds.
+    async fn on_a_phone(&self, name: &str) -> Vec<String> {
+        self.resize(390, 844).await;
+        let past = self.past_the_edge().await;
+        assert!(past.is_empty(), "{name} at 390 px reaches past the screen:\n{}", past.join("\n"));
+        let found = self.accessibility().await;
+        self.shot_whole(&format!("{name}-phone"), 390).await;
+        found
+    }
+
     /// A screenshot of the whole page at `width` pixels (1280 or a 390 px
     /// phone), the window grown to the page's height for it.
     async fn shot_whole(&self, name: &str, width: u32) {
@@ -565,8 +618,6 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
         assert!(text.starts_with(name.as_str()) && text.contains(&format!(" {units} ")), "{text} for {name}");
     }
     assert!(s.text().await.contains(&format!("Bought by {} customers", buyers.len())));
-    s.shot_whole("product", 1280).await;
-    s.shot_whole("product-phone", 390).await;
     assert_eq!(s.sideways_on_a_phone("#bought-by").await, Vec::<String>::new(), "Bought by at 390 px");
     problems.extend(s.accessibility().await.into_iter().map(|p| format!("product page: {p}")));
     let on_orders: i64 = buyers.iter().map(|(_, _, orders)| orders).sum();
@@ -587,32 +638,69 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
     s.shot_whole("orders-of-product", 1280).await;
     problems.extend(s.accessibility().await.into_iter().map(|p| format!("orders of a product: {p}")));
 
-    // Every main page: a screenshot and an accessibility check.
+    // Every main page, at a desktop's 1366 × 768 and a phone's 390 × 844: a
+    // screenshot of each, nothing on the phone reaching past the screen, and
+    // an accessibility check at both widths.
+    let order: i64 = sqlx::query_scalar("SELECT max(id) FROM orders WHERE user_id = $1::TEXT::BIGINT")
+        .bind(&ada)
+        .fetch_one(&app.pool)
+        .await
+        .expect("Ada's latest order");
     for (path, name) in [
-        ("/", "dashboard"),
-        ("/users", "customers"),
-        ("/products", "products"),
-        ("/orders", "orders"),
-        ("/orders/new", "new-order"),
-        ("/reports", "reports"),
-        ("/audit", "audit-log"),
-        ("/staff", "staff"),
-        (&format!("/users/{ada}/edit"), "customer-form"),
+        ("/".to_string(), "dashboard"),
+        ("/users".to_string(), "customers"),
+        ("/products".to_string(), "products"),
+        ("/orders".to_string(), "orders"),
+        (format!("/users/{ada}"), "customer-page"),
+        (format!("/products/{mug}"), "product"),
+        (format!("/orders/{order}"), "order"),
+        ("/orders/new".to_string(), "new-order"),
+        (format!("/orders/{order}/edit"), "order-edit"),
+        ("/reports".to_string(), "reports"),
+        ("/audit".to_string(), "audit-log"),
+        ("/staff".to_string(), "staff"),
+        ("/account".to_string(), "account"),
+        (format!("/users/{ada}/edit"), "customer-form"),
     ] {
-        s.go(path).await;
-        s.shot(name).await;
-        problems.extend(s.accessibility().await.into_iter().map(|p| format!("{path}: {p}")));
-    }
-    for (path, name) in [(format!("/users/{ada}"), "customer-page"), ("/reports".to_string(), "reports-whole")] {
         s.go(&path).await;
-        s.shot_whole(name, 1280).await;
-        s.shot_whole(&format!("{name}-phone"), 390).await;
-        if name == "customer-page" {
-            let sideways = s.sideways_on_a_phone("#products-bought").await;
-            assert_eq!(sideways, Vec::<String>::new(), "Products bought at 390 px");
-        }
-        problems.extend(s.accessibility().await.into_iter().map(|p| format!("{path}: {p}")));
+        problems.extend(s.on_a_desktop(name).await.into_iter().map(|p| format!("{path}: {p}")));
+        problems.extend(s.on_a_phone(name).await.into_iter().map(|p| format!("{path} at 390 px: {p}")));
     }
+    s.go("/reports").await;
+    s.shot_whole("reports-whole", 1280).await;
+    let sideways = {
+        s.go(&format!("/users/{ada}")).await;
+        s.sideways_on_a_phone("#products-bought").await
+    };
+    assert_eq!(sideways, Vec::<String>::new(), "Products bought at 390 px");
+    // On a phone the sections fold into a Menu that opens from the keyboard.
+    s.resize(390, 844).await;
+    s.go("/orders").await;
+    assert!(
+        !s.b.find(Locator::Css(".nav-wide a[href='/reports']"))
+            .await
+            .expect("link")
+            .is_displayed()
+            .await
+            .expect("shown"),
+        "the header's links are folded away"
+    );
+    s.b.execute("document.activeElement && document.activeElement.blur(); document.body.focus();", vec![])
+        .await
+        .expect("focus reset");
+    s.assert_focus_ring("details.nav-menu > summary", 10).await;
+    let reports_link = s.b.find(Locator::Css(".nav-menu-panel a[href='/reports']")).await.expect("in the menu");
+    assert!(!reports_link.is_displayed().await.expect("shown"), "the menu starts closed");
+    s.keys(ENTER).await;
+    assert!(reports_link.is_displayed().await.expect("shown"), "Enter opens the menu");
+    s.keys(TAB).await;
+    assert_eq!(s.focused().await, "<a href=\"/\">Dashboard</a>", "Tab goes into the open menu");
+    s.shot("menu-phone").await;
+    assert_eq!(s.past_the_edge().await, Vec::<String>::new(), "the open menu at 390 px");
+    problems.extend(s.accessibility().await.into_iter().map(|p| format!("the open menu at 390 px: {p}")));
+    s.click(".nav-menu-panel a[href='/reports']").await;
+    assert!(s.b.current_url().await.expect("url").as_str().ends_with("/reports"));
+    s.b.set_window_size(1280, 1000).await.expect("resize");
     // Keyboard focus shows clearly, outline buttons included: Sign out in
     // the header, a line's Remove and the list's Clear.
     s.go("/orders/new").await;
