@@ -155,13 +155,12 @@ impl Story {
         found.as_array().map(|a| a.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
     }
 
-    /// The page as a 1366 × 768 desktop shows it: a screenshot `name`, and
-    /// what axe-core finds.
+    /// The page on a 1366 × 768 desktop: what axe-core finds there, and a
+    /// screenshot `name` of the whole page at that width.
     async fn on_a_desktop(&self, name: &str) -> Vec<String> {
         self.resize(1366, 768).await;
-        self.shot(name).await;
         let found = self.accessibility().await;
-        self.b.set_window_size(1280, 1000).await.expect("resize");
+        self.shot_whole(name, 1366).await;
         found
     }
 
@@ -177,10 +176,10 @@ impl Story {
         found
     }
 
-    /// A screenshot of the whole page at `width` pixels (1280 or a 390 px
-    /// phone), the window grown to the page's height for it.
+    /// A screenshot of the whole page at `width` pixels (a desktop's 1280 or
+    /// 1366, or a 390 px phone), the window grown to the page's height for it.
     async fn shot_whole(&self, name: &str, width: u32) {
-        self.b.set_window_size(width, 1000).await.expect("resize");
+        self.resize(width, 1000).await;
         let height = self
             .b
             .execute("return document.documentElement.scrollHeight", vec![])
