@@ -12,6 +12,7 @@ pub mod errors;
 pub mod export;
 pub mod filters;
 pub mod forms;
+pub mod history;
 pub mod links;
 pub mod listing;
 pub mod observe;

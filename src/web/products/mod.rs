@@ -20,9 +20,9 @@ use crate::db::purchases::{Buyer, BuyersOf};
 use crate::db::reports::LOW_STOCK;
 use crate::db::Db;
 use crate::domain::{Email, Money, Sku};
-use crate::web::audit::Described as _;
 use crate::web::export::{Csv, Exports};
 use crate::web::filters::counted;
+use crate::web::history::Described as _;
 use crate::web::listing::{csv as listing_csv, search_text, ListState, Paged, Paging};
 use crate::web::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::db::staff::Staff;
 
-use super::audit::Described as _;
 use super::export::{Csv, Exports};
+use super::history::Described as _;
 use super::listing::{csv as listing_csv, parse_day, search_text, ListState, Paged, Paging};
 use super::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 use crate::db::listing::{self, Count, Dir, Listing};
