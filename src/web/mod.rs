@@ -17,6 +17,7 @@ pub mod links;
 pub mod listing;
 pub mod observe;
 pub mod orders;
+pub mod period;
 pub mod pickers;
 pub mod products;
 pub mod reports;

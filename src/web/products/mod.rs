@@ -58,6 +58,13 @@ impl ProductsQuery {
         Filter { q: search_text(self.q.as_deref()), stock }
     }
 
+    /// The products running low (at most `low_at` in stock), least first.
+    pub fn running_low_uri(low_at: i32) -> String {
+        let filter = Filter { q: String::new(), stock: Some(StockLevel::Low(low_at)) };
+        uri!(list(Paged::new(ProductsQuery::of(&filter, low_at), Paging::sorted("stock", listing::Dir::Asc))))
+            .to_string()
+    }
+
     /// The query string that reads back as `filter`, for links that keep it.
     fn of(filter: &Filter, low_at: i32) -> ProductsQuery {
         let level = match filter.stock {

@@ -61,6 +61,11 @@ impl UsersQuery {
         (filter, from.is_err() || to.is_err())
     }
 
+    /// The list with these filters, first page.
+    pub fn list_uri(filter: &Filter) -> String {
+        uri!(list(Paged::new(UsersQuery::of(filter), Paging::default()))).to_string()
+    }
+
     /// The query string that reads back as `filter`, for links that keep it.
     fn of(filter: &Filter) -> UsersQuery {
         UsersQuery {
