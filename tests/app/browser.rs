@@ -777,16 +777,24 @@ async fn the_demo_shop_on_a_desktop_and_a_phone() {
     .fetch_one(&app.pool)
     .await
     .expect("an order of the demo shop");
+    // A year: the twelve months up to today.
+    let today = chrono::Utc::now().date_naive();
+    let year_ago = today - chrono::Months::new(12) + chrono::Days::new(1);
     let mut problems: Vec<String> = Vec::new();
     for (path, name) in [
-        ("/".to_string(), "demo-dashboard"),
+        ("/?period=30d".to_string(), "demo-dashboard-30-days"),
+        (format!("/?period=custom&from={year_ago}&to={today}"), "demo-dashboard-1-year"),
         ("/reports".to_string(), "demo-reports"),
         ("/orders".to_string(), "demo-orders"),
         (format!("/orders/{order}"), "demo-order"),
         ("/audit".to_string(), "demo-audit-log"),
     ] {
         s.go(&path).await;
-        assert!(!s.text().await.contains("Sign in"), "{path} shows the shop, not the sign-in form");
+        let page = s.text().await;
+        assert!(!page.contains("Sign in"), "{path} shows the shop, not the sign-in form");
+        if name.starts_with("demo-dashboard") {
+            assert!(!page.contains("could not be used"), "{path} shows the period asked for");
+        }
         problems.extend(s.on_a_desktop(name).await.into_iter().map(|p| format!("{path}: {p}")));
         problems.extend(s.on_a_phone(name).await.into_iter().map(|p| format!("{path} at 390 px: {p}")));
     }
