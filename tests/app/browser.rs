@@ -5,8 +5,10 @@
 //! keyboard alone (with JavaScript, then without), and follow who bought a
 //! product to their orders, with a visible focus ring wherever Tab lands
 //! (outline buttons included); with a screenshot of each main page (in
-//! target/browser-screenshots/, at desktop and phone widths) and an axe-core
-//! accessibility check of each.
+//! target/browser-screenshots/, at 1366 px and on a 390 px phone, where
+//! neither the page nor a shown table cell may reach past the screen and the
+//! sections fold into a Menu) and an axe-core accessibility check of each,
+//! then the same for the demo shop as it is shown to a board.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
