@@ -5,8 +5,10 @@
 //! keyboard alone (with JavaScript, then without), and follow who bought a
 //! product to their orders, with a visible focus ring wherever Tab lands
 //! (outline buttons included); with a screenshot of each main page (in
-//! target/browser-screenshots/, at desktop and phone widths) and an axe-core
-//! accessibility check of each.
+//! target/browser-screenshots/, at 1366 px and on a 390 px phone, where
+//! neither the page nor a shown table cell may reach past the screen and the
+//! sections fold into a Menu) and an axe-core accessibility check of each,
+//! then the same for the demo shop as it is shown to a board.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -40,7 +42,7 @@ async fn browser(js: bool) -> (Browser, Process) {
         "goog:chromeOptions".into(),
         serde_json::json!({
             "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--disable-background-networking",
                      "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
                      "--window-size=1280,1000", format!("--user-data-dir={}", profile.display())],
             "prefs": { "webkit.webprefs.javascript_enabled": js }
@@ -124,10 +126,62 @@ impl Story {
         found.as_array().map(|a| a.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
     }
 
-    /// A screenshot of the whole page at `width` pixels (1280 or a 390 px
-    /// phone), the window grown to the page's height for it.
+    /// Resizes the window and waits until the page has the new width.
+    async fn resize(&self, width: u32, height: u32) {
+        self.b.set_window_size(width, height).await.expect("resize");
+        for _ in 0..100 {
+            let now = self.b.execute("return window.innerWidth", vec![]).await.expect("width");
+            if now == serde_json::json!(width) {
+                return;
+            }
+            rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the window never became {width} px wide");
+    }
+
+    /// What on the page reaches past the right edge of the window: the page
+    /// itself when it is wider than the window (sideways scrolling), and every
+    /// shown table cell whose right edge lies beyond it (half a pixel allowed
+    /// for rounding).
+    async fn past_the_edge(&self) -> Vec<String> {
+        let script = "const width = window.innerWidth; const found = [];
+            const page = document.documentElement.scrollWidth;
+            if (page > width) found.push('the page is ' + page + ' px wide in a ' + width + ' px window');
+            for (const cell of document.querySelectorAll('td, th')) {
+              if (cell.getClientRects().length === 0 || cell.closest('.visually-hidden')) continue;
+              const box = cell.getBoundingClientRect();
+              if (box.width > 0 && box.right > width + 0.5) found.push(Math.round(box.right) + ' px: ' + cell.outerHTML.slice(0, 80));
+            }
+            return found;";
+        let found = self.b.execute(script, vec![]).await.expect("measure");
+        found.as_array().map(|a| a.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
+    }
+
+    /// The page on a 1366 × 768 desktop: what axe-core finds there, and a
+    /// screenshot `name` of the whole page at that width.
+    async fn on_a_desktop(&self, name: &str) -> Vec<String> {
+        self.resize(1366, 768).await;
+        let found = self.accessibility().await;
+        self.shot_whole(name, 1366).await;
+        found
+    }
+
+    /// The page on a 390 × 844 phone: asserts that neither the page nor any
+    /// shown table cell reaches past the screen, takes a screenshot of the
+    /// whole page (`name-phone`), and returns what axe-core finds.
+    async fn on_a_phone(&self, name: &str) -> Vec<String> {
+        self.resize(390, 844).await;
+        let past = self.past_the_edge().await;
+        assert!(past.is_empty(), "{name} at 390 px reaches past the screen:\n{}", past.join("\n"));
+        let found = self.accessibility().await;
+        self.shot_whole(&format!("{name}-phone"), 390).await;
+        found
+    }
+
+    /// A screenshot of the whole page at `width` pixels (a desktop's 1280 or
+    /// 1366, or a 390 px phone), the window grown to the page's height for it.
     async fn shot_whole(&self, name: &str, width: u32) {
-        self.b.set_window_size(width, 1000).await.expect("resize");
+        self.resize(width, 1000).await;
         let height = self
             .b
             .execute("return document.documentElement.scrollHeight", vec![])
@@ -565,8 +619,6 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
         assert!(text.starts_with(name.as_str()) && text.contains(&format!(" {units} ")), "{text} for {name}");
     }
     assert!(s.text().await.contains(&format!("Bought by {} customers", buyers.len())));
-    s.shot_whole("product", 1280).await;
-    s.shot_whole("product-phone", 390).await;
     assert_eq!(s.sideways_on_a_phone("#bought-by").await, Vec::<String>::new(), "Bought by at 390 px");
     problems.extend(s.accessibility().await.into_iter().map(|p| format!("product page: {p}")));
     let on_orders: i64 = buyers.iter().map(|(_, _, orders)| orders).sum();
@@ -587,32 +639,69 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
     s.shot_whole("orders-of-product", 1280).await;
     problems.extend(s.accessibility().await.into_iter().map(|p| format!("orders of a product: {p}")));
 
-    // Every main page: a screenshot and an accessibility check.
+    // Every main page, at a desktop's 1366 × 768 and a phone's 390 × 844: a
+    // screenshot of each, nothing on the phone reaching past the screen, and
+    // an accessibility check at both widths.
+    let order: i64 = sqlx::query_scalar("SELECT max(id) FROM orders WHERE user_id = $1::TEXT::BIGINT")
+        .bind(&ada)
+        .fetch_one(&app.pool)
+        .await
+        .expect("Ada's latest order");
     for (path, name) in [
-        ("/", "dashboard"),
-        ("/users", "customers"),
-        ("/products", "products"),
-        ("/orders", "orders"),
-        ("/orders/new", "new-order"),
-        ("/reports", "reports"),
-        ("/audit", "audit-log"),
-        ("/staff", "staff"),
-        (&format!("/users/{ada}/edit"), "customer-form"),
+        ("/".to_string(), "dashboard"),
+        ("/users".to_string(), "customers"),
+        ("/products".to_string(), "products"),
+        ("/orders".to_string(), "orders"),
+        (format!("/users/{ada}"), "customer-page"),
+        (format!("/products/{mug}"), "product"),
+        (format!("/orders/{order}"), "order"),
+        ("/orders/new".to_string(), "new-order"),
+        (format!("/orders/{order}/edit"), "order-edit"),
+        ("/reports".to_string(), "reports"),
+        ("/audit".to_string(), "audit-log"),
+        ("/staff".to_string(), "staff"),
+        ("/account".to_string(), "account"),
+        (format!("/users/{ada}/edit"), "customer-form"),
     ] {
-        s.go(path).await;
-        s.shot(name).await;
-        problems.extend(s.accessibility().await.into_iter().map(|p| format!("{path}: {p}")));
-    }
-    for (path, name) in [(format!("/users/{ada}"), "customer-page"), ("/reports".to_string(), "reports-whole")] {
         s.go(&path).await;
-        s.shot_whole(name, 1280).await;
-        s.shot_whole(&format!("{name}-phone"), 390).await;
-        if name == "customer-page" {
-            let sideways = s.sideways_on_a_phone("#products-bought").await;
-            assert_eq!(sideways, Vec::<String>::new(), "Products bought at 390 px");
-        }
-        problems.extend(s.accessibility().await.into_iter().map(|p| format!("{path}: {p}")));
+        problems.extend(s.on_a_desktop(name).await.into_iter().map(|p| format!("{path}: {p}")));
+        problems.extend(s.on_a_phone(name).await.into_iter().map(|p| format!("{path} at 390 px: {p}")));
     }
+    s.go("/reports").await;
+    s.shot_whole("reports-whole", 1280).await;
+    let sideways = {
+        s.go(&format!("/users/{ada}")).await;
+        s.sideways_on_a_phone("#products-bought").await
+    };
+    assert_eq!(sideways, Vec::<String>::new(), "Products bought at 390 px");
+    // On a phone the sections fold into a Menu that opens from the keyboard.
+    s.resize(390, 844).await;
+    s.go("/orders").await;
+    assert!(
+        !s.b.find(Locator::Css(".nav-wide a[href='/reports']"))
+            .await
+            .expect("link")
+            .is_displayed()
+            .await
+            .expect("shown"),
+        "the header's links are folded away"
+    );
+    s.b.execute("document.activeElement && document.activeElement.blur(); document.body.focus();", vec![])
+        .await
+        .expect("focus reset");
+    s.assert_focus_ring("details.nav-menu > summary", 10).await;
+    let reports_link = s.b.find(Locator::Css(".nav-menu-panel a[href='/reports']")).await.expect("in the menu");
+    assert!(!reports_link.is_displayed().await.expect("shown"), "the menu starts closed");
+    s.keys(ENTER).await;
+    assert!(reports_link.is_displayed().await.expect("shown"), "Enter opens the menu");
+    s.keys(TAB).await;
+    assert_eq!(s.focused().await, "<a href=\"/\">Dashboard</a>", "Tab goes into the open menu");
+    s.shot("menu-phone").await;
+    assert_eq!(s.past_the_edge().await, Vec::<String>::new(), "the open menu at 390 px");
+    problems.extend(s.accessibility().await.into_iter().map(|p| format!("the open menu at 390 px: {p}")));
+    s.click(".nav-menu-panel a[href='/reports']").await;
+    assert!(s.b.current_url().await.expect("url").as_str().ends_with("/reports"));
+    s.b.set_window_size(1280, 1000).await.expect("resize");
     // Keyboard focus shows clearly, outline buttons included: Sign out in
     // the header, a line's Remove and the list's Clear.
     s.go("/orders/new").await;
@@ -665,5 +754,52 @@ async fn a_person_runs_the_shop_in_a_real_browser() {
     assert_eq!(adas_lines, [("BEAN-1".to_string(), 1), ("MUG-1".to_string(), 3)]);
     s.go(&format!("/products/{mug}")).await;
     s.shot_whole("product-without-javascript-phone", 390).await;
+    let _ = s.b.close().await;
+}
+
+/// The demo shop (a year of a small coffee shop's orders) as it is shown to
+/// a board, on a 1366 × 768 screen and a 390 × 844 phone: the pages a
+/// presenter walks through, each screenshotted at both sizes
+/// (`demo-<page>.png`, `demo-<page>-phone.png`), none reaching past the
+/// phone's screen, and axe-core finding nothing on any of them.
+#[rocket::async_test]
+async fn the_demo_shop_on_a_desktop_and_a_phone() {
+    let app = TestApp::with_demo(true).await;
+    app.staff("admin@shop.example", "admin").await;
+    let base = serve(&app).await;
+    let (b, _driver) = browser(true).await;
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../browser-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let s = Story { b, base, shots };
+    sign_in(&s, "/").await;
+    // The order with the most lines, so the order page shows a real basket.
+    let order: i64 = sqlx::query_scalar(
+        "SELECT order_id FROM order_items GROUP BY order_id ORDER BY count(*) DESC, order_id DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("an order of the demo shop");
+    // A year: the twelve months up to today.
+    let today = chrono::Utc::now().date_naive();
+    let year_ago = today - chrono::Months::new(12) + chrono::Days::new(1);
+    let mut problems: Vec<String> = Vec::new();
+    for (path, name) in [
+        ("/?period=30d".to_string(), "demo-dashboard-30-days"),
+        (format!("/?period=custom&from={year_ago}&to={today}"), "demo-dashboard-1-year"),
+        ("/reports".to_string(), "demo-reports"),
+        ("/orders".to_string(), "demo-orders"),
+        (format!("/orders/{order}"), "demo-order"),
+        ("/audit".to_string(), "demo-audit-log"),
+    ] {
+        s.go(&path).await;
+        let page = s.text().await;
+        assert!(!page.contains("Sign in"), "{path} shows the shop, not the sign-in form");
+        if name.starts_with("demo-dashboard") {
+            assert!(!page.contains("could not be used"), "{path} shows the period asked for");
+        }
+        problems.extend(s.on_a_desktop(name).await.into_iter().map(|p| format!("{path}: {p}")));
+        problems.extend(s.on_a_phone(name).await.into_iter().map(|p| format!("{path} at 390 px: {p}")));
+    }
+    assert!(problems.is_empty(), "accessibility problems:\n{}", problems.join("\n"));
     let _ = s.b.close().await;
 }
