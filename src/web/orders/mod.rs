@@ -151,6 +151,7 @@ pub fn stage() -> rocket::fairing::AdHoc {
         routes![
             list::list,
             list::export,
+            list::export_xlsx,
             bulk::bulk_confirm,
             bulk::bulk_apply,
             show,
