@@ -25,3 +25,4 @@ mod stats;
 mod stock;
 mod two_factor;
 mod users;
+mod xlsx;
