@@ -232,10 +232,24 @@ impl ListState {
         &self.csv
     }
 
+    /// This view of the list as a query string to save: its filters and
+    /// sort, without the page position.
+    pub fn view_query(&self) -> String {
+        (self.link)(Paging::sorted(self.sort, self.dir)).query().map(|q| q.as_str().to_string()).unwrap_or_default()
+    }
+
     /// The XLSX export of exactly this filtered and sorted list.
     pub fn xlsx_href(&self) -> &str {
         &self.xlsx
     }
+}
+
+/// A saved query string read back through a list's own query `F`: fields
+/// it does not know (any more) are dropped, one it cannot read leaves the
+/// list unfiltered, and the page position is never kept.
+pub fn reread<'r, F: FromForm<'r> + Default>(query: &'r str) -> Paged<F> {
+    let paged = rocket::form::Form::<Paged<F>>::parse(query).unwrap_or_default();
+    Paged { filter: paged.filter, paging: Paging { after: None, before: None, last: None, ..paged.paging } }
 }
 
 /// A search typed in a list's filters: trimmed, and at most 200 characters.

@@ -19,6 +19,7 @@ pub mod orders;
 pub mod pickers;
 pub mod products;
 pub mod reports;
+pub mod saved_views;
 pub mod security;
 pub mod staff;
 pub mod users;

@@ -25,6 +25,8 @@ pub(super) struct ListPage {
     chrome: Chrome,
     rows: Vec<OrderRow>,
     list: ListState,
+    /// The saved views of this list.
+    views: crate::web::saved_views::Bar,
     customer: Option<User>,
     /// The product the list is filtered to.
     product: Option<ProductChoice>,
@@ -156,6 +158,11 @@ impl OrdersOf {
     }
 }
 
+/// The list as the saved view `query` shows it.
+pub fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
+    uri!(list(crate::web::listing::reread::<OrdersQuery>(query)))
+}
+
 #[get("/orders?<query..>")]
 pub(super) async fn list(
     chrome: Chrome,
@@ -205,7 +212,11 @@ pub(super) async fn list(
     .exports(|paging| {
         [uri!(export(Paged::new(csv.clone(), paging.clone()))), uri!(export_xlsx(Paged::new(csv, paging)))]
     });
+    let views =
+        crate::web::saved_views::Bar::load(&mut db, &chrome, crate::domain::SavedList::Orders, list.view_query())
+            .await?;
     Ok(ListPage {
+        views,
         chrome: chrome.on("orders"),
         rows: page.rows,
         list,

@@ -30,6 +30,8 @@ struct ListPage {
     chrome: Chrome,
     rows: Vec<ProductRow>,
     list: ListState,
+    /// The saved views of this list.
+    views: crate::web::saved_views::Bar,
     low_stock: i32,
     /// The filters as read.
     query: ProductsQuery,
@@ -85,6 +87,11 @@ impl ProductsQuery {
     }
 }
 
+/// The list as the saved view `query` shows it.
+pub(crate) fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
+    uri!(list(crate::web::listing::reread::<ProductsQuery>(query)))
+}
+
 #[get("/products?<query..>")]
 async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<ProductsQuery>) -> Result<ListPage, AppError> {
     let filter = query.filter.parse();
@@ -99,7 +106,11 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<ProductsQuery
     .exports(|paging| {
         [uri!(export(Paged::new(csv.clone(), paging.clone()))), uri!(export_xlsx(Paged::new(csv, paging)))]
     });
+    let views =
+        crate::web::saved_views::Bar::load(&mut db, &chrome, crate::domain::SavedList::Products, list.view_query())
+            .await?;
     Ok(ListPage {
+        views,
         chrome: chrome.on("products"),
         rows: page.rows,
         list,

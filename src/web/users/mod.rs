@@ -27,6 +27,8 @@ struct ListPage {
     query: UsersQuery,
     rows: Vec<UserRow>,
     list: ListState,
+    /// The saved views of this list.
+    views: crate::web::saved_views::Bar,
     date_error: Option<&'static str>,
 }
 
@@ -86,6 +88,11 @@ impl UsersQuery {
     }
 }
 
+/// The list as the saved view `query` shows it.
+pub(crate) fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
+    uri!(list(crate::web::listing::reread::<UsersQuery>(query)))
+}
+
 #[get("/users?<query..>")]
 async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<UsersQuery>) -> Result<ListPage, AppError> {
     let (filter, bad_date) = query.filter.parse();
@@ -99,7 +106,11 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<UsersQuery>) 
     .exports(|paging| {
         [uri!(export(Paged::new(csv.clone(), paging.clone()))), uri!(export_xlsx(Paged::new(csv, paging)))]
     });
+    let views =
+        crate::web::saved_views::Bar::load(&mut db, &chrome, crate::domain::SavedList::Customers, list.view_query())
+            .await?;
     Ok(ListPage {
+        views,
         chrome: chrome.on("users"),
         rows: page.rows,
         list,
