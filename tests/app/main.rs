@@ -19,6 +19,7 @@ mod outage;
 mod pages;
 mod products;
 mod purchases;
+mod saved_views;
 mod security;
 mod shutdown;
 mod stats;
