@@ -67,9 +67,16 @@ CUSTOMER=$(psql -d "$BENCH_DB" -Atc "SELECT user_id FROM customer_stats ORDER BY
 BEST=$(psql -d "$BENCH_DB" -Atc "SELECT product_id FROM product_stats ORDER BY units_sold DESC, product_id LIMIT 1")
 read -r BOUGHT_UNITS BOUGHT_ID <<<"$(psql -d "$BENCH_DB" -AtF ' ' -c "SELECT units, product_id FROM customer_products WHERE user_id = $CUSTOMER ORDER BY units DESC, product_id DESC OFFSET 100 LIMIT 1")"
 ORDER=$(psql -d "$BENCH_DB" -Atc "SELECT max(id) / 2 FROM orders")
+# The shop's today, and the first days of the dashboard's periods and of
+# the periods before them (of equal length).
+read -r TODAY FROM30 PREV_FROM30 FROM90 PREV_FROM90 FROM365 PREV_FROM365 <<<"$(psql -d "$BENCH_DB" -AtF ' ' -c "
+  SELECT t, t - 29, t - 59, t - 89, t - 179, t - 364, t - 729 FROM (SELECT (now() AT TIME ZONE shop_time_zone())::DATE AS t) d")"
 urlencode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 declare -A URLS=(
   [dashboard]="/"
+  [dashboard_90d]="/?period=90d"
+  [dashboard_1y]="/?period=custom&from=$FROM365&to=$TODAY"
+  [reports_90d]="/reports?period=90d"
   [users_first]="/users"
   [users_deep]="/users?sort=joined&dir=desc&after=$(urlencode "$DEEP_VALUE~$DEEP_ID")"
   [orders_by_customer]="/orders?user_id=$CUSTOMER"
@@ -85,7 +92,7 @@ declare -A URLS=(
   [customer_products]="/users/$CUSTOMER?sort=units&dir=desc&after=$(urlencode "$BOUGHT_UNITS~$BOUGHT_ID")"
   [orders_by_product]="/orders?product_id=$BEST"
 )
-PAGES="dashboard users_first users_deep orders_by_customer order_detail reports search order_new picker_email picker_broad picker_products product_buyers customer_page customer_products orders_by_product"
+PAGES="dashboard dashboard_90d dashboard_1y users_first users_deep orders_by_customer order_detail reports reports_90d search order_new picker_email picker_broad picker_products product_buyers customer_page customer_products orders_by_product"
 PAGES=${ONLY:-$PAGES}
 for page in $PAGES; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT${URLS[$page]}")
@@ -115,7 +122,9 @@ for page in $PAGES; do
     # Custom plans, like the list queries, which Shopdesk plans with their values every time.
     tps=$(PGOPTIONS="-c plan_cache_mode=force_custom_plan" pgbench -n -M prepared -c "$c" -j $threads -T "$SECONDS_PER_RUN" -D staff="$STAFF_ID" -D customer="$CUSTOMER" \
       -D order="$ORDER" -D deep_at="$DEEP_VALUE" -D deep_id="$DEEP_ID" -D best="$BEST" \
-      -D bought_units="$BOUGHT_UNITS" -D bought_id="$BOUGHT_ID" -f "bench/sql/$page.sql" "$BENCH_DB" 2>/dev/null \
+      -D bought_units="$BOUGHT_UNITS" -D bought_id="$BOUGHT_ID" -D today="$TODAY" -D from30="$FROM30" \
+      -D prev_from30="$PREV_FROM30" -D from90="$FROM90" -D prev_from90="$PREV_FROM90" -D from365="$FROM365" \
+      -D prev_from365="$PREV_FROM365" -f "bench/sql/$page.sql" "$BENCH_DB" 2>/dev/null \
       | awk '/^tps/ { printf "%.0f", $3 }')
     ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }')
     printf '%-20s %5s %10s %9s %9s %11s %7s %8s\n' "$page" "$c" "$rps" "$p50" "$p99" "$tps" "$ratio" "$(peak_rss_mb)" | tee -a "$RESULTS"
@@ -174,8 +183,8 @@ undo_bulk() { # put the orders the bench marked paid back to pending
        AND before ->> 'status' = 'pending' AND after ->> 'status' = 'paid' AND at >= '$BULK_START')" >/dev/null
 }
 BULK_START=$(psql -d "$BENCH_DB" -Atc "SELECT now()")
-DAY=$(psql -d "$BENCH_DB" -Atc "SELECT d FROM (SELECT (placed_at AT TIME ZONE 'UTC')::DATE AS d, count(*) AS n FROM orders WHERE status = 'pending' GROUP BY 1) c ORDER BY abs(n - 500), d DESC LIMIT 1")
-SINCE=$(psql -d "$BENCH_DB" -Atc "SELECT (placed_at AT TIME ZONE 'UTC')::DATE FROM orders WHERE status = 'pending' ORDER BY placed_at DESC OFFSET 99999 LIMIT 1")
+DAY=$(psql -d "$BENCH_DB" -Atc "SELECT d FROM (SELECT (placed_at AT TIME ZONE shop_time_zone())::DATE AS d, count(*) AS n FROM orders WHERE status = 'pending' GROUP BY 1) c ORDER BY abs(n - 500), d DESC LIMIT 1")
+SINCE=$(psql -d "$BENCH_DB" -Atc "SELECT (placed_at AT TIME ZONE shop_time_zone())::DATE FROM orders WHERE status = 'pending' ORDER BY placed_at DESC OFFSET 99999 LIMIT 1")
 echo "== Bulk actions: label, orders, review ms, apply ms"
 bulk "mark_paid_one_day" "/orders/bulk?action=paid&scope=all&filters.status=pending&filters.from=$DAY&filters.to=$DAY"
 undo_bulk

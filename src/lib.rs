@@ -95,13 +95,24 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
     let exports = web::export::Exports::from_figment(&figment);
     let metrics_token = web::observe::MetricsToken::from_figment(&figment);
     let security_headers = web::security::SecurityHeaders { secure_cookies: auth.secure_cookies };
+    let zone = shop_zone(&figment);
+    let dashboard = web::dashboard::DashboardConfig::from_figment(&figment);
     let rocket = rocket::custom(figment)
         .manage(auth)
         .manage(proxy)
         .manage(timeouts)
         .manage(exports)
         .manage(metrics_token)
+        .manage(dashboard)
         .attach(web::observe::RequestLog);
+    let rocket = match zone {
+        Ok(zone) => rocket.manage(zone),
+        Err(message) => rocket.attach(AdHoc::try_on_ignite("Time zone", move |rocket| async move {
+            tracing::error!("{message}");
+            eprintln!("shopdesk: {message}");
+            Err(rocket)
+        })),
+    };
     let rocket = match web::observe::Metrics::new() {
         Ok(metrics) => rocket.manage(metrics),
         Err(e) => {
@@ -132,7 +143,18 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .register("/", web::errors::catchers())
 }
 
-/// Applies pending migrations and, when enabled, loads demo data into an empty shop.
+/// The shop's time zone: `time_zone` (an IANA name such as
+/// `Europe/Berlin`), UTC when unset, or why the setting cannot be used.
+pub fn shop_zone(figment: &Figment) -> Result<domain::ShopZone, String> {
+    match figment.extract_inner::<String>("time_zone") {
+        Ok(name) => domain::ShopZone::parse(&name),
+        Err(e) if e.missing() => Ok(domain::ShopZone::default()),
+        Err(e) => Err(format!("time_zone must be a text such as \"Europe/Berlin\": {e}")),
+    }
+}
+
+/// Applies pending migrations, counts days in the shop's time zone and,
+/// when enabled, loads demo data into an empty shop.
 async fn prepare_database(rocket: Rocket<Build>) -> rocket::fairing::Result {
     let Some(db) = Db::fetch(&rocket) else {
         return Err(rocket);
@@ -141,6 +163,21 @@ async fn prepare_database(rocket: Rocket<Build>) -> rocket::fairing::Result {
     if let Err(e) = db::migrate(&pool).await {
         tracing::error!(error = %e, "could not apply migrations");
         return Err(rocket);
+    }
+    let Some(zone) = rocket.state::<domain::ShopZone>().copied() else {
+        return Err(rocket);
+    };
+    let changed = match pool.acquire().await {
+        Ok(mut conn) => db::calendar::use_time_zone(&mut conn, zone.name()).await,
+        Err(e) => Err(e.into()),
+    };
+    match changed {
+        Ok(true) => tracing::info!("days and months are now counted in {zone}; their figures were recomputed"),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "could not count days in the time zone {zone}");
+            return Err(rocket);
+        }
     }
     if demo_enabled(rocket.figment()) {
         match demo::seed_if_empty(&pool).await {

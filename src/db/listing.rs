@@ -89,13 +89,19 @@ pub async fn count_matching<L: Listing>(conn: &mut PgConnection, filter: &L::Fil
 }
 
 /// Appends ` AND` a condition that `column` (a timestamp) falls on or after
-/// the day `from` and on or before the day `to` (days in UTC), each optional.
+/// the day `from` and on or before the day `to` (days in the shop's time zone), each optional.
 pub fn push_days(query: &mut QueryBuilder<Postgres>, column: &str, from: Option<NaiveDate>, to: Option<NaiveDate>) {
     if let Some(from) = from {
-        query.push(format!(" AND {column} >= ")).push_bind(from).push("::DATE::TIMESTAMP AT TIME ZONE 'UTC'");
+        query
+            .push(format!(" AND {column} >= "))
+            .push_bind(from)
+            .push("::DATE::TIMESTAMP AT TIME ZONE shop_time_zone()");
     }
     if let Some(to) = to {
-        query.push(format!(" AND {column} < (")).push_bind(to).push("::DATE + 1)::TIMESTAMP AT TIME ZONE 'UTC'");
+        query
+            .push(format!(" AND {column} < ("))
+            .push_bind(to)
+            .push("::DATE + 1)::TIMESTAMP AT TIME ZONE shop_time_zone()");
     }
 }
 

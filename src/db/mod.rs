@@ -5,6 +5,7 @@
 
 pub mod audit;
 mod bulk;
+pub mod calendar;
 pub mod listing;
 pub mod orders;
 pub mod products;

@@ -1,4 +1,4 @@
-//! Aggregates for the dashboard and the reports page. Each function is one SQL
+//! Aggregates for the reports page. Each function is one SQL
 //! statement, whatever the number of rows it returns.
 
 use futures::{Stream, TryStreamExt};
@@ -9,23 +9,6 @@ use sqlx::{PgConnection, Postgres};
 
 use super::DbError;
 use crate::domain::{Email, Money, Sku};
-
-/// Headline figures for the dashboard.
-#[derive(Debug, Clone, Default, sqlx::FromRow)]
-pub struct Totals {
-    pub users: i64,
-    /// False when `users` is the planner's estimate rather than a count.
-    pub users_exact: bool,
-    pub products: i64,
-    pub products_exact: bool,
-    pub orders: i64,
-    pub revenue_cents: Money,
-    pub pending: i64,
-    pub paid: i64,
-    pub shipped: i64,
-    pub cancelled: i64,
-    pub low_stock: i64,
-}
 
 /// A customer in a ranking. Rankings count orders that are not cancelled.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -75,27 +58,6 @@ pub const TIE_COUNT_LIMIT: i64 = 1000;
 
 /// Products at or below this stock level count as running low.
 pub const LOW_STOCK: i32 = 5;
-
-pub async fn totals(conn: &mut PgConnection) -> Result<Totals, DbError> {
-    Ok(sqlx::query_as!(
-        Totals,
-        r#"SELECT u.n AS "users!", u.exact AS "users_exact!", p.n AS "products!", p.exact AS "products_exact!",
-                  coalesce(sum(m.order_count), 0)::BIGINT AS "orders!",
-                  coalesce(sum(m.revenue_cents), 0)::BIGINT AS "revenue_cents!: Money",
-                  coalesce(sum(m.pending), 0)::BIGINT AS "pending!", coalesce(sum(m.paid), 0)::BIGINT AS "paid!",
-                  coalesce(sum(m.shipped), 0)::BIGINT AS "shipped!",
-                  coalesce(sum(m.cancelled), 0)::BIGINT AS "cancelled!",
-                  (SELECT count(*) FROM products WHERE stock <= $1) AS "low_stock!"
-             FROM monthly_revenue m,
-                  LATERAL (SELECT * FROM row_count('users')) u,
-                  LATERAL (SELECT * FROM row_count('products')) p
-            GROUP BY u.n, u.exact, p.n, p.exact"#,
-        LOW_STOCK
-    )
-    .fetch_optional(conn)
-    .await?
-    .unwrap_or_default())
-}
 
 /// The whole-shop totals and first-place ties of the reports, in one statement.
 pub async fn report_totals(conn: &mut PgConnection) -> Result<ReportTotals, DbError> {
@@ -254,6 +216,119 @@ pub fn export_best_sellers(
 ) -> impl Stream<Item = Result<ProductFigures, sqlx::Error>> + Send + 'static {
     async_stream::try_stream! {
         let mut rows = products_by_units(None).fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            yield row;
+        }
+    }
+}
+
+/// Orders (every status) and revenue for each month of the days `from` to
+/// `to` (the first and last month cut to those days) that had orders.
+pub async fn revenue_by_month_between(
+    conn: &mut PgConnection,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<Vec<Month>, DbError> {
+    Ok(sqlx::query_as!(
+        Month,
+        r#"SELECT date_trunc('month', day)::DATE AS "month!", sum(order_count)::BIGINT AS "order_count!",
+                  sum(revenue_cents)::BIGINT AS "revenue_cents!: Money"
+             FROM daily_figures
+            WHERE day BETWEEN $1 AND $2
+            GROUP BY 1 HAVING sum(order_count) > 0
+            ORDER BY 1"#,
+        from,
+        to
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The totals that a period's shares are of: orders not cancelled, their
+/// revenue and units, from the kept day figures.
+pub async fn totals_between(
+    conn: &mut PgConnection,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<ReportTotals, DbError> {
+    let row = sqlx::query!(
+        r#"SELECT coalesce(sum(order_count - cancelled), 0)::BIGINT AS "orders!",
+                  coalesce(sum(revenue_cents), 0)::BIGINT AS "revenue_cents!: Money",
+                  coalesce(sum(units_sold), 0)::BIGINT AS "units_sold!"
+             FROM daily_figures WHERE day BETWEEN $1 AND $2"#,
+        from,
+        to
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(ReportTotals {
+        orders: row.orders,
+        revenue_cents: row.revenue_cents,
+        units_sold: row.units_sold,
+        ..Default::default()
+    })
+}
+
+/// Every customer with orders not cancelled placed in the days `from` to
+/// `to`, ranked by orders (then revenue) or by revenue (then orders), streamed.
+pub fn export_customers_between(
+    mut conn: PoolConnection<Postgres>,
+    by_revenue: bool,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> impl Stream<Item = Result<CustomerFigures, sqlx::Error>> + Send + 'static {
+    async_stream::try_stream! {
+        let mut rows = sqlx::query_as!(
+            CustomerFigures,
+            r#"SELECT rank() OVER (ORDER BY t.ranked DESC) AS "rank!", false AS "tied!", t.user_id AS "user_id!",
+                      u.name, u.email AS "email: Email", t.orders AS "order_count!",
+                      t.revenue AS "revenue_cents!: Money"
+                 FROM (SELECT o.user_id, count(*)::BIGINT AS orders, sum(o.total_cents)::BIGINT AS revenue,
+                              CASE WHEN $1 THEN sum(o.total_cents)::BIGINT ELSE count(*)::BIGINT END AS ranked,
+                              CASE WHEN $1 THEN count(*)::BIGINT ELSE sum(o.total_cents)::BIGINT END AS then_by
+                         FROM orders o
+                        WHERE o.placed_at >= $2::DATE::TIMESTAMP AT TIME ZONE shop_time_zone()
+                          AND o.placed_at < ($3::DATE + 1)::TIMESTAMP AT TIME ZONE shop_time_zone()
+                          AND o.status <> 'cancelled'
+                        GROUP BY o.user_id) t
+                 JOIN users u ON u.id = t.user_id
+                ORDER BY t.ranked DESC, t.then_by DESC, t.user_id"#,
+            by_revenue,
+            from,
+            to
+        )
+        .fetch(&mut *conn);
+        while let Some(row) = rows.try_next().await? {
+            yield row;
+        }
+    }
+}
+
+/// Every product sold on orders not cancelled placed in the days `from` to
+/// `to`, by units then revenue, streamed.
+pub fn export_best_sellers_between(
+    mut conn: PoolConnection<Postgres>,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> impl Stream<Item = Result<ProductFigures, sqlx::Error>> + Send + 'static {
+    async_stream::try_stream! {
+        let mut rows = sqlx::query_as!(
+            ProductFigures,
+            r#"SELECT rank() OVER (ORDER BY t.units DESC) AS "rank!", false AS "tied!", t.product_id AS "product_id!",
+                      p.name, p.sku AS "sku: Sku", t.units AS "units_sold!", t.revenue AS "revenue_cents!: Money"
+                 FROM (SELECT i.product_id, sum(i.quantity)::BIGINT AS units,
+                              sum(i.quantity * i.unit_price_cents)::BIGINT AS revenue
+                         FROM orders o JOIN order_items i ON i.order_id = o.id
+                        WHERE o.placed_at >= $1::DATE::TIMESTAMP AT TIME ZONE shop_time_zone()
+                          AND o.placed_at < ($2::DATE + 1)::TIMESTAMP AT TIME ZONE shop_time_zone()
+                          AND o.status <> 'cancelled'
+                        GROUP BY i.product_id) t
+                 JOIN products p ON p.id = t.product_id
+                ORDER BY t.units DESC, t.revenue DESC, t.product_id"#,
+            from,
+            to
+        )
+        .fetch(&mut *conn);
         while let Some(row) = rows.try_next().await? {
             yield row;
         }

@@ -1,5 +1,6 @@
 //! The aggregates behind the reports (per customer, per product, per
-//! customer and product, per month), kept up to date by database triggers in the same transaction as every order
+//! customer and product, per month and per day in the shop's zone), kept up
+//! to date by database triggers in the same transaction as every order
 //! change, and the check that recomputes them from scratch.
 
 use sqlx::{Connection, PgConnection};
@@ -108,7 +109,7 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
               WHERE f.kept <> f.expected
          ),
          month_expected AS (
-             SELECT date_trunc('month', o.placed_at AT TIME ZONE 'UTC')::DATE AS month, count(*)::BIGINT AS order_count,
+             SELECT date_trunc('month', o.placed_at AT TIME ZONE shop_time_zone())::DATE AS month, count(*)::BIGINT AS order_count,
                     coalesce(sum(l.total) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS revenue_cents,
                     count(*) FILTER (WHERE o.status = 'pending')::BIGINT AS pending,
                     count(*) FILTER (WHERE o.status = 'paid')::BIGINT AS paid,
@@ -129,11 +130,42 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
                                     ('units_sold', coalesce(m.units_sold, 0), coalesce(e.units_sold, 0)))
                         f(figure, kept, expected)
               WHERE f.kept <> f.expected
+         ),
+         day_expected AS (
+             SELECT (o.placed_at AT TIME ZONE shop_time_zone())::DATE AS day, count(*)::BIGINT AS order_count,
+                    coalesce(sum(l.total) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS revenue_cents,
+                    count(*) FILTER (WHERE o.status = 'pending')::BIGINT AS pending,
+                    count(*) FILTER (WHERE o.status = 'paid')::BIGINT AS paid,
+                    count(*) FILTER (WHERE o.status = 'shipped')::BIGINT AS shipped,
+                    count(*) FILTER (WHERE o.status = 'cancelled')::BIGINT AS cancelled,
+                    coalesce(sum(l.items) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS units_sold
+               FROM orders o LEFT JOIN line_totals l ON l.order_id = o.id GROUP BY 1
+         ),
+         signups_expected AS (
+             SELECT (created_at AT TIME ZONE shop_time_zone())::DATE AS day, count(*)::BIGINT AS new_customers
+               FROM users GROUP BY 1
+         ),
+         day_check AS (
+             SELECT 'day' AS kind, coalesce(d.day, e.day, s.day)::TEXT AS key, f.figure, f.kept, f.expected
+               FROM day_expected e
+               FULL JOIN signups_expected s ON s.day = e.day
+               FULL JOIN daily_figures d ON d.day = coalesce(e.day, s.day),
+                    LATERAL (VALUES ('order_count', coalesce(d.order_count, 0), coalesce(e.order_count, 0)),
+                                    ('revenue_cents', coalesce(d.revenue_cents, 0), coalesce(e.revenue_cents, 0)),
+                                    ('pending', coalesce(d.pending, 0), coalesce(e.pending, 0)),
+                                    ('paid', coalesce(d.paid, 0), coalesce(e.paid, 0)),
+                                    ('shipped', coalesce(d.shipped, 0), coalesce(e.shipped, 0)),
+                                    ('cancelled', coalesce(d.cancelled, 0), coalesce(e.cancelled, 0)),
+                                    ('units_sold', coalesce(d.units_sold, 0), coalesce(e.units_sold, 0)),
+                                    ('new_customers', coalesce(d.new_customers, 0), coalesce(s.new_customers, 0)))
+                        f(figure, kept, expected)
+              WHERE f.kept <> f.expected
          )
          SELECT kind AS "kind!", key AS "key!", figure AS "figure!", kept AS "kept!", expected AS "expected!"
            FROM order_check
          UNION ALL SELECT * FROM customer_check UNION ALL SELECT * FROM product_check
          UNION ALL SELECT * FROM purchase_check UNION ALL SELECT * FROM month_check
+         UNION ALL SELECT * FROM day_check
          ORDER BY 1, 2, 3
          LIMIT 1000"#
     )

@@ -39,9 +39,9 @@ pub struct Filter {
     pub q: String,
     /// Only customers with (`Some(true)`) or without (`Some(false)`) orders.
     pub has_orders: Option<bool>,
-    /// Signed up on or after this day (UTC).
+    /// Signed up on or after this day (in the shop's time zone).
     pub joined_from: Option<chrono::NaiveDate>,
-    /// Signed up on or before this day (UTC).
+    /// Signed up on or before this day (in the shop's time zone).
     pub joined_to: Option<chrono::NaiveDate>,
 }
 

@@ -5,11 +5,13 @@
 
 mod email;
 mod money;
+mod period;
 mod sku;
 mod status;
 
 pub use email::Email;
 pub use money::Money;
+pub use period::{Bucket, BucketSize, Period, Preset, ShopZone, MAX_DAYS};
 pub use sku::Sku;
 pub use status::{Role, SavedList, Status};
 

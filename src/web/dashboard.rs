@@ -1,28 +1,362 @@
-//! The home page: headline figures and recent orders.
+//! The home page: a period's figures against the period before, its revenue
+//! trend, leading products and customers, products running low and the
+//! latest orders. Every figure links to the list that explains it, filtered
+//! to the same days.
 
 use askama::Template;
 use askama_web::WebTemplate;
-use rocket::{get, routes};
+use chrono::NaiveDate;
+use rocket::figment::Figment;
+use rocket::{get, routes, uri, State};
 use rocket_db_pools::Connection;
 
+use super::charts::{self, TrendPoint};
+use super::orders::OrdersQuery;
+use super::period::{Chosen, PeriodQuery};
+use super::products::ProductsQuery;
+use super::users::UsersQuery;
 use super::{filters, AppError, Chrome};
-use crate::db::orders::{self, OrderRow};
-use crate::db::reports::{self, Totals};
-use crate::db::Db;
+use crate::db::calendar::{self, Day, Leaders, LowStock};
+use crate::db::orders::{self, OrderRow, StatusFilter};
+use crate::db::{users, Db};
+use crate::domain::{Bucket, BucketSize, Money, Period, Preset, ShopZone, Status};
+
+/// How many products and customers each list shows.
+const LEADERS: i64 = 5;
+/// How many of the products running low are listed.
+const LOW_ROWS: i64 = 5;
+/// How many of the latest orders are listed.
+const RECENT: i64 = 5;
+
+/// The dashboard's settings (`[default.dashboard]` in Rocket.toml).
+#[derive(Debug, Clone, Copy)]
+pub struct DashboardConfig {
+    /// A product with this many or fewer in stock is running low.
+    pub low_stock: i32,
+}
+
+impl DashboardConfig {
+    pub fn from_figment(figment: &Figment) -> DashboardConfig {
+        let low_stock = figment
+            .extract_inner::<i32>("dashboard.low_stock")
+            .ok()
+            .filter(|n| (0..=1_000_000).contains(n))
+            .unwrap_or(crate::db::reports::LOW_STOCK);
+        DashboardConfig { low_stock }
+    }
+}
+
+/// A figure's change against the previous period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Up(String),
+    Down(String),
+    Same,
+    /// Nothing in the previous period to compare with.
+    New,
+    /// Nothing in either period.
+    Nothing,
+}
+
+impl Change {
+    pub fn of(now: i64, before: i64) -> Change {
+        match (now, before) {
+            (0, 0) => Change::Nothing,
+            (_, 0) => Change::New,
+            _ if now == before => Change::Same,
+            _ => {
+                let permille = (i128::from(now) - i128::from(before)) * 1000 / i128::from(before);
+                let pct = permille.abs();
+                let text = if pct < 100 { format!("{}.{}%", pct / 10, pct % 10) } else { format!("{}%", pct / 10) };
+                if now > before {
+                    Change::Up(text)
+                } else {
+                    Change::Down(text)
+                }
+            }
+        }
+    }
+}
+
+/// A headline figure of the period.
+pub struct Card {
+    pub label: &'static str,
+    pub value: String,
+    pub previous: String,
+    pub change: Change,
+    pub href: String,
+    pub spark: String,
+    /// What the figure counts.
+    pub note: &'static str,
+}
+
+/// One row of the trend's data table.
+pub struct TrendRow {
+    pub label: String,
+    pub value: Money,
+    pub previous: Money,
+}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     chrome: Chrome,
-    totals: Totals,
+    chosen: Chosen,
+    presets: Vec<(&'static str, &'static str, String)>,
+    previous: Period,
+    cards: Vec<Card>,
+    trend: String,
+    trend_rows: Vec<TrendRow>,
+    trend_unit: &'static str,
+    statuses: Vec<(Status, i64, String)>,
+    leaders: Leaders,
+    low: Vec<LowStock>,
+    low_count: i64,
+    low_stock: i32,
+    low_href: String,
     recent: Vec<OrderRow>,
+    any_orders: bool,
+    leaders_since: String,
+    /// Links of the leaders' figures, by product and by customer id.
+    product_orders: Vec<String>,
+    customer_orders: Vec<String>,
 }
 
-#[get("/")]
-async fn dashboard(chrome: Chrome, mut db: Connection<Db>) -> Result<DashboardPage, AppError> {
-    let totals = reports::totals(&mut db).await?;
-    let recent = orders::recent(&mut db, 10).await?;
-    Ok(DashboardPage { chrome: chrome.on("dashboard"), totals, recent })
+impl DashboardPage {
+    fn period_text(&self) -> String {
+        self.chosen.period.describe()
+    }
+}
+
+/// Sums of the days `from` to `to`.
+fn total(days: &[Day], from: NaiveDate, to: NaiveDate) -> Day {
+    days.iter().filter(|d| d.day >= from && d.day <= to).fold(Day::default(), |mut t, d| {
+        t.orders += d.orders;
+        t.revenue_cents = Money::from_cents(t.revenue_cents.cents() + d.revenue_cents.cents());
+        t.units_sold += d.units_sold;
+        t.new_customers += d.new_customers;
+        t.pending += d.pending;
+        t.paid += d.paid;
+        t.shipped += d.shipped;
+        t.cancelled += d.cancelled;
+        t
+    })
+}
+
+/// Orders not cancelled placed in the days `from` to `to` (and more filters).
+fn orders_uri(from: NaiveDate, to: NaiveDate, more: orders::Filter) -> String {
+    OrdersQuery::list_uri(&orders::Filter {
+        status: more.status.or(Some(StatusFilter::NotCancelled)),
+        from: Some(from),
+        to: Some(to),
+        ..more
+    })
+}
+
+fn average(revenue: Money, orders: i64) -> i64 {
+    if orders > 0 {
+        revenue.cents() / orders
+    } else {
+        0
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn card(
+    label: &'static str,
+    note: &'static str,
+    now: i64,
+    before: i64,
+    show: impl Fn(i64) -> String,
+    series: Vec<i64>,
+    unit: &str,
+    href: String,
+) -> Card {
+    let spark = charts::sparkline(&series, &format!("{label} per {unit} in the period"));
+    Card { label, note, value: show(now), previous: show(before), change: Change::of(now, before), href, spark }
+}
+
+#[get("/?<period..>")]
+async fn dashboard(
+    chrome: Chrome,
+    mut db: Connection<Db>,
+    zone: &State<ShopZone>,
+    config: &State<DashboardConfig>,
+    period: PeriodQuery,
+) -> Result<DashboardPage, AppError> {
+    let chosen = period.choose(zone.today(), Preset::Last30, &Preset::PICKER);
+    let current = chosen.period;
+    let previous = current.previous();
+    let days = calendar::days(&mut db, previous.from, current.to).await?;
+    let leaders = calendar::leaders(&mut db, current.from, current.to, LEADERS).await?;
+    let (low, low_count) = calendar::running_low(&mut db, config.low_stock, LOW_ROWS).await?;
+    let recent = orders::recent(&mut db, RECENT).await?;
+    drop(db);
+
+    let (now, before) = (total(&days, current.from, current.to), total(&days, previous.from, previous.to));
+    let buckets = current.buckets();
+    let size = current.bucket_size();
+    let shift = chrono::Days::new(current.days() as u64);
+    let earlier = |b: &Bucket| Bucket {
+        from: b.from.checked_sub_days(shift).unwrap_or(b.from),
+        to: b.to.checked_sub_days(shift).unwrap_or(b.to),
+    };
+    let per_bucket: Vec<(Day, Day)> = buckets
+        .iter()
+        .map(|b| {
+            let e = earlier(b);
+            (total(&days, b.from, b.to), total(&days, e.from, e.to))
+        })
+        .collect();
+    let unit = match size {
+        BucketSize::Day => "day",
+        BucketSize::Week => "week",
+        BucketSize::Month => "month",
+    };
+    let series = |f: &dyn Fn(&Day) -> i64| per_bucket.iter().map(|(d, _)| f(d)).collect::<Vec<i64>>();
+    let money = |c: i64| Money::from_cents(c).to_string();
+    let count = filters::format_count;
+    let (from, to) = (current.from, current.to);
+    let cards = vec![
+        card(
+            "Revenue",
+            "orders not cancelled",
+            now.revenue_cents.cents(),
+            before.revenue_cents.cents(),
+            money,
+            series(&|d| d.revenue_cents.cents()),
+            unit,
+            orders_uri(from, to, orders::Filter::default()),
+        ),
+        card(
+            "Orders",
+            "not cancelled",
+            now.orders,
+            before.orders,
+            count,
+            series(&|d| d.orders),
+            unit,
+            orders_uri(from, to, orders::Filter::default()),
+        ),
+        card(
+            "Average order",
+            "revenue ÷ orders",
+            average(now.revenue_cents, now.orders),
+            average(before.revenue_cents, before.orders),
+            money,
+            series(&|d| average(d.revenue_cents, d.orders)),
+            unit,
+            orders_uri(from, to, orders::Filter::default()),
+        ),
+        card(
+            "New customers",
+            "signed up",
+            now.new_customers,
+            before.new_customers,
+            count,
+            series(&|d| d.new_customers),
+            unit,
+            UsersQuery::list_uri(&users::Filter { joined_from: Some(from), joined_to: Some(to), ..Default::default() }),
+        ),
+        card(
+            "Units sold",
+            "on orders not cancelled",
+            now.units_sold,
+            before.units_sold,
+            count,
+            series(&|d| d.units_sold),
+            unit,
+            format!("{}#best-sellers", uri!(super::reports::page(PeriodQuery::of(&current)))),
+        ),
+    ];
+
+    let points: Vec<TrendPoint> = buckets
+        .iter()
+        .zip(&per_bucket)
+        .map(|(b, (d, e))| TrendPoint {
+            label: b.label(size),
+            describe: b.describe(size),
+            value: d.revenue_cents.cents(),
+            previous: e.revenue_cents.cents(),
+            href: orders_uri(b.from, b.to, orders::Filter::default()),
+        })
+        .collect();
+    let best = points.iter().max_by_key(|p| p.value);
+    let description = match best {
+        Some(best) if now.revenue_cents.cents() > 0 => format!(
+            "Revenue per {unit} from {}: {} in total against {} in the previous period; the best {unit} was {} with {}.",
+            current.describe(),
+            now.revenue_cents,
+            before.revenue_cents,
+            best.describe,
+            Money::from_cents(best.value)
+        ),
+        _ => format!("No revenue from {}.", current.describe()),
+    };
+    let trend = charts::trend(&points, "trend", &format!("Revenue per {unit}"), &description);
+    let trend_rows = points
+        .iter()
+        .map(|p| TrendRow {
+            label: p.describe.clone(),
+            value: Money::from_cents(p.value),
+            previous: Money::from_cents(p.previous),
+        })
+        .collect();
+
+    let statuses = [
+        (Status::Pending, now.pending),
+        (Status::Paid, now.paid),
+        (Status::Shipped, now.shipped),
+        (Status::Cancelled, now.cancelled),
+    ]
+    .into_iter()
+    .map(|(s, n)| {
+        (s, n, orders_uri(from, to, orders::Filter { status: Some(StatusFilter::Only(s)), ..Default::default() }))
+    })
+    .collect();
+    let product_orders = leaders
+        .products
+        .iter()
+        .map(|p| orders_uri(from, to, orders::Filter { product_id: Some(p.id), ..Default::default() }))
+        .collect();
+    let customer_orders = leaders
+        .customers_by_revenue
+        .iter()
+        .map(|c| orders_uri(from, to, orders::Filter { user_id: Some(c.id), ..Default::default() }))
+        .collect();
+    let leaders_since = match (leaders.current, leaders.computed_at) {
+        (false, Some(at)) => filters::format_datetime(&at, **zone),
+        _ => String::new(),
+    };
+    let presets = Preset::PICKER
+        .iter()
+        .filter(|p| **p != Preset::Custom)
+        .map(|p| {
+            let query = PeriodQuery { period: Some(p.key().into()), from: None, to: None };
+            (p.key(), p.label(), uri!(dashboard(query)).to_string())
+        })
+        .collect();
+    Ok(DashboardPage {
+        chrome: chrome.on("dashboard"),
+        any_orders: !recent.is_empty(),
+        chosen,
+        presets,
+        previous,
+        cards,
+        trend,
+        trend_rows,
+        trend_unit: unit,
+        statuses,
+        leaders,
+        low,
+        low_count,
+        low_stock: config.low_stock,
+        low_href: ProductsQuery::running_low_uri(config.low_stock),
+        recent,
+        leaders_since,
+        product_orders,
+        customer_orders,
+    })
 }
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -32,4 +366,19 @@ pub fn routes() -> Vec<rocket::Route> {
 /// Mounts these pages.
 pub fn stage() -> rocket::fairing::AdHoc {
     super::stage("Dashboard", routes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Change;
+
+    #[test]
+    fn changes_say_new_rather_than_infinite() {
+        assert_eq!(Change::of(150, 100), Change::Up("50%".into()));
+        assert_eq!(Change::of(95, 100), Change::Down("5.0%".into()));
+        assert_eq!(Change::of(5, 0), Change::New);
+        assert_eq!(Change::of(0, 0), Change::Nothing);
+        assert_eq!(Change::of(0, 7), Change::Down("100%".into()));
+        assert_eq!(Change::of(7, 7), Change::Same);
+    }
 }

@@ -118,6 +118,11 @@ fn no_page_sends_a_query_per_row() {
         let app = TestApp::new().await;
         let pages = [
             "/",
+            "/?period=90d",
+            "/?period=year",
+            "/?period=custom&from=2025-12-01&to=2026-02-28",
+            "/reports?period=90d",
+            "/reports?period=custom&from=2025-12-01&to=2026-02-28",
             "/users",
             "/products",
             "/orders",
@@ -277,9 +282,28 @@ async fn pages_stay_the_same_size_however_many_orders_are_behind_them() {
     let (customer_1, product_1) = (html_bytes(&app, &customer).await, html_bytes(&app, &product).await);
     app.paid_orders_in_sql(&paid_orders(&[big], &products, 99)).await;
     let customer_100 = html_bytes(&app, &customer).await;
+    let mut at_100 = Vec::new();
+    for path in [
+        "/?period=year",
+        "/?period=custom&from=2025-12-01&to=2026-02-28",
+        "/reports?period=custom&from=2025-12-01&to=2026-02-28",
+    ] {
+        at_100.push(html_bytes(&app, path).await);
+    }
     app.paid_orders_in_sql(&paid_orders(&[big], &products, 9_900)).await;
     assert_eq!(app.scalar_i64("SELECT count(*) FROM orders").await, 10_000);
     let customer_10k = html_bytes(&app, &customer).await;
+    // The dashboard of a year and of a quarter, and the reports of that
+    // quarter, with 10,000 orders in them: only the figures' digits change.
+    let periods = [
+        "/?period=year",
+        "/?period=custom&from=2025-12-01&to=2026-02-28",
+        "/reports?period=custom&from=2025-12-01&to=2026-02-28",
+    ];
+    let mut at_10k = Vec::new();
+    for path in periods {
+        at_10k.push(html_bytes(&app, path).await);
+    }
 
     // Rows shown: at most 10 orders and 20 products, whatever the count;
     // from 100 orders to 10,000 only the figures' digits change.
@@ -292,6 +316,10 @@ async fn pages_stay_the_same_size_however_many_orders_are_behind_them() {
         "{customer_1} bytes at 1 order, {customer_10k} at 10,000: a page of rows at most"
     );
     assert!(customer_10k < 60_000, "the customer page is {customer_10k} bytes");
+    for ((path, small), large) in periods.iter().zip(&at_100).zip(&at_10k) {
+        assert!(large.abs_diff(*small) < small / 50, "{path}: {small} bytes at 100 orders, {large} at 10,000");
+        assert!(*large < 120_000, "{path} is {large} bytes");
+    }
 
     // 2,000 more buyers of the same product.
     for chunk in 0..4 {

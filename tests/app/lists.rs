@@ -190,7 +190,13 @@ async fn the_reports_page_has_an_accessible_revenue_chart() {
     let mug = app.product("Mug", "MUG", 1000, 100).await;
     app.place_order_with_status(ada, "paid", &[(mug, 3)]).await;
     let page = app.get("/reports").await;
-    page.assert_contains("<svg role=\"img\" aria-labelledby=\"revenue-chart-title revenue-chart-desc\"");
+    page.assert_contains(
+        "<svg class=\"chart bars\" role=\"img\" aria-labelledby=\"revenue-chart-title revenue-chart-desc\"",
+    );
+    // The value is written at the bar's end, the month and figures in its tooltip.
+    page.assert_contains(">$30</text>");
+    page.assert_contains(&format!("<title>{}: $30.00 from 1 order</title>", chrono::Utc::now().format("%B %Y")));
+    page.assert_contains("<summary>Revenue by month as a table</summary>");
     page.assert_contains("<title id=\"revenue-chart-title\">Revenue by month</title>");
     page.assert_contains("$30.00 in total");
 }

@@ -42,9 +42,9 @@ pub struct Filter {
     pub status: Option<StatusFilter>,
     /// Part of the customer's name or email.
     pub customer: String,
-    /// Placed on or after this day (UTC).
+    /// Placed on or after this day (in the shop's time zone).
     pub from: Option<NaiveDate>,
-    /// Placed on or before this day (UTC).
+    /// Placed on or before this day (in the shop's time zone).
     pub to: Option<NaiveDate>,
     /// Totals from this many cents.
     pub min_total: Option<Money>,

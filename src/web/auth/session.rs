@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{AuthConfig, PENDING_COOKIE, PENDING_SECONDS, PRESESSION_COOKIE, REFRESH_AFTER, SESSION_COOKIE};
 use crate::db::staff::{self, Staff};
 use crate::db::Db;
+use crate::domain::ShopZone;
 use crate::web::security::Timeouts;
 
 /// What the session cookie holds. `csrf` is this session's own token: a
@@ -215,6 +216,8 @@ pub struct Chrome {
     pub flash: Option<(String, String)>,
     pub staff: Option<Staff>,
     pub csrf: String,
+    /// The shop's time zone, that every date and time on the page is shown in.
+    pub zone: ShopZone,
 }
 
 impl Chrome {
@@ -231,7 +234,7 @@ impl Chrome {
 
     /// The frame of a page for someone not signed in.
     pub(super) fn signed_out(jar: &CookieJar<'_>, config: &AuthConfig, active: &'static str) -> Chrome {
-        Chrome { active, flash: None, staff: None, csrf: csrf_token(jar, config) }
+        Chrome { active, flash: None, staff: None, csrf: csrf_token(jar, config), zone: ShopZone::default() }
     }
 }
 
@@ -251,7 +254,8 @@ impl<'r> FromRequest<'r> for Chrome {
         };
         let config = req.rocket().state::<AuthConfig>().cloned().unwrap_or_default();
         let csrf = csrf_token(req.cookies(), &config);
-        Outcome::Success(Chrome { active: "", flash, staff: Some(staff), csrf })
+        let zone = req.rocket().state::<ShopZone>().copied().unwrap_or_default();
+        Outcome::Success(Chrome { active: "", flash, staff: Some(staff), csrf, zone })
     }
 }
 

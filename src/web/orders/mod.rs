@@ -34,8 +34,8 @@ pub fn list_href(
 use crate::db::orders::{self, Line, Order};
 use crate::db::staff::Staff;
 use crate::db::{Actor, Db, DbError};
-use crate::web::audit::Described as _;
 use crate::web::edit::{self, DeleteForm, Page, Resource};
+use crate::web::history::Described as _;
 use crate::web::links::Href;
 use crate::web::{done, filters, AdminForm, AppError, Chrome, HISTORY_ROWS};
 

@@ -18,9 +18,9 @@ use crate::db::products::{self, Figures, Filter, Product, ProductRow, StockLevel
 use crate::db::purchases::{Buyer, BuyersOf};
 use crate::db::reports::LOW_STOCK;
 use crate::db::Db;
-use crate::web::audit::Described as _;
 use crate::web::export::{Cell, Column, ExportFile, Exports, Format, Record};
 use crate::web::filters::counted;
+use crate::web::history::Described as _;
 use crate::web::listing::{self as list_view, search_text, ListState, Paged, Paging};
 use crate::web::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 
@@ -56,6 +56,13 @@ impl ProductsQuery {
             _ => None,
         };
         Filter { q: search_text(self.q.as_deref()), stock }
+    }
+
+    /// The products running low (at most `low_at` in stock), least first.
+    pub fn running_low_uri(low_at: i32) -> String {
+        let filter = Filter { q: String::new(), stock: Some(StockLevel::Low(low_at)) };
+        uri!(list(Paged::new(ProductsQuery::of(&filter, low_at), Paging::sorted("stock", listing::Dir::Asc))))
+            .to_string()
     }
 
     /// The query string that reads back as `filter`, for links that keep it.

@@ -10,8 +10,8 @@ use rocket_db_pools::Connection;
 
 use crate::db::staff::Staff;
 
-use super::audit::Described as _;
 use super::export::{Cell, Column, ExportFile, Exports, Format, Record};
+use super::history::Described as _;
 use super::listing::{self as list_view, parse_day, search_text, ListState, Paged, Paging};
 use super::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 use crate::db::listing::{self, Count, Dir, Listing};
@@ -59,6 +59,11 @@ impl UsersQuery {
             joined_to: to.ok().flatten(),
         };
         (filter, from.is_err() || to.is_err())
+    }
+
+    /// The list with these filters, first page.
+    pub fn list_uri(filter: &Filter) -> String {
+        uri!(list(Paged::new(UsersQuery::of(filter), Paging::default()))).to_string()
     }
 
     /// The query string that reads back as `filter`, for links that keep it.

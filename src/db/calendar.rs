@@ -1,0 +1,181 @@
+//! The shop's calendar in the database: its time zone, the figures kept per
+//! day in that zone, a period's leading products and customers, and the
+//! products running low.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
+
+use super::DbError;
+use crate::domain::{Email, Money, Sku};
+
+/// Makes `zone` (an IANA name) the zone that days and months are counted
+/// in; when it changes, the kept day and month figures are recomputed in
+/// it. Returns whether it changed.
+pub async fn use_time_zone(conn: &mut PgConnection, zone: &str) -> Result<bool, DbError> {
+    Ok(sqlx::query_scalar!(r#"SELECT shop_use_time_zone($1) AS "changed!""#, zone).fetch_one(conn).await?)
+}
+
+/// The zone the database counts days in.
+pub async fn time_zone(conn: &mut PgConnection) -> Result<String, DbError> {
+    Ok(sqlx::query_scalar!(r#"SELECT shop_time_zone() AS "zone!""#).fetch_one(conn).await?)
+}
+
+/// One day's figures in the shop's zone. Revenue, orders and units count
+/// orders that are not cancelled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Day {
+    pub day: NaiveDate,
+    pub orders: i64,
+    pub revenue_cents: Money,
+    pub units_sold: i64,
+    pub new_customers: i64,
+    pub pending: i64,
+    pub paid: i64,
+    pub shipped: i64,
+    pub cancelled: i64,
+}
+
+/// The kept figures of each day from `from` to `to` that has any (at most
+/// one row per day, however many orders).
+pub async fn days(conn: &mut PgConnection, from: NaiveDate, to: NaiveDate) -> Result<Vec<Day>, DbError> {
+    Ok(sqlx::query_as!(
+        Day,
+        r#"SELECT day, order_count - cancelled AS "orders!", revenue_cents AS "revenue_cents: Money", units_sold,
+                  new_customers, pending, paid, shipped, cancelled
+             FROM daily_figures
+            WHERE day BETWEEN $1 AND $2
+            ORDER BY day"#,
+        from,
+        to
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// A product or customer leading a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leader {
+    pub id: i64,
+    pub name: String,
+    /// Units sold (a product) or orders placed (a customer).
+    pub figure: i64,
+    pub revenue_cents: Money,
+    /// A product's SKU.
+    pub sku: Option<Sku>,
+    /// A customer's email address.
+    pub email: Option<Email>,
+}
+
+/// A period's first products (by units, then revenue) and customers (by
+/// revenue, then orders; and by orders, then revenue), over orders that are
+/// not cancelled.
+#[derive(Debug, Clone, Default)]
+pub struct Leaders {
+    pub products: Vec<Leader>,
+    pub customers_by_revenue: Vec<Leader>,
+    pub customers_by_orders: Vec<Leader>,
+    /// When they were worked out.
+    pub computed_at: Option<DateTime<Utc>>,
+    /// False when orders changed since and they are being worked out again
+    /// elsewhere: shown as of `computed_at`.
+    pub current: bool,
+}
+
+/// The first `limit` products and customers of the days `from` to `to`, in
+/// one statement (`period_leaders_of`, migration 0007). They are worked out
+/// from the period's orders and kept; later views read what was kept for as
+/// long as no order or line of those days changed (each day counts its
+/// changes). When they did change and the figures are already being worked
+/// out again elsewhere, the kept ones are returned, marked not current,
+/// rather than working them out twice.
+pub async fn leaders(conn: &mut PgConnection, from: NaiveDate, to: NaiveDate, limit: i64) -> Result<Leaders, DbError> {
+    let rows = sqlx::query!(
+        r#"WITH c AS MATERIALIZED (SELECT * FROM period_leaders_of($1, $2, $3::BIGINT::INTEGER))
+           SELECT 'product' AS "kind!", x.id AS "id!", p.name AS "name!", x.figure AS "figure!",
+                  x.revenue AS "revenue_cents!: Money", c.computed_at AS "computed_at!", c.current AS "current!",
+                  p.sku AS "sku?: Sku", NULL::TEXT AS "email?: Email"
+             FROM c
+            CROSS JOIN LATERAL jsonb_to_recordset(c.products) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
+            CROSS JOIN LATERAL (SELECT name, sku FROM products WHERE id = x.id OFFSET 0) p
+           UNION ALL
+           SELECT 'by_revenue', x.id, u.name, x.figure, x.revenue, c.computed_at, c.current, NULL, u.email
+             FROM c
+            CROSS JOIN LATERAL jsonb_to_recordset(c.customers_by_revenue) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
+            CROSS JOIN LATERAL (SELECT name, email FROM users WHERE id = x.id OFFSET 0) u
+           UNION ALL
+           SELECT 'by_orders', x.id, u.name, x.figure, x.revenue, c.computed_at, c.current, NULL, u.email
+             FROM c
+            CROSS JOIN LATERAL jsonb_to_recordset(c.customers_by_orders) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
+            CROSS JOIN LATERAL (SELECT name, email FROM users WHERE id = x.id OFFSET 0) u"#,
+        from,
+        to,
+        limit
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut leaders = Leaders { current: true, ..Leaders::default() };
+    for row in rows {
+        leaders.computed_at = Some(row.computed_at);
+        leaders.current = row.current;
+        let leader = Leader {
+            id: row.id,
+            name: row.name,
+            figure: row.figure,
+            revenue_cents: row.revenue_cents,
+            sku: row.sku,
+            email: row.email,
+        };
+        match row.kind.as_str() {
+            "product" => leaders.products.push(leader),
+            "by_revenue" => leaders.customers_by_revenue.push(leader),
+            _ => leaders.customers_by_orders.push(leader),
+        }
+    }
+    let by_figure = |a: &Leader, b: &Leader| {
+        b.figure.cmp(&a.figure).then(b.revenue_cents.cmp(&a.revenue_cents)).then(a.id.cmp(&b.id))
+    };
+    leaders.products.sort_by(by_figure);
+    leaders.customers_by_orders.sort_by(by_figure);
+    leaders
+        .customers_by_revenue
+        .sort_by(|a, b| b.revenue_cents.cmp(&a.revenue_cents).then(b.figure.cmp(&a.figure)).then(a.id.cmp(&b.id)));
+    Ok(leaders)
+}
+
+/// A product at or below the low-stock level.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LowStock {
+    pub id: i64,
+    pub name: String,
+    pub sku: Sku,
+    pub stock: i32,
+}
+
+/// How many products are counted as running low, at most.
+pub const LOW_STOCK_COUNT_LIMIT: i64 = 1000;
+
+/// The `limit` products with the least stock at or below `threshold`, least
+/// first, and how many there are (counted up to [`LOW_STOCK_COUNT_LIMIT`]).
+pub async fn running_low(conn: &mut PgConnection, threshold: i32, limit: i64) -> Result<(Vec<LowStock>, i64), DbError> {
+    let rows = sqlx::query!(
+        r#"SELECT p.id AS "id?", p.name AS "name?", p.sku AS "sku?: Sku", p.stock AS "stock?",
+                  (SELECT count(*) FROM (SELECT 1 FROM products WHERE stock <= $1 LIMIT $3) t) AS "count!"
+             FROM (SELECT 1) one
+             LEFT JOIN LATERAL (SELECT id, name, sku, stock FROM products WHERE stock <= $1
+                                 ORDER BY stock, id LIMIT $2) p ON true"#,
+        threshold,
+        limit,
+        LOW_STOCK_COUNT_LIMIT
+    )
+    .fetch_all(conn)
+    .await?;
+    let count = rows.first().map(|r| r.count).unwrap_or(0);
+    let products = rows
+        .into_iter()
+        .filter_map(|r| match (r.id, r.name, r.sku, r.stock) {
+            (Some(id), Some(name), Some(sku), Some(stock)) => Some(LowStock { id, name, sku, stock }),
+            _ => None,
+        })
+        .collect();
+    Ok((products, count))
+}
