@@ -165,4 +165,12 @@ async fn the_reports_export_as_typed_cells() {
     let march = months.iter().skip(1).find(|r| moment(&r[0]).date() == NaiveDate::from_ymd_opt(2024, 3, 1).unwrap());
     let march = march.expect("a row for March 2024");
     assert_eq!((number(&march[1]), number(&march[2])), (1.0, 25.0));
+
+    // A chosen period carries into the download: the order is older than 30 days.
+    let page = app.get("/reports?period=30d").await;
+    page.assert_contains("href=\"/reports/top-customers.xlsx?period=30d\"");
+    page.assert_contains("href=\"/reports/revenue-by-month.xlsx?period=30d\"");
+    assert_eq!(sheet(&app, "/reports/top-customers.xlsx?period=30d").await.len(), 1, "the header alone");
+    assert_eq!(sheet(&app, "/reports/best-sellers.xlsx?period=30d").await.len(), 1);
+    assert_eq!(sheet(&app, "/reports/best-sellers.xlsx?period=all").await.len(), 2);
 }
