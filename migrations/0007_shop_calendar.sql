@@ -41,28 +41,34 @@ CREATE TABLE period_leaders (
     products             JSONB NOT NULL,
     customers_by_revenue JSONB NOT NULL,
     customers_by_orders  JSONB NOT NULL,
+    -- How many of each were kept: a view asking for more works them out again.
+    kept_top             INTEGER NOT NULL,
     CONSTRAINT period_leaders_pkey PRIMARY KEY (period_from, period_to)
 );
 
--- The first `top` products and customers of the days `since_day` to
--- `until_day`: those kept, while none of the period's days changed since
--- they were worked out; else worked out afresh from the period's orders and
--- kept, unless another session is already at it (then the kept ones serve,
--- marked not current). Planned statement by statement, so that reading
+-- The first `top` (at least 25 are kept) products and customers of the days
+-- `since_day` to `until_day`: those kept, while none of the period's days
+-- changed since they were worked out; else worked out afresh from the
+-- period's orders and kept. Kept ones that are out of date still serve,
+-- marked not current, when `work_out` is false (a page view: the server's
+-- own refresher works them out again in the background) or when another
+-- session is already at it. Planned statement by statement, so that reading
 -- what is kept never plans (or compiles) the working out.
-CREATE FUNCTION period_leaders_of(since_day DATE, until_day DATE, top INTEGER)
+CREATE FUNCTION period_leaders_of(since_day DATE, until_day DATE, top INTEGER, work_out BOOLEAN)
 RETURNS TABLE (products JSONB, customers_by_revenue JSONB, customers_by_orders JSONB, computed_at TIMESTAMPTZ,
                current BOOLEAN)
 LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     zone TEXT := shop_time_zone();
+    keep INTEGER := greatest(top, 25);
     changed BIGINT;
     kept period_leaders;
 BEGIN
     SELECT coalesce(sum(d.changes), 0) INTO changed FROM daily_figures d WHERE d.day BETWEEN since_day AND until_day;
     SELECT * INTO kept FROM period_leaders l WHERE l.period_from = since_day AND l.period_to = until_day;
-    IF FOUND AND (kept.changes = changed
-                  OR NOT pg_try_advisory_xact_lock(7, hashtext(since_day::TEXT || ' ' || until_day::TEXT))) THEN
+    IF FOUND AND kept.kept_top >= top
+       AND (kept.changes = changed OR NOT work_out
+            OR NOT pg_try_advisory_xact_lock(7, hashtext(since_day::TEXT || ' ' || until_day::TEXT))) THEN
         RETURN QUERY SELECT kept.products, kept.customers_by_revenue, kept.customers_by_orders, kept.computed_at,
                             kept.changes = changed;
         RETURN;
@@ -82,17 +88,19 @@ BEGIN
           FROM lines l GROUP BY 1
     )
     INSERT INTO period_leaders AS l (period_from, period_to, changes, computed_at, products, customers_by_revenue,
-                                     customers_by_orders)
+                                     customers_by_orders, kept_top)
     SELECT since_day, until_day, changed, now(),
            (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]')
-              FROM (SELECT * FROM product_sums p ORDER BY p.figure DESC, p.revenue DESC, p.id LIMIT top) t),
+              FROM (SELECT * FROM product_sums p ORDER BY p.figure DESC, p.revenue DESC, p.id LIMIT keep) t),
            (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]')
-              FROM (SELECT * FROM customer_sums c ORDER BY c.revenue DESC, c.figure DESC, c.id LIMIT top) t),
+              FROM (SELECT * FROM customer_sums c ORDER BY c.revenue DESC, c.figure DESC, c.id LIMIT keep) t),
            (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]')
-              FROM (SELECT * FROM customer_sums c ORDER BY c.figure DESC, c.revenue DESC, c.id LIMIT top) t)
+              FROM (SELECT * FROM customer_sums c ORDER BY c.figure DESC, c.revenue DESC, c.id LIMIT keep) t),
+           keep
         ON CONFLICT (period_from, period_to) DO UPDATE
         SET changes = EXCLUDED.changes, computed_at = EXCLUDED.computed_at, products = EXCLUDED.products,
-            customers_by_revenue = EXCLUDED.customers_by_revenue, customers_by_orders = EXCLUDED.customers_by_orders
+            customers_by_revenue = EXCLUDED.customers_by_revenue, customers_by_orders = EXCLUDED.customers_by_orders,
+            kept_top = EXCLUDED.kept_top
     RETURNING * INTO kept;
     -- Periods nobody looked at for a week (the "last 30 days" of a week ago).
     DELETE FROM period_leaders l

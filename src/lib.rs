@@ -97,6 +97,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
     let security_headers = web::security::SecurityHeaders { secure_cookies: auth.secure_cookies };
     let zone = shop_zone(&figment);
     let dashboard = web::dashboard::DashboardConfig::from_figment(&figment);
+    let leaders_refresher = dashboard.refresher();
     let rocket = rocket::custom(figment)
         .manage(auth)
         .manage(proxy)
@@ -127,6 +128,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .attach(security_headers)
         .attach(Db::init())
         .attach(AdHoc::try_on_ignite("Migrations and demo data", prepare_database))
+        .attach(leaders_refresher)
         .attach(web::auth::stage())
         .attach(web::account::stage())
         .attach(web::audit::stage())

@@ -88,28 +88,45 @@ pub struct Leaders {
 /// changes). When they did change and the figures are already being worked
 /// out again elsewhere, the kept ones are returned, marked not current,
 /// rather than working them out twice.
-pub async fn leaders(conn: &mut PgConnection, from: NaiveDate, to: NaiveDate, limit: i64) -> Result<Leaders, DbError> {
+///
+/// With `work_out` false, kept ones serve however old (marked not current):
+/// the server's refresher ([`keep_leaders_fresh`]) works them out again in
+/// the background, so a page view never waits for that.
+pub async fn leaders(
+    conn: &mut PgConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    limit: i64,
+    work_out: bool,
+) -> Result<Leaders, DbError> {
     let rows = sqlx::query!(
-        r#"WITH c AS MATERIALIZED (SELECT * FROM period_leaders_of($1, $2, $3::BIGINT::INTEGER))
+        r#"WITH c AS MATERIALIZED (SELECT * FROM period_leaders_of($1, $2, $3::BIGINT::INTEGER, $4))
            SELECT 'product' AS "kind!", x.id AS "id!", p.name AS "name!", x.figure AS "figure!",
                   x.revenue AS "revenue_cents!: Money", c.computed_at AS "computed_at!", c.current AS "current!",
                   p.sku AS "sku?: Sku", NULL::TEXT AS "email?: Email"
              FROM c
-            CROSS JOIN LATERAL jsonb_to_recordset(c.products) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
+            CROSS JOIN LATERAL ROWS FROM (jsonb_to_recordset(c.products) AS (id BIGINT, figure BIGINT, revenue BIGINT))
+                 WITH ORDINALITY AS x(id, figure, revenue, n)
             CROSS JOIN LATERAL (SELECT name, sku FROM products WHERE id = x.id OFFSET 0) p
+            WHERE x.n <= $3
            UNION ALL
            SELECT 'by_revenue', x.id, u.name, x.figure, x.revenue, c.computed_at, c.current, NULL, u.email
              FROM c
-            CROSS JOIN LATERAL jsonb_to_recordset(c.customers_by_revenue) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
+            CROSS JOIN LATERAL ROWS FROM (jsonb_to_recordset(c.customers_by_revenue) AS (id BIGINT, figure BIGINT, revenue BIGINT))
+                 WITH ORDINALITY AS x(id, figure, revenue, n)
             CROSS JOIN LATERAL (SELECT name, email FROM users WHERE id = x.id OFFSET 0) u
+            WHERE x.n <= $3
            UNION ALL
            SELECT 'by_orders', x.id, u.name, x.figure, x.revenue, c.computed_at, c.current, NULL, u.email
              FROM c
-            CROSS JOIN LATERAL jsonb_to_recordset(c.customers_by_orders) AS x(id BIGINT, figure BIGINT, revenue BIGINT)
-            CROSS JOIN LATERAL (SELECT name, email FROM users WHERE id = x.id OFFSET 0) u"#,
+            CROSS JOIN LATERAL ROWS FROM (jsonb_to_recordset(c.customers_by_orders) AS (id BIGINT, figure BIGINT, revenue BIGINT))
+                 WITH ORDINALITY AS x(id, figure, revenue, n)
+            CROSS JOIN LATERAL (SELECT name, email FROM users WHERE id = x.id OFFSET 0) u
+            WHERE x.n <= $3"#,
         from,
         to,
-        limit
+        limit,
+        work_out
     )
     .fetch_all(conn)
     .await?;
@@ -178,4 +195,29 @@ pub async fn running_low(conn: &mut PgConnection, threshold: i32, limit: i64) ->
         })
         .collect();
     Ok((products, count))
+}
+
+/// Works out again, in the background, the leaders of the dashboard's preset
+/// periods (last 7, 30 and 90 days, this month, quarter and year in the
+/// shop's zone) whenever their days changed, every `every`, so that a page
+/// view finds them kept and current instead of working them out itself.
+pub async fn keep_leaders_fresh(pool: sqlx::PgPool, zone: crate::domain::ShopZone, every: std::time::Duration) {
+    use crate::domain::{Period, Preset};
+    loop {
+        let today = zone.today();
+        for preset in Preset::PICKER.into_iter().filter(|p| *p != Preset::Custom) {
+            let period = Period::preset(preset, today);
+            let refreshed = sqlx::query_scalar!(
+                "SELECT computed_at FROM period_leaders_of($1, $2, 25, true)",
+                period.from,
+                period.to
+            )
+            .fetch_optional(&pool)
+            .await;
+            if let Err(e) = refreshed {
+                tracing::warn!(error = %e, period = preset.key(), "could not refresh the dashboard's leaders");
+            }
+        }
+        rocket::tokio::time::sleep(every).await;
+    }
 }

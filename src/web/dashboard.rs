@@ -33,6 +33,10 @@ const RECENT: i64 = 5;
 pub struct DashboardConfig {
     /// A product with this many or fewer in stock is running low.
     pub low_stock: i32,
+    /// How often the leaders of the preset periods are worked out again in
+    /// the background when their days changed; `None` turns that off (then
+    /// a page view works out leaders that nothing kept yet).
+    pub refresh_every: Option<std::time::Duration>,
 }
 
 impl DashboardConfig {
@@ -42,7 +46,35 @@ impl DashboardConfig {
             .ok()
             .filter(|n| (0..=1_000_000).contains(n))
             .unwrap_or(crate::db::reports::LOW_STOCK);
-        DashboardConfig { low_stock }
+        let refresh_seconds = figment.extract_inner::<u64>("dashboard.refresh_seconds").unwrap_or(60);
+        let refresh_every = (refresh_seconds > 0).then(|| std::time::Duration::from_secs(refresh_seconds.min(86_400)));
+        DashboardConfig { low_stock, refresh_every }
+    }
+
+    /// Whether a page view of `period` works out its leaders when those kept
+    /// are out of date: only when no refresher keeps them (it refreshes the
+    /// preset periods; custom dates are worked out when viewed).
+    pub fn works_out(&self, period: &Period) -> bool {
+        self.refresh_every.is_none() || period.preset == Preset::Custom
+    }
+
+    /// Keeps the preset periods' leaders worked out in the background, from
+    /// lift-off, when configured.
+    pub fn refresher(&self) -> rocket::fairing::AdHoc {
+        let every = self.refresh_every;
+        rocket::fairing::AdHoc::on_liftoff("Dashboard leaders", move |rocket| {
+            Box::pin(async move {
+                let (Some(every), Some(db), Some(zone)) = (
+                    every,
+                    <crate::db::Db as rocket_db_pools::Database>::fetch(rocket),
+                    rocket.state::<ShopZone>().copied(),
+                ) else {
+                    return;
+                };
+                let pool: sqlx::PgPool = (***db).clone();
+                rocket::tokio::spawn(crate::db::calendar::keep_leaders_fresh(pool, zone, every));
+            })
+        })
     }
 }
 
@@ -188,7 +220,7 @@ async fn dashboard(
     let current = chosen.period;
     let previous = current.previous();
     let days = calendar::days(&mut db, previous.from, current.to).await?;
-    let leaders = calendar::leaders(&mut db, current.from, current.to, LEADERS).await?;
+    let leaders = calendar::leaders(&mut db, current.from, current.to, LEADERS, config.works_out(&current)).await?;
     let (low, low_count) = calendar::running_low(&mut db, config.low_stock, LOW_ROWS).await?;
     let recent = orders::recent(&mut db, RECENT).await?;
     drop(db);

@@ -11,6 +11,7 @@ use rocket::{get, routes, uri, State};
 use rocket_db_pools::Connection;
 
 use super::charts::{self, short_money, Bar};
+use super::dashboard::DashboardConfig;
 use super::export::{Cell, Column, ExportFile, Exports, Format, Record};
 use super::period::{Chosen, PeriodQuery};
 use super::{filters, AppError, Chrome};
@@ -147,6 +148,7 @@ pub(super) async fn page(
     chrome: Chrome,
     mut db: Connection<Db>,
     zone: &State<ShopZone>,
+    dashboard: &State<DashboardConfig>,
     period: PeriodQuery,
 ) -> Result<ReportsPage, AppError> {
     let chosen = period.choose(zone.today(), Preset::AllTime, &PRESETS);
@@ -161,7 +163,8 @@ pub(super) async fn page(
         (top_customers, revenue, best_sellers, months, totals, TIE_COUNT_LIMIT)
     } else {
         // One more than shown, so that a tie with the last one shown is seen.
-        let leaders = calendar::leaders(&mut db, from, to, REPORT_ROWS + 1).await?;
+        let leaders =
+            calendar::leaders(&mut db, from, to, REPORT_ROWS + 1, dashboard.works_out(&chosen.period)).await?;
         let months = reports::revenue_by_month_between(&mut db, from, to).await?;
         let mut totals = reports::totals_between(&mut db, from, to).await?;
         let shown = REPORT_ROWS as usize;

@@ -94,8 +94,17 @@ async fn a_first_start_loads_demo_data_once() {
     let signed_in = app.sign_in(shopdesk::demo::DEMO_VIEWER_EMAIL, shopdesk::demo::DEMO_VIEWER_PASSWORD).await;
     assert_eq!(signed_in.status, Status::SeeOther);
     let home = app.get("/").await;
-    home.assert_contains("Ada Lovelace");
     home.assert_contains("read-only account");
+    // Over the demo's year one customer clearly leads, and the reports say so.
+    let leader: String = sqlx::query_scalar(
+        "SELECT u.name FROM users u JOIN orders o ON o.user_id = u.id WHERE o.status <> 'cancelled'
+          GROUP BY u.id ORDER BY sum(o.total_cents) DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(leader, "Ada Lovelace");
+    app.get("/reports").await.assert_contains("Ada Lovelace");
 }
 
 #[rocket::async_test]

@@ -46,6 +46,9 @@ pub fn figment(url: &str) -> Figment {
         .merge(Serialized::global("databases.shop.url", url))
         .merge(Serialized::global("demo", false))
         .merge(Serialized::global("log_level", "off"))
+        // Statement counts and figures are asserted per request: no
+        // background refresher's statements in between.
+        .merge(Serialized::global("dashboard.refresh_seconds", 0))
 }
 
 /// A TCP port nobody listens on right now.
