@@ -3,12 +3,14 @@
 # release server, warms up, then measures each page with wrk at 1, 16 and 64
 # connections, and the same SQL with pgbench -M prepared as the database
 # ceiling. Then measures the order form's and the record pages' sizes and a
-# bulk action on 500 and on about 100,000 orders (undone afterwards). Prints
-# tables and writes BENCHMARKS.md.
+# bulk action on 500 and on about 100,000 orders (undone afterwards), and the
+# download of every order as CSV and as XLSX (time, size, the server's peak
+# memory while it runs). Prints tables and writes BENCHMARKS.md.
 #
 #   bench/run.sh                      # 100k customers, 10k products, 1M orders
 #   USERS=10000 ORDERS=100000 SECONDS_PER_RUN=5 bench/run.sh   # a quick run
 #   ONLY="product_buyers customer_page" REUSE=1 OUT=/tmp/b.md bench/run.sh   # some pages
+#   ONLY="orders_csv orders_xlsx" REUSE=1 OUT=/tmp/b.md bench/run.sh   # only the downloads
 #
 # Needs: cargo, PostgreSQL at $PGHOST:$PGPORT (user postgres), wrk, pgbench.
 set -euo pipefail
@@ -93,7 +95,18 @@ declare -A URLS=(
   [orders_by_product]="/orders?product_id=$BEST"
 )
 PAGES="dashboard dashboard_90d dashboard_1y users_first users_deep orders_by_customer order_detail reports reports_90d search order_new picker_email picker_broad picker_products product_buyers customer_page customer_products orders_by_product"
-PAGES=${ONLY:-$PAGES}
+# Downloads of every order, timed once each.
+declare -A EXPORT_URLS=(
+  [orders_csv]="/orders.csv"
+  [orders_xlsx]="/orders.xlsx"
+)
+EXPORTS="orders_csv orders_xlsx"
+if [ -n "${ONLY:-}" ]; then
+  PAGES="" EXPORTS=""
+  for name in $ONLY; do
+    if [ -n "${EXPORT_URLS[$name]:-}" ]; then EXPORTS="$EXPORTS $name"; else PAGES="$PAGES $name"; fi
+  done
+fi
 for page in $PAGES; do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT${URLS[$page]}")
   [ "$code" = 200 ] || { echo "bench: ${URLS[$page]} answered $code"; exit 1; }
@@ -131,10 +144,11 @@ for page in $PAGES; do
   done
 done
 
+FORMS=$(mktemp) RECORDS=$(mktemp) BULK=$(mktemp) DOWNLOADS=$(mktemp)
+if [ -n "${PAGES// /}" ]; then
 # The order form at this size: bytes of HTML for a new order, one preselected
 # customer, and editing the largest order.
 BIGGEST=$(psql -d "$BENCH_DB" -Atc "SELECT id FROM orders ORDER BY item_count DESC, id LIMIT 1")
-FORMS=$(mktemp)
 for form in "/orders/new" "/orders/new?user_id=$CUSTOMER" "/orders/$BIGGEST/edit"; do
   curl -s -o /dev/null -w "%{size_download} %{time_total}\n" -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$form" \
     | awk -v f="$form" '{ printf "%s %d %.1f\n", f, $1, $2 * 1000 }' >>"$FORMS"
@@ -145,7 +159,6 @@ cat "$FORMS"
 # The pages of the customer with the most orders and of the best-selling
 # product: bytes of HTML and the time to serve them once, with all their
 # orders and buyers behind them.
-RECORDS=$(mktemp)
 for record in "/users/$CUSTOMER" "/products/$BEST" "/orders?product_id=$BEST&status=active"; do
   curl -s -o /dev/null -w "%{size_download} %{time_total}\n" -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$record" \
     | awk -v f="$record" '{ printf "%s %d %.1f\n", f, $1, $2 * 1000 }' >>"$RECORDS"
@@ -159,7 +172,6 @@ cat "$RECORDS"
 # confirm. Mark paid a day's worth of unpaid orders (about 500), then every
 # unpaid order since a date chosen so that about 100,000 match. Each is undone
 # afterwards so that the dataset stays as generated.
-BULK=$(mktemp)
 bulk() { # label, confirmation page path
   local review apply form
   review=$(curl -s -o /tmp/shopdesk-bench-review.html -w '%{time_total}' -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$2")
@@ -191,6 +203,32 @@ undo_bulk
 bulk "mark_paid_100k" "/orders/bulk?action=paid&scope=all&filters.status=pending&filters.from=$SINCE"
 undo_bulk
 
+fi
+
+# Downloads: the time to the last byte, the file's size, and the server's
+# resident memory before and at its peak while the download was prepared
+# and sent (sampled every 50 ms).
+download() { # label, path
+  local sampler result before peak
+  ( while kill -0 "$SERVER" 2>/dev/null; do awk '/VmRSS/ { print $2 }' "/proc/$SERVER/status"; sleep 0.05; done ) >/tmp/shopdesk-bench-rss.txt &
+  sampler=$!
+  sleep 0.2
+  result=$(curl -s -o /tmp/shopdesk-bench-download -w '%{time_total} %{http_code} %{size_download}' -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$2")
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  read -r seconds code bytes <<<"$result"
+  [ "$code" = 200 ] || { echo "bench: $2 answered $code"; exit 1; }
+  before=$(head -n 1 /tmp/shopdesk-bench-rss.txt)
+  peak=$(sort -n /tmp/shopdesk-bench-rss.txt | tail -n 1)
+  awk -v l="$1" -v s="$seconds" -v b="$bytes" -v r0="$before" -v r1="$peak" \
+    'BEGIN { printf "%s %.1f %.1f %.1f %.1f\n", l, s, b / 1048576, r0 / 1024, r1 / 1024 }' | tee -a "$DOWNLOADS"
+  rm -f /tmp/shopdesk-bench-download /tmp/shopdesk-bench-rss.txt
+}
+if [ -n "${EXPORTS// /}" ]; then
+  echo "== Downloads: label, seconds, MB, server RSS MB before, peak RSS MB"
+  for name in $EXPORTS; do download "$name" "${EXPORT_URLS[$name]}"; done
+fi
+
 CPU=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 MEM=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 PGV=$(psql -d "$BENCH_DB" -Atc 'SHOW server_version')
@@ -211,6 +249,7 @@ ROWS=$(psql -d "$BENCH_DB" -AtF ' ' -c "SELECT (SELECT count(*) FROM users), (SE
   tail -n +2 "$RESULTS" | while read -r page c rps p50 p99 tps ratio rss; do
     echo "| $page | \`${URLS[$page]%%&after=*}\` | $c | $rps | $p50 | $p99 | $tps | $ratio | $rss |"
   done
+  if [ -s "$FORMS" ]; then
   echo
   echo "## The order form"
   echo
@@ -219,6 +258,8 @@ ROWS=$(psql -d "$BENCH_DB" -AtF ' ' -c "SELECT (SELECT count(*) FROM users), (SE
   echo "| page | HTML bytes | ms |"
   echo "|---|---:|---:|"
   while read -r path bytes ms; do echo "| \`$path\` | $bytes | $ms |"; done <"$FORMS"
+  fi
+  if [ -s "$RECORDS" ]; then
   echo
   echo "## Record pages"
   echo
@@ -227,6 +268,8 @@ ROWS=$(psql -d "$BENCH_DB" -AtF ' ' -c "SELECT (SELECT count(*) FROM users), (SE
   echo "| page | HTML bytes | ms |"
   echo "|---|---:|---:|"
   while read -r path bytes ms; do echo "| \`$path\` | $bytes | $ms |"; done <"$RECORDS"
+  fi
+  if [ -s "$BULK" ]; then
   echo
   echo "## Bulk actions"
   echo
@@ -235,5 +278,16 @@ ROWS=$(psql -d "$BENCH_DB" -AtF ' ' -c "SELECT (SELECT count(*) FROM users), (SE
   echo "| action | orders | review ms | apply ms |"
   echo "|---|---:|---:|---:|"
   while read -r label n review apply; do echo "| $label | $n | $review | $apply |"; done <"$BULK"
+  fi
+  if [ -s "$DOWNLOADS" ]; then
+  echo
+  echo "## Downloads"
+  echo
+  echo "Every order ($o of them) as CSV and as Excel (XLSX), sorted as the orders list: the time until the last byte arrived, the file's size, and the server's resident memory before the download and at its peak while it was prepared and sent. Both run the query to the end into a temporary file (the XLSX sheet in constant-memory mode, then compressed) before sending it with its length; the pooled connection is held only while the query runs."
+  echo
+  echo "| download | URL | seconds | MB | RSS before MB | peak RSS MB |"
+  echo "|---|---|---:|---:|---:|---:|"
+  while read -r label seconds mb before peak; do echo "| $label | \`${EXPORT_URLS[$label]}\` | $seconds | $mb | $before | $peak |"; done <"$DOWNLOADS"
+  fi
 } >"$OUT"
 echo "== Wrote $OUT"

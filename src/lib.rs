@@ -138,6 +138,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .attach(web::products::stage())
         .attach(web::orders::stage())
         .attach(web::reports::stage())
+        .attach(web::saved_views::stage())
         .attach(web::pickers::stage())
         .attach(web::observe::stage())
         .mount("/static", FileServer::from(static_dir))

@@ -12,6 +12,7 @@ pub mod products;
 pub mod purchases;
 mod replanning;
 pub mod reports;
+pub mod saved_views;
 pub mod staff;
 pub mod stats;
 pub mod users;

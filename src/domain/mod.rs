@@ -1,6 +1,7 @@
 //! The shop's values, parsed once where they enter (a form, a query string,
 //! a row) and carried typed from then on: an email address, an amount of
-//! money, a SKU, an order's status and a staff member's role.
+//! money, a SKU, an order's status, a staff member's role and the lists
+//! whose views can be saved.
 
 mod email;
 mod money;
@@ -12,7 +13,7 @@ pub use email::Email;
 pub use money::Money;
 pub use period::{Bucket, BucketSize, Period, Preset, ShopZone, MAX_DAYS};
 pub use sku::Sku;
-pub use status::{Role, Status};
+pub use status::{Role, SavedList, Status};
 
 /// Writes a number with thousands separators: `1234567` → `1,234,567`.
 pub fn group_digits(n: u64) -> String {

@@ -67,3 +67,41 @@ impl Role {
 }
 
 super::text_enum!(Role);
+
+/// A list whose views can be saved: customers, products, orders, the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SavedList {
+    Customers,
+    Products,
+    Orders,
+    Audit,
+}
+
+impl SavedList {
+    pub const ALL: [SavedList; 4] = [SavedList::Customers, SavedList::Products, SavedList::Orders, SavedList::Audit];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SavedList::Customers => "users",
+            SavedList::Products => "products",
+            SavedList::Orders => "orders",
+            SavedList::Audit => "audit",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SavedList> {
+        SavedList::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    /// The list's name on pages: "Customers".
+    pub fn title(self) -> &'static str {
+        match self {
+            SavedList::Customers => "Customers",
+            SavedList::Products => "Products",
+            SavedList::Orders => "Orders",
+            SavedList::Audit => "Audit log",
+        }
+    }
+}
+
+super::text_enum!(SavedList);

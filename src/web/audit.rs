@@ -29,6 +29,8 @@ struct AuditPage {
     chrome: Chrome,
     rows: Vec<Entry>,
     list: ListState,
+    /// The saved views of this list.
+    views: crate::web::saved_views::Bar,
     staff: Vec<Staff>,
     entities: [(&'static str, &'static str); 5],
     query: AuditQuery,
@@ -86,6 +88,11 @@ impl AuditQuery {
     }
 }
 
+/// The list as the saved view `query` shows it.
+pub(crate) fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
+    uri!(page(crate::web::listing::reread::<AuditQuery>(query)))
+}
+
 #[get("/audit?<query..>")]
 async fn page(chrome: Chrome, mut db: Connection<Db>, query: Paged<AuditQuery>) -> Result<AuditPage, AppError> {
     let (filter, bad_date) = query.filter.parse();
@@ -97,7 +104,11 @@ async fn page(chrome: Chrome, mut db: Connection<Db>, query: Paged<AuditQuery>) 
         uri!(page(Paged::new(kept.clone(), paging)))
     });
     let staff = staff::all(&mut db).await?;
+    let views =
+        crate::web::saved_views::Bar::load(&mut db, &chrome, crate::domain::SavedList::Audit, list.view_query())
+            .await?;
     Ok(AuditPage {
+        views,
         chrome: chrome.on("audit"),
         rows: page.rows,
         list,

@@ -1,21 +1,24 @@
-//! CSV downloads of every list and report.
+//! CSV and Excel (XLSX) downloads of every list and report.
 //!
-//! An export first runs its query to the end, writing rows through the `csv`
-//! writer into a temporary file (a million rows take a few seconds and
-//! almost no memory), and only then answers with the file and its exact
-//! `Content-Length`. So:
+//! Each export states its columns once, as a [`Record`] whose cells are
+//! typed (numbers, money, times, text); the [`Format`] decides how they are
+//! written. An export first runs its query to the end, writing rows into a
+//! temporary file (a million rows take a few seconds and little memory:
+//! the XLSX sheet is written in constant-memory mode, a row at a time), and
+//! only then answers with the file and its exact `Content-Length`. So:
 //! - every export goes through [`Exports::open`], which waits for one of
 //!   `[default.exports] slots` BEFORE it takes a pooled connection, so
 //!   queued downloads never hold connections pages need;
-//! - the slot and the connection are held only while the query runs, never
-//!   while a slow or stalled client reads the download;
-//! - an export that fails in the database answers with an error page, never
-//!   a short file; and if sending fails midway (the client stopped reading
-//!   for longer than `[default.timeouts] download`), the connection ends
-//!   before the announced length, so the browser reports a failed download.
+//! - the connection is held only while the query runs, never while the
+//!   workbook is compressed or a slow or stalled client reads the download;
+//! - an export that fails answers with an error page, never a short file;
+//!   and if sending fails midway (the client stopped reading for longer
+//!   than `[default.timeouts] download`), the connection ends before the
+//!   announced length, so the browser reports a failed download.
 //!
-//! Every cell a spreadsheet would read as a formula is neutralised (OWASP's
-//! advice for CSV injection), while plain numbers stay numbers.
+//! In CSV every text cell a spreadsheet would read as a formula is
+//! neutralised (OWASP's advice for CSV injection); in XLSX text is written
+//! as a text cell, which a spreadsheet shows as typed and never evaluates.
 
 use std::borrow::Cow;
 use std::io;
@@ -24,16 +27,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::{Stream, StreamExt};
 use rocket::http::{ContentType, Header};
 use rocket::response::{self, Responder, Response};
 use rocket::tokio::io::{AsyncRead, AsyncSeekExt, AsyncWriteExt, BufWriter, ReadBuf};
 use rocket::tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use rocket::Request;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::AppError;
 use crate::db::Db;
+use crate::domain::Money;
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
 
@@ -127,89 +132,366 @@ fn is_plain_number(cell: &str) -> bool {
         && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Serialises `records` as CSV rows with every cell neutralised.
-fn write_rows<R: Serialize>(records: &[R], out: &mut Vec<u8>) -> Result<(), csv::Error> {
-    // Serde writes the cells; reading them back gives each cell as text to
-    // neutralise, whatever the record's type.
-    let mut plain = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::with_capacity(records.len() * 80));
-    for record in records {
-        plain.serialize(record)?;
+/// The file type of a download, chosen by the route's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
+        }
     }
-    let plain = plain.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(plain.as_slice());
+
+    fn content_type(self) -> ContentType {
+        match self {
+            Format::Csv => ContentType::new("text", "csv").with_params(("charset", "utf-8")),
+            Format::Xlsx => ContentType::new("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        }
+    }
+}
+
+/// One column of an export: its header, and its width in an XLSX sheet
+/// (in characters).
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub width: f64,
+}
+
+impl Column {
+    pub const fn new(name: &'static str, width: f64) -> Column {
+        Column { name, width }
+    }
+}
+
+/// One cell of an export, typed: an XLSX sheet gets a number, a currency
+/// amount or a date cell, a CSV file the plain text of each.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Number(i64),
+    /// Written in units (dollars), not cents.
+    Money(Money),
+    Text(String),
+    /// A moment, in UTC.
+    Time(DateTime<Utc>),
+    /// A calendar month, given by its first day.
+    Month(NaiveDate),
+}
+
+impl Cell {
+    /// The cell as CSV text: numbers plain, money as `1234.56`, times in
+    /// RFC 3339, months as `2024-05`, text neutralised.
+    fn csv(&self) -> Cow<'_, str> {
+        match self {
+            Cell::Number(n) => Cow::Owned(n.to_string()),
+            Cell::Money(m) => Cow::Owned(m.decimal()),
+            Cell::Text(text) => neutralise(text),
+            Cell::Time(at) => Cow::Owned(at.to_rfc3339()),
+            Cell::Month(month) => Cow::Owned(month.format("%Y-%m").to_string()),
+        }
+    }
+}
+
+impl From<i64> for Cell {
+    fn from(n: i64) -> Cell {
+        Cell::Number(n)
+    }
+}
+
+impl From<i32> for Cell {
+    fn from(n: i32) -> Cell {
+        Cell::Number(n.into())
+    }
+}
+
+impl From<Money> for Cell {
+    fn from(m: Money) -> Cell {
+        Cell::Money(m)
+    }
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Cell {
+        Cell::Text(text)
+    }
+}
+
+impl From<DateTime<Utc>> for Cell {
+    fn from(at: DateTime<Utc>) -> Cell {
+        Cell::Time(at)
+    }
+}
+
+/// One row of an export: its columns, stated once for every format, and
+/// the row's cells in the same order.
+pub trait Record: Send + 'static {
+    const COLUMNS: &'static [Column];
+    fn cells(self) -> Vec<Cell>;
+}
+
+/// Writes `records` as CSV rows.
+fn write_csv_rows<R: Record>(records: Vec<R>, out: &mut Vec<u8>) -> Result<(), csv::Error> {
     let mut writer = csv::WriterBuilder::new().has_headers(false).flexible(true).from_writer(out);
-    let mut row = csv::StringRecord::new();
-    while reader.read_record(&mut row)? {
-        writer.write_record(row.iter().map(neutralise).map(|c| c.into_owned()))?;
+    for record in records {
+        let cells = record.cells();
+        writer.write_record(cells.iter().map(|cell| cell.csv().into_owned()))?;
     }
     writer.flush()?;
     Ok(())
 }
 
-/// A CSV file ready to send. It holds no slot and no connection.
-pub struct Csv {
+fn write_csv_header<R: Record>(out: &mut Vec<u8>) -> Result<(), csv::Error> {
+    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(out);
+    writer.write_record(R::COLUMNS.iter().map(|c| c.name))?;
+    writer.flush()?;
+    Ok(())
+}
+
+/// The most data rows one XLSX sheet holds (1,048,576 rows less the header).
+const XLSX_MAX_ROWS: u32 = 1_048_575;
+
+/// What the XLSX writer is sent: rows, then the word that all were read.
+enum Batch<R> {
+    Rows(Vec<R>),
+    End,
+}
+
+/// Why an XLSX file was not written.
+#[derive(Debug, thiserror::Error)]
+enum XlsxFailure {
+    #[error("the rows stopped before the end")]
+    Abandoned,
+    #[error("more rows than one sheet holds")]
+    TooManyRows,
+    #[error(transparent)]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// The cell formats of an XLSX export.
+struct XlsxFormats {
+    header: rust_xlsxwriter::Format,
+    money: rust_xlsxwriter::Format,
+    time: rust_xlsxwriter::Format,
+    month: rust_xlsxwriter::Format,
+}
+
+impl XlsxFormats {
+    fn new() -> XlsxFormats {
+        use rust_xlsxwriter::Format as F;
+        XlsxFormats {
+            header: F::new().set_bold(),
+            money: F::new().set_num_format("$#,##0.00;-$#,##0.00"),
+            time: F::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
+            month: F::new().set_num_format("yyyy-mm"),
+        }
+    }
+}
+
+/// Writes one XLSX sheet from the batches `rows` receives, in a blocking
+/// thread: the sheet keeps only its current row in memory, the rest goes
+/// to a temporary file. Answers the finished workbook, or why not.
+fn write_xlsx<R: Record>(
+    mut rows: rocket::tokio::sync::mpsc::Receiver<Batch<R>>,
+) -> Result<std::fs::File, XlsxFailure> {
+    use rust_xlsxwriter::Workbook;
+    let formats = XlsxFormats::new();
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet_with_constant_memory()?;
+    for (col, column) in (0u16..).zip(R::COLUMNS) {
+        sheet.set_column_width(col, column.width)?;
+        sheet.write_string_with_format(0, col, column.name, &formats.header)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    let mut row: u32 = 0;
+    loop {
+        match rows.blocking_recv() {
+            Some(Batch::Rows(records)) => {
+                for record in records {
+                    if row == XLSX_MAX_ROWS {
+                        return Err(XlsxFailure::TooManyRows);
+                    }
+                    row += 1;
+                    for (col, cell) in (0u16..).zip(record.cells()) {
+                        // Text only ever goes through write_string: a cell
+                        // that looks like a formula stays text.
+                        match cell {
+                            Cell::Number(n) => sheet.write_number(row, col, n as f64)?,
+                            Cell::Money(m) => {
+                                sheet.write_number_with_format(row, col, m.cents() as f64 / 100.0, &formats.money)?
+                            }
+                            Cell::Text(text) => sheet.write_string(row, col, text)?,
+                            Cell::Time(at) => {
+                                sheet.write_datetime_with_format(row, col, at.naive_utc(), &formats.time)?
+                            }
+                            Cell::Month(month) => sheet.write_datetime_with_format(row, col, month, &formats.month)?,
+                        };
+                    }
+                }
+            }
+            Some(Batch::End) => break,
+            None => return Err(XlsxFailure::Abandoned),
+        }
+    }
+    let mut file = tempfile::tempfile()?;
+    workbook.save_to_writer(&mut file)?;
+    Ok(file)
+}
+
+/// A file ready to send. It holds no slot and no connection.
+pub struct ExportFile {
+    format: Format,
     filename: String,
     file: rocket::tokio::fs::File,
     len: u64,
     download_timeout: Duration,
 }
 
-impl Csv {
-    /// Runs the export to the end into a temporary file. `header` names the
-    /// columns; each record serialises to one row. The stream's database
-    /// connection and the export's slot are returned as soon as the last row
-    /// is read, before any of the file is sent.
+impl ExportFile {
+    /// Runs the export to the end into a temporary file named `stem` plus
+    /// the format's extension; each record is one row under a header row.
+    /// The stream's database connection is returned as soon as the last
+    /// row is read, before any of the file is sent.
     pub async fn spool<R, E, S>(
         exports: &Exports,
         slot: ExportSlot,
-        filename: &str,
-        header: &'static [&'static str],
+        format: Format,
+        stem: &str,
         records: S,
-    ) -> Result<Csv, AppError>
+    ) -> Result<ExportFile, AppError>
     where
-        R: Serialize + Send + 'static,
+        R: Record,
         E: Into<AppError> + Send + 'static,
         S: Stream<Item = Result<R, E>> + Send + 'static,
     {
-        let context = format!("could not write {filename}");
-        let internal = |e: Box<dyn std::error::Error + Send + Sync>| AppError::internal(context.clone(), e);
-        let file = rocket::tokio::task::spawn_blocking(tempfile::tempfile)
-            .await
-            .map_err(|e| internal(Box::new(e)))?
-            .map_err(|e| internal(Box::new(e)))?;
-        let mut out = BufWriter::with_capacity(256 * 1024, rocket::tokio::fs::File::from_std(file));
-        let mut buffer = Vec::with_capacity(CHUNK * 100);
-        write_rows(&[header], &mut buffer).map_err(|e| internal(Box::new(e)))?;
-        let mut chunks = Box::pin(records.chunks(CHUNK));
-        while let Some(chunk) = chunks.next().await {
-            let mut rows = Vec::with_capacity(chunk.len());
-            for record in chunk {
-                rows.push(record.map_err(Into::into)?);
-            }
-            write_rows(&rows, &mut buffer).map_err(|e| internal(Box::new(e)))?;
-            out.write_all(&buffer).await.map_err(|e| internal(Box::new(e)))?;
-            buffer.clear();
-            // Rows may arrive faster than they are written: let pages run between chunks.
-            rocket::tokio::task::yield_now().await;
-        }
-        // The query is done: its connection goes back to the pool, and its
-        // slot to the next export, now; sending the file needs neither.
-        drop(chunks);
-        drop(slot);
-        out.write_all(&buffer).await.map_err(|e| internal(Box::new(e)))?;
-        out.flush().await.map_err(|e| internal(Box::new(e)))?;
-        let mut file = out.into_inner();
-        let len = file.stream_position().await.map_err(|e| internal(Box::new(e)))?;
-        file.rewind().await.map_err(|e| internal(Box::new(e)))?;
-        Ok(Csv { filename: filename.to_string(), file, len, download_timeout: exports.download_timeout })
+        let filename = format!("{stem}.{}", format.extension());
+        let (file, len) = match format {
+            Format::Csv => spool_csv(&filename, slot, records).await?,
+            Format::Xlsx => spool_xlsx(&filename, slot, records).await?,
+        };
+        Ok(ExportFile { format, filename, file, len, download_timeout: exports.download_timeout })
     }
 }
 
-impl<'r> Responder<'r, 'static> for Csv {
+fn failed(filename: &str) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> AppError + '_ {
+    move |e| AppError::internal(format!("could not write {filename}"), e)
+}
+
+async fn temp_file(filename: &str) -> Result<std::fs::File, AppError> {
+    let internal = failed(filename);
+    rocket::tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(|e| internal(Box::new(e)))?
+        .map_err(|e| internal(Box::new(e)))
+}
+
+/// The file's length, with the file rewound to its start.
+async fn rewound(filename: &str, file: &mut rocket::tokio::fs::File) -> Result<u64, AppError> {
+    let internal = failed(filename);
+    let len = file.seek(io::SeekFrom::End(0)).await.map_err(|e| internal(Box::new(e)))?;
+    file.rewind().await.map_err(|e| internal(Box::new(e)))?;
+    Ok(len)
+}
+
+async fn spool_csv<R, E, S>(
+    filename: &str,
+    slot: ExportSlot,
+    records: S,
+) -> Result<(rocket::tokio::fs::File, u64), AppError>
+where
+    R: Record,
+    E: Into<AppError> + Send + 'static,
+    S: Stream<Item = Result<R, E>> + Send + 'static,
+{
+    let internal = failed(filename);
+    let file = temp_file(filename).await?;
+    let mut out = BufWriter::with_capacity(256 * 1024, rocket::tokio::fs::File::from_std(file));
+    let mut buffer = Vec::with_capacity(CHUNK * 100);
+    write_csv_header::<R>(&mut buffer).map_err(|e| internal(Box::new(e)))?;
+    let mut chunks = Box::pin(records.chunks(CHUNK));
+    while let Some(chunk) = chunks.next().await {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for record in chunk {
+            rows.push(record.map_err(Into::into)?);
+        }
+        write_csv_rows(rows, &mut buffer).map_err(|e| internal(Box::new(e)))?;
+        out.write_all(&buffer).await.map_err(|e| internal(Box::new(e)))?;
+        buffer.clear();
+        // Rows may arrive faster than they are written: let pages run between chunks.
+        rocket::tokio::task::yield_now().await;
+    }
+    // The query is done: its connection goes back to the pool, and its
+    // slot to the next export, now; sending the file needs neither.
+    drop(chunks);
+    drop(slot);
+    out.write_all(&buffer).await.map_err(|e| internal(Box::new(e)))?;
+    out.flush().await.map_err(|e| internal(Box::new(e)))?;
+    let mut file = out.into_inner();
+    let len = rewound(filename, &mut file).await?;
+    Ok((file, len))
+}
+
+async fn spool_xlsx<R, E, S>(
+    filename: &str,
+    slot: ExportSlot,
+    records: S,
+) -> Result<(rocket::tokio::fs::File, u64), AppError>
+where
+    R: Record,
+    E: Into<AppError> + Send + 'static,
+    S: Stream<Item = Result<R, E>> + Send + 'static,
+{
+    let internal = failed(filename);
+    // A few batches in flight at most: the query waits for the writer
+    // rather than piling rows up in memory.
+    let (rows, batches) = rocket::tokio::sync::mpsc::channel::<Batch<R>>(4);
+    let writer = rocket::tokio::task::spawn_blocking(move || write_xlsx::<R>(batches));
+    let mut chunks = Box::pin(records.chunks(CHUNK));
+    while let Some(chunk) = chunks.next().await {
+        let mut batch = Vec::with_capacity(chunk.len());
+        for record in chunk {
+            // Dropping `rows` without `End` tells the writer to give up.
+            batch.push(record.map_err(Into::into)?);
+        }
+        if rows.send(Batch::Rows(batch)).await.is_err() {
+            // The writer stopped; its answer says why.
+            break;
+        }
+    }
+    // The query is done: its connection goes back to the pool now. The
+    // slot is kept while the workbook is compressed, so no more than the
+    // configured number of exports use the processor at once.
+    drop(chunks);
+    let _ = rows.send(Batch::End).await;
+    drop(rows);
+    let written = writer.await.map_err(|e| internal(Box::new(e)))?;
+    drop(slot);
+    let file = match written {
+        Ok(file) => file,
+        Err(XlsxFailure::TooManyRows) => {
+            return Err(AppError::BadRequest(format!(
+                "{filename} was not written: it has more rows than one Excel sheet holds ({}). Filter the list, or export CSV.",
+                super::filters::format_count(XLSX_MAX_ROWS.into())
+            )))
+        }
+        Err(e) => return Err(internal(Box::new(e))),
+    };
+    let mut file = rocket::tokio::fs::File::from_std(file);
+    let len = rewound(filename, &mut file).await?;
+    Ok((file, len))
+}
+
+impl<'r> Responder<'r, 'static> for ExportFile {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
         let body = Download::watch(self.file, self.download_timeout);
         Response::build()
-            .header(ContentType::new("text", "csv").with_params(("charset", "utf-8")))
+            .header(self.format.content_type())
             .header(Header::new("Content-Disposition", format!("attachment; filename=\"{}\"", self.filename)))
             // The exact length: a download cut short is then visibly incomplete.
             .header(Header::new("Content-Length", self.len.to_string()))
@@ -299,16 +581,21 @@ mod tests {
     }
 
     #[test]
-    fn every_cell_of_a_record_is_neutralised() {
-        #[derive(Serialize)]
-        struct Row {
-            id: i64,
-            name: String,
-            total: crate::domain::Money,
+    fn every_text_cell_of_a_record_is_neutralised() {
+        struct Row;
+        impl Record for Row {
+            const COLUMNS: &'static [Column] = &[Column::new("id", 8.0), Column::new("name", 8.0)];
+            fn cells(self) -> Vec<Cell> {
+                vec![
+                    Cell::Number(-3),
+                    Cell::Text("=1+1".into()),
+                    Cell::Money(Money::from_cents(-1250)),
+                    Cell::Month(NaiveDate::from_ymd_opt(2024, 5, 1).unwrap_or_default()),
+                ]
+            }
         }
         let mut out = Vec::new();
-        write_rows(&[Row { id: -3, name: "=1+1".into(), total: crate::domain::Money::from_cents(-1250) }], &mut out)
-            .unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "-3,'=1+1,-12.50\n");
+        write_csv_rows(vec![Row], &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "-3,'=1+1,-12.50,2024-05\n");
     }
 }

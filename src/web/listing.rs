@@ -13,11 +13,10 @@ use rocket::http::uri::Origin;
 use rocket::UriDisplayQuery;
 
 use futures::StreamExt;
-use serde::Serialize;
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
 
-use super::export::{Csv, ExportSlot, Exports};
+use super::export::{ExportFile, ExportSlot, Exports, Format, Record};
 use super::AppError;
 use crate::db::listing::{self, Count, Dir, Listing, Page, Position, Seek, SortColumn};
 
@@ -115,8 +114,9 @@ pub struct ListState {
     pub prev: Option<String>,
     pub next: Option<String>,
     pub last: Option<String>,
-    /// The CSV export of exactly this filtered and sorted list.
+    /// The CSV and XLSX exports of exactly this filtered and sorted list.
     csv: String,
+    xlsx: String,
     /// The id of the page section the list sits in, for links that stay on it.
     anchor: Option<&'static str>,
 }
@@ -152,7 +152,8 @@ impl ListState {
             None => (None, None),
         };
         ListState {
-            csv: link(sorted).to_string(),
+            csv: link(sorted.clone()).to_string(),
+            xlsx: link(sorted).to_string(),
             link: Box::new(link),
             sort: seek.column.key,
             dir: seek.dir,
@@ -166,9 +167,12 @@ impl ListState {
         }
     }
 
-    /// Where the CSV export of this list is: `csv` writes it for the list's sort.
-    pub fn csv(mut self, csv: impl FnOnce(Paging) -> Origin<'static>) -> ListState {
-        self.csv = csv(Paging::sorted(self.sort, self.dir)).to_string();
+    /// Where the exports of this list are: `exports` writes the CSV and
+    /// the XLSX links for the list's sort.
+    pub fn exports(mut self, exports: impl FnOnce(Paging) -> [Origin<'static>; 2]) -> ListState {
+        let [csv, xlsx] = exports(Paging::sorted(self.sort, self.dir));
+        self.csv = csv.to_string();
+        self.xlsx = xlsx.to_string();
         self
     }
 
@@ -227,6 +231,25 @@ impl ListState {
     pub fn csv_href(&self) -> &str {
         &self.csv
     }
+
+    /// This view of the list as a query string to save: its filters and
+    /// sort, without the page position.
+    pub fn view_query(&self) -> String {
+        (self.link)(Paging::sorted(self.sort, self.dir)).query().map(|q| q.as_str().to_string()).unwrap_or_default()
+    }
+
+    /// The XLSX export of exactly this filtered and sorted list.
+    pub fn xlsx_href(&self) -> &str {
+        &self.xlsx
+    }
+}
+
+/// A saved query string read back through a list's own query `F`: fields
+/// it does not know (any more) are dropped, one it cannot read leaves the
+/// list unfiltered, and the page position is never kept.
+pub fn reread<'r, F: FromForm<'r> + Default>(query: &'r str) -> Paged<F> {
+    let paged = rocket::form::Form::<Paged<F>>::parse(query).unwrap_or_default();
+    Paged { filter: paged.filter, paging: Paging { after: None, before: None, last: None, ..paged.paging } }
 }
 
 /// A search typed in a list's filters: trimmed, and at most 200 characters.
@@ -257,21 +280,20 @@ pub fn parse_day(raw: Option<&str>) -> Result<Option<chrono::NaiveDate>, BadDay>
     }
 }
 
-/// Streams every row of a list as CSV, from the start in the list's order,
-/// each row as `to_csv` writes it. The caller takes the download `slot`
-/// first, so no connection waits for one.
-pub async fn csv<L: Listing, R: Serialize + Send + 'static>(
+/// Writes every row of a list in `format`, from the start in the list's
+/// order, each row as `to_record` makes it. The caller takes the download
+/// `slot` first, so no connection waits for one.
+pub async fn export<L: Listing, R: Record>(
     exports: &Exports,
-    slot: ExportSlot,
-    conn: PoolConnection<Postgres>,
+    (slot, conn): (ExportSlot, PoolConnection<Postgres>),
     (filter, paging): (L::Filter, Paging),
-    filename: &str,
-    header: &'static [&'static str],
-    to_csv: impl Fn(L::Row) -> R + Send + 'static,
-) -> Result<Csv, AppError> {
+    format: Format,
+    stem: &str,
+    to_record: impl Fn(L::Row) -> R + Send + 'static,
+) -> Result<ExportFile, AppError> {
     let seek = paging.seek(L::SORTS, crate::web::PAGE_SIZE).from_start();
-    let rows = listing::export::<L>(conn, filter, seek).map(move |row| row.map(&to_csv));
-    Csv::spool(exports, slot, filename, header, rows).await
+    let rows = listing::export::<L>(conn, filter, seek).map(move |row| row.map(&to_record));
+    ExportFile::spool(exports, slot, format, stem, rows).await
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod period;
 pub mod pickers;
 pub mod products;
 pub mod reports;
+pub mod saved_views;
 pub mod security;
 pub mod staff;
 pub mod users;

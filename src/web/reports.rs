@@ -1,6 +1,6 @@
 //! The reports page: who buys most, who brings the most revenue, what sells,
 //! and revenue by month, for all time or a chosen period; each also as a CSV
-//! download of the same period. Rankings show ties as ties (a shared rank,
+//! or Excel (XLSX) download of the same period. Rankings show ties as ties (a shared rank,
 //! every leader named) and break them by a stated second figure; shares are
 //! of the period's whole total.
 
@@ -9,18 +9,17 @@ use askama_web::WebTemplate;
 use futures::StreamExt;
 use rocket::{get, routes, uri, State};
 use rocket_db_pools::Connection;
-use serde::Serialize;
 
 use super::charts::{self, short_money, Bar};
 use super::dashboard::DashboardConfig;
-use super::export::{Csv, Exports};
+use super::export::{Cell, Column, ExportFile, Exports, Format, Record};
 use super::period::{Chosen, PeriodQuery};
 use super::{filters, AppError, Chrome};
 use crate::db::calendar::{self, Leader};
 use crate::db::reports::{self, CustomerFigures, Month, ProductFigures, ReportTotals, TIE_COUNT_LIMIT};
 use crate::db::staff::Staff;
 use crate::db::Db;
-use crate::domain::{Email, Money, Preset, ShopZone, Sku};
+use crate::domain::{Money, Preset, ShopZone};
 
 /// Rows shown in each report.
 const REPORT_ROWS: i64 = 10;
@@ -45,7 +44,7 @@ pub(super) struct ReportsPage {
     chrome: Chrome,
     chosen: Chosen,
     presets: Vec<(&'static str, &'static str, String)>,
-    /// The period's query string, for the CSV links.
+    /// The period's query string, for the download links.
     csv_query: String,
     all_time: bool,
     top_customers: Vec<CustomerFigures>,
@@ -255,46 +254,53 @@ pub(super) async fn page(
     })
 }
 
-/// The period a CSV download covers: `None` for all time.
+/// The period a download covers: `None` for all time.
 fn csv_period(period: &PeriodQuery, zone: ShopZone) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
     let chosen = period.choose(zone.today(), Preset::AllTime, &PRESETS);
     (chosen.period.preset != Preset::AllTime).then_some((chosen.period.from, chosen.period.to))
 }
 
-#[derive(Serialize)]
-struct CustomerCsv {
-    /// Shared by customers level on the ranked figure.
-    rank: i64,
-    customer_id: i64,
-    name: String,
-    email: Email,
-    orders: i64,
-    revenue: Money,
+/// One customer in a ranking's exports.
+struct CustomerRecord(CustomerFigures);
+
+impl Record for CustomerRecord {
+    const COLUMNS: &'static [Column] = &[
+        // Shared by customers level on the ranked figure.
+        Column::new("rank", 8.0),
+        Column::new("customer_id", 12.0),
+        Column::new("name", 28.0),
+        Column::new("email", 32.0),
+        Column::new("orders", 10.0),
+        Column::new("revenue", 14.0),
+    ];
+
+    fn cells(self) -> Vec<Cell> {
+        let c = self.0;
+        vec![
+            c.rank.into(),
+            c.user_id.into(),
+            c.name.into(),
+            c.email.to_string().into(),
+            c.order_count.into(),
+            c.revenue_cents.into(),
+        ]
+    }
 }
 
-async fn customers_csv(
-    filename: &str,
+async fn customers_export(
+    (format, stem): (Format, &str),
     db: &Db,
     exports: &Exports,
     by_revenue: bool,
     period: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
-) -> Result<Csv, AppError> {
+) -> Result<ExportFile, AppError> {
     let (slot, conn) = exports.open(db).await?;
     let rows = match period {
         None => reports::export_customers(conn, by_revenue).left_stream(),
         Some((from, to)) => reports::export_customers_between(conn, by_revenue, from, to).right_stream(),
     };
-    let rows = rows.map(|row| {
-        row.map(|c| CustomerCsv {
-            rank: c.rank,
-            customer_id: c.user_id,
-            name: c.name,
-            email: c.email,
-            orders: c.order_count,
-            revenue: c.revenue_cents,
-        })
-    });
-    Csv::spool(exports, slot, filename, &["rank", "customer_id", "name", "email", "orders", "revenue"], rows).await
+    let rows = rows.map(|row| row.map(CustomerRecord));
+    ExportFile::spool(exports, slot, format, stem, rows).await
 }
 
 #[get("/reports/top-customers.csv?<period..>")]
@@ -304,8 +310,19 @@ async fn top_customers_csv(
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
-) -> Result<Csv, AppError> {
-    customers_csv("top-customers.csv", db, exports, false, csv_period(&period, **zone)).await
+) -> Result<ExportFile, AppError> {
+    customers_export((Format::Csv, "top-customers"), db, exports, false, csv_period(&period, **zone)).await
+}
+
+#[get("/reports/top-customers.xlsx?<period..>")]
+async fn top_customers_xlsx(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    zone: &State<ShopZone>,
+    period: PeriodQuery,
+) -> Result<ExportFile, AppError> {
+    customers_export((Format::Xlsx, "top-customers"), db, exports, false, csv_period(&period, **zone)).await
 }
 
 #[get("/reports/revenue-per-customer.csv?<period..>")]
@@ -315,18 +332,60 @@ async fn revenue_csv(
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
-) -> Result<Csv, AppError> {
-    customers_csv("revenue-per-customer.csv", db, exports, true, csv_period(&period, **zone)).await
+) -> Result<ExportFile, AppError> {
+    customers_export((Format::Csv, "revenue-per-customer"), db, exports, true, csv_period(&period, **zone)).await
 }
 
-#[derive(Serialize)]
-struct ProductCsv {
-    rank: i64,
-    product_id: i64,
-    name: String,
-    sku: Sku,
-    units_sold: i64,
-    revenue: Money,
+#[get("/reports/revenue-per-customer.xlsx?<period..>")]
+async fn revenue_xlsx(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    zone: &State<ShopZone>,
+    period: PeriodQuery,
+) -> Result<ExportFile, AppError> {
+    customers_export((Format::Xlsx, "revenue-per-customer"), db, exports, true, csv_period(&period, **zone)).await
+}
+
+/// One product in the best sellers' exports.
+struct ProductRecord(ProductFigures);
+
+impl Record for ProductRecord {
+    const COLUMNS: &'static [Column] = &[
+        Column::new("rank", 8.0),
+        Column::new("product_id", 12.0),
+        Column::new("name", 28.0),
+        Column::new("sku", 16.0),
+        Column::new("units_sold", 12.0),
+        Column::new("revenue", 14.0),
+    ];
+
+    fn cells(self) -> Vec<Cell> {
+        let p = self.0;
+        vec![
+            p.rank.into(),
+            p.product_id.into(),
+            p.name.into(),
+            p.sku.to_string().into(),
+            p.units_sold.into(),
+            p.revenue_cents.into(),
+        ]
+    }
+}
+
+async fn best_sellers_export(
+    format: Format,
+    db: &Db,
+    exports: &Exports,
+    period: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+) -> Result<ExportFile, AppError> {
+    let (slot, conn) = exports.open(db).await?;
+    let rows = match period {
+        None => reports::export_best_sellers(conn).left_stream(),
+        Some((from, to)) => reports::export_best_sellers_between(conn, from, to).right_stream(),
+    };
+    let rows = rows.map(|row| row.map(ProductRecord));
+    ExportFile::spool(exports, slot, format, "best-sellers", rows).await
 }
 
 #[get("/reports/best-sellers.csv?<period..>")]
@@ -336,31 +395,47 @@ async fn best_sellers_csv(
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
-) -> Result<Csv, AppError> {
-    let (slot, conn) = exports.open(db).await?;
-    let rows = match csv_period(&period, **zone) {
-        None => reports::export_best_sellers(conn).left_stream(),
-        Some((from, to)) => reports::export_best_sellers_between(conn, from, to).right_stream(),
-    };
-    let rows = rows.map(|row| {
-        row.map(|p| ProductCsv {
-            rank: p.rank,
-            product_id: p.product_id,
-            name: p.name,
-            sku: p.sku,
-            units_sold: p.units_sold,
-            revenue: p.revenue_cents,
-        })
-    });
-    let header = &["rank", "product_id", "name", "sku", "units_sold", "revenue"];
-    Csv::spool(exports, slot, "best-sellers.csv", header, rows).await
+) -> Result<ExportFile, AppError> {
+    best_sellers_export(Format::Csv, db, exports, csv_period(&period, **zone)).await
 }
 
-#[derive(Serialize)]
-struct MonthCsv {
-    month: String,
-    orders: i64,
-    revenue: Money,
+#[get("/reports/best-sellers.xlsx?<period..>")]
+async fn best_sellers_xlsx(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    zone: &State<ShopZone>,
+    period: PeriodQuery,
+) -> Result<ExportFile, AppError> {
+    best_sellers_export(Format::Xlsx, db, exports, csv_period(&period, **zone)).await
+}
+
+/// One month in the revenue-by-month exports.
+struct MonthRecord(Month);
+
+impl Record for MonthRecord {
+    const COLUMNS: &'static [Column] =
+        &[Column::new("month", 10.0), Column::new("orders", 10.0), Column::new("revenue", 14.0)];
+
+    fn cells(self) -> Vec<Cell> {
+        let m = self.0;
+        vec![Cell::Month(m.month), m.order_count.into(), m.revenue_cents.into()]
+    }
+}
+
+async fn months_export(
+    format: Format,
+    db: &Db,
+    exports: &Exports,
+    period: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+) -> Result<ExportFile, AppError> {
+    let (slot, mut conn) = exports.open(db).await?;
+    let months = match period {
+        None => reports::revenue_by_month(&mut conn, i64::MAX).await?,
+        Some((from, to)) => reports::revenue_by_month_between(&mut conn, from, to).await?,
+    };
+    let rows = futures::stream::iter(months.into_iter().map(|m| Ok::<_, AppError>(MonthRecord(m))));
+    ExportFile::spool(exports, slot, format, "revenue-by-month", rows).await
 }
 
 #[get("/reports/revenue-by-month.csv?<period..>")]
@@ -370,24 +445,33 @@ async fn months_csv(
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
-) -> Result<Csv, AppError> {
-    let (slot, mut conn) = exports.open(db).await?;
-    let months = match csv_period(&period, **zone) {
-        None => reports::revenue_by_month(&mut conn, i64::MAX).await?,
-        Some((from, to)) => reports::revenue_by_month_between(&mut conn, from, to).await?,
-    };
-    let rows = futures::stream::iter(months.into_iter().map(|m| {
-        Ok::<_, AppError>(MonthCsv {
-            month: m.month.format("%Y-%m").to_string(),
-            orders: m.order_count,
-            revenue: m.revenue_cents,
-        })
-    }));
-    Csv::spool(exports, slot, "revenue-by-month.csv", &["month", "orders", "revenue"], rows).await
+) -> Result<ExportFile, AppError> {
+    months_export(Format::Csv, db, exports, csv_period(&period, **zone)).await
+}
+
+#[get("/reports/revenue-by-month.xlsx?<period..>")]
+async fn months_xlsx(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    zone: &State<ShopZone>,
+    period: PeriodQuery,
+) -> Result<ExportFile, AppError> {
+    months_export(Format::Xlsx, db, exports, csv_period(&period, **zone)).await
 }
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![page, top_customers_csv, revenue_csv, best_sellers_csv, months_csv]
+    routes![
+        page,
+        top_customers_csv,
+        top_customers_xlsx,
+        revenue_csv,
+        revenue_xlsx,
+        best_sellers_csv,
+        best_sellers_xlsx,
+        months_csv,
+        months_xlsx
+    ]
 }
 
 /// Mounts these pages.

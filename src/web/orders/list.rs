@@ -1,12 +1,11 @@
 //! The orders list: filtered by customer, product, status, dates and
-//! total, sorted, paged, and exported as CSV.
+//! total, sorted, paged, and exported as CSV or XLSX.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::http::uri::fmt::{Formatter, FromUriParam, Query, UriDisplay};
 use rocket::{get, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
-use serde::Serialize;
 
 use crate::db::listing::{self, Listing};
 use crate::db::orders::{self, Filter, OrderRow, StatusFilter};
@@ -15,9 +14,9 @@ use crate::db::staff::Staff;
 use crate::db::users::{self, User};
 use crate::db::Db;
 use crate::domain::{Money, Status};
-use crate::web::export::{Csv, Exports};
+use crate::web::export::{Cell, Column, ExportFile, Exports, Format, Record};
 use crate::web::links::Href;
-use crate::web::listing::{csv as listing_csv, parse_day, search_text, ListState, Paged, Paging};
+use crate::web::listing::{self as list_view, parse_day, search_text, ListState, Paged, Paging};
 use crate::web::{filters, query_id, AppError, Chrome, PAGE_SIZE};
 
 #[derive(Template, WebTemplate)]
@@ -26,6 +25,8 @@ pub(super) struct ListPage {
     chrome: Chrome,
     rows: Vec<OrderRow>,
     list: ListState,
+    /// The saved views of this list.
+    views: crate::web::saved_views::Bar,
     customer: Option<User>,
     /// The product the list is filtered to.
     product: Option<ProductChoice>,
@@ -157,6 +158,11 @@ impl OrdersOf {
     }
 }
 
+/// The list as the saved view `query` shows it.
+pub fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
+    uri!(list(crate::web::listing::reread::<OrdersQuery>(query)))
+}
+
 #[get("/orders?<query..>")]
 pub(super) async fn list(
     chrome: Chrome,
@@ -203,8 +209,14 @@ pub(super) async fn list(
     let list = ListState::new(&seek, Some(count), ("order", "orders"), &page, move |paging| {
         uri!(list(Paged::new(kept.clone(), paging)))
     })
-    .csv(|paging| uri!(export(Paged::new(csv, paging))));
+    .exports(|paging| {
+        [uri!(export(Paged::new(csv.clone(), paging.clone()))), uri!(export_xlsx(Paged::new(csv, paging)))]
+    });
+    let views =
+        crate::web::saved_views::Bar::load(&mut db, &chrome, crate::domain::SavedList::Orders, list.view_query())
+            .await?;
     Ok(ListPage {
+        views,
         chrome: chrome.on("orders"),
         rows: page.rows,
         list,
@@ -231,16 +243,32 @@ impl ListPage {
     }
 }
 
-/// One order in the CSV export.
-#[derive(Serialize)]
-struct OrderCsv {
-    id: i64,
-    customer_id: i64,
-    customer: String,
-    placed_at: String,
-    status: Status,
-    items: i32,
-    total: Money,
+/// One order in the exports.
+struct OrderRecord(OrderRow);
+
+impl Record for OrderRecord {
+    const COLUMNS: &'static [Column] = &[
+        Column::new("id", 10.0),
+        Column::new("customer_id", 12.0),
+        Column::new("customer", 28.0),
+        Column::new("placed_at", 20.0),
+        Column::new("status", 12.0),
+        Column::new("items", 8.0),
+        Column::new("total", 14.0),
+    ];
+
+    fn cells(self) -> Vec<Cell> {
+        let o = self.0;
+        vec![
+            o.id.into(),
+            o.user_id.into(),
+            o.user_name.into(),
+            o.placed_at.into(),
+            o.status.as_str().to_string().into(),
+            o.item_count.into(),
+            o.total_cents.into(),
+        ]
+    }
 }
 
 #[get("/orders.csv?<query..>")]
@@ -249,7 +277,26 @@ pub(super) async fn export(
     db: &Db,
     exports: &State<Exports>,
     query: Paged<OrdersQuery>,
-) -> Result<Csv, AppError> {
+) -> Result<ExportFile, AppError> {
+    export_as(Format::Csv, db, exports, query).await
+}
+
+#[get("/orders.xlsx?<query..>")]
+pub(super) async fn export_xlsx(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    query: Paged<OrdersQuery>,
+) -> Result<ExportFile, AppError> {
+    export_as(Format::Xlsx, db, exports, query).await
+}
+
+async fn export_as(
+    format: Format,
+    db: &Db,
+    exports: &Exports,
+    query: Paged<OrdersQuery>,
+) -> Result<ExportFile, AppError> {
     let (filter, bad_filter) = query.filter.filter();
     if bad_filter {
         return Err(AppError::BadRequest(
@@ -268,15 +315,6 @@ pub(super) async fn export(
             return Err(AppError::BadRequest("The orders were not exported: no product has that id.".into()));
         }
     }
-    let header = &["id", "customer_id", "customer", "placed_at", "status", "items", "total"];
-    listing_csv::<orders::List, _>(exports, slot, conn, (filter, query.paging), "orders.csv", header, |o| OrderCsv {
-        id: o.id,
-        customer_id: o.user_id,
-        customer: o.user_name,
-        placed_at: o.placed_at.to_rfc3339(),
-        status: o.status,
-        items: o.item_count,
-        total: o.total_cents,
-    })
-    .await
+    let opened = (slot, conn);
+    list_view::export::<orders::List, _>(exports, opened, (filter, query.paging), format, "orders", OrderRecord).await
 }

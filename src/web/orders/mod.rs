@@ -17,7 +17,7 @@ use rocket_db_pools::Connection;
 use sqlx::PgConnection;
 
 pub use bulk::bulk_href;
-pub use list::{OrdersOf, OrdersQuery};
+pub use list::{view_uri, OrdersOf, OrdersQuery};
 
 /// The orders list filtered to a customer, a product and a status (`active`:
 /// not cancelled); `0` and `""` leave a filter out.
@@ -151,6 +151,7 @@ pub fn stage() -> rocket::fairing::AdHoc {
         routes![
             list::list,
             list::export,
+            list::export_xlsx,
             bulk::bulk_confirm,
             bulk::bulk_apply,
             show,

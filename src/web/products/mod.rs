@@ -10,7 +10,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 use rocket::{get, routes, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
-use serde::Serialize;
 
 use crate::db::staff::Staff;
 
@@ -19,11 +18,10 @@ use crate::db::products::{self, Figures, Filter, Product, ProductRow, StockLevel
 use crate::db::purchases::{Buyer, BuyersOf};
 use crate::db::reports::LOW_STOCK;
 use crate::db::Db;
-use crate::domain::{Email, Money, Sku};
-use crate::web::export::{Csv, Exports};
+use crate::web::export::{Cell, Column, ExportFile, Exports, Format, Record};
 use crate::web::filters::counted;
 use crate::web::history::Described as _;
-use crate::web::listing::{csv as listing_csv, search_text, ListState, Paged, Paging};
+use crate::web::listing::{self as list_view, search_text, ListState, Paged, Paging};
 use crate::web::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 
 #[derive(Template, WebTemplate)]
@@ -32,6 +30,8 @@ struct ListPage {
     chrome: Chrome,
     rows: Vec<ProductRow>,
     list: ListState,
+    /// The saved views of this list.
+    views: crate::web::saved_views::Bar,
     low_stock: i32,
     /// The filters as read.
     query: ProductsQuery,
@@ -94,6 +94,11 @@ impl ProductsQuery {
     }
 }
 
+/// The list as the saved view `query` shows it.
+pub(crate) fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
+    uri!(list(crate::web::listing::reread::<ProductsQuery>(query)))
+}
+
 #[get("/products?<query..>")]
 async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<ProductsQuery>) -> Result<ListPage, AppError> {
     let filter = query.filter.parse();
@@ -105,8 +110,14 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<ProductsQuery
     let list = ListState::new(&seek, Some(count), ("product", "products"), &page, move |paging| {
         uri!(list(Paged::new(kept.clone(), paging)))
     })
-    .csv(|paging| uri!(export(Paged::new(csv, paging))));
+    .exports(|paging| {
+        [uri!(export(Paged::new(csv.clone(), paging.clone()))), uri!(export_xlsx(Paged::new(csv, paging)))]
+    });
+    let views =
+        crate::web::saved_views::Bar::load(&mut db, &chrome, crate::domain::SavedList::Products, list.view_query())
+            .await?;
     Ok(ListPage {
+        views,
         chrome: chrome.on("products"),
         rows: page.rows,
         list,
@@ -115,15 +126,30 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<ProductsQuery
     })
 }
 
-/// One product in the CSV export.
-#[derive(Serialize)]
-struct ProductCsv {
-    id: i64,
-    name: String,
-    sku: Sku,
-    price: Money,
-    stock: i32,
-    units_sold: i64,
+/// One product in the exports.
+struct ProductRecord(ProductRow);
+
+impl Record for ProductRecord {
+    const COLUMNS: &'static [Column] = &[
+        Column::new("id", 10.0),
+        Column::new("name", 28.0),
+        Column::new("sku", 16.0),
+        Column::new("price", 14.0),
+        Column::new("stock", 10.0),
+        Column::new("units_sold", 12.0),
+    ];
+
+    fn cells(self) -> Vec<Cell> {
+        let p = self.0;
+        vec![
+            p.id.into(),
+            p.name.into(),
+            p.sku.to_string().into(),
+            p.price_cents.into(),
+            p.stock.into(),
+            p.units_sold.into(),
+        ]
+    }
 }
 
 #[get("/products.csv?<query..>")]
@@ -132,26 +158,29 @@ async fn export(
     db: &Db,
     exports: &State<Exports>,
     query: Paged<ProductsQuery>,
-) -> Result<Csv, AppError> {
-    let (slot, conn) = exports.open(db).await?;
-    let header = &["id", "name", "sku", "price", "stock", "units_sold"];
-    listing_csv::<products::List, _>(
-        exports,
-        slot,
-        conn,
-        (query.filter.parse(), query.paging),
-        "products.csv",
-        header,
-        |p| ProductCsv {
-            id: p.id,
-            name: p.name,
-            sku: p.sku,
-            price: p.price_cents,
-            stock: p.stock,
-            units_sold: p.units_sold,
-        },
-    )
-    .await
+) -> Result<ExportFile, AppError> {
+    export_as(Format::Csv, db, exports, query).await
+}
+
+#[get("/products.xlsx?<query..>")]
+async fn export_xlsx(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    query: Paged<ProductsQuery>,
+) -> Result<ExportFile, AppError> {
+    export_as(Format::Xlsx, db, exports, query).await
+}
+
+async fn export_as(
+    format: Format,
+    db: &Db,
+    exports: &Exports,
+    query: Paged<ProductsQuery>,
+) -> Result<ExportFile, AppError> {
+    let opened = exports.open(db).await?;
+    let filter = (query.filter.parse(), query.paging);
+    list_view::export::<products::List, _>(exports, opened, filter, format, "products", ProductRecord).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -176,7 +205,9 @@ async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64, paging: Option<Pa
     let count = Some(Count::Exact(figures.customer_count));
     let list =
         ListState::new(&seek, count, ("customer", "customers"), &page, move |paging| uri!(show(id, Some(paging))))
-            .csv(|paging| uri!(buyers_export(id, Some(paging))))
+            .exports(|paging| {
+                [uri!(buyers_export(id, Some(paging.clone()))), uri!(buyers_export_xlsx(id, Some(paging)))]
+            })
             .section("bought-by");
     let history = crate::db::audit::history(&mut db, &["product"], id, HISTORY_ROWS).await?;
     Ok(ShowPage {
@@ -202,16 +233,32 @@ impl ShowPage {
     }
 }
 
-/// One buyer in the CSV export of a product's buyers.
-#[derive(Serialize)]
-struct BuyerCsv {
-    customer_id: i64,
-    name: String,
-    email: Email,
-    units: i64,
-    spend: Money,
-    orders: i64,
-    last_bought: String,
+/// One buyer in the exports of a product's buyers.
+struct BuyerRecord(Buyer);
+
+impl Record for BuyerRecord {
+    const COLUMNS: &'static [Column] = &[
+        Column::new("customer_id", 12.0),
+        Column::new("name", 28.0),
+        Column::new("email", 32.0),
+        Column::new("units", 10.0),
+        Column::new("spend", 14.0),
+        Column::new("orders", 10.0),
+        Column::new("last_bought", 20.0),
+    ];
+
+    fn cells(self) -> Vec<Cell> {
+        let b = self.0;
+        vec![
+            b.user_id.into(),
+            b.name.into(),
+            b.email.to_string().into(),
+            b.units.into(),
+            b.spend_cents.into(),
+            b.order_count.into(),
+            b.last_bought_at.into(),
+        ]
+    }
 }
 
 #[get("/products/<id>/buyers.csv?<paging..>")]
@@ -221,26 +268,38 @@ async fn buyers_export(
     exports: &State<Exports>,
     id: i64,
     paging: Option<Paging>,
-) -> Result<Csv, AppError> {
+) -> Result<ExportFile, AppError> {
+    buyers_export_as(Format::Csv, db, exports, id, paging).await
+}
+
+#[get("/products/<id>/buyers.xlsx?<paging..>")]
+async fn buyers_export_xlsx(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    id: i64,
+    paging: Option<Paging>,
+) -> Result<ExportFile, AppError> {
+    buyers_export_as(Format::Xlsx, db, exports, id, paging).await
+}
+
+async fn buyers_export_as(
+    format: Format,
+    db: &Db,
+    exports: &Exports,
+    id: i64,
+    paging: Option<Paging>,
+) -> Result<ExportFile, AppError> {
     let (slot, mut conn) = exports.open(db).await?;
     products::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
-    let header = &["customer_id", "name", "email", "units", "spend", "orders", "last_bought"];
-    listing_csv::<BuyersOf, _>(
+    let stem = format!("product-{id}-buyers");
+    list_view::export::<BuyersOf, _>(
         exports,
-        slot,
-        conn,
+        (slot, conn),
         (id, paging.unwrap_or_default()),
-        &format!("product-{id}-buyers.csv"),
-        header,
-        |b| BuyerCsv {
-            customer_id: b.user_id,
-            name: b.name,
-            email: b.email,
-            units: b.units,
-            spend: b.spend_cents,
-            orders: b.order_count,
-            last_bought: b.last_bought_at.to_rfc3339(),
-        },
+        format,
+        &stem,
+        BuyerRecord,
     )
     .await
 }
@@ -255,10 +314,12 @@ pub fn stage() -> rocket::fairing::AdHoc {
         routes![
             list,
             export,
+            export_xlsx,
             bulk::bulk_confirm,
             bulk::bulk_apply,
             show,
             buyers_export,
+            buyers_export_xlsx,
             form::new,
             form::edit,
             form::create,

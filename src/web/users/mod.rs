@@ -7,20 +7,18 @@ use askama::Template;
 use askama_web::WebTemplate;
 use rocket::{get, routes, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
-use serde::Serialize;
 
 use crate::db::staff::Staff;
 
-use super::export::{Csv, Exports};
+use super::export::{Cell, Column, ExportFile, Exports, Format, Record};
 use super::history::Described as _;
-use super::listing::{csv as listing_csv, parse_day, search_text, ListState, Paged, Paging};
+use super::listing::{self as list_view, parse_day, search_text, ListState, Paged, Paging};
 use super::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 use crate::db::listing::{self, Count, Dir, Listing};
 use crate::db::orders::{self, OrderRow};
 use crate::db::purchases::{Bought, BoughtBy};
 use crate::db::users::{self, Figures, Filter, User, UserRow};
 use crate::db::Db;
-use crate::domain::{Email, Money, Sku};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "users/list.html")]
@@ -29,6 +27,8 @@ struct ListPage {
     query: UsersQuery,
     rows: Vec<UserRow>,
     list: ListState,
+    /// The saved views of this list.
+    views: crate::web::saved_views::Bar,
     date_error: Option<&'static str>,
 }
 
@@ -93,6 +93,11 @@ impl UsersQuery {
     }
 }
 
+/// The list as the saved view `query` shows it.
+pub(crate) fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
+    uri!(list(crate::web::listing::reread::<UsersQuery>(query)))
+}
+
 #[get("/users?<query..>")]
 async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<UsersQuery>) -> Result<ListPage, AppError> {
     let (filter, bad_date) = query.filter.parse();
@@ -103,8 +108,14 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<UsersQuery>) 
     let list = ListState::new(&seek, Some(count), ("customer", "customers"), &page, move |paging| {
         uri!(list(Paged::new(kept.clone(), paging)))
     })
-    .csv(|paging| uri!(export(Paged::new(csv, paging))));
+    .exports(|paging| {
+        [uri!(export(Paged::new(csv.clone(), paging.clone()))), uri!(export_xlsx(Paged::new(csv, paging)))]
+    });
+    let views =
+        crate::web::saved_views::Bar::load(&mut db, &chrome, crate::domain::SavedList::Customers, list.view_query())
+            .await?;
     Ok(ListPage {
+        views,
         chrome: chrome.on("users"),
         rows: page.rows,
         list,
@@ -113,15 +124,30 @@ async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<UsersQuery>) 
     })
 }
 
-/// One customer in the CSV export.
-#[derive(Serialize)]
-struct UserCsv {
-    id: i64,
-    name: String,
-    email: Email,
-    customer_since: String,
-    orders: i64,
-    revenue: Money,
+/// One customer in the exports.
+struct UserRecord(UserRow);
+
+impl Record for UserRecord {
+    const COLUMNS: &'static [Column] = &[
+        Column::new("id", 10.0),
+        Column::new("name", 28.0),
+        Column::new("email", 32.0),
+        Column::new("customer_since", 20.0),
+        Column::new("orders", 10.0),
+        Column::new("revenue", 14.0),
+    ];
+
+    fn cells(self) -> Vec<Cell> {
+        let u = self.0;
+        vec![
+            u.id.into(),
+            u.name.into(),
+            u.email.to_string().into(),
+            u.created_at.into(),
+            u.order_count.into(),
+            u.revenue_cents.into(),
+        ]
+    }
 }
 
 #[get("/users.csv?<query..>")]
@@ -130,24 +156,34 @@ async fn export(
     db: &Db,
     exports: &State<Exports>,
     query: Paged<UsersQuery>,
-) -> Result<Csv, AppError> {
+) -> Result<ExportFile, AppError> {
+    export_as(Format::Csv, db, exports, query).await
+}
+
+#[get("/users.xlsx?<query..>")]
+async fn export_xlsx(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    query: Paged<UsersQuery>,
+) -> Result<ExportFile, AppError> {
+    export_as(Format::Xlsx, db, exports, query).await
+}
+
+async fn export_as(
+    format: Format,
+    db: &Db,
+    exports: &Exports,
+    query: Paged<UsersQuery>,
+) -> Result<ExportFile, AppError> {
     let (filter, bad_date) = query.filter.parse();
     if bad_date {
         return Err(AppError::BadRequest(
             "The customers were not exported: enter dates as YYYY-MM-DD (from 0001-01-01).".into(),
         ));
     }
-    let (slot, conn) = exports.open(db).await?;
-    let header = &["id", "name", "email", "customer_since", "orders", "revenue"];
-    listing_csv::<users::List, _>(exports, slot, conn, (filter, query.paging), "customers.csv", header, |u| UserCsv {
-        id: u.id,
-        name: u.name,
-        email: u.email,
-        customer_since: u.created_at.to_rfc3339(),
-        orders: u.order_count,
-        revenue: u.revenue_cents,
-    })
-    .await
+    let opened = exports.open(db).await?;
+    list_view::export::<users::List, _>(exports, opened, (filter, query.paging), format, "customers", UserRecord).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -175,7 +211,9 @@ async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64, paging: Option<Pa
     let page = listing::search::<BoughtBy>(&mut db, &id, &seek).await?;
     let count = Some(Count::Exact(figures.product_count));
     let list = ListState::new(&seek, count, ("product", "products"), &page, move |paging| uri!(show(id, Some(paging))))
-        .csv(|paging| uri!(products_export(id, Some(paging))))
+        .exports(|paging| {
+            [uri!(products_export(id, Some(paging.clone()))), uri!(products_export_xlsx(id, Some(paging)))]
+        })
         .section("products-bought");
     let history = crate::db::audit::history(&mut db, &["user"], id, HISTORY_ROWS).await?;
     Ok(ShowPage { chrome: chrome.on("users"), user, figures, orders: orders.rows, products: page.rows, list, history })
@@ -188,16 +226,32 @@ impl ShowPage {
     }
 }
 
-/// One product in the CSV export of what a customer bought.
-#[derive(Serialize)]
-struct BoughtCsv {
-    product_id: i64,
-    name: String,
-    sku: Sku,
-    units: i64,
-    spend: Money,
-    orders: i64,
-    last_bought: String,
+/// One product in the exports of what a customer bought.
+struct BoughtRecord(Bought);
+
+impl Record for BoughtRecord {
+    const COLUMNS: &'static [Column] = &[
+        Column::new("product_id", 12.0),
+        Column::new("name", 28.0),
+        Column::new("sku", 16.0),
+        Column::new("units", 10.0),
+        Column::new("spend", 14.0),
+        Column::new("orders", 10.0),
+        Column::new("last_bought", 20.0),
+    ];
+
+    fn cells(self) -> Vec<Cell> {
+        let b = self.0;
+        vec![
+            b.product_id.into(),
+            b.name.into(),
+            b.sku.to_string().into(),
+            b.units.into(),
+            b.spend_cents.into(),
+            b.order_count.into(),
+            b.last_bought_at.into(),
+        ]
+    }
 }
 
 #[get("/users/<id>/products.csv?<paging..>")]
@@ -207,26 +261,38 @@ async fn products_export(
     exports: &State<Exports>,
     id: i64,
     paging: Option<Paging>,
-) -> Result<Csv, AppError> {
+) -> Result<ExportFile, AppError> {
+    products_export_as(Format::Csv, db, exports, id, paging).await
+}
+
+#[get("/users/<id>/products.xlsx?<paging..>")]
+async fn products_export_xlsx(
+    _signed_in: Staff,
+    db: &Db,
+    exports: &State<Exports>,
+    id: i64,
+    paging: Option<Paging>,
+) -> Result<ExportFile, AppError> {
+    products_export_as(Format::Xlsx, db, exports, id, paging).await
+}
+
+async fn products_export_as(
+    format: Format,
+    db: &Db,
+    exports: &Exports,
+    id: i64,
+    paging: Option<Paging>,
+) -> Result<ExportFile, AppError> {
     let (slot, mut conn) = exports.open(db).await?;
     users::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
-    let header = &["product_id", "name", "sku", "units", "spend", "orders", "last_bought"];
-    listing_csv::<BoughtBy, _>(
+    let stem = format!("customer-{id}-products");
+    list_view::export::<BoughtBy, _>(
         exports,
-        slot,
-        conn,
+        (slot, conn),
         (id, paging.unwrap_or_default()),
-        &format!("customer-{id}-products.csv"),
-        header,
-        |b| BoughtCsv {
-            product_id: b.product_id,
-            name: b.name,
-            sku: b.sku,
-            units: b.units,
-            spend: b.spend_cents,
-            orders: b.order_count,
-            last_bought: b.last_bought_at.to_rfc3339(),
-        },
+        format,
+        &stem,
+        BoughtRecord,
     )
     .await
 }
@@ -241,8 +307,10 @@ pub fn stage() -> rocket::fairing::AdHoc {
         routes![
             list,
             export,
+            export_xlsx,
             show,
             products_export,
+            products_export_xlsx,
             form::new,
             form::edit,
             form::create,

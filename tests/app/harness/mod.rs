@@ -219,6 +219,14 @@ impl TestApp {
         Page::read(self.client.get(path.to_string()).dispatch().await).await
     }
 
+    /// Downloads `path` as a file: its status, content type and bytes.
+    pub async fn download(&self, path: &str) -> (rocket::http::Status, Option<String>, Vec<u8>) {
+        let response = self.client.get(path.to_string()).dispatch().await;
+        let status = response.status();
+        let content_type = response.headers().get_one("Content-Type").map(str::to_string);
+        (status, content_type, response.into_bytes().await.unwrap_or_default())
+    }
+
     /// Posts a form as the browser would, with its CSRF token.
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         let token = self.csrf();
