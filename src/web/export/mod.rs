@@ -20,14 +20,12 @@
 //! neutralised (OWASP's advice for CSV injection); in XLSX text is written
 //! as a text cell, which a spreadsheet shows as typed and never evaluates.
 
-use std::borrow::Cow;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDate, Utc};
 use futures::{Stream, StreamExt};
 use rocket::http::{ContentType, Header};
 use rocket::response::{self, Responder, Response};
@@ -37,10 +35,16 @@ use rocket::Request;
 use serde::Deserialize;
 
 use super::AppError;
+
+mod cells;
+mod xlsx;
+
 use crate::db::Db;
-use crate::domain::Money;
+pub use cells::{neutralise, Cell, Column, Record};
+use cells::{write_csv_header, write_csv_rows};
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
+use xlsx::{write_xlsx, Batch, XlsxFailure, XLSX_MAX_ROWS};
 
 /// Rows written per chunk.
 const CHUNK: usize = 500;
@@ -110,28 +114,6 @@ impl Exports {
     }
 }
 
-/// `cell` as a spreadsheet should see it: text that would start a formula
-/// (`=`, `+`, `-`, `@`, tab, carriage return) gets a leading apostrophe, so
-/// it shows as typed and never runs; a plain number such as `-12.50` is left
-/// alone, since a number cannot be a formula.
-pub fn neutralise(cell: &str) -> Cow<'_, str> {
-    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    if risky && !is_plain_number(cell) {
-        Cow::Owned(format!("'{cell}"))
-    } else {
-        Cow::Borrowed(cell)
-    }
-}
-
-fn is_plain_number(cell: &str) -> bool {
-    let digits = cell.strip_prefix('-').unwrap_or(cell);
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
-    !whole.is_empty()
-        && !fraction.is_empty()
-        && whole.bytes().all(|b| b.is_ascii_digit())
-        && fraction.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// The file type of a download, chosen by the route's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -153,195 +135,6 @@ impl Format {
             Format::Xlsx => ContentType::new("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         }
     }
-}
-
-/// One column of an export: its header, and its width in an XLSX sheet
-/// (in characters).
-#[derive(Debug, Clone, Copy)]
-pub struct Column {
-    pub name: &'static str,
-    pub width: f64,
-}
-
-impl Column {
-    pub const fn new(name: &'static str, width: f64) -> Column {
-        Column { name, width }
-    }
-}
-
-/// One cell of an export, typed: an XLSX sheet gets a number, a currency
-/// amount or a date cell, a CSV file the plain text of each.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    Number(i64),
-    /// Written in units (dollars), not cents.
-    Money(Money),
-    Text(String),
-    /// A moment, in UTC.
-    Time(DateTime<Utc>),
-    /// A calendar month, given by its first day.
-    Month(NaiveDate),
-}
-
-impl Cell {
-    /// The cell as CSV text: numbers plain, money as `1234.56`, times in
-    /// RFC 3339, months as `2024-05`, text neutralised.
-    fn csv(&self) -> Cow<'_, str> {
-        match self {
-            Cell::Number(n) => Cow::Owned(n.to_string()),
-            Cell::Money(m) => Cow::Owned(m.decimal()),
-            Cell::Text(text) => neutralise(text),
-            Cell::Time(at) => Cow::Owned(at.to_rfc3339()),
-            Cell::Month(month) => Cow::Owned(month.format("%Y-%m").to_string()),
-        }
-    }
-}
-
-impl From<i64> for Cell {
-    fn from(n: i64) -> Cell {
-        Cell::Number(n)
-    }
-}
-
-impl From<i32> for Cell {
-    fn from(n: i32) -> Cell {
-        Cell::Number(n.into())
-    }
-}
-
-impl From<Money> for Cell {
-    fn from(m: Money) -> Cell {
-        Cell::Money(m)
-    }
-}
-
-impl From<String> for Cell {
-    fn from(text: String) -> Cell {
-        Cell::Text(text)
-    }
-}
-
-impl From<DateTime<Utc>> for Cell {
-    fn from(at: DateTime<Utc>) -> Cell {
-        Cell::Time(at)
-    }
-}
-
-/// One row of an export: its columns, stated once for every format, and
-/// the row's cells in the same order.
-pub trait Record: Send + 'static {
-    const COLUMNS: &'static [Column];
-    fn cells(self) -> Vec<Cell>;
-}
-
-/// Writes `records` as CSV rows.
-fn write_csv_rows<R: Record>(records: Vec<R>, out: &mut Vec<u8>) -> Result<(), csv::Error> {
-    let mut writer = csv::WriterBuilder::new().has_headers(false).flexible(true).from_writer(out);
-    for record in records {
-        let cells = record.cells();
-        writer.write_record(cells.iter().map(|cell| cell.csv().into_owned()))?;
-    }
-    writer.flush()?;
-    Ok(())
-}
-
-fn write_csv_header<R: Record>(out: &mut Vec<u8>) -> Result<(), csv::Error> {
-    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(out);
-    writer.write_record(R::COLUMNS.iter().map(|c| c.name))?;
-    writer.flush()?;
-    Ok(())
-}
-
-/// The most data rows one XLSX sheet holds (1,048,576 rows less the header).
-const XLSX_MAX_ROWS: u32 = 1_048_575;
-
-/// What the XLSX writer is sent: rows, then the word that all were read.
-enum Batch<R> {
-    Rows(Vec<R>),
-    End,
-}
-
-/// Why an XLSX file was not written.
-#[derive(Debug, thiserror::Error)]
-enum XlsxFailure {
-    #[error("the rows stopped before the end")]
-    Abandoned,
-    #[error("more rows than one sheet holds")]
-    TooManyRows,
-    #[error(transparent)]
-    Xlsx(#[from] rust_xlsxwriter::XlsxError),
-    #[error(transparent)]
-    Io(#[from] io::Error),
-}
-
-/// The cell formats of an XLSX export.
-struct XlsxFormats {
-    header: rust_xlsxwriter::Format,
-    money: rust_xlsxwriter::Format,
-    time: rust_xlsxwriter::Format,
-    month: rust_xlsxwriter::Format,
-}
-
-impl XlsxFormats {
-    fn new() -> XlsxFormats {
-        use rust_xlsxwriter::Format as F;
-        XlsxFormats {
-            header: F::new().set_bold(),
-            money: F::new().set_num_format("$#,##0.00;-$#,##0.00"),
-            time: F::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
-            month: F::new().set_num_format("yyyy-mm"),
-        }
-    }
-}
-
-/// Writes one XLSX sheet from the batches `rows` receives, in a blocking
-/// thread: the sheet keeps only its current row in memory, the rest goes
-/// to a temporary file. Answers the finished workbook, or why not.
-fn write_xlsx<R: Record>(
-    mut rows: rocket::tokio::sync::mpsc::Receiver<Batch<R>>,
-) -> Result<std::fs::File, XlsxFailure> {
-    use rust_xlsxwriter::Workbook;
-    let formats = XlsxFormats::new();
-    let mut workbook = Workbook::new();
-    let sheet = workbook.add_worksheet_with_constant_memory()?;
-    for (col, column) in (0u16..).zip(R::COLUMNS) {
-        sheet.set_column_width(col, column.width)?;
-        sheet.write_string_with_format(0, col, column.name, &formats.header)?;
-    }
-    sheet.set_freeze_panes(1, 0)?;
-    let mut row: u32 = 0;
-    loop {
-        match rows.blocking_recv() {
-            Some(Batch::Rows(records)) => {
-                for record in records {
-                    if row == XLSX_MAX_ROWS {
-                        return Err(XlsxFailure::TooManyRows);
-                    }
-                    row += 1;
-                    for (col, cell) in (0u16..).zip(record.cells()) {
-                        // Text only ever goes through write_string: a cell
-                        // that looks like a formula stays text.
-                        match cell {
-                            Cell::Number(n) => sheet.write_number(row, col, n as f64)?,
-                            Cell::Money(m) => {
-                                sheet.write_number_with_format(row, col, m.cents() as f64 / 100.0, &formats.money)?
-                            }
-                            Cell::Text(text) => sheet.write_string(row, col, text)?,
-                            Cell::Time(at) => {
-                                sheet.write_datetime_with_format(row, col, at.naive_utc(), &formats.time)?
-                            }
-                            Cell::Month(month) => sheet.write_datetime_with_format(row, col, month, &formats.month)?,
-                        };
-                    }
-                }
-            }
-            Some(Batch::End) => break,
-            None => return Err(XlsxFailure::Abandoned),
-        }
-    }
-    let mut file = tempfile::tempfile()?;
-    workbook.save_to_writer(&mut file)?;
-    Ok(file)
 }
 
 /// A file ready to send. It holds no slot and no connection.
@@ -556,6 +349,8 @@ impl AsyncRead for Download {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Money;
+    use chrono::NaiveDate;
 
     #[test]
     fn formulas_are_neutralised_and_numbers_kept() {
