@@ -20,6 +20,7 @@ mod outage;
 mod pages;
 mod products;
 mod purchases;
+mod replica;
 mod saved_views;
 mod security;
 mod shutdown;
