@@ -194,7 +194,8 @@ impl Replicas {
         self.fallbacks[reason as usize].load(Ordering::Relaxed)
     }
 
-    fn count(&self, reason: Fallback) {
+    /// Counts one read sent to the primary for `reason`.
+    pub fn count(&self, reason: Fallback) {
         self.fallbacks[reason as usize].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -287,9 +288,7 @@ impl Replica {
                 Health::Up { lag: Duration::from_secs_f64(ms.max(0.0) / 1000.0), replayed }
             }
             // Nothing replayed to measure against: treat as too far behind.
-            ReplayState { replayed, .. } => {
-                Health::Up { lag: Duration::MAX, replayed: replayed.unwrap_or(Lsn(0)) }
-            }
+            ReplayState { replayed, .. } => Health::Up { lag: Duration::MAX, replayed: replayed.unwrap_or(Lsn(0)) },
         })
     }
 }

@@ -14,9 +14,9 @@ use rocket::serde::json::Json;
 use rocket::{get, routes};
 use serde::Serialize;
 
+use super::read::Reader;
 use super::AppError;
 use crate::db::staff::Staff;
-use super::read::Reader;
 use crate::db::{products, users};
 
 #[derive(Serialize)]

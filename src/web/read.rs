@@ -92,6 +92,7 @@ impl Reader<'_> {
             Some(Wrote::Pending { until }) => {
                 // Read from the primary, and learn where its log ends: past
                 // every write this session has seen committed.
+                replicas.count(replica::Fallback::RecentWrite);
                 let mut conn = self.db.conn().await?;
                 let lsn = replica::current_position(&mut conn).await?;
                 if let Some(auth) = self.auth {

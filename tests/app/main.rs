@@ -14,6 +14,7 @@ mod dashboard;
 mod forgery;
 mod history;
 mod hostile;
+mod instances;
 mod lists;
 mod orders;
 mod outage;

@@ -15,8 +15,8 @@ use crate::db::Db;
 use crate::domain::{Money, Status};
 use crate::web::export::{Cell, Column, ExportFile, Exports, Format, Record};
 use crate::web::links::Href;
-use crate::web::read::ReadConn;
 use crate::web::listing::{self as list_view, parse_day, search_text, ListState, Paged, Paging};
+use crate::web::read::ReadConn;
 use crate::web::{filters, query_id, AppError, Chrome, PAGE_SIZE};
 
 #[derive(Template, WebTemplate)]
@@ -164,11 +164,7 @@ pub fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
 }
 
 #[get("/orders?<query..>")]
-pub(super) async fn list(
-    chrome: Chrome,
-    mut db: ReadConn,
-    query: Paged<OrdersQuery>,
-) -> Result<ListPage, AppError> {
+pub(super) async fn list(chrome: Chrome, mut db: ReadConn, query: Paged<OrdersQuery>) -> Result<ListPage, AppError> {
     let Paged { filter: mut filters, paging } = query;
     let (mut filter, bad_date) = filters.filter();
     let customer = match filter.user_id {

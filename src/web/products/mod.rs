@@ -21,8 +21,8 @@ use crate::db::Db;
 use crate::web::export::{Cell, Column, ExportFile, Exports, Format, Record};
 use crate::web::filters::counted;
 use crate::web::history::Described as _;
-use crate::web::read::ReadConn;
 use crate::web::listing::{self as list_view, search_text, ListState, Paged, Paging};
+use crate::web::read::ReadConn;
 use crate::web::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 
 #[derive(Template, WebTemplate)]

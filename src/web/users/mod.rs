@@ -12,8 +12,8 @@ use crate::db::staff::Staff;
 
 use super::export::{Cell, Column, ExportFile, Exports, Format, Record};
 use super::history::Described as _;
-use super::read::ReadConn;
 use super::listing::{self as list_view, parse_day, search_text, ListState, Paged, Paging};
+use super::read::ReadConn;
 use super::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 use crate::db::listing::{self, Count, Dir, Listing};
 use crate::db::orders::{self, OrderRow};
