@@ -127,6 +127,8 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .attach(rocket::shield::Shield::new())
         .attach(security_headers)
         .attach(Db::init())
+        .attach(AdHoc::try_on_ignite("Read replicas", connect_replicas))
+        .attach(web::read::ReadYourWrites)
         .attach(AdHoc::try_on_ignite("Migrations and demo data", prepare_database))
         .attach(leaders_refresher)
         .attach(web::auth::stage())
@@ -155,6 +157,41 @@ pub fn shop_zone(figment: &Figment) -> Result<domain::ShopZone, String> {
     }
 }
 
+/// The read replicas configured (`replica_url` under `databases.shop`),
+/// possibly none; a setting that cannot be read stops the start.
+async fn connect_replicas(rocket: Rocket<Build>) -> rocket::fairing::Result {
+    match db::replica::Replicas::from_figment(rocket.figment()) {
+        Ok(replicas) => {
+            for replica in replicas.list() {
+                tracing::info!(replica = %replica.name, "lists, searches, reports and the dashboard read from a replica");
+            }
+            Ok(rocket.manage(replicas))
+        }
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("shopdesk: {message}");
+            Err(rocket)
+        }
+    }
+}
+
+/// Creates `new` as the first admin unless some staff account exists: once,
+/// even when several instances start at the same moment (they queue on an
+/// advisory lock, and the later ones find the account made). `true` if it
+/// was created by this call.
+pub async fn create_first_admin(pool: &sqlx::PgPool, new: &db::staff::NewStaff) -> Result<bool, db::DbError> {
+    use sqlx::Connection;
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin().await?;
+    sqlx::query!("SELECT FROM pg_advisory_xact_lock(4242002)").execute(&mut *tx).await?;
+    if db::staff::count(&mut tx).await? > 0 {
+        return Ok(false);
+    }
+    db::staff::create(&mut tx, None, new).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Applies pending migrations, counts days in the shop's time zone and,
 /// when enabled, loads demo data into an empty shop.
 async fn prepare_database(rocket: Rocket<Build>) -> rocket::fairing::Result {
@@ -162,6 +199,8 @@ async fn prepare_database(rocket: Rocket<Build>) -> rocket::fairing::Result {
         return Err(rocket);
     };
     let pool: sqlx::PgPool = (***db).clone();
+    // sqlx's migrator holds a PostgreSQL advisory lock while it applies
+    // migrations: instances starting together apply them once, in turn.
     if let Err(e) = db::migrate(&pool).await {
         tracing::error!(error = %e, "could not apply migrations");
         return Err(rocket);

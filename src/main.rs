@@ -236,15 +236,16 @@ async fn bootstrap_admin(figment: &Figment) -> Result<(), String> {
         role: shopdesk::db::staff::Role::Admin,
         password_hash,
     };
-    shopdesk::db::staff::create(&mut conn, None, &new)
+    // Another instance starting at the same moment may have made it first.
+    let created = shopdesk::create_first_admin(&pool, &new)
         .await
         .map_err(|e| format!("could not create the first admin: {e}"))?;
-    if generated {
+    if created && generated {
         println!(
             "\n  Created the first admin account.\n    email:    {email}\n    password: {password}\n  \
              This password is shown only once: sign in and keep it somewhere safe.\n"
         );
-    } else {
+    } else if created {
         println!("Created the first admin account {email} with the password from SHOPDESK_ADMIN_PASSWORD.");
     }
     // Closing the pool waits for every connection to come back.

@@ -13,6 +13,8 @@ pub mod products;
 pub mod purchases;
 mod replanning;
 pub mod reports;
+// Read replicas: their pools and where a read may go.
+pub mod replica;
 pub mod saved_views;
 pub mod staff;
 pub mod stats;

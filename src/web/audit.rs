@@ -4,7 +4,6 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::{get, routes, uri, FromForm, UriDisplayQuery};
-use rocket_db_pools::Connection;
 
 use super::history::Described as _;
 use super::listing::{parse_day, ListState, Paged};
@@ -12,7 +11,7 @@ use super::{filters, query_id, AppError, Chrome, PAGE_SIZE};
 use crate::db::audit::{self, Entry, Filter};
 use crate::db::listing::{self, Listing};
 use crate::db::staff::{self, Staff};
-use crate::db::Db;
+use crate::web::read::ReadConn;
 
 /// The kinds of record the log can be filtered by, with their labels.
 pub const ENTITIES: [(&str, &str); 5] = [
@@ -94,7 +93,7 @@ pub(crate) fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
 }
 
 #[get("/audit?<query..>")]
-async fn page(chrome: Chrome, mut db: Connection<Db>, query: Paged<AuditQuery>) -> Result<AuditPage, AppError> {
+async fn page(chrome: Chrome, mut db: ReadConn, query: Paged<AuditQuery>) -> Result<AuditPage, AppError> {
     let (filter, bad_date) = query.filter.parse();
     let seek = query.paging.seek(audit::Log::SORTS, PAGE_SIZE);
     let page = listing::search::<audit::Log>(&mut db, &filter, &seek).await?;

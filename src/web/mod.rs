@@ -20,6 +20,7 @@ pub mod orders;
 pub mod period;
 pub mod pickers;
 pub mod products;
+pub mod read;
 pub mod reports;
 pub mod saved_views;
 pub mod security;

@@ -1,7 +1,8 @@
 //! What operators watch: every response is logged with its method, path,
 //! status, duration and a request id (also sent as `X-Request-Id`) and
 //! counted for `/metrics` in Prometheus' text format; `/healthz` says the
-//! process serves and `/readyz` that its database answers.
+//! process serves and `/readyz` that its database answers (and how its read
+//! replicas are, without failing on them).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -12,6 +13,7 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::{get, routes, Data, Request, Response, State};
 
+use crate::db::replica::{Fallback, Health, Replicas};
 use crate::db::Db;
 
 /// The metrics of this process.
@@ -20,6 +22,8 @@ pub struct Metrics {
     requests: IntCounterVec,
     durations: HistogramVec,
     pool: IntGaugeVec,
+    replica_lag: prometheus::GaugeVec,
+    replica_fallbacks: IntCounterVec,
 }
 
 impl Metrics {
@@ -47,7 +51,23 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(durations.clone()))?;
         registry.register(Box::new(pool.clone()))?;
-        Ok(Metrics { registry, requests, durations, pool })
+        let replica_lag = prometheus::GaugeVec::new(
+            Opts::new(
+                "shopdesk_replica_lag_seconds",
+                "How far each read replica's replay is behind the primary, as last measured; -1 while it is down",
+            ),
+            &["replica"],
+        )?;
+        let replica_fallbacks = IntCounterVec::new(
+            Opts::new(
+                "shopdesk_replica_fallbacks_total",
+                "Reads sent to the primary although replicas are configured, by reason (down, lagging, recent_write)",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(replica_lag.clone()))?;
+        registry.register(Box::new(replica_fallbacks.clone()))?;
+        Ok(Metrics { registry, requests, durations, pool, replica_lag, replica_fallbacks })
     }
 }
 
@@ -146,7 +166,12 @@ enum Refused {
 
 /// Prometheus' text format, for scrapers that send `Authorization: Bearer <metrics_token>`.
 #[get("/metrics")]
-fn metrics(access: Access, metrics: &State<Metrics>, db: &Db) -> Result<(ContentType, String), Refused> {
+async fn metrics(
+    access: Access,
+    metrics: &State<Metrics>,
+    db: &Db,
+    replicas: &State<Replicas>,
+) -> Result<(ContentType, String), Refused> {
     match access {
         Access::Off => return Err(Refused::Off(super::errors::ErrorPageFor(Status::NotFound))),
         Access::Denied => {
@@ -162,6 +187,19 @@ fn metrics(access: Access, metrics: &State<Metrics>, db: &Db) -> Result<(Content
     metrics.pool.with_label_values(&["idle"]).set(pool.num_idle() as i64);
     metrics.pool.with_label_values(&["max"]).set(i64::from(pool.options().get_max_connections()));
     metrics.pool.with_label_values(&["waiting"]).set(db.waiting());
+    for replica in replicas.list() {
+        let lag = match replica.health().await {
+            Health::Up { lag, .. } => lag.as_secs_f64().min(1e9),
+            Health::Down | Health::Unknown => -1.0,
+        };
+        metrics.replica_lag.with_label_values(&[replica.name.as_str()]).set(lag);
+    }
+    if !replicas.is_empty() {
+        for reason in Fallback::ALL {
+            let counter = metrics.replica_fallbacks.with_label_values(&[reason.label()]);
+            counter.inc_by(replicas.fallbacks(reason).saturating_sub(counter.get()));
+        }
+    }
     let mut body = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&metrics.registry.gather(), &mut body) {
         tracing::error!(error = %e, "could not encode metrics");
@@ -178,13 +216,26 @@ fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database answers: ready to take traffic.
+/// The database answers: ready to take traffic. Each read replica's state
+/// is stated on a line of its own but never fails the check: reads fall
+/// back to the primary while a replica is down or behind.
 #[get("/readyz")]
-async fn readyz(db: &Db) -> (Status, &'static str) {
-    match crate::db::ping(db).await {
-        Ok(()) => (Status::Ok, "ready"),
-        Err(_) => (Status::ServiceUnavailable, "database unavailable"),
+async fn readyz(db: &Db, replicas: &State<Replicas>) -> (Status, String) {
+    let mut answer = match crate::db::ping(db).await {
+        Ok(()) => (Status::Ok, "ready".to_string()),
+        Err(_) => (Status::ServiceUnavailable, "database unavailable".to_string()),
+    };
+    for replica in replicas.list() {
+        let state = match replica.health().await {
+            Health::Up { lag, .. } if lag > replicas.max_lag => {
+                format!("lagging ({:.1} s behind; reads go to the primary)", lag.as_secs_f64().min(1e9))
+            }
+            Health::Up { lag, .. } => format!("ok ({:.3} s behind)", lag.as_secs_f64()),
+            Health::Down | Health::Unknown => "down (reads go to the primary)".to_string(),
+        };
+        answer.1.push_str(&format!("\nreplica {}: {state}", replica.name));
     }
+    answer
 }
 
 pub fn routes() -> Vec<rocket::Route> {

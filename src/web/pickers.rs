@@ -14,9 +14,10 @@ use rocket::serde::json::Json;
 use rocket::{get, routes};
 use serde::Serialize;
 
+use super::read::Reader;
 use super::AppError;
 use crate::db::staff::Staff;
-use crate::db::{products, users, Db};
+use crate::db::{products, users};
 
 #[derive(Serialize)]
 pub struct Pick {
@@ -64,7 +65,7 @@ fn signed_in(staff: Outcome<Staff, ()>) -> Result<Staff, Picked> {
 }
 
 #[get("/pickers/customers?<q>")]
-async fn pick_customers(staff: Outcome<Staff, ()>, db: &Db, q: Option<&str>) -> Result<Picked, AppError> {
+async fn pick_customers(staff: Outcome<Staff, ()>, db: Reader<'_>, q: Option<&str>) -> Result<Picked, AppError> {
     if let Err(refused) = signed_in(staff) {
         return Ok(refused);
     }
@@ -85,7 +86,7 @@ async fn pick_customers(staff: Outcome<Staff, ()>, db: &Db, q: Option<&str>) -> 
 }
 
 #[get("/pickers/products?<q>")]
-async fn pick_products(staff: Outcome<Staff, ()>, db: &Db, q: Option<&str>) -> Result<Picked, AppError> {
+async fn pick_products(staff: Outcome<Staff, ()>, db: Reader<'_>, q: Option<&str>) -> Result<Picked, AppError> {
     if let Err(refused) = signed_in(staff) {
         return Ok(refused);
     }

@@ -5,7 +5,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 use rocket::http::uri::fmt::{Formatter, FromUriParam, Query, UriDisplay};
 use rocket::{get, uri, FromForm, State, UriDisplayQuery};
-use rocket_db_pools::Connection;
 
 use crate::db::listing::{self, Listing};
 use crate::db::orders::{self, Filter, OrderRow, StatusFilter};
@@ -17,6 +16,7 @@ use crate::domain::{Money, Status};
 use crate::web::export::{Cell, Column, ExportFile, Exports, Format, Record};
 use crate::web::links::Href;
 use crate::web::listing::{self as list_view, parse_day, search_text, ListState, Paged, Paging};
+use crate::web::read::ReadConn;
 use crate::web::{filters, query_id, AppError, Chrome, PAGE_SIZE};
 
 #[derive(Template, WebTemplate)]
@@ -164,11 +164,7 @@ pub fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
 }
 
 #[get("/orders?<query..>")]
-pub(super) async fn list(
-    chrome: Chrome,
-    mut db: Connection<Db>,
-    query: Paged<OrdersQuery>,
-) -> Result<ListPage, AppError> {
+pub(super) async fn list(chrome: Chrome, mut db: ReadConn, query: Paged<OrdersQuery>) -> Result<ListPage, AppError> {
     let Paged { filter: mut filters, paging } = query;
     let (mut filter, bad_date) = filters.filter();
     let customer = match filter.user_id {

@@ -22,6 +22,7 @@ use crate::web::export::{Cell, Column, ExportFile, Exports, Format, Record};
 use crate::web::filters::counted;
 use crate::web::history::Described as _;
 use crate::web::listing::{self as list_view, search_text, ListState, Paged, Paging};
+use crate::web::read::ReadConn;
 use crate::web::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 
 #[derive(Template, WebTemplate)]
@@ -100,7 +101,7 @@ pub(crate) fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
 }
 
 #[get("/products?<query..>")]
-async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<ProductsQuery>) -> Result<ListPage, AppError> {
+async fn list(chrome: Chrome, mut db: ReadConn, query: Paged<ProductsQuery>) -> Result<ListPage, AppError> {
     let filter = query.filter.parse();
     let seek = query.paging.seek(products::List::SORTS, PAGE_SIZE);
     let page = listing::search::<products::List>(&mut db, &filter, &seek).await?;

@@ -13,6 +13,7 @@ use crate::db::staff::Staff;
 use super::export::{Cell, Column, ExportFile, Exports, Format, Record};
 use super::history::Described as _;
 use super::listing::{self as list_view, parse_day, search_text, ListState, Paged, Paging};
+use super::read::ReadConn;
 use super::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 use crate::db::listing::{self, Count, Dir, Listing};
 use crate::db::orders::{self, OrderRow};
@@ -99,7 +100,7 @@ pub(crate) fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
 }
 
 #[get("/users?<query..>")]
-async fn list(chrome: Chrome, mut db: Connection<Db>, query: Paged<UsersQuery>) -> Result<ListPage, AppError> {
+async fn list(chrome: Chrome, mut db: ReadConn, query: Paged<UsersQuery>) -> Result<ListPage, AppError> {
     let (filter, bad_date) = query.filter.parse();
     let seek = query.paging.seek(users::List::SORTS, PAGE_SIZE);
     let page = listing::search::<users::List>(&mut db, &filter, &seek).await?;

@@ -167,6 +167,15 @@ impl TestApp {
         }
     }
 
+    /// An app on an existing database at `url` (one a test made on a
+    /// PostgreSQL server of its own), not a demo, with these settings and a
+    /// browser signed in as nobody. The database is left as it is.
+    pub async fn on_database(url: &str, settings: &[(&str, serde_json::Value)]) -> TestApp {
+        let client = Self::start(url, false, settings).await;
+        let pool = PgPool::connect(url).await.expect("connect to the test database");
+        TestApp { client, pool, url: url.to_string(), created: None, csrf: std::sync::Mutex::new(String::new()) }
+    }
+
     async fn start(url: &str, demo: bool, settings: &[(&str, serde_json::Value)]) -> Client {
         let mut figment = figment(url)
             .merge(Serialized::global("databases.shop.max_connections", 8))
