@@ -58,6 +58,34 @@ pub async fn open(tx: &mut PgConnection, kind: Kind, summary: &str, undoes: Opti
     Ok(id)
 }
 
+/// Files the rest of `tx`'s audit entries under the existing set `id`: a
+/// big change made in batches, each its own transaction, is still one set.
+pub async fn join(tx: &mut PgConnection, id: i64) -> Result<(), DbError> {
+    sqlx::query_scalar!("SELECT set_config('shopdesk.change_set', $1, true)", id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Opens a new set of `kind`, or joins `existing` (see [`join`]); returns
+/// the set's id.
+pub async fn open_or_join(
+    tx: &mut PgConnection,
+    existing: Option<i64>,
+    kind: Kind,
+    summary: &str,
+) -> Result<i64, DbError> {
+    match existing {
+        Some(id) => join(tx, id).await.map(|()| id),
+        None => open(tx, kind, summary, None).await,
+    }
+}
+
+/// "1 order", "40 orders": a count with its noun, for a set's summary.
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Rewrites the open set's summary once the change knows its own outcome
 /// ("12 new, 3 updated").
 pub async fn describe(tx: &mut PgConnection, id: i64, summary: &str) -> Result<(), DbError> {

@@ -16,6 +16,7 @@ pub mod reports;
 pub mod saved_views;
 pub mod staff;
 pub mod stats;
+pub mod undo;
 pub mod users;
 
 pub use bulk::{BulkError, BulkPreview};
