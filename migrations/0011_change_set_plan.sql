@@ -9,9 +9,9 @@
 --   revert      updated by the set, unchanged since: gets `before` back
 --   delete      created by the set, unchanged since and referred to by nothing
 --   restore     deleted by the set and not back since: comes back as `before`
---   changed     changed since (a later entry, or the row differs from `after`)
 --   referenced  created by the set but now referred to (a customer with
---               orders, a product on order lines)
+--               orders, a product on order lines), whether changed since or not
+--   changed     changed since (a later entry, or the row differs from `after`)
 --   follows     a product whose only change was the stock that the set's
 --               orders took or gave back: the orders' undo moves it again
 --   nothing     created and deleted again within the set
@@ -53,11 +53,11 @@ LANGUAGE sql STABLE AS $$
                WHEN n.first_action = 'create' AND n.last_action = 'delete' THEN 'nothing'
                WHEN n.entity = 'product' AND n.first_action = 'update' AND n.last_action = 'update'
                     AND (SELECT yes FROM has_orders) AND (n.before - 'stock') = (n.after - 'stock') THEN 'follows'
-               WHEN n.later OR n.current IS DISTINCT FROM n.after THEN 'changed'
                WHEN n.first_action = 'create' AND n.entity = 'user'
                     AND EXISTS (SELECT 1 FROM orders o WHERE o.user_id = n.entity_id) THEN 'referenced'
                WHEN n.first_action = 'create' AND n.entity = 'product'
                     AND EXISTS (SELECT 1 FROM order_items i WHERE i.product_id = n.entity_id) THEN 'referenced'
+               WHEN n.later OR n.current IS DISTINCT FROM n.after THEN 'changed'
                WHEN n.first_action = 'create' THEN 'delete'
                WHEN n.last_action = 'delete' THEN 'restore'
                ELSE 'revert'
