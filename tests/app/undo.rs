@@ -265,3 +265,24 @@ async fn viewers_see_the_pages_but_cannot_undo_or_restore() {
     assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 0);
     assert_eq!(app.scalar_i64("SELECT count(*) FROM change_sets WHERE kind IN ('undo', 'restore')").await, 0);
 }
+
+#[rocket::async_test]
+async fn two_undos_at_once_take_a_set_back_once() {
+    let app = TestApp::new().await;
+    let admin: i64 = app.scalar_i64("SELECT id FROM staff LIMIT 1").await;
+    app.product("Stoneware Mug", "MUG", 1000, 10).await;
+    let review = app.review_bulk_products("change=price&percent=50&scope=all").await;
+    app.confirm_bulk_products(&review).await;
+    let set = latest_set(&app, "bulk").await;
+    let (mut first, mut second) = (app.pool.acquire().await.unwrap(), app.pool.acquire().await.unwrap());
+    let (a, b) = rocket::tokio::join!(
+        shopdesk::db::undo::undo(&mut first, Some(admin), set),
+        shopdesk::db::undo::undo(&mut second, Some(admin), set)
+    );
+    let refused =
+        [&a, &b].iter().filter(|r| matches!(r, Err(shopdesk::db::undo::TakeBackError::AlreadyUndone))).count();
+    assert!(a.is_ok() != b.is_ok(), "exactly one undo goes ahead: {a:?} {b:?}");
+    assert_eq!(refused, 1, "the other is told it was undone already");
+    assert_eq!(app.scalar_i64("SELECT price_cents FROM products").await, 1000);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM change_sets WHERE kind = 'undo'").await, 1);
+}
