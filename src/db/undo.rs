@@ -114,7 +114,7 @@ impl From<BulkError> for TakeBackError {
 }
 
 /// A record an undo leaves alone, and why (`outcome`: changed, referenced).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct Untouched {
     pub entity: String,
     pub entity_id: i64,
@@ -152,37 +152,34 @@ impl UndoPlan {
     }
 }
 
-/// What undoing `set` would do now.
+/// What undoing `set` would do now: one evaluation of the plan gives both
+/// the counts and the first [`LISTED`] records left alone.
 pub async fn plan(conn: &mut PgConnection, set: i64) -> Result<UndoPlan, DbError> {
-    let counts = sqlx::query!(
-        r#"SELECT outcome AS "outcome!", count(*) AS "n!" FROM change_set_plan($1) GROUP BY outcome"#,
-        set
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut plan = UndoPlan::default();
-    for row in counts {
-        match row.outcome.as_str() {
-            "revert" => plan.reverted += row.n,
-            "delete" => plan.deleted += row.n,
-            "restore" => plan.restored += row.n,
-            "changed" => plan.changed += row.n,
-            "referenced" => plan.referenced += row.n,
-            _ => {}
-        }
-    }
-    plan.untouched = sqlx::query_as!(
-        Untouched,
-        r#"SELECT entity AS "entity!", entity_id AS "entity_id!",
-                  coalesce(coalesce(after, before) ->> 'name', '') AS "name!", outcome AS "outcome!"
-             FROM change_set_plan($1) WHERE outcome IN ('changed', 'referenced')
-            ORDER BY entity, entity_id LIMIT $2"#,
+    let read = sqlx::query!(
+        r#"WITH p AS MATERIALIZED (
+               SELECT entity, entity_id, outcome, coalesce(coalesce(after, before) ->> 'name', '') AS name
+                 FROM change_set_plan($1))
+           SELECT (SELECT coalesce(jsonb_object_agg(outcome, n), '{}')
+                     FROM (SELECT outcome, count(*) AS n FROM p GROUP BY outcome) c)
+                      AS "counts!: Json<std::collections::HashMap<String, i64>>",
+                  (SELECT coalesce(jsonb_agg(u ORDER BY u.entity, u.entity_id), '[]')
+                     FROM (SELECT entity, entity_id, name, outcome FROM p WHERE outcome IN ('changed', 'referenced')
+                            ORDER BY entity, entity_id LIMIT $2) u)
+                      AS "untouched!: Json<Vec<Untouched>>""#,
         set,
         LISTED
     )
-    .fetch_all(&mut *conn)
+    .fetch_one(conn)
     .await?;
-    Ok(plan)
+    let count = |outcome: &str| read.counts.0.get(outcome).copied().unwrap_or(0);
+    Ok(UndoPlan {
+        reverted: count("revert"),
+        deleted: count("delete"),
+        restored: count("restore"),
+        changed: count("changed"),
+        referenced: count("referenced"),
+        untouched: read.untouched.0,
+    })
 }
 
 /// What an undo did.
