@@ -134,6 +134,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .attach(web::auth::stage())
         .attach(web::account::stage())
         .attach(web::audit::stage())
+        .attach(web::undo::stage())
         .attach(web::staff::stage())
         .attach(web::dashboard::stage())
         .attach(web::users::stage())

@@ -18,6 +18,7 @@ pub mod replica;
 pub mod saved_views;
 pub mod staff;
 pub mod stats;
+pub mod undo;
 pub mod users;
 
 pub use bulk::{BulkError, BulkPreview};

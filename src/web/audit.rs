@@ -9,6 +9,7 @@ use super::history::Described as _;
 use super::listing::{parse_day, ListState, Paged};
 use super::{filters, query_id, AppError, Chrome, PAGE_SIZE};
 use crate::db::audit::{self, Entry, Filter};
+use crate::db::change_sets::{self, Membership};
 use crate::db::listing::{self, Listing};
 use crate::db::staff::{self, Staff};
 use crate::web::read::ReadConn;
@@ -34,6 +35,28 @@ struct AuditPage {
     entities: [(&'static str, &'static str); 5],
     query: AuditQuery,
     date_error: Option<&'static str>,
+    /// The change sets (imports, bulk actions, undos, restores) the shown
+    /// entries are part of.
+    sets: Vec<Membership>,
+}
+
+impl AuditPage {
+    /// The change set entry `id` is part of, if any.
+    fn part_of(&self, id: &i64) -> Option<&Membership> {
+        self.sets.iter().find(|m| m.entry_id == *id)
+    }
+}
+
+/// Where a deleted record's history (and its restore) is, for a 'delete'
+/// entry of a customer, product or order.
+pub(crate) fn restore_href(entry: &Entry) -> Option<String> {
+    let base = match (entry.entity.as_str(), entry.action.as_str()) {
+        ("user", "delete") => "users",
+        ("product", "delete") => "products",
+        ("order", "delete") => "orders",
+        _ => return None,
+    };
+    Some(format!("/{base}/{}/history", entry.entity_id))
 }
 
 /// The audit log's filters, as typed in its query string.
@@ -102,6 +125,8 @@ async fn page(chrome: Chrome, mut db: ReadConn, query: Paged<AuditQuery>) -> Res
     let list = ListState::new(&seek, None, ("entry", "entries"), &page, move |paging| {
         uri!(page(Paged::new(kept.clone(), paging)))
     });
+    let entry_ids: Vec<i64> = page.rows.iter().map(|e| e.id).collect();
+    let sets = change_sets::of_entries(&mut db, &entry_ids).await?;
     let staff = staff::all(&mut db).await?;
     let views =
         crate::web::saved_views::Bar::load(&mut db, &chrome, crate::domain::SavedList::Audit, list.view_query())
@@ -115,6 +140,7 @@ async fn page(chrome: Chrome, mut db: ReadConn, query: Paged<AuditQuery>) -> Res
         entities: ENTITIES,
         query: query.filter,
         date_error: bad_date.then_some("Enter dates as YYYY-MM-DD."),
+        sets,
     })
 }
 

@@ -25,6 +25,7 @@ pub mod reports;
 pub mod saved_views;
 pub mod security;
 pub mod staff;
+pub mod undo;
 pub mod users;
 
 use rocket::response::{Flash, Redirect};

@@ -366,3 +366,71 @@ async fn pickers_are_planned_for_each_search() {
     assert!(kept.iter().any(|s| s.contains("FROM users WHERE id = $1")), "{kept:#?}");
     assert!(!kept.iter().any(|s| s.contains("ILIKE")), "{kept:#?}");
 }
+
+/// Undo and restore are set-based: a change set's page, its undo's
+/// confirmation page and the undo itself send as many statements for one
+/// record as for fifty-nine, and a deleted order's history page as many for one
+/// line as for twenty.
+#[test]
+fn undo_and_restore_send_the_same_statements_however_many_records() {
+    Statements::count(|counted| async move {
+        let app = TestApp::new().await;
+        let mut products = Vec::new();
+        for n in 0..60 {
+            products.push(app.product(&format!("P{n:02}"), &format!("P{n:02}"), 100 + n, 10_000).await);
+        }
+        let set_of = |query: String| {
+            let app = &app;
+            async move {
+                let review = app.review_bulk_products(&query).await;
+                app.confirm_bulk_products(&review).await.assert_contains("changed");
+                sqlx::query_scalar::<_, i64>("SELECT max(id) FROM change_sets").fetch_one(&app.pool).await.unwrap()
+            }
+        };
+        let one = set_of(format!("change=price&percent=10&scope=selected&ids={}", products[0])).await;
+        let rest: String = products[1..].iter().map(|id| format!("&ids={id}")).collect();
+        let sixty = set_of(format!("change=price&percent=-5&scope=selected{rest}")).await;
+        let mut sent = Vec::new();
+        for set in [one, sixty] {
+            let show = counted.of_page(&app, &format!("/changes/{set}")).await;
+            let confirm = counted.of_page(&app, &format!("/changes/{set}/undo")).await;
+            let page = app.get(&format!("/changes/{set}/undo")).await;
+            let fields = hidden_fields(&page.body, &format!("/changes/{set}/undo"));
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            counted.reset();
+            let posted = app.post_raw(&format!("/changes/{set}/undo"), &fields).await;
+            let undo = counted.sent();
+            assert!(posted.location.is_some(), "{}: {}", posted.status, posted.body);
+            app.get(&posted.location.unwrap_or_default()).await.assert_contains("Undone:");
+            sent.push((show, confirm, undo));
+        }
+        assert_eq!(sent[0], sent[1], "a set of 1 record and one of 59: (page, confirmation, undo)");
+        let (show, confirm, _) = sent[0];
+        assert!(show <= 8 && confirm <= 8, "change set page {show}, undo confirmation {confirm}; the budget is 8");
+
+        let customer = app.customer("Busy", "busy@example.com").await;
+        let deleted_order = |lines: usize| {
+            let app = &app;
+            let products = &products;
+            async move {
+                let id = order(app, customer, &products[..lines]).await;
+                let version: i32 = sqlx::query_scalar("SELECT version FROM orders WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&app.pool)
+                    .await
+                    .unwrap();
+                app.delete_order(id, version).await;
+                id
+            }
+        };
+        let one_line = deleted_order(1).await;
+        let twenty_lines = deleted_order(20).await;
+        let history = counted.of_page(&app, &format!("/orders/{one_line}/history")).await;
+        assert_eq!(history, counted.of_page(&app, &format!("/orders/{twenty_lines}/history")).await);
+        // The page tries the restore and rolls it back, so what it promises
+        // is what the button does: a fixed number of statements more than a
+        // plain page.
+        assert!(history <= 24, "a deleted order's history page sends {history} statements");
+        println!("statements: change set page {show}, undo confirmation {confirm}, deleted order's history {history}");
+    });
+}

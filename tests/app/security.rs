@@ -24,6 +24,11 @@ async fn stocked(app: &TestApp) {
     let mug = app.product("Mug", "MUG", 1000, 10).await;
     assert_eq!((ada, mug), (1, 1));
     app.place_order(ada, &[(mug, 1)]).await;
+    // Change set 1, for the change set pages (`/changes/1`).
+    sqlx::query("INSERT INTO change_sets (kind, summary) VALUES ('bulk', 'Nothing yet')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
 }
 
 /// Open without a session: signing in (both steps), and the probes for load

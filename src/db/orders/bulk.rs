@@ -6,6 +6,7 @@ use sqlx::{PgConnection, QueryBuilder};
 use super::list::{Filter, List, ROW_COLUMNS};
 use super::OrderRow;
 use crate::db::bulk::{lock_confirmed, preview};
+use crate::db::change_sets::{self, counted, Kind};
 use crate::db::listing::Listing;
 use crate::db::{Actor, BulkError, BulkPreview, DbError};
 use crate::domain::Status;
@@ -33,7 +34,8 @@ pub async fn bulk_preview(
 /// the triggers write audit rows and keep the report figures. Refused whole,
 /// changing nothing, if the targets no longer match the confirmed `token`
 /// (orders joined or left the selection, or were edited) or stock is short.
-/// Returns how many orders changed.
+/// Returns how many orders changed. The change is filed as a 'bulk' change
+/// set ("Marked 120 orders shipped") that can be undone as one.
 pub async fn bulk_apply(
     conn: &mut PgConnection,
     actor: Actor,
@@ -41,6 +43,20 @@ pub async fn bulk_apply(
     ids: Option<&[i64]>,
     confirmed: (i64, &str),
     action: BulkAction,
+) -> Result<usize, BulkError> {
+    bulk_apply_in(conn, actor, filter, ids, confirmed, action, None).await
+}
+
+/// [`bulk_apply`], filing the change under the existing change set `set`
+/// when given (one batch of a bigger action) instead of opening its own.
+pub async fn bulk_apply_in(
+    conn: &mut PgConnection,
+    actor: Actor,
+    filter: &Filter,
+    ids: Option<&[i64]>,
+    confirmed: (i64, &str),
+    action: BulkAction,
+    set: Option<i64>,
 ) -> Result<usize, BulkError> {
     let mut tx = crate::db::begin_as(conn, actor).await?;
     let targets = lock_confirmed::<List, (i64, Status, i32)>(
@@ -55,6 +71,15 @@ pub async fn bulk_apply(
     let ids_where = |keep: &dyn Fn(Status) -> bool| -> Vec<i64> {
         targets.iter().filter(|(_, status, _)| keep(*status)).map(|(id, _, _)| *id).collect()
     };
+    let summary = match action {
+        BulkAction::SetStatus(to) => format!(
+            "Marked {} {}",
+            counted(ids_where(&|s| s != to).len(), "order", "orders"),
+            to.label().to_lowercase()
+        ),
+        BulkAction::Delete => format!("Deleted {}", counted(targets.len(), "order", "orders")),
+    };
+    change_sets::open_or_join(&mut tx, set, Kind::Bulk, &summary).await?;
     let (taking, returning, changing) = match action {
         BulkAction::SetStatus(to) => (
             ids_where(&|s| !s.holds_stock() && to.holds_stock()),
@@ -95,7 +120,7 @@ pub async fn bulk_apply(
 
 /// Locks the products of `orders` (which are to take stock again), in id
 /// order, and refuses with those that are short.
-async fn check_stock(conn: &mut PgConnection, orders: &[i64]) -> Result<(), BulkError> {
+pub(crate) async fn check_stock(conn: &mut PgConnection, orders: &[i64]) -> Result<(), BulkError> {
     sqlx::query!(
         "SELECT id FROM products WHERE id IN (SELECT product_id FROM order_items WHERE order_id = ANY($1))
           ORDER BY id FOR UPDATE",
@@ -120,7 +145,7 @@ async fn check_stock(conn: &mut PgConnection, orders: &[i64]) -> Result<(), Bulk
 
 /// Moves the stock of every line of `orders` off the shelf (`sign` −1) or
 /// back onto it (`sign` 1), in one statement.
-async fn move_stock(conn: &mut PgConnection, orders: &[i64], sign: i64) -> Result<(), DbError> {
+pub(crate) async fn move_stock(conn: &mut PgConnection, orders: &[i64], sign: i64) -> Result<(), DbError> {
     sqlx::query!(
         "UPDATE products p SET stock = p.stock + $2 * s.quantity, version = p.version + 1, updated_at = now()
            FROM (SELECT product_id, sum(quantity)::BIGINT AS quantity FROM order_items

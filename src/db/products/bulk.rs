@@ -5,6 +5,7 @@ use sqlx::{PgConnection, QueryBuilder};
 
 use super::{Filter, List};
 use crate::db::bulk::{lock_confirmed, preview};
+use crate::db::change_sets::{self, Kind};
 use crate::db::{Actor, BulkError, BulkPreview, DbError};
 
 /// A change applied to many products at once, by a percentage (−100 to 1000).
@@ -34,6 +35,19 @@ impl BulkChange {
             BulkChange::Price(_) => ("price_cents", "1000000000"),
             BulkChange::Stock(_) => ("stock", "1000000"),
         }
+    }
+
+    /// The change as a change set's summary: "Raised 40 products' prices by 10%".
+    fn summary(self, products: usize) -> String {
+        let percent = self.percent();
+        let verb = if percent < 0.0 { "Lowered" } else { "Raised" };
+        let what = match self {
+            BulkChange::Price(_) => "price",
+            BulkChange::Stock(_) => "stock",
+        };
+        let whose = if products == 1 { "1 product's".to_string() } else { format!("{products} products'") };
+        let plural = if matches!(self, BulkChange::Price(_)) && products != 1 { "s" } else { "" };
+        format!("{verb} {whose} {what}{plural} by {}%", percent.abs())
     }
 
     fn percent(self) -> f64 {
@@ -71,6 +85,7 @@ pub async fn bulk_preview(
 /// Changes every targeted product's price or stock by a percentage in one
 /// transaction; versions move on and the audit trigger records each product.
 /// Refused whole if the targets no longer match the confirmed `token`.
+/// Filed as a 'bulk' change set ("Raised 40 products' prices by 10%").
 pub async fn bulk_apply(
     conn: &mut PgConnection,
     actor: Actor,
@@ -79,11 +94,26 @@ pub async fn bulk_apply(
     confirmed: (i64, &str),
     change: BulkChange,
 ) -> Result<usize, BulkError> {
+    bulk_apply_in(conn, actor, filter, ids, confirmed, change, None).await
+}
+
+/// [`bulk_apply`], filing the change under the existing change set `set`
+/// when given (one batch of a bigger change) instead of opening its own.
+pub async fn bulk_apply_in(
+    conn: &mut PgConnection,
+    actor: Actor,
+    filter: &Filter,
+    ids: Option<&[i64]>,
+    confirmed: (i64, &str),
+    change: BulkChange,
+    set: Option<i64>,
+) -> Result<usize, BulkError> {
     let mut tx = crate::db::begin_as(conn, actor).await?;
     let targets =
         lock_confirmed::<List, (i64, i32)>(&mut tx, "p.id, p.version", filter, ids, confirmed, |t| *t).await?;
     let (column, _) = change.column_and_cap();
     let ids: Vec<i64> = targets.iter().map(|(id, _)| *id).collect();
+    change_sets::open_or_join(&mut tx, set, Kind::Bulk, &change.summary(ids.len())).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE products p SET {column} = {}, version = p.version + 1, updated_at = now() WHERE p.id = ANY($1)",
         change.new_value(2)
@@ -94,4 +124,16 @@ pub async fn bulk_apply(
     .await?;
     tx.commit().await?;
     Ok(ids.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BulkChange;
+
+    #[test]
+    fn a_change_reads_as_a_sentence() {
+        assert_eq!(BulkChange::Price(10.0).summary(40), "Raised 40 products' prices by 10%");
+        assert_eq!(BulkChange::Price(-12.5).summary(1), "Lowered 1 product's price by 12.5%");
+        assert_eq!(BulkChange::Stock(5.0).summary(3), "Raised 3 products' stock by 5%");
+    }
 }
