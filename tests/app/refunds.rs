@@ -239,6 +239,24 @@ async fn orders_not_paid_cannot_be_refunded_and_refunded_orders_cannot_be_cancel
     page.assert_contains("status-partially_refunded");
     page.assert_lacks(&format!("href=\"/orders/{order}/delete\""));
     assert_eq!(s.app.stock_of(s.mug).await, stock_before, "a damaged item stays off the shelf");
+    // Deleting it anyway (the link is gone, the form is not) is refused with a reason.
+    let version: i32 = sqlx::query_scalar("SELECT version FROM orders WHERE id = $1")
+        .bind(order)
+        .fetch_one(&s.app.pool)
+        .await
+        .unwrap();
+    let page = s.app.delete_order(order, version).await;
+    page.assert_contains("has refunds, so it can&#39;t be deleted");
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders WHERE status = 'partially_refunded'").await, 1);
+    // Cancelling it in bulk changes nothing and says why.
+    let review = s.app.review_bulk_orders(&format!("action=cancelled&scope=selected&ids={order}")).await;
+    let fields = crate::harness::hidden_fields(&review.body, "/orders/bulk");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let page = s.app.post_raw("/orders/bulk", &fields).await;
+    assert_eq!(page.status, Status::SeeOther, "{}", page.body);
+    let page = s.app.get(page.location.as_deref().expect("back to the review")).await;
+    page.assert_contains("Nothing was changed: This order has refunds, so it can&#39;t be cancelled");
+    assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders WHERE status = 'cancelled'").await, 1);
 
     // Viewers see the order but cannot refund.
     s.app.sign_out().await;

@@ -140,7 +140,14 @@ impl Resource for Orders {
         order: &Order,
         version: i32,
     ) -> Result<Result<(), String>, DbError> {
-        orders::delete(db, actor, order.id, version).await.map(Ok)
+        match orders::delete(db, actor, order.id, version).await {
+            // Refunds are permanent, and so is the order they were made on.
+            Err(DbError::Constraint { constraint }) if constraint.starts_with("refund") => Ok(Err(format!(
+                "Order #{} has refunds, so it can't be deleted: refunds stay on record with their order.",
+                order.id
+            ))),
+            other => other.map(Ok),
+        }
     }
 
     fn gone(id: i64) -> Result<Flash<Redirect>, AppError> {
