@@ -7,10 +7,12 @@ pub mod audit;
 mod bulk;
 pub mod calendar;
 pub mod change_sets;
+pub mod invoices;
 pub mod listing;
 pub mod orders;
 pub mod products;
 pub mod purchases;
+pub mod refunds;
 mod replanning;
 pub mod reports;
 // Read replicas: their pools and where a read may go.

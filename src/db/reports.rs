@@ -179,15 +179,26 @@ pub async fn best_sellers(conn: &mut PgConnection, limit: i64) -> Result<Vec<Pro
 pub struct Month {
     pub month: chrono::NaiveDate,
     pub order_count: i64,
+    /// Net of refunds: what the month's orders earned in the end.
     pub revenue_cents: Money,
+    /// Refunded on the month's orders (whenever refunded).
+    pub refunded_cents: Money,
+}
+
+impl Month {
+    /// Revenue before refunds.
+    pub fn gross_cents(&self) -> Money {
+        Money::from_cents(self.revenue_cents.cents() + self.refunded_cents.cents())
+    }
 }
 
 /// Orders and revenue for each of the last `months` calendar months that had orders.
 pub async fn revenue_by_month(conn: &mut PgConnection, months: i64) -> Result<Vec<Month>, DbError> {
     Ok(sqlx::query_as!(
         Month,
-        r#"SELECT month AS "month!", order_count AS "order_count!", revenue_cents AS "revenue_cents!: Money" FROM (
-               SELECT month, order_count, revenue_cents FROM monthly_revenue
+        r#"SELECT month AS "month!", order_count AS "order_count!", revenue_cents AS "revenue_cents!: Money",
+                  refunded_cents AS "refunded_cents!: Money" FROM (
+               SELECT month, order_count, revenue_cents, refunded_cents FROM monthly_revenue
                 WHERE order_count > 0 ORDER BY month DESC LIMIT $1) m
             ORDER BY month"#,
         months
@@ -232,7 +243,8 @@ pub async fn revenue_by_month_between(
     Ok(sqlx::query_as!(
         Month,
         r#"SELECT date_trunc('month', day)::DATE AS "month!", sum(order_count)::BIGINT AS "order_count!",
-                  sum(revenue_cents)::BIGINT AS "revenue_cents!: Money"
+                  sum(revenue_cents)::BIGINT AS "revenue_cents!: Money",
+                  sum(refunded_cents)::BIGINT AS "refunded_cents!: Money"
              FROM daily_figures
             WHERE day BETWEEN $1 AND $2
             GROUP BY 1 HAVING sum(order_count) > 0

@@ -1,7 +1,11 @@
 //! The aggregates behind the reports (per customer, per product, per
 //! customer and product, per month and per day in the shop's zone), kept up
 //! to date by database triggers in the same transaction as every order
-//! change, and the check that recomputes them from scratch.
+//! change and every refund, and the check that recomputes them from scratch.
+//!
+//! Revenue and units sold are net of refunds, counted on the day and month
+//! the refunded order was placed (migration 0011); `refunded_cents` beside
+//! each day and month keeps what was refunded, so gross is the sum of both.
 
 use sqlx::{Connection, PgConnection};
 
@@ -34,20 +38,50 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
     sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
     let differences = sqlx::query_as!(
         Difference,
-        r#"WITH line_totals AS (
-             SELECT order_id, sum(quantity * unit_price_cents)::BIGINT AS total, sum(quantity)::BIGINT AS items
+        r#"WITH refunded_lines AS (
+             SELECT order_id, product_id, sum(quantity)::BIGINT AS quantity, sum(amount_cents)::BIGINT AS amount
+               FROM refund_lines GROUP BY order_id, product_id
+         ),
+         refund_totals AS (
+             SELECT order_id, sum(total_cents)::BIGINT AS total FROM refunds GROUP BY order_id
+         ),
+         line_totals AS (
+             SELECT order_id, sum(quantity * unit_price_cents)::BIGINT AS total, sum(quantity)::BIGINT AS items,
+                    sum(quantity * unit_price_cents - refunded_cents)::BIGINT AS net,
+                    sum(quantity - refunded_quantity)::BIGINT AS net_items
                FROM order_items GROUP BY order_id
          ),
          order_check AS (
              SELECT 'order' AS kind, o.id::TEXT AS key, f.figure, f.kept, f.expected
-               FROM orders o LEFT JOIN line_totals l ON l.order_id = o.id,
+               FROM orders o LEFT JOIN line_totals l ON l.order_id = o.id
+               LEFT JOIN refund_totals r ON r.order_id = o.id,
                     LATERAL (VALUES ('total_cents', o.total_cents, coalesce(l.total, 0)),
-                                    ('item_count', o.item_count::BIGINT, coalesce(l.items, 0))) f(figure, kept, expected)
+                                    ('item_count', o.item_count::BIGINT, coalesce(l.items, 0)),
+                                    ('refunded_cents', o.refunded_cents, coalesce(r.total, 0))) f(figure, kept, expected)
               WHERE f.kept <> f.expected
          ),
+         line_check AS (
+             SELECT 'order line' AS kind, 'order ' || i.order_id || ' product ' || i.product_id AS key,
+                    f.figure, f.kept, f.expected
+               FROM order_items i
+               LEFT JOIN refunded_lines r ON r.order_id = i.order_id AND r.product_id = i.product_id,
+                    LATERAL (VALUES ('refunded_quantity', i.refunded_quantity::BIGINT, coalesce(r.quantity, 0)),
+                                    ('refunded_cents', i.refunded_cents, coalesce(r.amount, 0))) f(figure, kept, expected)
+              WHERE (i.refunded_quantity > 0 OR r.order_id IS NOT NULL) AND f.kept <> f.expected
+         ),
+         refund_check AS (
+             SELECT 'refund' AS kind, r.id::TEXT AS key, 'total_cents' AS figure, r.total_cents AS kept,
+                    r.extra_cents + coalesce((SELECT sum(l.amount_cents) FROM refund_lines l WHERE l.refund_id = r.id), 0)::BIGINT
+                        AS expected
+               FROM refunds r
+         ),
+         refund_mismatch AS (
+             SELECT * FROM refund_check WHERE kept <> expected
+         ),
          purchase_expected AS (
-             SELECT o.user_id, i.product_id, sum(i.quantity)::BIGINT AS units,
-                    sum(i.quantity * i.unit_price_cents)::BIGINT AS spend_cents, count(*)::BIGINT AS order_count,
+             SELECT o.user_id, i.product_id, sum(i.quantity - i.refunded_quantity)::BIGINT AS units,
+                    sum(i.quantity * i.unit_price_cents - i.refunded_cents)::BIGINT AS spend_cents,
+                    count(*)::BIGINT AS order_count,
                     max(o.placed_at) AS last_bought_at
                FROM order_items i JOIN orders o ON o.id = i.order_id AND o.status <> 'cancelled'
               GROUP BY o.user_id, i.product_id
@@ -71,8 +105,10 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
          customer_expected AS (
              SELECT u.id, count(o.id)::BIGINT AS order_count,
                     count(o.id) FILTER (WHERE o.status <> 'cancelled')::BIGINT AS active_order_count,
-                    coalesce(sum(l.total) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS revenue_cents
+                    coalesce(sum(coalesce(l.total, 0) - coalesce(r.total, 0)) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT
+                        AS revenue_cents
                FROM users u LEFT JOIN orders o ON o.user_id = u.id LEFT JOIN line_totals l ON l.order_id = o.id
+               LEFT JOIN refund_totals r ON r.order_id = o.id
               GROUP BY u.id
          ),
          products_bought AS (
@@ -110,19 +146,23 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
          ),
          month_expected AS (
              SELECT date_trunc('month', o.placed_at AT TIME ZONE shop_time_zone())::DATE AS month, count(*)::BIGINT AS order_count,
-                    coalesce(sum(l.total) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS revenue_cents,
+                    coalesce(sum(coalesce(l.total, 0) - coalesce(r.total, 0)) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT
+                        AS revenue_cents,
+                    coalesce(sum(r.total), 0)::BIGINT AS refunded_cents,
                     count(*) FILTER (WHERE o.status = 'pending')::BIGINT AS pending,
                     count(*) FILTER (WHERE o.status = 'paid')::BIGINT AS paid,
                     count(*) FILTER (WHERE o.status = 'shipped')::BIGINT AS shipped,
                     count(*) FILTER (WHERE o.status = 'cancelled')::BIGINT AS cancelled,
-                    coalesce(sum(l.items) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS units_sold
-               FROM orders o LEFT JOIN line_totals l ON l.order_id = o.id GROUP BY 1
+                    coalesce(sum(l.net_items) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS units_sold
+               FROM orders o LEFT JOIN line_totals l ON l.order_id = o.id LEFT JOIN refund_totals r ON r.order_id = o.id
+              GROUP BY 1
          ),
          month_check AS (
              SELECT 'month' AS kind, to_char(coalesce(e.month, m.month), 'YYYY-MM') AS key, f.figure, f.kept, f.expected
                FROM month_expected e FULL JOIN monthly_revenue m ON m.month = e.month,
                     LATERAL (VALUES ('order_count', coalesce(m.order_count, 0), coalesce(e.order_count, 0)),
                                     ('revenue_cents', coalesce(m.revenue_cents, 0), coalesce(e.revenue_cents, 0)),
+                                    ('refunded_cents', coalesce(m.refunded_cents, 0), coalesce(e.refunded_cents, 0)),
                                     ('pending', coalesce(m.pending, 0), coalesce(e.pending, 0)),
                                     ('paid', coalesce(m.paid, 0), coalesce(e.paid, 0)),
                                     ('shipped', coalesce(m.shipped, 0), coalesce(e.shipped, 0)),
@@ -133,13 +173,16 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
          ),
          day_expected AS (
              SELECT (o.placed_at AT TIME ZONE shop_time_zone())::DATE AS day, count(*)::BIGINT AS order_count,
-                    coalesce(sum(l.total) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS revenue_cents,
+                    coalesce(sum(coalesce(l.total, 0) - coalesce(r.total, 0)) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT
+                        AS revenue_cents,
+                    coalesce(sum(r.total), 0)::BIGINT AS refunded_cents,
                     count(*) FILTER (WHERE o.status = 'pending')::BIGINT AS pending,
                     count(*) FILTER (WHERE o.status = 'paid')::BIGINT AS paid,
                     count(*) FILTER (WHERE o.status = 'shipped')::BIGINT AS shipped,
                     count(*) FILTER (WHERE o.status = 'cancelled')::BIGINT AS cancelled,
-                    coalesce(sum(l.items) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS units_sold
-               FROM orders o LEFT JOIN line_totals l ON l.order_id = o.id GROUP BY 1
+                    coalesce(sum(l.net_items) FILTER (WHERE o.status <> 'cancelled'), 0)::BIGINT AS units_sold
+               FROM orders o LEFT JOIN line_totals l ON l.order_id = o.id LEFT JOIN refund_totals r ON r.order_id = o.id
+              GROUP BY 1
          ),
          signups_expected AS (
              SELECT (created_at AT TIME ZONE shop_time_zone())::DATE AS day, count(*)::BIGINT AS new_customers
@@ -152,6 +195,7 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
                FULL JOIN daily_figures d ON d.day = coalesce(e.day, s.day),
                     LATERAL (VALUES ('order_count', coalesce(d.order_count, 0), coalesce(e.order_count, 0)),
                                     ('revenue_cents', coalesce(d.revenue_cents, 0), coalesce(e.revenue_cents, 0)),
+                                    ('refunded_cents', coalesce(d.refunded_cents, 0), coalesce(e.refunded_cents, 0)),
                                     ('pending', coalesce(d.pending, 0), coalesce(e.pending, 0)),
                                     ('paid', coalesce(d.paid, 0), coalesce(e.paid, 0)),
                                     ('shipped', coalesce(d.shipped, 0), coalesce(e.shipped, 0)),
@@ -163,6 +207,7 @@ pub async fn verify(conn: &mut PgConnection) -> Result<Vec<Difference>, DbError>
          )
          SELECT kind AS "kind!", key AS "key!", figure AS "figure!", kept AS "kept!", expected AS "expected!"
            FROM order_check
+         UNION ALL SELECT * FROM line_check UNION ALL SELECT * FROM refund_mismatch
          UNION ALL SELECT * FROM customer_check UNION ALL SELECT * FROM product_check
          UNION ALL SELECT * FROM purchase_check UNION ALL SELECT * FROM month_check
          UNION ALL SELECT * FROM day_check

@@ -1,16 +1,30 @@
 //! The two enums stored as text: an order's status and a staff role.
 
 /// The life of an order. Cancelled orders hold no stock and earn no revenue.
+/// The two refunded statuses follow the order's refunds (see `db::refunds`):
+/// staff do not set them by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Pending,
     Paid,
     Shipped,
     Cancelled,
+    PartiallyRefunded,
+    Refunded,
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [Status::Pending, Status::Paid, Status::Shipped, Status::Cancelled];
+    pub const ALL: [Status; 6] = [
+        Status::Pending,
+        Status::Paid,
+        Status::Shipped,
+        Status::Cancelled,
+        Status::PartiallyRefunded,
+        Status::Refunded,
+    ];
+
+    /// The statuses staff choose on the order form and in bulk actions.
+    pub const SETTABLE: [Status; 4] = [Status::Pending, Status::Paid, Status::Shipped, Status::Cancelled];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -18,6 +32,8 @@ impl Status {
             Status::Paid => "paid",
             Status::Shipped => "shipped",
             Status::Cancelled => "cancelled",
+            Status::PartiallyRefunded => "partially_refunded",
+            Status::Refunded => "refunded",
         }
     }
 
@@ -27,6 +43,8 @@ impl Status {
             Status::Paid => "Paid",
             Status::Shipped => "Shipped",
             Status::Cancelled => "Cancelled",
+            Status::PartiallyRefunded => "Partially refunded",
+            Status::Refunded => "Refunded",
         }
     }
 
@@ -37,6 +55,11 @@ impl Status {
     /// Whether an order in this status keeps its products off the shelf.
     pub fn holds_stock(self) -> bool {
         self != Status::Cancelled
+    }
+
+    /// Whether money was taken for the order, so some of it can be given back.
+    pub fn refundable(self) -> bool {
+        matches!(self, Status::Paid | Status::Shipped | Status::PartiallyRefunded)
     }
 }
 

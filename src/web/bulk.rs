@@ -10,6 +10,7 @@ use rocket::response::{Flash, Redirect};
 use sqlx::PgConnection;
 
 use super::filters::counted;
+use super::forms::constraint_message;
 use super::{changed_since_review, done, query_id, refused, AdminForm, AppError};
 use crate::db::{Actor, BulkError, BulkPreview, Db, DbError};
 
@@ -144,6 +145,12 @@ pub async fn apply<B: Bulk>(db: &Db, form: AdminForm<B>) -> Result<Flash<Redirec
             Ok(refused(again(), changed_since_review(B::NOUNS.1, now, confirmed)))
         }
         Err(BulkError::OutOfStock(short)) => Ok(form.out_of_stock(&filter, &short)),
+        // A rule the database holds for some of the rows (an order with
+        // refunds cannot be cancelled): nothing changed, and the reason.
+        Err(BulkError::Db(DbError::Constraint { constraint })) if constraint_message(&constraint).is_some() => {
+            let why = constraint_message(&constraint).map_or("", |(_, message)| message);
+            Ok(refused(again(), format!("Nothing was changed: {why}")))
+        }
         Err(BulkError::Db(e)) => Err(e.into()),
     }
 }

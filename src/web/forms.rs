@@ -95,6 +95,20 @@ pub fn constraint_message(constraint: &str) -> Option<(&'static str, &'static st
         "order_items_pkey" => ("lines", "Each product can appear on only one line; change the quantity instead."),
         "order_items_quantity_positive" => ("lines", "Quantities must be at least 1."),
         "order_items_unit_price_nonnegative" => ("lines", "A unit price can't be negative."),
+        "orders_refunded_not_cancelled" => {
+            ("status", "This order has refunds, so it can't be cancelled; refund what is left instead.")
+        }
+        "orders_refund_status_needs_refund" => {
+            ("status", "The refunded statuses follow refunds: use Refund… on the order's page.")
+        }
+        "orders_refund_within_total" => ("lines", "The order's total can't fall below what was already refunded."),
+        "order_items_refunded_within_quantity" => {
+            ("lines", "A line's quantity can't fall below what was already refunded of it.")
+        }
+        "order_items_refund_within_paid" => ("lines", "A line can't be worth less than what was refunded of it."),
+        "refund_lines_item_fkey" | "refunds_order_id_fkey" => {
+            ("lines", "Lines that were refunded can't be removed, and an order with refunds can't be deleted.")
+        }
         "staff_email_key" => ("email", "A staff account with this email already exists."),
         _ => return None,
     })

@@ -803,3 +803,58 @@ async fn the_demo_shop_on_a_desktop_and_a_phone() {
     assert!(problems.is_empty(), "accessibility problems:\n{}", problems.join("\n"));
     let _ = s.b.close().await;
 }
+
+/// The pages of a PDF: its `/Type /Page` objects (not the `/Pages` tree).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    text.match_indices("/Type")
+        .filter(|(at, _)| {
+            let rest = text[at + 5..].trim_start();
+            rest.starts_with("/Page") && !rest.starts_with("/Pages")
+        })
+        .count()
+}
+
+/// An invoice of a 10-line order, printed by headless Chromium (WebDriver's
+/// Print Page, which is Chromium's print-to-PDF), fits one page of A4 and
+/// one page of Letter, and shows no navigation.
+#[rocket::async_test]
+async fn an_invoice_of_ten_lines_prints_on_one_page_of_a4_and_of_letter() {
+    use fantoccini::wd::{PrintConfiguration, PrintSize};
+    let app = TestApp::new().await;
+    app.staff("admin@shop.example", "admin").await;
+    let ada = app.customer("Ada Lovelace", "ada@example.com").await;
+    let mut lines = Vec::new();
+    for n in 1..=10 {
+        let product =
+            app.product(&format!("Single-origin coffee, lot {n} (1 kg bag)"), &format!("LOT-{n}"), 1850 + n, 50).await;
+        lines.push((product, (n % 3 + 1) as i32));
+    }
+    let order = app.place_order_with_status(ada, "paid", &lines).await;
+    let base = serve(&app).await;
+    let (b, _driver) = browser(true).await;
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../browser-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let s = Story { b, base, shots };
+    sign_in(&s, "/").await;
+    s.go(&format!("/orders/{order}/invoice")).await;
+    let text = s.text().await;
+    assert!(text.contains("Invoice") && text.contains("INV-000001"), "the invoice is shown: {text}");
+    assert!(text.contains("lot 10 (1 kg bag)"), "all ten lines are shown");
+    s.shot("invoice").await;
+    for (size, paper) in [(PrintSize::A4, "A4"), (PrintSize::US_LETTER, "Letter")] {
+        let config =
+            PrintConfiguration::builder().size(size).shrink_to_fit(false).build().expect("a print configuration");
+        let pdf = s.b.print(config).await.expect("Chromium prints the page to PDF");
+        assert!(pdf.starts_with(b"%PDF"), "a PDF on {paper}");
+        std::fs::write(s.shots.join(format!("invoice-{paper}.pdf")), &pdf).expect("keep the PDF");
+        assert_eq!(pdf_pages(&pdf), 1, "the 10-line invoice fits one page of {paper}");
+    }
+    // A batch of two packing slips prints as two pages: one order per page.
+    let second = app.place_order_with_status(ada, "paid", &lines[..2]).await;
+    s.go(&format!("/orders/packing-slips?ids={order}&ids={second}")).await;
+    let config = PrintConfiguration::builder().shrink_to_fit(false).build().expect("a print configuration");
+    let pdf = s.b.print(config).await.expect("Chromium prints the slips to PDF");
+    assert_eq!(pdf_pages(&pdf), 2, "each order's slip on a page of its own");
+    let _ = s.b.close().await;
+}

@@ -164,6 +164,22 @@ fn no_page_sends_a_query_per_row() {
             counted.of_page(&app, &format!("/orders/{one_line}/edit")).await,
             counted.of_page(&app, &format!("/orders/{twenty_lines}/edit")).await
         );
+        // An order's documents and refund form: as many statements for 1 line as for 20.
+        for document in ["invoice", "packing-slip", "refund"] {
+            // The first view of an invoice issues it; count the views after.
+            counted.of_page(&app, &format!("/orders/{one_line}/{document}")).await;
+            counted.of_page(&app, &format!("/orders/{twenty_lines}/{document}")).await;
+            assert_eq!(
+                counted.of_page(&app, &format!("/orders/{one_line}/{document}")).await,
+                counted.of_page(&app, &format!("/orders/{twenty_lines}/{document}")).await,
+                "{document}"
+            );
+        }
+        // Packing slips of 1 order or of 2 (of 21 lines in all): the same statements.
+        assert_eq!(
+            counted.of_page(&app, &format!("/orders/packing-slips?ids={one_line}")).await,
+            counted.of_page(&app, &format!("/orders/packing-slips?ids={one_line}&ids={twenty_lines}")).await
+        );
         // The order form without JavaScript: searching products on 1 line or on 20.
         let find = |lines: usize| {
             let app = &app;

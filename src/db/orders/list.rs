@@ -143,14 +143,16 @@ pub async fn count_matching(conn: &mut PgConnection, filter: &Filter) -> Result<
                 )
                 .fetch_one(&mut *conn)
                 .await?;
-                Some(match status {
-                    None => months.orders,
-                    Some(Only(Status::Pending)) => months.pending,
-                    Some(Only(Status::Paid)) => months.paid,
-                    Some(Only(Status::Shipped)) => months.shipped,
-                    Some(Only(Status::Cancelled)) => months.cancelled,
-                    Some(NotCancelled) => months.orders - months.cancelled,
-                })
+                match status {
+                    None => Some(months.orders),
+                    Some(Only(Status::Pending)) => Some(months.pending),
+                    Some(Only(Status::Paid)) => Some(months.paid),
+                    Some(Only(Status::Shipped)) => Some(months.shipped),
+                    Some(Only(Status::Cancelled)) => Some(months.cancelled),
+                    // Not kept per month: counted like any other filter.
+                    Some(Only(Status::PartiallyRefunded | Status::Refunded)) => None,
+                    Some(NotCancelled) => Some(months.orders - months.cancelled),
+                }
             }
             (Some(user_id), None, None | Some(NotCancelled)) => {
                 let figures = sqlx::query!(

@@ -42,6 +42,8 @@ pub struct Order {
     pub user_email: String,
     pub status: Status,
     pub total_cents: Money,
+    /// What its refunds gave back (lines, shipping and goodwill).
+    pub refunded_cents: Money,
     pub item_count: i32,
     pub version: i32,
     pub placed_at: DateTime<Utc>,
@@ -57,6 +59,23 @@ pub struct Line {
     pub quantity: i32,
     pub unit_price_cents: Money,
     pub line_total_cents: Money,
+    /// How many of the line were refunded, and for how much.
+    pub refunded_quantity: i32,
+    pub refunded_cents: Money,
+}
+
+impl Line {
+    /// How many of the line can still be refunded.
+    pub fn refundable(&self) -> i32 {
+        self.quantity - self.refunded_quantity
+    }
+}
+
+impl Order {
+    /// What the customer paid in the end: the total less refunds.
+    pub fn net_cents(&self) -> Money {
+        Money::from_cents(self.total_cents.cents() - self.refunded_cents.cents())
+    }
 }
 
 /// The most recently placed orders.
@@ -79,7 +98,8 @@ pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<Order>, DbE
     Ok(sqlx::query_as!(
         Order,
         r#"SELECT o.id, o.user_id, u.name AS user_name, u.email AS user_email, o.status AS "status: Status",
-                  o.total_cents AS "total_cents: Money", o.item_count, o.version, o.placed_at, o.updated_at
+                  o.total_cents AS "total_cents: Money", o.refunded_cents AS "refunded_cents: Money",
+                  o.item_count, o.version, o.placed_at, o.updated_at
              FROM orders o JOIN users u ON u.id = o.user_id
             WHERE o.id = $1"#,
         id
@@ -93,7 +113,8 @@ pub async fn lines(conn: &mut PgConnection, order_id: i64) -> Result<Vec<Line>, 
         Line,
         r#"SELECT i.product_id, p.name AS product_name, p.sku, i.quantity,
                   i.unit_price_cents AS "unit_price_cents: Money",
-                  i.quantity * i.unit_price_cents AS "line_total_cents!: Money"
+                  i.quantity * i.unit_price_cents AS "line_total_cents!: Money",
+                  i.refunded_quantity, i.refunded_cents AS "refunded_cents: Money"
              FROM order_items i JOIN products p ON p.id = i.product_id
             WHERE i.order_id = $1
             ORDER BY p.name, p.id"#,

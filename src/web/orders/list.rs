@@ -39,7 +39,7 @@ pub(super) struct ListPage {
     missing_customer: bool,
     query: OrdersQuery,
     date_error: Option<&'static str>,
-    statuses: [Status; 4],
+    statuses: [Status; 6],
 }
 
 impl ListPage {

@@ -3,8 +3,10 @@
 //! an order, and bulk actions on many ([`bulk`]).
 
 mod bulk;
+mod documents;
 mod form;
 mod list;
+mod refunds;
 
 use std::borrow::Borrow;
 
@@ -17,7 +19,9 @@ use rocket_db_pools::Connection;
 use sqlx::PgConnection;
 
 pub use bulk::bulk_href;
+pub use documents::ShopConfig;
 pub use list::{view_uri, OrdersOf, OrdersQuery};
+pub use refunds::{qty_key, refund_href};
 
 /// The orders list filtered to a customer, a product and a status (`active`:
 /// not cancelled); `0` and `""` leave a filter out.
@@ -46,6 +50,8 @@ struct ShowPage {
     order: Order,
     lines: Vec<Line>,
     history: Vec<crate::db::audit::Entry>,
+    refunds: Vec<crate::db::refunds::Refund>,
+    timeline: Vec<crate::db::refunds::Event>,
 }
 
 #[get("/orders/<id>")]
@@ -53,7 +59,9 @@ async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<ShowPag
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let lines = orders::lines(&mut db, id).await?;
     let history = crate::db::audit::history(&mut db, &["order", "order_line"], id, HISTORY_ROWS).await?;
-    Ok(ShowPage { chrome: chrome.on("orders"), order, lines, history })
+    let refunds = crate::db::refunds::refunds_of(&mut db, id).await?;
+    let timeline = crate::db::refunds::timeline(&mut db, id).await?;
+    Ok(ShowPage { chrome: chrome.on("orders"), order, lines, history, refunds, timeline })
 }
 
 #[derive(Template, WebTemplate)]
@@ -132,7 +140,14 @@ impl Resource for Orders {
         order: &Order,
         version: i32,
     ) -> Result<Result<(), String>, DbError> {
-        orders::delete(db, actor, order.id, version).await.map(Ok)
+        match orders::delete(db, actor, order.id, version).await {
+            // Refunds are permanent, and so is the order they were made on.
+            Err(DbError::Constraint { constraint }) if constraint.starts_with("refund") => Ok(Err(format!(
+                "Order #{} has refunds, so it can't be deleted: refunds stay on record with their order.",
+                order.id
+            ))),
+            other => other.map(Ok),
+        }
     }
 
     fn gone(id: i64) -> Result<Flash<Redirect>, AppError> {
@@ -144,9 +159,9 @@ impl Resource for Orders {
     }
 }
 
-/// Mounts these pages.
+/// Mounts these pages, with the shop's settings its printed documents use.
 pub fn stage() -> rocket::fairing::AdHoc {
-    crate::web::stage(
+    let pages = crate::web::stage(
         "Orders",
         routes![
             list::list,
@@ -160,7 +175,16 @@ pub fn stage() -> rocket::fairing::AdHoc {
             form::create,
             form::update,
             confirm_delete,
-            delete
+            delete,
+            refunds::refund_form,
+            refunds::refund,
+            documents::invoice,
+            documents::packing_slip,
+            documents::packing_slips
         ],
-    )
+    );
+    rocket::fairing::AdHoc::on_ignite("Orders and their documents", |rocket| async move {
+        let shop = ShopConfig::from_figment(rocket.figment());
+        rocket.manage(shop).attach(pages)
+    })
 }

@@ -37,7 +37,7 @@ pub(super) struct FormPage {
     /// Stock the order being edited holds now, by product, as
     /// `id:quantity` pairs: it is available to the order again.
     held: String,
-    statuses: [Status; 4],
+    statuses: [Status; 6],
     /// Set when someone else saved the order after this form was opened.
     conflict: Option<(Order, Vec<Line>)>,
 }

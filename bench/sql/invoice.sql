@@ -1,0 +1,5 @@
+SELECT id, email, display_name, role, session_epoch, disabled, created_at, last_login_at FROM staff WHERE id = :staff;
+SELECT o.id, o.user_id, u.name AS user_name, u.email AS user_email, o.status, o.total_cents, o.refunded_cents, o.item_count, o.version, o.placed_at, o.updated_at FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = :order;
+SELECT number, issued_at FROM invoices WHERE order_id = :order;
+SELECT i.product_id, p.name AS product_name, p.sku, i.quantity, i.unit_price_cents, i.quantity * i.unit_price_cents AS line_total_cents, i.refunded_quantity, i.refunded_cents FROM order_items i JOIN products p ON p.id = i.product_id WHERE i.order_id = :order ORDER BY p.name, p.id;
+SELECT r.id, r.at, s.display_name, r.reason, r.extra_cents, r.total_cents, coalesce((SELECT string_agg(l.quantity || ' × ' || p.name || CASE WHEN l.restock THEN ' (restocked)' ELSE '' END, ', ' ORDER BY p.name, p.id) FROM refund_lines l JOIN products p ON p.id = l.product_id WHERE l.refund_id = r.id), '') FROM refunds r LEFT JOIN staff s ON s.id = r.staff_id WHERE r.order_id = :order ORDER BY r.at DESC, r.id DESC LIMIT 50;
