@@ -6,6 +6,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod generate;
+pub mod import;
 pub mod passwords;
 pub mod two_factor;
 pub mod web;
