@@ -9,8 +9,9 @@ CREATE TABLE imports (
     bytes          BYTEA NOT NULL CONSTRAINT imports_bytes_size CHECK (length(bytes) <= 20 * 1024 * 1024),
     -- The worksheet of an XLSX file the rows are read from; NULL for CSV.
     sheet          TEXT,
-    -- Field name -> column index, e.g. {"email": 0, "name": 2}.
-    mapping        JSONB NOT NULL DEFAULT '{}',
+    -- Field name -> column index, e.g. {"email": 0, "name": 2}; NULL until
+    -- chosen, when it is guessed from the headers.
+    mapping        JSONB,
     created_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
     status         TEXT NOT NULL DEFAULT 'uploaded' CONSTRAINT imports_status_known CHECK (status IN ('uploaded', 'committed')),
     change_set_id  BIGINT REFERENCES change_sets (id),

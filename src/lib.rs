@@ -137,6 +137,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .attach(web::dashboard::stage())
         .attach(web::users::stage())
         .attach(web::products::stage())
+        .attach(web::imports::stage())
         .attach(web::orders::stage())
         .attach(web::reports::stage())
         .attach(web::saved_views::stage())

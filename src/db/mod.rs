@@ -7,6 +7,7 @@ pub mod audit;
 mod bulk;
 pub mod calendar;
 pub mod change_sets;
+pub mod imports;
 pub mod listing;
 pub mod orders;
 pub mod products;

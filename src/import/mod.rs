@@ -122,3 +122,18 @@ pub fn summary(file_name: &str, new: usize, updated: usize) -> String {
         crate::domain::group_digits(updated as u64)
     )
 }
+
+/// The invalid rows as CSV, to fix and upload again: the file's header and
+/// each row's cells as read, with an "errors" column added.
+pub fn invalid_csv(table: &Table, invalid: &[Invalid]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+    let width = table.header.len();
+    writer.write_record(table.header.iter().map(String::as_str).chain(["errors"]))?;
+    for row in invalid {
+        let cells = table.rows.get(row.index).map(|r| r.cells.as_slice()).unwrap_or_default();
+        let padded = (0..width.max(cells.len())).map(|i| cells.get(i).map(String::as_str).unwrap_or(""));
+        let sentence = row.sentence();
+        writer.write_record(padded.take(width.max(1)).chain([sentence.as_str()]))?;
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
