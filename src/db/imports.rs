@@ -287,3 +287,25 @@ pub async fn entries_of(conn: &mut PgConnection, change_set: i64, limit: i64) ->
     .fetch_all(conn)
     .await?)
 }
+
+/// An upload as the imports list shows it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: i64,
+    pub target: String,
+    pub file_name: String,
+    pub created_at: DateTime<Utc>,
+    pub committed: bool,
+}
+
+/// The latest `limit` uploads, newest first.
+pub async fn latest(conn: &mut PgConnection, limit: i64) -> Result<Vec<Listed>, DbError> {
+    Ok(sqlx::query_as!(
+        Listed,
+        r#"SELECT id, target, file_name, created_at, status = 'committed' AS "committed!"
+             FROM imports ORDER BY created_at DESC, id DESC LIMIT $1"#,
+        limit
+    )
+    .fetch_all(conn)
+    .await?)
+}

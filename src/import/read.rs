@@ -192,7 +192,20 @@ fn read_xlsx(bytes: &[u8], sheet: Option<&str>) -> Result<Table, ReadError> {
     let Some(first) = sheets.first().cloned() else {
         return refuse("The workbook has no worksheets: there is nothing to import.");
     };
-    let chosen = sheet.filter(|s| sheets.iter().any(|n| n == s)).map(str::to_string).unwrap_or(first);
+    let chosen = match sheet.filter(|s| sheets.iter().any(|n| n == s)) {
+        Some(s) => s.to_string(),
+        // Unchosen: the first sheet with rows to read (a workbook often
+        // starts with a cover or notes sheet).
+        None => sheets
+            .iter()
+            .find(|name| {
+                workbook.worksheet_range(name).is_ok_and(|r| {
+                    r.rows().filter(|row| row.iter().any(|c| !cell_text(c).trim().is_empty())).nth(1).is_some()
+                })
+            })
+            .cloned()
+            .unwrap_or(first),
+    };
     let range = match workbook.worksheet_range(&chosen) {
         Ok(range) => range,
         Err(_) => return refuse(unreadable),

@@ -42,7 +42,7 @@ impl Links {
     }
 
     pub fn show(id: i64) -> String {
-        uri!(show(id)).to_string()
+        uri!(show(Some(id))).to_string()
     }
 }
 
@@ -183,22 +183,16 @@ fn list_of(target: Target) -> String {
     }
 }
 
-fn admin_chrome(chrome: Chrome, target: Target) -> Result<Chrome, Status> {
-    if chrome.can_edit() {
-        Ok(chrome.on(target.as_str()))
-    } else {
-        Err(Status::Forbidden)
-    }
-}
-
+// Viewers see these pages with their forms disabled, as they see every
+// other form; every post refuses them.
 #[get("/users/import")]
-fn upload_customers_page(chrome: Chrome) -> Result<UploadPage, Status> {
-    Ok(UploadPage { chrome: admin_chrome(chrome, Target::Customers)?, target: Target::Customers, error: None })
+fn upload_customers_page(chrome: Chrome) -> UploadPage {
+    UploadPage { chrome: chrome.on("users"), target: Target::Customers, error: None }
 }
 
 #[get("/products/import")]
-fn upload_products_page(chrome: Chrome) -> Result<UploadPage, Status> {
-    Ok(UploadPage { chrome: admin_chrome(chrome, Target::Products)?, target: Target::Products, error: None })
+fn upload_products_page(chrome: Chrome) -> UploadPage {
+    UploadPage { chrome: chrome.on("products"), target: Target::Products, error: None }
 }
 
 type Received = Result<Result<Redirect, Custom<UploadPage>>, AppError>;
@@ -243,7 +237,7 @@ async fn receive(target: Target, chrome: Chrome, db: &Db, upload: UploadForm) ->
     };
     let mut conn = db.conn().await?;
     let id = imports::save(&mut conn, Some(upload.staff.id), target, &name, &bytes, table.sheet.as_deref()).await?;
-    Ok(Ok(Redirect::to(uri!(show(id)))))
+    Ok(Ok(Redirect::to(uri!(show(Some(id))))))
 }
 
 /// One field's row on the mapping form.
@@ -286,7 +280,7 @@ impl ImportPage {
         (0..self.table.header.len()).collect()
     }
 
-    fn invalid_href(&self) -> String {
+    fn invalid_action(&self) -> String {
         uri!(invalid_rows(self.upload.id)).to_string()
     }
 
@@ -437,22 +431,42 @@ async fn done_page(db: &Db, upload: Upload, chrome: Chrome) -> Result<DonePage, 
     Ok(DonePage { chrome, upload, summary, entries })
 }
 
-/// The import page: its mapping and dry run, or once committed, what it did.
+/// The import page: its mapping and dry run, or once committed, what it
+/// did; without an id, the latest uploads.
 #[derive(rocket::Responder)]
 enum Shown {
     Page(Box<ImportPage>),
     Done(Box<DonePage>),
+    List(Box<ListPage>),
 }
 
-#[get("/imports/<id>")]
-async fn show(chrome: Chrome, db: &Db, id: i64) -> Result<Result<Shown, Status>, AppError> {
-    if !chrome.can_edit() {
-        return Ok(Err(Status::Forbidden));
+#[derive(Template, WebTemplate)]
+#[template(path = "imports/list.html")]
+pub struct ListPage {
+    chrome: Chrome,
+    uploads: Vec<imports::Listed>,
+}
+
+impl ListPage {
+    fn href(&self, id: &i64) -> String {
+        Links::show(*id)
     }
-    Ok(Ok(match prepare(db, chrome, id).await? {
+}
+
+/// Uploads the list page shows.
+const LISTED: i64 = 30;
+
+#[get("/imports?<id>")]
+async fn show(chrome: Chrome, db: &Db, id: Option<i64>) -> Result<Shown, AppError> {
+    let Some(id) = id else {
+        let mut conn = db.conn().await?;
+        let uploads = imports::latest(&mut conn, LISTED).await?;
+        return Ok(Shown::List(Box::new(ListPage { chrome: chrome.on(""), uploads })));
+    };
+    Ok(match prepare(db, chrome, id).await? {
         Prepared::Page(page) => Shown::Page(page),
         Prepared::Committed(upload, chrome) => Shown::Done(Box::new(done_page(db, upload, chrome).await?)),
-    }))
+    })
 }
 
 /// The mapping form: a sheet, and a column (index, or empty) per field.
@@ -483,7 +497,7 @@ async fn choose(db: &Db, id: i64, form: AdminForm<MappingForm>) -> Result<Redire
     if !imports::choose(&mut conn, id, sheet.as_deref(), mapping.as_ref()).await? {
         return Err(AppError::NotFound);
     }
-    Ok(Redirect::to(uri!(show(id))))
+    Ok(Redirect::to(uri!(show(Some(id)))))
 }
 
 #[derive(Debug, Default, FromForm)]
@@ -543,11 +557,18 @@ struct CsvDownload {
     disposition: Header<'static>,
 }
 
-#[get("/imports/<id>/invalid.csv")]
-async fn invalid_rows(chrome: Chrome, db: &Db, id: i64) -> Result<Result<CsvDownload, Status>, AppError> {
-    if !chrome.can_edit() {
-        return Ok(Err(Status::Forbidden));
-    }
+/// A form that carries nothing but its CSRF token (read by the guard).
+#[derive(Debug, Default, FromForm)]
+pub struct Confirm {
+    #[field(default = String::new())]
+    csrf: String,
+}
+
+// A post (from a button on the preview), so that only admins, who may
+// import, download the file's rows.
+#[post("/imports/<id>/invalid-rows", data = "<form>")]
+async fn invalid_rows(chrome: Chrome, db: &Db, id: i64, form: AdminForm<Confirm>) -> Result<CsvDownload, AppError> {
+    drop(form.form.csrf);
     let page = match prepare(db, chrome, id).await? {
         Prepared::Page(page) => page,
         Prepared::Committed(..) => return Err(AppError::NotFound),
@@ -561,7 +582,7 @@ async fn invalid_rows(chrome: Chrome, db: &Db, id: i64) -> Result<Result<CsvDown
     let download: String =
         format!("{stem}-invalid-rows.csv").chars().filter(|c| c.is_ascii_graphic() && *c != '"').collect();
     let disposition = Header::new("Content-Disposition", format!("attachment; filename=\"{download}\""));
-    Ok(Ok(CsvDownload { body: csv, kind: ContentType::CSV, disposition }))
+    Ok(CsvDownload { body: csv, kind: ContentType::CSV, disposition })
 }
 
 pub fn routes() -> Vec<rocket::Route> {

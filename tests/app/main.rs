@@ -14,6 +14,7 @@ mod dashboard;
 mod forgery;
 mod history;
 mod hostile;
+mod imports;
 mod lists;
 mod orders;
 mod outage;
