@@ -472,24 +472,44 @@ async fn show(chrome: Chrome, db: &Db, id: Option<i64>) -> Result<Shown, AppErro
 /// The mapping form: a sheet, and a column (index, or empty) per field.
 #[derive(Debug, Default, FromForm)]
 pub struct MappingForm {
-    #[field(default = None)]
-    sheet: Option<String>,
-    #[field(default = None)]
-    previous_sheet: Option<String>,
-    columns: std::collections::HashMap<String, String>,
+    #[field(default = String::new())]
+    sheet: String,
+    #[field(default = String::new())]
+    previous_sheet: String,
+    #[field(default = String::new())]
+    column_email: String,
+    #[field(default = String::new())]
+    column_sku: String,
+    #[field(default = String::new())]
+    column_name: String,
+    #[field(default = String::new())]
+    column_price: String,
+    #[field(default = String::new())]
+    column_stock: String,
+}
+
+impl MappingForm {
+    fn column(&self, field: Field) -> Option<usize> {
+        let chosen = match field {
+            Field::Email => &self.column_email,
+            Field::Sku => &self.column_sku,
+            Field::Name => &self.column_name,
+            Field::Price => &self.column_price,
+            Field::Stock => &self.column_stock,
+        };
+        chosen.trim().parse().ok()
+    }
 }
 
 #[post("/imports/<id>/mapping", data = "<form>")]
 async fn choose(db: &Db, id: i64, form: AdminForm<MappingForm>) -> Result<Redirect, AppError> {
     let form = form.form;
-    let sheet = form.sheet.filter(|s| !s.is_empty());
+    let sheet = Some(form.sheet.clone()).filter(|s| !s.is_empty());
     // A new sheet has other headers: its mapping is guessed afresh.
-    let mapping = (sheet == form.previous_sheet.filter(|s| !s.is_empty())).then(|| {
+    let mapping = (form.sheet == form.previous_sheet).then(|| {
         let mut mapping = Mapping::default();
-        for (name, column) in &form.columns {
-            if let Some(field) = Field::parse(name) {
-                mapping.set(field, column.trim().parse::<usize>().ok());
-            }
+        for field in [Field::Email, Field::Sku, Field::Name, Field::Price, Field::Stock] {
+            mapping.set(field, form.column(field));
         }
         mapping
     });

@@ -261,10 +261,7 @@ async fn a_workbook_with_several_sheets_lets_you_choose_one() {
     let page = preview(&app, "/products/import", "prices.csv", b"code,cost,qty\ntea-1,5,99\n").await;
     let id = import_id(&page);
     let chosen = app
-        .post_ok(
-            &format!("/imports/{id}/mapping"),
-            &[("columns[sku]", "0"), ("columns[price]", "1"), ("columns[stock]", "")],
-        )
+        .post_ok(&format!("/imports/{id}/mapping"), &[("column_sku", "0"), ("column_price", "1"), ("column_stock", "")])
         .await;
     assert_eq!(counts(&chosen), ["0", "1", "0", "0"]);
     app.submit(&chosen, &format!("/imports/{id}/commit")).await;
