@@ -346,7 +346,7 @@ async fn prepare(db: &Db, chrome: Chrome, id: i64) -> Result<Prepared, AppError>
     };
     let chrome = chrome.on(upload.target.as_str());
     if upload.change_set_id.is_some() {
-        return Ok(Prepared::Committed(upload, chrome));
+        return Ok(Prepared::Committed(Box::new((upload, chrome))));
     }
     let (_, table) = read_blocking(bytes, upload.file_name.clone(), upload.sheet.clone()).await?;
     let mut page = ImportPage {
@@ -392,7 +392,7 @@ async fn prepare(db: &Db, chrome: Chrome, id: i64) -> Result<Prepared, AppError>
 
 enum Prepared {
     Page(Box<ImportPage>),
-    Committed(Upload, Chrome),
+    Committed(Box<(Upload, Chrome)>),
 }
 
 #[derive(Template, WebTemplate)]
@@ -465,7 +465,7 @@ async fn show(chrome: Chrome, db: &Db, id: Option<i64>) -> Result<Shown, AppErro
     };
     Ok(match prepare(db, chrome, id).await? {
         Prepared::Page(page) => Shown::Page(page),
-        Prepared::Committed(upload, chrome) => Shown::Done(Box::new(done_page(db, upload, chrome).await?)),
+        Prepared::Committed(done) => Shown::Done(Box::new(done_page(db, done.0, done.1).await?)),
     })
 }
 
