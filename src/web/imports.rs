@@ -77,8 +77,10 @@ impl<'r> FromData<'r> for UploadForm {
             Some(ct) if ct.is_form_data() => ct.params().find(|(k, _)| k == "boundary").map(|(_, v)| v.to_string()),
             _ => None,
         };
+        // Only a multipart form can carry both the file and its CSRF token;
+        // anything else is refused as a forged post would be.
         let Some(boundary) = boundary else {
-            return DataOutcome::Error((Status::UnsupportedMediaType, ()));
+            return DataOutcome::Error((Status::Forbidden, ()));
         };
         // The whole body is read (within its own limit and time) before the
         // handler takes a connection.
