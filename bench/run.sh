@@ -12,6 +12,7 @@
 #   ONLY="product_buyers customer_page" REUSE=1 OUT=/tmp/b.md bench/run.sh   # some pages
 #   ONLY="orders_csv orders_xlsx" REUSE=1 OUT=/tmp/b.md bench/run.sh   # only the downloads
 #   MODE=instances bench/run.sh       # two instances behind nginx, one read replica
+#   MODE=import bench/run.sh          # only the 100k-row customer import (own scratch database)
 #
 # Needs: cargo, PostgreSQL at $PGHOST:$PGPORT (user postgres), wrk, pgbench.
 set -euo pipefail
@@ -32,6 +33,37 @@ REUSE=${REUSE:-0}
 OUT=${OUT:-BENCHMARKS.md}
 export PGHOST PGPORT PGUSER=postgres
 export DATABASE_URL="postgres://postgres@$PGHOST:$PGPORT/$BENCH_DB"
+
+# A 100,000-row customer import with the command line, into its own scratch
+# database (IMPORT_DB, created and dropped here): a dry run, then the commit,
+# each timed with its peak memory. Prints the rows for BENCHMARKS.md's
+# "Import" section.
+if [ "${MODE:-}" = import ]; then
+  IMPORT_DB=${IMPORT_DB:-shopdesk_bench_import}
+  IMPORT_ROWS=${IMPORT_ROWS:-100000}
+  BIN=${BIN:-target/release/shopdesk}
+  [ "$BIN" != target/release/shopdesk ] || cargo build --release --quiet
+  export DATABASE_URL="postgres://postgres@$PGHOST:$PGPORT/$IMPORT_DB"
+  dropdb --if-exists --force "$IMPORT_DB"
+  createdb "$IMPORT_DB"
+  $BIN migrate >/dev/null
+  # Half the rows update customers that exist, half are new.
+  psql -d "$IMPORT_DB" -qc "INSERT INTO users (name, email) SELECT 'Customer ' || i, 'c' || i || '@example.com' FROM generate_series(1, $IMPORT_ROWS / 2) i"
+  CSV=$(mktemp --suffix=.csv)
+  { echo "Full name,E-mail"; seq 1 "$IMPORT_ROWS" | awk '{ printf "Imported %d,C%d@Example.com\n", $1, $1 }'; } >"$CSV"
+  measure() { /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -n 1; }
+  read -r DRY_S DRY_KB < <(measure $BIN import customers "$CSV" --dry-run)
+  read -r COMMIT_S COMMIT_KB < <(measure $BIN import customers "$CSV")
+  IMPORTED=$(psql -d "$IMPORT_DB" -Atc "SELECT count(*) FROM users WHERE name LIKE 'Imported %'")
+  echo "| step | rows | seconds | peak RSS MB |"
+  echo "|---|---:|---:|---:|"
+  echo "| dry run (\`--dry-run\`) | $IMPORT_ROWS | $DRY_S | $((DRY_KB / 1024)) |"
+  echo "| commit (dry run + one transaction) | $IMPORT_ROWS | $COMMIT_S | $((COMMIT_KB / 1024)) |"
+  echo "rows imported: $IMPORTED; CSV $(du -h "$CSV" | cut -f1)"
+  rm -f "$CSV"
+  dropdb --if-exists --force "$IMPORT_DB"
+  exit 0
+fi
 
 command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install wrk)"; exit 1; }
 command -v pgbench >/dev/null || { echo "bench: pgbench is needed (apt-get install postgresql-client)"; exit 1; }

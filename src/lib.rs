@@ -6,6 +6,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod generate;
+pub mod import;
 pub mod passwords;
 pub mod two_factor;
 pub mod web;
@@ -139,6 +140,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .attach(web::dashboard::stage())
         .attach(web::users::stage())
         .attach(web::products::stage())
+        .attach(web::imports::stage())
         .attach(web::orders::stage())
         .attach(web::reports::stage())
         .attach(web::saved_views::stage())

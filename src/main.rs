@@ -1,4 +1,5 @@
-//! The `shopdesk` command: serve the dashboard, migrate, or load demo data.
+//! The `shopdesk` command: serve the dashboard, migrate, load demo data, or
+//! import customers and products from a file.
 
 use std::process::ExitCode;
 
@@ -44,6 +45,24 @@ enum Command {
     },
     /// Recompute every report figure from the orders and list any difference.
     VerifyStats,
+    /// Import customers or products from a CSV or XLSX file: the same
+    /// checks as the Import page, columns guessed from the headers. Valid
+    /// rows are committed (unless --dry-run) and invalid ones listed. Exit
+    /// status: 0 all rows valid, 3 some rows invalid (the others imported),
+    /// 2 nothing imported (unreadable file, no key column, data changed).
+    Import {
+        /// What the file holds.
+        #[arg(value_parser = ["customers", "products"])]
+        target: String,
+        /// The CSV or XLSX file.
+        file: std::path::PathBuf,
+        /// Show what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The worksheet of an XLSX file to read (the first by default).
+        #[arg(long)]
+        sheet: Option<String>,
+    },
     /// Add a staff account. The password is read from standard input, or
     /// asked for when run in a terminal; never pass it as an argument.
     CreateStaff {
@@ -162,6 +181,15 @@ async fn run(command: Command, figment: Figment) -> ExitCode {
                 }
             }
         }
+        Command::Import { target, file, dry_run, sheet } => {
+            match import(&figment, &target, &file, dry_run, sheet.as_deref()).await {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("shopdesk: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::VerifyStats => match verify_stats(&figment).await {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(2),
@@ -194,6 +222,89 @@ async fn run(command: Command, figment: Figment) -> ExitCode {
 }
 
 /// Prints whether the kept figures match the orders; `Ok(false)` if not.
+/// `shopdesk import`: reads, checks and (unless `dry_run`) commits a file
+/// with the code the Import page uses, printing a summary.
+async fn import(
+    figment: &Figment,
+    target: &str,
+    file: &std::path::Path,
+    dry_run: bool,
+    sheet: Option<&str>,
+) -> Result<ExitCode, String> {
+    use shopdesk::db::imports::{self, Committed};
+    use shopdesk::import::{read, validate, Mapping, Target};
+    let target = Target::parse(target).ok_or("import customers or products")?;
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "import.csv".into());
+    let table = read::read(&bytes, &name, sheet).map_err(|e| format!("{name}: {e}"))?;
+    drop(bytes);
+    for note in &table.notes {
+        println!("{note}");
+    }
+    let mapping = Mapping::guess(target, &table.header);
+    if let Some(problem) = mapping.problem(target, table.header.len()) {
+        return Err(format!("{problem} The header row is: {}", table.header.join(", ")));
+    }
+    for &field in target.fields() {
+        match mapping.column(field) {
+            Some(c) => println!("{:>6} ← column “{}”", field.label(), table.header[c]),
+            None => println!("{:>6} ← not in the file", field.label()),
+        }
+    }
+    let bar = indicatif::ProgressBar::new(table.rows.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>10} [{bar:40.green/white}] {pos}/{len} ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message("checking");
+    let checked = validate::check(target, &table, &mapping, &mut |done| bar.set_position(done as u64));
+    bar.set_message("matching");
+    let pool = migrate(figment).await?;
+    let mut conn = pool.acquire().await.map_err(|e| format!("could not connect to the database: {e}"))?;
+    let run = imports::dry_run(&mut conn, target, checked).await.map_err(|e| format!("dry run failed: {e}"))?;
+    bar.finish_and_clear();
+    let plan = &run.plan;
+    let count = |n: usize| shopdesk::domain::group_digits(n as u64);
+    println!(
+        "{}: {} new, {} updated, {} unchanged, {} invalid",
+        name,
+        count(plan.new.len()),
+        count(plan.updated.len()),
+        count(plan.unchanged),
+        count(plan.invalid.len())
+    );
+    for invalid in plan.invalid.iter().take(20) {
+        println!("  row {}: {}", invalid.row, invalid.sentence());
+    }
+    if plan.invalid.len() > 20 {
+        println!("  … and {} more invalid rows", count(plan.invalid.len() - 20));
+    }
+    let status = if plan.invalid.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) };
+    if dry_run {
+        println!("Dry run: nothing was changed.");
+        return Ok(status);
+    }
+    if plan.new.is_empty() && plan.updated.is_empty() {
+        println!("Nothing to import.");
+        return Ok(status);
+    }
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message("committing");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let outcome = imports::commit(&mut conn, None, None, &name, &run).await;
+    spinner.finish_and_clear();
+    match outcome.map_err(|e| format!("nothing was imported: {e}"))? {
+        Committed::Done { change_set, new, updated } => {
+            println!("{} (change set {change_set}).", shopdesk::import::summary(&name, new, updated));
+            Ok(status)
+        }
+        Committed::Stale | Committed::AlreadyCommitted => {
+            Err("nothing was imported: the matched records changed while importing; run it again".into())
+        }
+    }
+}
+
 async fn verify_stats(figment: &Figment) -> Result<bool, String> {
     let pool = migrate(figment).await?;
     let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;

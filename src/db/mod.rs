@@ -8,6 +8,7 @@ mod bulk;
 pub mod calendar;
 pub mod change_sets;
 pub mod invoices;
+pub mod imports;
 pub mod listing;
 pub mod orders;
 pub mod products;

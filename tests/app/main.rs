@@ -16,6 +16,7 @@ mod history;
 mod hostile;
 mod instances;
 mod invoices;
+mod imports;
 mod lists;
 mod orders;
 mod outage;
