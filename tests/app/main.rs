@@ -18,6 +18,7 @@ mod lists;
 mod orders;
 mod outage;
 mod pages;
+mod perf;
 mod products;
 mod purchases;
 mod saved_views;
