@@ -11,7 +11,7 @@
 #   USERS=10000 ORDERS=100000 SECONDS_PER_RUN=5 bench/run.sh   # a quick run
 #   ONLY="product_buyers customer_page" REUSE=1 OUT=/tmp/b.md bench/run.sh   # some pages
 #   ONLY="orders_csv orders_xlsx" REUSE=1 OUT=/tmp/b.md bench/run.sh   # only the downloads
-#   BIN=/tmp/shopdesk-before ONLY=search REUSE=1 OUT=/tmp/a.md bench/run.sh   # another binary
+#   BIN=/tmp/shopdesk-before ONLY=search REUSE=1 EXTRAS=0 OUT=/tmp/a.md bench/run.sh   # another binary, pages only
 #
 # Needs: cargo, PostgreSQL at $PGHOST:$PGPORT (user postgres), wrk, pgbench.
 set -euo pipefail
@@ -180,7 +180,9 @@ for page in $PAGES; do
 done
 
 FORMS=$(mktemp) RECORDS=$(mktemp) BULK=$(mktemp) DOWNLOADS=$(mktemp)
-if [ -n "${PAGES// /}" ]; then
+# EXTRAS=0 measures only the pages: no order form sizes, record pages or
+# bulk actions (which change 100,000 orders and undo them).
+if [ -n "${PAGES// /}" ] && [ "${EXTRAS:-1}" = 1 ]; then
 # The order form at this size: bytes of HTML for a new order, one preselected
 # customer, and editing the largest order.
 BIGGEST=$(psql -d "$BENCH_DB" -Atc "SELECT id FROM orders ORDER BY item_count DESC, id LIMIT 1")
