@@ -7,8 +7,8 @@ pub mod audit;
 mod bulk;
 pub mod calendar;
 pub mod change_sets;
-pub mod invoices;
 pub mod imports;
+pub mod invoices;
 pub mod listing;
 pub mod orders;
 pub mod products;
@@ -43,31 +43,80 @@ pub struct Db(PgPool);
 #[derive(Clone)]
 pub struct PgPool(pub sqlx::PgPool, Waiters);
 
-/// How many requests wait for one of this pool's connections right now
-/// (for `/metrics`).
+/// How many requests wait for one of this pool's connections right now,
+/// and how long checkouts have waited so far (for `/metrics`): the evidence
+/// that tells a slow page caused by a starved pool from one caused by its
+/// statements.
 #[derive(Clone, Default)]
-pub struct Waiters(std::sync::Arc<std::sync::atomic::AtomicI64>);
+pub struct Waiters(std::sync::Arc<WaitStats>);
+
+#[derive(Default)]
+struct WaitStats {
+    now: std::sync::atomic::AtomicI64,
+    acquired: std::sync::atomic::AtomicU64,
+    waited_micros: std::sync::atomic::AtomicU64,
+    slow: std::sync::atomic::AtomicU64,
+    longest_micros: std::sync::atomic::AtomicU64,
+}
+
+/// A checkout that waits longer than this counts as slow.
+const SLOW_WAIT: Duration = Duration::from_millis(100);
+
+/// How long this pool's checkouts have waited since the process started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaitTotals {
+    /// Connections handed out.
+    pub acquired: u64,
+    /// Time spent waiting for them, in all.
+    pub waited: Duration,
+    /// Checkouts that waited longer than 100 ms.
+    pub slow: u64,
+    /// The longest single wait.
+    pub longest: Duration,
+}
 
 impl Waiters {
     /// Counts one waiter until the returned guard is dropped: when the wait
     /// ends with a connection or an error, or the waiting request is itself
     /// dropped (a client gone, a timeout), so the count never drifts.
     fn enter(&self) -> Waiting {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.now.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Waiting(self.0.clone())
     }
 
     pub fn now(&self) -> i64 {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
+        self.0.now.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records a checkout that waited `waited`.
+    fn record(&self, waited: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+        self.0.acquired.fetch_add(1, Relaxed);
+        self.0.waited_micros.fetch_add(micros, Relaxed);
+        self.0.longest_micros.fetch_max(micros, Relaxed);
+        if waited > SLOW_WAIT {
+            self.0.slow.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn totals(&self) -> WaitTotals {
+        use std::sync::atomic::Ordering::Relaxed;
+        WaitTotals {
+            acquired: self.0.acquired.load(Relaxed),
+            waited: Duration::from_micros(self.0.waited_micros.load(Relaxed)),
+            slow: self.0.slow.load(Relaxed),
+            longest: Duration::from_micros(self.0.longest_micros.load(Relaxed)),
+        }
     }
 }
 
 /// One request waiting for a connection; see [`Waiters::enter`].
-struct Waiting(std::sync::Arc<std::sync::atomic::AtomicI64>);
+struct Waiting(std::sync::Arc<WaitStats>);
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.now.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -77,9 +126,19 @@ impl PgPool {
         self.1.now()
     }
 
+    /// How long checkouts of this pool have waited so far.
+    pub fn wait_totals(&self) -> WaitTotals {
+        self.1.totals()
+    }
+
     async fn acquire_counted(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, sqlx::Error> {
         let _waiting = self.1.enter();
-        self.0.acquire().await
+        let started = std::time::Instant::now();
+        let conn = self.0.acquire().await;
+        if conn.is_ok() {
+            self.1.record(started.elapsed());
+        }
+        conn
     }
 }
 
@@ -100,6 +159,11 @@ impl Db {
     /// Requests waiting for a connection right now.
     pub fn waiting(&self) -> i64 {
         self.0.waiting()
+    }
+
+    /// How long checkouts have waited so far.
+    pub fn wait_totals(&self) -> WaitTotals {
+        self.0.wait_totals()
     }
 }
 

@@ -99,6 +99,97 @@ impl Listing for List {
     }
 }
 
+/// The customers list with no filter: the same statement, kept prepared on
+/// the connection (one round trip, no parsing). Only filtered pages need
+/// planning afresh for their values; this one's plan is always the walk of
+/// its sort's index.
+struct Everyone;
+
+impl Listing for Everyone {
+    type Row = UserRow;
+    type Filter = Filter;
+    const COLUMNS: &'static str = List::COLUMNS;
+    const FROM: &'static str = List::FROM;
+    const COUNTED: (&'static str, &'static str) = List::COUNTED;
+    const SORTS: &'static [SortColumn] = List::SORTS;
+    const REPLAN: bool = false;
+
+    fn keeps_all(_: &Filter) -> bool {
+        true
+    }
+
+    fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
+        List::push_filter(query, filter);
+    }
+}
+
+/// Whether a search expected to match `matches` of `table` customers is
+/// answered faster by fetching its matches through the trigram indexes and
+/// sorting them than by walking the sort order until a page of `page` rows
+/// has matched. A walk reads about `page × table ÷ matches` rows, fetching
+/// the matches reads each once, so the matches come first when
+/// `matches² < page × table` (measured at 100,000 customers: "nguyen", 2,514
+/// matches, is faster walked; 294 matches are faster fetched). `table` is
+/// `None` when the table was never analysed.
+pub fn matches_first(matches: i64, table: Option<i64>, page: i64) -> bool {
+    let (m, p) = (matches.max(1) as f64, page.max(1) as f64);
+    let n = table.map_or(m, |n| n.max(1) as f64);
+    m * m < p * n
+}
+
+/// A page of the customers list and how many match, the search planned for
+/// its term: PostgreSQL's estimate of the matches (the count the page shows
+/// anyway) decides between walking the sort order with the term as a filter
+/// (a common term fills a page within a few rows) and fetching the matches
+/// through the name and email trigram indexes, sorting them and only then
+/// reading the page's figures (a rare term would make the walk read
+/// thousands of rows for a page).
+pub async fn search(
+    conn: &mut PgConnection,
+    filter: &Filter,
+    seek: &listing::Seek,
+) -> Result<(listing::Page<UserRow>, listing::Count), DbError> {
+    let count = listing::count_matching::<List>(conn, filter).await?;
+    if List::keeps_all(filter) {
+        return Ok((listing::search::<Everyone>(conn, filter, seek).await?, count));
+    }
+    // Sorts by the kept figures walk `customer_stats` instead.
+    if filter.q.is_empty() || seek.column.id != "u.id" {
+        return Ok((listing::search::<List>(conn, filter, seek).await?, count));
+    }
+    let estimate = match count {
+        listing::Count::Exact(n) | listing::Count::Estimate(n) => n,
+    };
+    let table = sqlx::query_scalar!(r#"SELECT reltuples::BIGINT AS "n!" FROM pg_class WHERE oid = 'users'::REGCLASS"#)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !matches_first(estimate, (table >= 0).then_some(table), seek.limit) {
+        return Ok((listing::search::<List>(conn, filter, seek).await?, count));
+    }
+    // The matches, found through the trigram indexes alone (a materialized
+    // CTE has no order to walk); then the other filters, the cursor, the
+    // sort and the limit of the page; then the figures of its rows only.
+    let mut query =
+        QueryBuilder::new("WITH matches AS MATERIALIZED (SELECT id, name, email, created_at FROM users u WHERE ");
+    listing::push_contains(&mut query, &["u.name", "u.email"], &filter.q);
+    query.push("), page AS MATERIALIZED (SELECT id, name, email, created_at FROM matches u");
+    List::push_filter(&mut query, &Filter { q: String::new(), ..filter.clone() });
+    seek.finish(&mut query);
+    let scan = if seek.reversed() { seek.dir.flip() } else { seek.dir };
+    let dir = match scan {
+        Dir::Asc => "ASC",
+        Dir::Desc => "DESC",
+    };
+    query.push(format!(
+        ") SELECT {}, {} FROM page u JOIN customer_stats s ON s.user_id = u.id ORDER BY {} {dir}, u.id {dir}",
+        List::COLUMNS,
+        seek.sort_key(),
+        seek.column.expr
+    ));
+    let rows = query.build_query_as::<UserRow>().persistent(false).fetch_all(conn).await?;
+    Ok((listing::Page::from_rows(seek, rows), count))
+}
+
 /// What a create or edit form supplies once validated.
 #[derive(Debug, Clone)]
 pub struct NewUser {

@@ -10,6 +10,20 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// A coordinate written with one decimal through integer formatting: the
+/// same text as `{:.1}` (but for exact ties), at a fraction of the cost of
+/// float formatting, which took a tenth of a 90-day dashboard's time.
+struct Px(f64);
+
+impl std::fmt::Display for Px {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tenths = (self.0 * 10.0).round() as i64;
+        let sign = if tenths < 0 { "-" } else { "" };
+        let t = tenths.unsigned_abs();
+        write!(f, "{sign}{}.{}", t / 10, t % 10)
+    }
+}
+
 /// Cents as a short amount for axes and bar ends: `$950`, `$12.3k`, `$1.2M`.
 pub fn short_money(cents: i64) -> String {
     let dollars = cents as f64 / 100.0;
@@ -49,11 +63,11 @@ pub fn sparkline(values: &[i64], title: &str) -> String {
     let mut points = String::new();
     for (i, v) in values.iter().enumerate() {
         let y = height - 2.0 - (*v).max(0) as f64 / max * (height - 4.0);
-        let _ = write!(points, "{:.1},{:.1} ", i as f64 * step, y);
+        let _ = write!(points, "{},{} ", Px(i as f64 * step), Px(y));
     }
     if values.len() == 1 {
         let y = height - 2.0 - values[0].max(0) as f64 / max * (height - 4.0);
-        let _ = write!(points, "{width:.1},{y:.1}");
+        let _ = write!(points, "{},{}", Px(width), Px(y));
     }
     format!(
         "<svg class=\"spark\" role=\"img\" viewBox=\"0 0 {width} {height}\" preserveAspectRatio=\"none\" \
@@ -79,9 +93,10 @@ pub struct TrendPoint {
 }
 
 /// Revenue per bucket as bars, with the previous period's same buckets as
-/// faint bars behind them, drawn twice: wide for desktops, narrow (larger
-/// text) for phones; CSS shows one. Each bar links to its orders, so the
-/// chart is a labelled group of links rather than one image.
+/// faint bars behind them (one path), drawn twice: wide for desktops, narrow
+/// (larger text) for phones; CSS shows one. Each bar of the wide one links to
+/// its orders, so the chart is a labelled group of links rather than one
+/// image; the narrow one is drawing only, its figures being in the table.
 pub fn trend(points: &[TrendPoint], id: &str, title: &str, description: &str) -> String {
     let mut out = String::new();
     for (variant, width, height, font, labels) in
@@ -115,11 +130,12 @@ fn trend_svg(
     let n = points.len().max(1);
     let slot = plot_w / n as f64;
     let mut svg = format!(
-        "<svg class=\"chart trend trend-{variant}\" role=\"group\" aria-labelledby=\"{id}-title {id}-desc\" \
+        "<svg class=\"chart trend trend-{variant}\" role=\"{role}\" aria-labelledby=\"{id}-title {id}-desc\" \
          viewBox=\"0 0 {width} {height}\" font-size=\"{font}\"><title id=\"{id}-title\">{}</title>\
          <desc id=\"{id}-desc\">{}</desc>",
         escape(title),
-        escape(description)
+        escape(description),
+        role = if variant == "wide" { "group" } else { "img" },
     );
     for k in 0..=4 {
         let v = max * k / 4;
@@ -135,41 +151,68 @@ fn trend_svg(
         );
     }
     let every = n.div_ceil(labels).max(1);
+    let gap = (slot * 0.15).min(3.0);
+    let base = top + plot_h;
+    // The previous period's bars are one path drawn behind: faint context
+    // needs no element, link or tooltip of its own (each current bar's
+    // tooltip names the previous figure, and the table below has them all).
+    let mut previous = String::with_capacity(points.len() * 32);
+    for (i, p) in points.iter().enumerate() {
+        let py = y(p.previous);
+        if py < base {
+            let _ = write!(
+                previous,
+                "M{} {}h{w}V{}h-{w}Z",
+                Px(left + i as f64 * slot + gap / 2.0),
+                Px(py),
+                Px(base),
+                w = Px((slot - gap).max(0.5)),
+            );
+        }
+    }
+    if !previous.is_empty() {
+        let _ = write!(svg, "<path class=\"previous\" d=\"{previous}\"/>");
+    }
+    let mut labels_svg = String::new();
     for (i, p) in points.iter().enumerate() {
         let x = left + i as f64 * slot;
-        let gap = (slot * 0.15).min(3.0);
-        // The wide chart links each bar to its orders; the narrow one (on
-        // phones, where the table below has every figure) only labels them.
-        let (open, close) =
-            if variant == "wide" { (format!("<a href=\"{}\">", escape(&p.href)), "</a>") } else { (String::new(), "") };
-        let _ = write!(
-            svg,
-            "{open}<rect class=\"previous\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"/>\
-             <rect class=\"current\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"/>\
-             <rect class=\"hit\" x=\"{x:.1}\" y=\"{top}\" width=\"{slot:.1}\" height=\"{plot_h:.1}\">\
-             <title>{}: {} (previous period: {})</title></rect>{close}",
-            x + gap / 2.0,
-            y(p.previous),
-            (slot - gap).max(0.5),
-            top + plot_h - y(p.previous),
-            x + slot * 0.2,
-            y(p.value),
-            (slot * 0.6).max(0.5),
-            top + plot_h - y(p.value),
-            escape(&p.describe),
-            crate::domain::Money::from_cents(p.value),
-            crate::domain::Money::from_cents(p.previous),
+        let bar = format!(
+            "<rect class=\"current\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>",
+            Px(x + slot * 0.2),
+            Px(y(p.value)),
+            Px((slot * 0.6).max(0.5)),
+            Px(base - y(p.value)),
         );
-        if i % every == 0 {
+        // The wide chart links each bar to its orders, with a tooltip; the
+        // narrow one (on phones, where the table below has every figure and
+        // tooltips do not show) only draws them.
+        if variant == "wide" {
             let _ = write!(
                 svg,
-                "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-                x + 1.0,
-                height - font * 0.6,
+                "<a href=\"{}\">{bar}<rect class=\"hit\" x=\"{}\" y=\"{top}\" width=\"{}\" \
+                 height=\"{}\"><title>{}: {} (previous period: {})</title></rect></a>",
+                escape(&p.href),
+                Px(x),
+                Px(slot),
+                Px(plot_h),
+                escape(&p.describe),
+                crate::domain::Money::from_cents(p.value),
+                crate::domain::Money::from_cents(p.previous),
+            );
+        } else {
+            svg.push_str(&bar);
+        }
+        if i % every == 0 {
+            let _ = write!(
+                labels_svg,
+                "<text class=\"axis\" x=\"{}\" y=\"{}\">{}</text>",
+                Px(x + 1.0),
+                Px(height - font * 0.6),
                 escape(&p.label)
             );
         }
     }
+    svg.push_str(&labels_svg);
     let _ = write!(
         svg,
         "<line class=\"baseline\" x1=\"{left}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\"/></svg>",
@@ -233,6 +276,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn coordinates_read_as_with_one_decimal() {
+        for v in [0.0, 0.04, 0.06, 1.25, 12.345, 299.99, 960.0, 3.0 / 7.0, -2.36] {
+            assert_eq!(Px(v).to_string(), format!("{:.1}", (v * 10.0_f64).round() / 10.0), "{v}");
+        }
+        assert_eq!(Px(12.34).to_string(), "12.3");
+        assert_eq!(Px(-2.36).to_string(), "-2.4");
+    }
+
+    #[test]
     fn amounts_are_short_on_axes() {
         assert_eq!(short_money(95_000), "$950");
         assert_eq!(short_money(1_234_500), "$12k");
@@ -259,6 +311,12 @@ mod tests {
         assert!(svg.contains("Revenue per day &amp; more"));
         assert!(svg.contains("<title>March 2: $200.00 (previous period: $50.00)</title>"), "{svg}");
         assert!(svg.contains("href=\"/orders?from=2026-03-02&amp;to=2026-03-02\""), "{svg}");
+        // The previous period is one path per chart, and each bar's tooltip
+        // and link are drawn once (in the wide chart) rather than twice.
+        assert_eq!(svg.matches("<path class=\"previous\"").count(), 2, "{svg}");
+        assert_eq!(svg.matches("<rect class=\"current\"").count(), 2 * 3, "{svg}");
+        assert_eq!(svg.matches("(previous period: ").count(), 3, "{svg}");
+        assert_eq!(svg.matches("<a href=").count(), 3, "{svg}");
         let bars = bars(
             &[Bar { label: "Mar 2026".into(), value: 5, value_text: "$5".into(), title: "March: $5".into() }],
             "b",

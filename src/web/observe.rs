@@ -7,7 +7,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::{FromRequest, Outcome};
@@ -24,6 +26,10 @@ pub struct Metrics {
     pool: IntGaugeVec,
     replica_lag: prometheus::GaugeVec,
     replica_fallbacks: IntCounterVec,
+    pool_acquired: IntGauge,
+    pool_waited: Gauge,
+    pool_slow: IntGauge,
+    pool_longest: Gauge,
 }
 
 impl Metrics {
@@ -50,6 +56,20 @@ impl Metrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(durations.clone()))?;
+        // Totals kept by the pool itself, copied in when scraped.
+        let pool_acquired = IntGauge::new("shopdesk_db_pool_acquired", "Database connections handed out since start")?;
+        let pool_waited = Gauge::new(
+            "shopdesk_db_pool_wait_seconds",
+            "Time requests spent waiting for a database connection since start",
+        )?;
+        let pool_slow = IntGauge::new(
+            "shopdesk_db_pool_slow_waits",
+            "Requests that waited more than 100 ms for a database connection since start",
+        )?;
+        let pool_longest = Gauge::new(
+            "shopdesk_db_pool_longest_wait_seconds",
+            "The longest a request waited for a database connection since start",
+        )?;
         registry.register(Box::new(pool.clone()))?;
         let replica_lag = prometheus::GaugeVec::new(
             Opts::new(
@@ -67,7 +87,22 @@ impl Metrics {
         )?;
         registry.register(Box::new(replica_lag.clone()))?;
         registry.register(Box::new(replica_fallbacks.clone()))?;
-        Ok(Metrics { registry, requests, durations, pool, replica_lag, replica_fallbacks })
+        registry.register(Box::new(pool_acquired.clone()))?;
+        registry.register(Box::new(pool_waited.clone()))?;
+        registry.register(Box::new(pool_slow.clone()))?;
+        registry.register(Box::new(pool_longest.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            durations,
+            pool,
+            replica_lag,
+            replica_fallbacks,
+            pool_acquired,
+            pool_waited,
+            pool_slow,
+            pool_longest,
+        })
     }
 }
 
@@ -200,6 +235,11 @@ async fn metrics(
             counter.inc_by(replicas.fallbacks(reason).saturating_sub(counter.get()));
         }
     }
+    let waits = db.wait_totals();
+    metrics.pool_acquired.set(i64::try_from(waits.acquired).unwrap_or(i64::MAX));
+    metrics.pool_waited.set(waits.waited.as_secs_f64());
+    metrics.pool_slow.set(i64::try_from(waits.slow).unwrap_or(i64::MAX));
+    metrics.pool_longest.set(waits.longest.as_secs_f64());
     let mut body = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&metrics.registry.gather(), &mut body) {
         tracing::error!(error = %e, "could not encode metrics");

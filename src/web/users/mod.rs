@@ -103,8 +103,7 @@ pub(crate) fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
 async fn list(chrome: Chrome, mut db: ReadConn, query: Paged<UsersQuery>) -> Result<ListPage, AppError> {
     let (filter, bad_date) = query.filter.parse();
     let seek = query.paging.seek(users::List::SORTS, PAGE_SIZE);
-    let page = listing::search::<users::List>(&mut db, &filter, &seek).await?;
-    let count = listing::count_matching::<users::List>(&mut db, &filter).await?;
+    let (page, count) = users::search(&mut db, &filter, &seek).await?;
     let (kept, csv) = (UsersQuery::of(&filter), UsersQuery::of(&filter));
     let list = ListState::new(&seek, Some(count), ("customer", "customers"), &page, move |paging| {
         uri!(list(Paged::new(kept.clone(), paging)))
