@@ -3,12 +3,14 @@
 //! money, a SKU, an order's status, a staff member's role and the lists
 //! whose views can be saved.
 
+mod count;
 mod email;
 mod money;
 mod period;
 mod sku;
 mod status;
 
+pub use count::{parse_count, MAX_COUNT};
 pub use email::Email;
 pub use money::Money;
 pub use period::{Bucket, BucketSize, Period, Preset, ShopZone, MAX_DAYS};

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use super::{Field, Mapping, Table, Target, MAX_CELL_CHARS};
+use crate::domain::parse_count;
 use crate::domain::{parse_text, Email, Money, Sku};
-use crate::web::forms::parse_count;
 
 /// A row whose mapped cells all parsed. A field is `None` when no column
 /// feeds it.
