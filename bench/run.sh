@@ -11,10 +11,13 @@
 #   USERS=10000 ORDERS=100000 SECONDS_PER_RUN=5 bench/run.sh   # a quick run
 #   ONLY="product_buyers customer_page" REUSE=1 OUT=/tmp/b.md bench/run.sh   # some pages
 #   ONLY="orders_csv orders_xlsx" REUSE=1 OUT=/tmp/b.md bench/run.sh   # only the downloads
+#   MODE=jobs bench/run.sh            # a 100k-order bulk action as a job (bench/jobs.sh)
 #
 # Needs: cargo, PostgreSQL at $PGHOST:$PGPORT (user postgres), wrk, pgbench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The jobs benchmark has its own database and steps.
+if [ "${MODE:-}" = jobs ]; then exec bench/jobs.sh; fi
 
 USERS=${USERS:-100000}
 PRODUCTS=${PRODUCTS:-10000}

@@ -4,12 +4,14 @@
 //! whose views can be saved.
 
 mod email;
+mod job;
 mod money;
 mod period;
 mod sku;
 mod status;
 
 pub use email::Email;
+pub use job::{JobKind, JobState};
 pub use money::Money;
 pub use period::{Bucket, BucketSize, Period, Preset, ShopZone, MAX_DAYS};
 pub use sku::Sku;

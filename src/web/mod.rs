@@ -13,6 +13,7 @@ pub mod export;
 pub mod filters;
 pub mod forms;
 pub mod history;
+pub mod jobs;
 pub mod links;
 pub mod listing;
 pub mod observe;

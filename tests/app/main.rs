@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod alerts;
 mod attack;
 mod browser;
 mod budget;
@@ -14,6 +15,7 @@ mod dashboard;
 mod forgery;
 mod history;
 mod hostile;
+mod jobs;
 mod lists;
 mod orders;
 mod outage;

@@ -120,7 +120,7 @@ async fn check_stock(conn: &mut PgConnection, orders: &[i64]) -> Result<(), Bulk
 
 /// Moves the stock of every line of `orders` off the shelf (`sign` −1) or
 /// back onto it (`sign` 1), in one statement.
-async fn move_stock(conn: &mut PgConnection, orders: &[i64], sign: i64) -> Result<(), DbError> {
+pub(crate) async fn move_stock(conn: &mut PgConnection, orders: &[i64], sign: i64) -> Result<(), DbError> {
     sqlx::query!(
         "UPDATE products p SET stock = p.stock + $2 * s.quantity, version = p.version + 1, updated_at = now()
            FROM (SELECT product_id, sum(quantity)::BIGINT AS quantity FROM order_items
