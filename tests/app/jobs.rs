@@ -101,6 +101,9 @@ async fn a_bulk_action_past_the_threshold_runs_as_a_job_audited_under_its_reques
     let admin: i64 = app.scalar_i64("SELECT id FROM staff WHERE email = 'admin@test.example'").await;
     let orders = paid_orders(&app, 20).await;
 
+    app.review_bulk_orders("action=shipped&scope=all&filters.status=paid")
+        .await
+        .assert_contains("That is more than 5 orders, so it runs as a job");
     let (page, id) = ship_all_paid(&app).await;
     page.assert_contains("Mark as shipped: 20 orders: queued as a job");
     let (state, done, changed, skipped) = until_over(&app, id).await;
@@ -132,6 +135,7 @@ async fn a_bulk_action_past_the_threshold_runs_as_a_job_audited_under_its_reques
 async fn a_small_bulk_action_still_runs_at_once() {
     let app = shop(0).await;
     paid_orders(&app, 5).await;
+    app.review_bulk_orders("action=shipped&scope=all&filters.status=paid").await.assert_lacks("runs as a job");
     let done = app.bulk_orders("action=shipped&scope=all&filters.status=paid").await;
     done.assert_contains("5 orders are now shipped.");
     assert_eq!(app.scalar_i64("SELECT count(*) FROM jobs").await, 0);

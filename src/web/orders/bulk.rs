@@ -179,13 +179,20 @@ impl Bulk for BulkForm {
 pub(super) struct BulkPage {
     chrome: Chrome,
     review: Review<BulkForm>,
+    /// Past this many rows the change runs as a job.
+    job_threshold: i64,
     actions: &'static [(&'static str, &'static str)],
 }
 
 #[get("/orders/bulk?<form..>")]
-pub(super) async fn bulk_confirm(chrome: Chrome, mut db: Connection<Db>, form: BulkForm) -> Result<BulkPage, AppError> {
+pub(super) async fn bulk_confirm(
+    chrome: Chrome,
+    jobs: &State<JobsConfig>,
+    mut db: Connection<Db>,
+    form: BulkForm,
+) -> Result<BulkPage, AppError> {
     let review = bulk::review(&mut db, form).await?;
-    Ok(BulkPage { chrome: chrome.on("orders"), review, actions: &BULK_ACTIONS })
+    Ok(BulkPage { chrome: chrome.on("orders"), review, actions: &BULK_ACTIONS, job_threshold: jobs.threshold_rows })
 }
 
 #[post("/orders/bulk", data = "<form>")]

@@ -172,11 +172,22 @@ impl Bulk for BulkForm {
 pub(super) struct BulkPage {
     chrome: Chrome,
     review: Review<BulkForm>,
+    /// Past this many rows the change runs as a job.
+    job_threshold: i64,
 }
 
 #[get("/products/bulk?<form..>")]
-pub(super) async fn bulk_confirm(chrome: Chrome, mut db: Connection<Db>, form: BulkForm) -> Result<BulkPage, AppError> {
-    Ok(BulkPage { chrome: chrome.on("products"), review: bulk::review(&mut db, form).await? })
+pub(super) async fn bulk_confirm(
+    chrome: Chrome,
+    jobs: &State<JobsConfig>,
+    mut db: Connection<Db>,
+    form: BulkForm,
+) -> Result<BulkPage, AppError> {
+    Ok(BulkPage {
+        chrome: chrome.on("products"),
+        review: bulk::review(&mut db, form).await?,
+        job_threshold: jobs.threshold_rows,
+    })
 }
 
 #[post("/products/bulk", data = "<form>")]
