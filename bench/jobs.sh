@@ -103,7 +103,7 @@ TWICE=$(psql -d "$JOBS_DB" -Atc "SELECT count(*) FROM (SELECT entity_id FROM aud
           WHERE entity = 'order' AND action = 'update' AND after ->> 'status' = 'paid' AND before ->> 'status' <> 'paid'
             AND at >= (SELECT created_at FROM jobs WHERE id = $JOB)
           GROUP BY entity_id HAVING count(*) > 1) t")
-echo "mark_paid_with_restart $STATE $total $changed $skipped $seconds yes:${TWICE}_twice" >>"$RESULTS"
+echo "mark_paid_with_restart $STATE $total $changed $skipped $seconds yes_(${TWICE}_audited_twice)" >>"$RESULTS"
 
 {
   echo
