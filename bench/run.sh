@@ -14,12 +14,15 @@
 #   MODE=instances bench/run.sh       # two instances behind nginx, one read replica
 #   MODE=import bench/run.sh          # only the 100k-row customer import (own scratch database)
 #   BIN=/tmp/shopdesk-before ONLY=search REUSE=1 EXTRAS=0 OUT=/tmp/a.md bench/run.sh   # another binary, pages only
+#   MODE=jobs bench/run.sh            # a 100k-order bulk action as a job (bench/jobs.sh)
 #
 # Needs: cargo, PostgreSQL at $PGHOST:$PGPORT (user postgres), wrk, pgbench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # MODE=instances: two instances behind nginx with a read replica (see bench/instances.sh).
 if [ "${MODE:-}" = instances ]; then exec bench/instances.sh; fi
+# The jobs benchmark has its own database and steps.
+if [ "${MODE:-}" = jobs ]; then exec bench/jobs.sh; fi
 
 USERS=${USERS:-100000}
 PRODUCTS=${PRODUCTS:-10000}

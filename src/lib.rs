@@ -7,6 +7,7 @@ pub mod demo;
 pub mod domain;
 pub mod generate;
 pub mod import;
+pub mod jobs;
 pub mod passwords;
 pub mod two_factor;
 pub mod web;
@@ -99,6 +100,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
     let zone = shop_zone(&figment);
     let dashboard = web::dashboard::DashboardConfig::from_figment(&figment);
     let leaders_refresher = dashboard.refresher();
+    let job_worker = jobs::stage(&figment);
     let rocket = rocket::custom(figment)
         .manage(auth)
         .manage(proxy)
@@ -132,6 +134,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .attach(web::read::ReadYourWrites)
         .attach(AdHoc::try_on_ignite("Migrations and demo data", prepare_database))
         .attach(leaders_refresher)
+        .attach(job_worker)
         .attach(web::auth::stage())
         .attach(web::account::stage())
         .attach(web::audit::stage())
@@ -144,6 +147,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .attach(web::orders::stage())
         .attach(web::reports::stage())
         .attach(web::saved_views::stage())
+        .attach(web::jobs::stage())
         .attach(web::pickers::stage())
         .attach(web::observe::stage())
         .mount("/static", FileServer::from(static_dir))

@@ -159,28 +159,45 @@ pub async fn leaders(
     Ok(leaders)
 }
 
-/// A product at or below the low-stock level.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A product at or below its reorder point, with its recent pace of sale.
+#[derive(Debug, Clone)]
 pub struct LowStock {
     pub id: i64,
     pub name: String,
     pub sku: Sku,
     pub stock: i32,
+    pub reorder_point: i32,
+    /// Units on orders placed in the last 30 days that are not cancelled.
+    pub sold_30_days: i64,
+}
+
+impl LowStock {
+    /// Whole days of stock left at the last 30 days' pace; `None` when
+    /// nothing sold.
+    pub fn days_left(&self) -> Option<i64> {
+        (self.sold_30_days > 0).then(|| i64::from(self.stock) * 30 / self.sold_30_days)
+    }
 }
 
 /// How many products are counted as running low, at most.
 pub const LOW_STOCK_COUNT_LIMIT: i64 = 1000;
 
-/// The `limit` products with the least stock at or below `threshold`, least
-/// first, and how many there are (counted up to [`LOW_STOCK_COUNT_LIMIT`]).
-pub async fn running_low(conn: &mut PgConnection, threshold: i32, limit: i64) -> Result<(Vec<LowStock>, i64), DbError> {
+/// The `limit` products with the least stock of those at or below their
+/// reorder point, least first, with units sold in the last 30 days (read for
+/// those few products only), and how many there are (counted up to
+/// [`LOW_STOCK_COUNT_LIMIT`]).
+pub async fn running_low(conn: &mut PgConnection, limit: i64) -> Result<(Vec<LowStock>, i64), DbError> {
     let rows = sqlx::query!(
         r#"SELECT p.id AS "id?", p.name AS "name?", p.sku AS "sku?: Sku", p.stock AS "stock?",
-                  (SELECT count(*) FROM (SELECT 1 FROM products WHERE stock <= $1 LIMIT $3) t) AS "count!"
+                  p.reorder_point AS "reorder_point?", s.sold AS "sold?",
+                  (SELECT count(*) FROM (SELECT 1 FROM products WHERE stock <= reorder_point LIMIT $2) t) AS "count!"
              FROM (SELECT 1) one
-             LEFT JOIN LATERAL (SELECT id, name, sku, stock FROM products WHERE stock <= $1
-                                 ORDER BY stock, id LIMIT $2) p ON true"#,
-        threshold,
+             LEFT JOIN LATERAL (SELECT id, name, sku, stock, reorder_point FROM products
+                                 WHERE stock <= reorder_point ORDER BY stock, id LIMIT $1) p ON true
+             LEFT JOIN LATERAL (SELECT coalesce(sum(i.quantity), 0)::BIGINT AS sold
+                                  FROM order_items i JOIN orders o ON o.id = i.order_id
+                                 WHERE i.product_id = p.id AND o.status <> 'cancelled'
+                                   AND o.placed_at >= now() - interval '30 days') s ON true"#,
         limit,
         LOW_STOCK_COUNT_LIMIT
     )
@@ -189,8 +206,10 @@ pub async fn running_low(conn: &mut PgConnection, threshold: i32, limit: i64) ->
     let count = rows.first().map(|r| r.count).unwrap_or(0);
     let products = rows
         .into_iter()
-        .filter_map(|r| match (r.id, r.name, r.sku, r.stock) {
-            (Some(id), Some(name), Some(sku), Some(stock)) => Some(LowStock { id, name, sku, stock }),
+        .filter_map(|r| match (r.id, r.name, r.sku, r.stock, r.reorder_point) {
+            (Some(id), Some(name), Some(sku), Some(stock), Some(reorder_point)) => {
+                Some(LowStock { id, name, sku, stock, reorder_point, sold_30_days: r.sold.unwrap_or(0) })
+            }
             _ => None,
         })
         .collect();

@@ -3,12 +3,14 @@
 //! Functions here take a plain `&mut PgConnection` (or a transaction) and return
 //! plain structs; nothing in this module knows about HTTP.
 
+pub mod alerts;
 pub mod audit;
 mod bulk;
 pub mod calendar;
 pub mod change_sets;
 pub mod imports;
 pub mod invoices;
+pub mod jobs;
 pub mod listing;
 pub mod orders;
 pub mod products;

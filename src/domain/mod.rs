@@ -5,6 +5,7 @@
 
 mod count;
 mod email;
+mod job;
 mod money;
 mod period;
 mod sku;
@@ -12,6 +13,7 @@ mod status;
 
 pub use count::{parse_count, MAX_COUNT};
 pub use email::Email;
+pub use job::{JobKind, JobState};
 pub use money::Money;
 pub use period::{Bucket, BucketSize, Period, Preset, ShopZone, MAX_DAYS};
 pub use sku::Sku;

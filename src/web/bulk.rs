@@ -13,6 +13,7 @@ use super::filters::counted;
 use super::forms::constraint_message;
 use super::{changed_since_review, done, query_id, refused, AdminForm, AppError};
 use crate::db::{Actor, BulkError, BulkPreview, Db, DbError};
+use crate::jobs::JobsConfig;
 
 /// Which rows a bulk change is on and what its review page promised, as typed.
 pub struct Selection<'a> {
@@ -93,6 +94,18 @@ pub trait Bulk: Sized + Send + Sync + 'static {
         confirmed: (i64, &str),
         change: Self::Change,
     ) -> impl Future<Output = Result<usize, BulkError>> + Send;
+    /// What a job doing this change is called: "Mark as shipped: 120,000 orders".
+    fn job_summary(&self, change: Self::Change, count: i64) -> String;
+    /// Queues the change as a job on the rows still `confirmed` (see
+    /// [`Bulk::apply`]), for more rows than one request should change.
+    fn enqueue(
+        db: &mut PgConnection,
+        actor: Actor,
+        on: Targets<'_, Self::Filter>,
+        confirmed: (i64, &str),
+        change: Self::Change,
+        summary: &str,
+    ) -> impl Future<Output = Result<i64, BulkError>> + Send;
 }
 
 /// What a review page shows.
@@ -128,7 +141,9 @@ pub async fn review<B: Bulk>(db: &mut PgConnection, form: B) -> Result<Review<B>
 }
 
 /// Applies a reviewed change, or sends back to the review page saying why not.
-pub async fn apply<B: Bulk>(db: &Db, form: AdminForm<B>) -> Result<Flash<Redirect>, AppError> {
+/// A change of more rows than `[jobs] threshold_rows` is queued as a job
+/// instead, and the requester is sent to its progress page.
+pub async fn apply<B: Bulk>(db: &Db, jobs: &JobsConfig, form: AdminForm<B>) -> Result<Flash<Redirect>, AppError> {
     let mut db = db.conn().await?;
     let actor = form.actor();
     let form = form.form;
@@ -139,6 +154,21 @@ pub async fn apply<B: Bulk>(db: &Db, form: AdminForm<B>) -> Result<Flash<Redirec
         return Ok(refused(again(), format!("Nothing was changed: review the {} and confirm it here.", B::WHAT)));
     };
     let ids = selection.ids();
+    if confirmed.0 > jobs.threshold_rows {
+        let summary = form.job_summary(change, confirmed.0);
+        let on = Targets { filter: &filter, ids: ids.as_deref() };
+        return match B::enqueue(&mut db, actor, on, confirmed, change, &summary).await {
+            Ok(job) => Ok(done(
+                super::jobs::progress_uri(job),
+                format!("{summary}: queued as a job, in batches. Follow it here; you can leave this page."),
+            )),
+            Err(BulkError::Changed { now, confirmed }) => {
+                Ok(refused(again(), changed_since_review(B::NOUNS.1, now, confirmed)))
+            }
+            Err(BulkError::OutOfStock(short)) => Ok(form.out_of_stock(&filter, &short)),
+            Err(BulkError::Db(e)) => Err(e.into()),
+        };
+    }
     match B::apply(&mut db, actor, Targets { filter: &filter, ids: ids.as_deref() }, confirmed, change).await {
         Ok(changed) => Ok(done(form.back(&filter), form.applied(change, changed as i64, confirmed.0))),
         Err(BulkError::Changed { now, confirmed }) => {

@@ -42,8 +42,9 @@ pub struct DashboardConfig {
 impl DashboardConfig {
     pub fn from_figment(figment: &Figment) -> DashboardConfig {
         let low_stock = figment
-            .extract_inner::<i32>("dashboard.low_stock")
+            .extract_inner::<i32>("dashboard.reorder_point")
             .ok()
+            .or_else(|| figment.extract_inner::<i32>("dashboard.low_stock").ok())
             .filter(|n| (0..=1_000_000).contains(n))
             .unwrap_or(crate::db::reports::LOW_STOCK);
         let refresh_seconds = figment.extract_inner::<u64>("dashboard.refresh_seconds").unwrap_or(60);
@@ -144,7 +145,6 @@ struct DashboardPage {
     leaders: Leaders,
     low: Vec<LowStock>,
     low_count: i64,
-    low_stock: i32,
     low_href: String,
     recent: Vec<OrderRow>,
     any_orders: bool,
@@ -263,7 +263,7 @@ async fn dashboard(
     let size = current.bucket_size();
     let days = calendar::days(&mut db, previous.from, current.to).await?;
     let leaders = calendar::leaders(&mut db, current.from, current.to, LEADERS, config.works_out(&current)).await?;
-    let (low, low_count) = calendar::running_low(&mut db, config.low_stock, LOW_ROWS).await?;
+    let (low, low_count) = calendar::running_low(&mut db, LOW_ROWS).await?;
     let recent = orders::recent(&mut db, RECENT).await?;
     drop(db);
 
@@ -412,7 +412,6 @@ async fn dashboard(
         leaders,
         low,
         low_count,
-        low_stock: config.low_stock,
         low_href: ProductsQuery::running_low_uri(config.low_stock),
         recent,
         leaders_since,

@@ -14,6 +14,7 @@ pub mod filters;
 pub mod forms;
 pub mod history;
 pub mod imports;
+pub mod jobs;
 pub mod links;
 pub mod listing;
 pub mod observe;

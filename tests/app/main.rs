@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod alerts;
 mod attack;
 mod browser;
 mod budget;
@@ -17,6 +18,7 @@ mod hostile;
 mod imports;
 mod instances;
 mod invoices;
+mod jobs;
 mod lists;
 mod orders;
 mod outage;

@@ -19,7 +19,7 @@ impl BulkChange {
     /// SQL for the changed value of the product aliased `p`, given the
     /// percentage as parameter `$n`: rounded half away from zero to the cent
     /// or unit, and held within what a single edit accepts.
-    fn new_value(self, n: usize) -> String {
+    pub(crate) fn new_value(self, n: usize) -> String {
         let (before, after) = self.new_value_around_percent();
         format!("{before}${n}{after}")
     }
@@ -30,7 +30,7 @@ impl BulkChange {
         (format!("least(round(p.{column} * (100 + "), format!("::NUMERIC) / 100), {cap})"))
     }
 
-    fn column_and_cap(self) -> (&'static str, &'static str) {
+    pub(crate) fn column_and_cap(self) -> (&'static str, &'static str) {
         match self {
             BulkChange::Price(_) => ("price_cents", "1000000000"),
             BulkChange::Stock(_) => ("stock", "1000000"),
@@ -50,7 +50,7 @@ impl BulkChange {
         format!("{verb} {whose} {what}{plural} by {}%", percent.abs())
     }
 
-    fn percent(self) -> f64 {
+    pub(crate) fn percent(self) -> f64 {
         match self {
             BulkChange::Price(p) | BulkChange::Stock(p) => p,
         }

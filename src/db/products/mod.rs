@@ -20,6 +20,8 @@ pub struct Product {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// At or below this stock it is running low.
+    pub reorder_point: i32,
 }
 
 /// A row of the products list, with what has been sold of it.
@@ -52,6 +54,8 @@ pub enum StockLevel {
     /// In stock, but at or below this many.
     Low(i32),
     Out,
+    /// At or below the product's own reorder point.
+    AtReorderPoint,
 }
 
 /// The products list.
@@ -98,6 +102,9 @@ impl Listing for List {
             Some(StockLevel::Out) => {
                 query.push(" AND p.stock = 0");
             }
+            Some(StockLevel::AtReorderPoint) => {
+                query.push(" AND p.stock <= p.reorder_point");
+            }
             None => {}
         }
     }
@@ -120,6 +127,8 @@ pub struct NewProduct {
     pub sku: Sku,
     pub price_cents: Money,
     pub stock: i32,
+    /// At or below this stock it is running low; `None` for the shop's default.
+    pub reorder_point: Option<i32>,
 }
 
 /// A short option for the order form's product choice.
@@ -136,7 +145,7 @@ pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<Product>, D
     Ok(sqlx::query_as!(
         Product,
         r#"SELECT id, name, sku AS "sku: Sku", price_cents AS "price_cents: Money", stock, version,
-                  created_at, updated_at
+                  created_at, updated_at, reorder_point
              FROM products WHERE id = $1"#,
         id
     )
@@ -231,11 +240,13 @@ pub async fn choices(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Product
 pub async fn create(conn: &mut PgConnection, actor: Actor, p: &NewProduct) -> Result<i64, DbError> {
     let mut tx = super::begin_as(conn, actor).await?;
     let id = sqlx::query_scalar!(
-        "INSERT INTO products (name, sku, price_cents, stock) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO products (name, sku, price_cents, stock, reorder_point)
+         VALUES ($1, $2, $3, $4, coalesce($5, reorder_point_default())) RETURNING id",
         p.name,
         p.sku.as_str(),
         p.price_cents.cents(),
-        p.stock
+        p.stock,
+        p.reorder_point
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -254,14 +265,15 @@ pub async fn update(
     let mut tx = super::begin_as(conn, actor).await?;
     let updated = sqlx::query!(
         "UPDATE products SET name = $3, sku = $4, price_cents = $5, stock = $6,
-                version = version + 1, updated_at = now()
+                reorder_point = coalesce($7, reorder_point), version = version + 1, updated_at = now()
           WHERE id = $1 AND version = $2",
         id,
         version,
         p.name,
         p.sku.as_str(),
         p.price_cents.cents(),
-        p.stock
+        p.stock,
+        p.reorder_point
     )
     .execute(&mut *tx)
     .await?;

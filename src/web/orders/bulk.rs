@@ -6,15 +6,17 @@ use askama::Template;
 use askama_web::WebTemplate;
 use rocket::http::uri::Origin;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, uri, FromForm, UriDisplayQuery};
+use rocket::{get, post, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
 use sqlx::PgConnection;
 
 use super::list::OrdersQuery;
+use crate::db::jobs;
 use crate::db::orders::{self, BulkAction, Filter, OrderRow};
 use crate::db::staff::Staff;
 use crate::db::{Actor, BulkError, BulkPreview, Db, DbError};
 use crate::domain::Status;
+use crate::jobs::JobsConfig;
 use crate::web::bulk::{self, Bulk, Review, Selection, Targets};
 use crate::web::filters::{self, counted};
 use crate::web::links::Href;
@@ -155,6 +157,21 @@ impl Bulk for BulkForm {
     ) -> Result<usize, BulkError> {
         orders::bulk_apply(db, actor, on.filter, on.ids, confirmed, action).await
     }
+
+    fn job_summary(&self, _: BulkAction, count: i64) -> String {
+        format!("{}: {}", self.describe(), counted(count, "order", "orders"))
+    }
+
+    async fn enqueue(
+        db: &mut PgConnection,
+        actor: Actor,
+        on: Targets<'_, Filter>,
+        confirmed: (i64, &str),
+        action: BulkAction,
+        summary: &str,
+    ) -> Result<i64, BulkError> {
+        jobs::enqueue_orders(db, actor, on.filter, on.ids, confirmed, action, summary).await
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -162,22 +179,30 @@ impl Bulk for BulkForm {
 pub(super) struct BulkPage {
     chrome: Chrome,
     review: Review<BulkForm>,
+    /// Past this many rows the change runs as a job.
+    job_threshold: i64,
     actions: &'static [(&'static str, &'static str)],
 }
 
 #[get("/orders/bulk?<form..>")]
-pub(super) async fn bulk_confirm(chrome: Chrome, mut db: Connection<Db>, form: BulkForm) -> Result<BulkPage, AppError> {
+pub(super) async fn bulk_confirm(
+    chrome: Chrome,
+    jobs: &State<JobsConfig>,
+    mut db: Connection<Db>,
+    form: BulkForm,
+) -> Result<BulkPage, AppError> {
     let review = bulk::review(&mut db, form).await?;
-    Ok(BulkPage { chrome: chrome.on("orders"), review, actions: &BULK_ACTIONS })
+    Ok(BulkPage { chrome: chrome.on("orders"), review, actions: &BULK_ACTIONS, job_threshold: jobs.threshold_rows })
 }
 
 #[post("/orders/bulk", data = "<form>")]
 pub(super) async fn bulk_apply(
     _signed_in: Staff,
     db: &Db,
+    jobs: &State<JobsConfig>,
     form: AdminForm<BulkForm>,
 ) -> Result<Flash<Redirect>, AppError> {
-    bulk::apply(db, form).await
+    bulk::apply(db, jobs, form).await
 }
 
 /// Where the review page's forms go (to review again, or to apply).

@@ -6,14 +6,16 @@ use askama::Template;
 use askama_web::WebTemplate;
 use rocket::http::uri::Origin;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, uri, FromForm, UriDisplayQuery};
+use rocket::{get, post, uri, FromForm, State, UriDisplayQuery};
 use rocket_db_pools::Connection;
 use sqlx::PgConnection;
 
 use super::ProductsQuery;
+use crate::db::jobs;
 use crate::db::products::{self, BulkChange, BulkRow, Filter};
 use crate::db::staff::Staff;
 use crate::db::{Actor, BulkError, BulkPreview, Db, DbError};
+use crate::jobs::JobsConfig;
 use crate::web::bulk::{self, Bulk, Review, Selection, Targets};
 use crate::web::filters::{self, counted};
 use crate::web::links::Href;
@@ -148,6 +150,21 @@ impl Bulk for BulkForm {
     ) -> Result<usize, BulkError> {
         products::bulk_apply(db, actor, on.filter, on.ids, confirmed, change).await
     }
+
+    fn job_summary(&self, _: BulkChange, count: i64) -> String {
+        format!("{}: {}", self.describe(), counted(count, "product", "products"))
+    }
+
+    async fn enqueue(
+        db: &mut PgConnection,
+        actor: Actor,
+        on: Targets<'_, Filter>,
+        confirmed: (i64, &str),
+        change: BulkChange,
+        summary: &str,
+    ) -> Result<i64, BulkError> {
+        jobs::enqueue_products(db, actor, on.filter, on.ids, confirmed, change, summary).await
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -155,20 +172,32 @@ impl Bulk for BulkForm {
 pub(super) struct BulkPage {
     chrome: Chrome,
     review: Review<BulkForm>,
+    /// Past this many rows the change runs as a job.
+    job_threshold: i64,
 }
 
 #[get("/products/bulk?<form..>")]
-pub(super) async fn bulk_confirm(chrome: Chrome, mut db: Connection<Db>, form: BulkForm) -> Result<BulkPage, AppError> {
-    Ok(BulkPage { chrome: chrome.on("products"), review: bulk::review(&mut db, form).await? })
+pub(super) async fn bulk_confirm(
+    chrome: Chrome,
+    jobs: &State<JobsConfig>,
+    mut db: Connection<Db>,
+    form: BulkForm,
+) -> Result<BulkPage, AppError> {
+    Ok(BulkPage {
+        chrome: chrome.on("products"),
+        review: bulk::review(&mut db, form).await?,
+        job_threshold: jobs.threshold_rows,
+    })
 }
 
 #[post("/products/bulk", data = "<form>")]
 pub(super) async fn bulk_apply(
     _signed_in: Staff,
     db: &Db,
+    jobs: &State<JobsConfig>,
     form: AdminForm<BulkForm>,
 ) -> Result<Flash<Redirect>, AppError> {
-    bulk::apply(db, form).await
+    bulk::apply(db, jobs, form).await
 }
 
 /// Where the review page's forms go (to review again, or to apply).

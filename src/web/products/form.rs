@@ -31,6 +31,9 @@ pub struct ProductForm {
     price: String,
     #[field(default = String::new())]
     stock: String,
+    /// Empty for the shop's default.
+    #[field(default = String::new())]
+    reorder_point: String,
     #[field(default = String::new())]
     version: String,
 }
@@ -120,6 +123,7 @@ impl Editable for Products {
             sku: p.sku.to_string(),
             price: p.price_cents.decimal(),
             stock: p.stock.to_string(),
+            reorder_point: p.reorder_point.to_string(),
             version: p.version.to_string(),
         }
     }
@@ -134,8 +138,14 @@ impl Editable for Products {
         let sku = Sku::parse(&form.sku).map_err(|e| errors.add("sku", e)).ok();
         let price_cents = Money::parse(&form.price).map_err(|e| errors.add("price", e)).ok();
         let stock = parse_count(&form.stock, 0, "stock").map_err(|e| errors.add("stock", e)).ok();
-        match (name, sku, price_cents, stock) {
-            (Some(name), Some(sku), Some(price_cents), Some(stock)) => Ok(NewProduct { name, sku, price_cents, stock }),
+        let reorder_point = match form.reorder_point.trim() {
+            "" => Some(None),
+            typed => parse_count(typed, 0, "reorder point").map(Some).map_err(|e| errors.add("reorder_point", e)).ok(),
+        };
+        match (name, sku, price_cents, stock, reorder_point) {
+            (Some(name), Some(sku), Some(price_cents), Some(stock), Some(reorder_point)) => {
+                Ok(NewProduct { name, sku, price_cents, stock, reorder_point })
+            }
             _ => Err(errors),
         }
     }

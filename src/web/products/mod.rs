@@ -54,14 +54,15 @@ impl ProductsQuery {
             Some("in") => Some(StockLevel::InStock),
             Some("low") => Some(StockLevel::Low(self.low_at())),
             Some("out") => Some(StockLevel::Out),
+            Some("reorder") => Some(StockLevel::AtReorderPoint),
             _ => None,
         };
         Filter { q: search_text(self.q.as_deref()), stock }
     }
 
-    /// The products running low (at most `low_at` in stock), least first.
+    /// The products at or below their reorder point, least stock first.
     pub fn running_low_uri(low_at: i32) -> String {
-        let filter = Filter { q: String::new(), stock: Some(StockLevel::Low(low_at)) };
+        let filter = Filter { q: String::new(), stock: Some(StockLevel::AtReorderPoint) };
         uri!(list(Paged::new(ProductsQuery::of(&filter, low_at), Paging::sorted("stock", listing::Dir::Asc))))
             .to_string()
     }
@@ -72,6 +73,7 @@ impl ProductsQuery {
             Some(StockLevel::InStock) => "in",
             Some(StockLevel::Low(_)) => "low",
             Some(StockLevel::Out) => "out",
+            Some(StockLevel::AtReorderPoint) => "reorder",
             None => "",
         };
         ProductsQuery { q: Some(filter.q.clone()), stock: Some(level.into()), low_at: Some(low_at.to_string()) }

@@ -49,6 +49,8 @@ pub fn figment(url: &str) -> Figment {
         // Statement counts and figures are asserted per request: no
         // background refresher's statements in between.
         .merge(Serialized::global("dashboard.refresh_seconds", 0))
+        // Nor a job worker's polling: the tests of jobs start their own.
+        .merge(Serialized::global("jobs.workers", 0))
 }
 
 /// A TCP port nobody listens on right now.
