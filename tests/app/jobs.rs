@@ -129,6 +129,22 @@ async fn a_bulk_action_past_the_threshold_runs_as_a_job_audited_under_its_reques
     list.assert_contains(&format!("href=\"/jobs/{id}\""));
     list.assert_contains("Mark as shipped: 20 orders");
     app.get("/").await.assert_contains("href=\"/jobs\"");
+
+    // Every batch is filed under the job's one change set, which undoes as one.
+    let set = app.scalar_i64("SELECT change_set_id FROM jobs").await;
+    page.assert_contains(&format!("href=\"/changes/{set}\""));
+    let filed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE entity = 'order' AND action = 'update' AND change_set_id = $1",
+    )
+    .bind(set)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(filed, 20, "each batch's entries are filed under the job's change set");
+    let confirm = app.get(&format!("/changes/{set}/undo")).await;
+    app.submit(&confirm, &format!("/changes/{set}/undo")).await;
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM orders WHERE status = 'paid'").await, 20);
+    app.assert_figures_exact().await;
 }
 
 #[rocket::async_test]
