@@ -858,3 +858,66 @@ async fn an_invoice_of_ten_lines_prints_on_one_page_of_a4_and_of_letter() {
     assert_eq!(pdf_pages(&pdf), 2, "each order's slip on a page of its own");
     let _ = s.b.close().await;
 }
+
+#[rocket::async_test]
+async fn an_admin_imports_customers_through_mapping_and_preview_then_undoes_it() {
+    let app = TestApp::with_demo(false).await;
+    app.staff("admin@shop.example", "admin").await;
+    let kept = app.customer("Old Name", "kept@example.com").await;
+    let base = serve(&app).await;
+    let (b, _driver) = browser(true).await;
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../browser-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let s = Story { b, base, shots };
+    sign_in(&s, "/users").await;
+
+    // A spreadsheet whose name column has a header nobody would guess.
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let file = dir.path().join("customers.csv");
+    std::fs::write(
+        &file,
+        "Client,E-mail\r\nGrace Hopper,grace@example.com\r\nNew Name,KEPT@example.com\r\nBroken,not-an-email\r\n",
+    )
+    .expect("write the file");
+
+    s.click("a[href='/users/import']").await;
+    let input = s.b.find(Locator::Css("#file")).await.expect("file field");
+    input.send_keys(file.to_str().expect("path")).await.expect("choose the file");
+    s.click("form[enctype='multipart/form-data'] button[type=submit]").await;
+
+    // Choose the name column, then read the dry run.
+    s.b.find(Locator::Css("#column-name"))
+        .await
+        .expect("name column")
+        .select_by_label("A: Client")
+        .await
+        .expect("pick");
+    s.click("form[aria-label='Columns'] button[type=submit]").await;
+    let preview = s.text().await;
+    assert_eq!(s.text_of("#count-new").await, "1", "{preview}");
+    assert!(preview.contains("Enter a valid email address"), "invalid row explained as the form does: {preview}");
+    assert!(preview.contains("Old Name") && preview.contains("New Name"), "the update's change shown: {preview}");
+    s.shot("import-preview").await;
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 1, "a dry run changes nothing");
+
+    s.click("form:has(input[name=token]) button[type=submit]").await;
+    let done = s.text().await;
+    assert!(done.contains("Imported customers.csv: 1 new, 1 updated"), "{done}");
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users WHERE email = 'grace@example.com'").await, 1);
+    let name: String =
+        sqlx::query_scalar("SELECT name FROM users WHERE id = $1").bind(kept).fetch_one(&app.pool).await.unwrap();
+    assert_eq!(name, "New Name");
+
+    // Undo it from its change set.
+    let set = app.scalar_i64("SELECT id FROM change_sets WHERE kind = 'import'").await;
+    s.go(&format!("/changes/{set}")).await;
+    s.click(&format!("a[href='/changes/{set}/undo']")).await;
+    s.shot("import-undo").await;
+    s.click(&format!("form[action='/changes/{set}/undo'] button[type=submit]")).await;
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users WHERE email = 'grace@example.com'").await, 0);
+    let name: String =
+        sqlx::query_scalar("SELECT name FROM users WHERE id = $1").bind(kept).fetch_one(&app.pool).await.unwrap();
+    assert_eq!(name, "Old Name", "the updated customer has its name back");
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM change_sets WHERE kind = 'undo'").await, 1);
+    app.assert_figures_exact().await;
+}
