@@ -52,9 +52,7 @@ pub async fn open(tx: &mut PgConnection, kind: Kind, summary: &str, undoes: Opti
     )
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query_scalar!("SELECT set_config('shopdesk.change_set', $1, true)", id.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
+    join(tx, id).await?;
     Ok(id)
 }
 
@@ -65,20 +63,6 @@ pub async fn join(tx: &mut PgConnection, id: i64) -> Result<(), DbError> {
         .fetch_one(&mut *tx)
         .await?;
     Ok(())
-}
-
-/// Opens a new set of `kind`, or joins `existing` (see [`join`]); returns
-/// the set's id.
-pub async fn open_or_join(
-    tx: &mut PgConnection,
-    existing: Option<i64>,
-    kind: Kind,
-    summary: &str,
-) -> Result<i64, DbError> {
-    match existing {
-        Some(id) => join(tx, id).await.map(|()| id),
-        None => open(tx, kind, summary, None).await,
-    }
 }
 
 /// "1 order", "40 orders": a count with its noun, for a set's summary.

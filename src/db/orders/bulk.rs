@@ -44,20 +44,6 @@ pub async fn bulk_apply(
     confirmed: (i64, &str),
     action: BulkAction,
 ) -> Result<usize, BulkError> {
-    bulk_apply_in(conn, actor, filter, ids, confirmed, action, None).await
-}
-
-/// [`bulk_apply`], filing the change under the existing change set `set`
-/// when given (one batch of a bigger action) instead of opening its own.
-pub async fn bulk_apply_in(
-    conn: &mut PgConnection,
-    actor: Actor,
-    filter: &Filter,
-    ids: Option<&[i64]>,
-    confirmed: (i64, &str),
-    action: BulkAction,
-    set: Option<i64>,
-) -> Result<usize, BulkError> {
     let mut tx = crate::db::begin_as(conn, actor).await?;
     let targets = lock_confirmed::<List, (i64, Status, i32)>(
         &mut tx,
@@ -79,7 +65,7 @@ pub async fn bulk_apply_in(
         ),
         BulkAction::Delete => format!("Deleted {}", counted(targets.len(), "order", "orders")),
     };
-    change_sets::open_or_join(&mut tx, set, Kind::Bulk, &summary).await?;
+    change_sets::open(&mut tx, Kind::Bulk, &summary, None).await?;
     let (taking, returning, changing) = match action {
         BulkAction::SetStatus(to) => (
             ids_where(&|s| !s.holds_stock() && to.holds_stock()),

@@ -94,26 +94,12 @@ pub async fn bulk_apply(
     confirmed: (i64, &str),
     change: BulkChange,
 ) -> Result<usize, BulkError> {
-    bulk_apply_in(conn, actor, filter, ids, confirmed, change, None).await
-}
-
-/// [`bulk_apply`], filing the change under the existing change set `set`
-/// when given (one batch of a bigger change) instead of opening its own.
-pub async fn bulk_apply_in(
-    conn: &mut PgConnection,
-    actor: Actor,
-    filter: &Filter,
-    ids: Option<&[i64]>,
-    confirmed: (i64, &str),
-    change: BulkChange,
-    set: Option<i64>,
-) -> Result<usize, BulkError> {
     let mut tx = crate::db::begin_as(conn, actor).await?;
     let targets =
         lock_confirmed::<List, (i64, i32)>(&mut tx, "p.id, p.version", filter, ids, confirmed, |t| *t).await?;
     let (column, _) = change.column_and_cap();
     let ids: Vec<i64> = targets.iter().map(|(id, _)| *id).collect();
-    change_sets::open_or_join(&mut tx, set, Kind::Bulk, &change.summary(ids.len())).await?;
+    change_sets::open(&mut tx, Kind::Bulk, &change.summary(ids.len()), None).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE products p SET {column} = {}, version = p.version + 1, updated_at = now() WHERE p.id = ANY($1)",
         change.new_value(2)

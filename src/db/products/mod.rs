@@ -5,7 +5,7 @@ mod bulk;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-pub use self::bulk::{bulk_apply, bulk_apply_in, bulk_preview, BulkChange, BulkRow};
+pub use self::bulk::{bulk_apply, bulk_preview, BulkChange, BulkRow};
 use super::listing::{self, keyed, Dir, Listing, SortColumn};
 use super::{Actor, DbError, Versioned};
 use crate::domain::{Money, Sku};
