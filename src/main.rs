@@ -296,7 +296,10 @@ async fn import(
     spinner.finish_and_clear();
     match outcome.map_err(|e| format!("nothing was imported: {e}"))? {
         Committed::Done { change_set, new, updated } => {
-            println!("{} (change set {change_set}).", shopdesk::import::summary(&name, new, updated));
+            println!(
+                "{} (change set {change_set}).",
+                shopdesk::import::summary(&name, new, updated, run.plan.invalid.len())
+            );
             Ok(status)
         }
         Committed::Stale | Committed::AlreadyCommitted => {

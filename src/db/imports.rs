@@ -221,8 +221,13 @@ pub async fn commit(
         return Ok(Committed::Stale);
     }
     let (new, updated) = (plan.new.len(), plan.updated.len());
-    let change_set =
-        change_sets::open(&mut tx, Kind::Import, &crate::import::summary(file_name, new, updated), None).await?;
+    let change_set = change_sets::open(
+        &mut tx,
+        Kind::Import,
+        &crate::import::summary(file_name, new, updated, plan.invalid.len()),
+        None,
+    )
+    .await?;
     let names: Vec<String> = plan.writes().map(|r| r.name.clone().unwrap_or_default()).collect();
     let keys: Vec<String> = plan.writes().map(|r| r.key.clone()).collect();
     match plan.target {

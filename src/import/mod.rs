@@ -113,14 +113,19 @@ impl Field {
     }
 }
 
-/// How many rows a summary sentence counts: "12 new, 3 updated".
-pub fn summary(file_name: &str, new: usize, updated: usize) -> String {
+/// How many rows a summary sentence counts: "12 new, 3 updated", and the
+/// rows left out for their errors, so nobody takes a partial import for a
+/// whole one.
+pub fn summary(file_name: &str, new: usize, updated: usize, not_imported: usize) -> String {
     let name: String = file_name.chars().take(200).collect();
-    format!(
-        "Imported {name}: {} new, {} updated",
-        crate::domain::group_digits(new as u64),
-        crate::domain::group_digits(updated as u64)
-    )
+    let digits = |n: usize| crate::domain::group_digits(n as u64);
+    let mut sentence = format!("Imported {name}: {} new, {} updated", digits(new), digits(updated));
+    match not_imported {
+        0 => {}
+        1 => sentence.push_str("; 1 row with errors not imported"),
+        n => sentence.push_str(&format!("; {} rows with errors not imported", digits(n))),
+    }
+    sentence
 }
 
 /// The invalid rows as CSV, to fix and upload again: the file's header and

@@ -341,13 +341,15 @@ fn column_letter(mut index: usize) -> String {
 }
 
 /// An upload read and checked (and, when its mapping is usable, dry-run).
-async fn prepare(db: &Db, chrome: Chrome, id: i64) -> Result<Prepared, AppError> {
+/// Reads an upload and, unless it was committed (and `committed_too` is
+/// off), its dry run against the shop as it is now.
+async fn prepare(db: &Db, chrome: Chrome, id: i64, committed_too: bool) -> Result<Prepared, AppError> {
     let (upload, bytes) = {
         let mut conn = db.conn().await?;
         imports::find(&mut conn, id).await?.ok_or(AppError::NotFound)?
     };
     let chrome = chrome.on(upload.target.as_str());
-    if upload.change_set_id.is_some() {
+    if upload.change_set_id.is_some() && !committed_too {
         return Ok(Prepared::Committed(Box::new((upload, chrome))));
     }
     let (_, table) = read_blocking(bytes, upload.file_name.clone(), upload.sheet.clone()).await?;
@@ -465,7 +467,7 @@ async fn show(chrome: Chrome, db: &Db, id: Option<i64>) -> Result<Shown, AppErro
         let uploads = imports::latest(&mut conn, LISTED).await?;
         return Ok(Shown::List(Box::new(ListPage { chrome: chrome.on(""), uploads })));
     };
-    Ok(match prepare(db, chrome, id).await? {
+    Ok(match prepare(db, chrome, id, false).await? {
         Prepared::Page(page) => Shown::Page(page),
         Prepared::Committed(done) => Shown::Done(Box::new(done_page(db, done.0, done.1).await?)),
     })
@@ -536,7 +538,7 @@ async fn commit(
     form: AdminForm<CommitForm>,
 ) -> Result<Result<Flash<Redirect>, Custom<Box<ImportPage>>>, AppError> {
     let actor = form.actor();
-    let mut page = match prepare(db, chrome, id).await? {
+    let mut page = match prepare(db, chrome, id, false).await? {
         Prepared::Page(page) => page,
         Prepared::Committed(..) => {
             return Ok(Ok(crate::web::refused(Links::show(id), "This file was imported already.")));
@@ -553,13 +555,14 @@ async fn commit(
     let mut conn = db.conn().await?;
     let outcome = imports::commit(&mut conn, actor, Some(id), &page.upload.file_name, preview).await?;
     match outcome {
-        Committed::Done { new, updated, .. } => {
-            Ok(Ok(crate::web::done(Links::show(id), crate::import::summary(&page.upload.file_name, new, updated))))
-        }
+        Committed::Done { new, updated, .. } => Ok(Ok(crate::web::done(
+            Links::show(id),
+            crate::import::summary(&page.upload.file_name, new, updated, preview.plan.invalid.len()),
+        ))),
         Committed::AlreadyCommitted => Ok(Ok(crate::web::refused(Links::show(id), "This file was imported already."))),
         Committed::Stale => {
             drop(conn);
-            let mut page = match prepare(db, page.chrome, id).await? {
+            let mut page = match prepare(db, page.chrome, id, false).await? {
                 Prepared::Page(page) => page,
                 Prepared::Committed(..) => {
                     return Ok(Ok(crate::web::refused(Links::show(id), "This file was imported already.")))
@@ -591,7 +594,9 @@ pub struct Confirm {
 #[post("/imports/<id>/invalid-rows", data = "<form>")]
 async fn invalid_rows(chrome: Chrome, db: &Db, id: i64, form: AdminForm<Confirm>) -> Result<CsvDownload, AppError> {
     drop(form.form.csrf);
-    let page = match prepare(db, chrome, id).await? {
+    // After a commit, the rows it left out are still the dry run's invalid
+    // ones: the rows it wrote now read as unchanged.
+    let page = match prepare(db, chrome, id, true).await? {
         Prepared::Page(page) => page,
         Prepared::Committed(..) => return Err(AppError::NotFound),
     };

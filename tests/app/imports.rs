@@ -107,7 +107,10 @@ async fn a_mixed_customer_file_previews_then_imports_with_its_audit_trail() {
         .fetch_one(&app.pool)
         .await
         .expect("set");
-    assert_eq!((kind.as_str(), summary.as_str()), ("import", "Imported customers.csv: 1 new, 1 updated"));
+    assert_eq!(
+        (kind.as_str(), summary.as_str()),
+        ("import", "Imported customers.csv: 1 new, 1 updated; 1 row with errors not imported")
+    );
     done.assert_contains("Carol");
     app.assert_figures_exact().await;
 
@@ -324,5 +327,61 @@ async fn the_command_line_dry_run_changes_nothing_and_the_import_commits() {
     assert!(out.contains("Imported people.csv: 1 new, 1 updated"), "{out}");
     assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 2);
     assert_eq!(app.scalar_i64("SELECT count(*) FROM users WHERE name = 'Ada L' AND version = 2").await, 1);
+    app.assert_figures_exact().await;
+}
+
+#[rocket::async_test]
+async fn a_thousand_row_file_with_twelve_bad_rows_is_fixed_from_its_download_imported_again_and_undone() {
+    let app = TestApp::new().await;
+    let mut csv = String::from("Name,Email\r\n");
+    for n in 1..=1000 {
+        // Every 83rd row has a mistyped address: 12 in all.
+        let email = if n % 83 == 0 { format!("customer{n}.example.com") } else { format!("customer{n}@example.com") };
+        csv.push_str(&format!("Customer {n},{email}\r\n"));
+    }
+    let page = preview(&app, "/users/import", "customers.csv", csv.as_bytes()).await;
+    assert_eq!(counts(&page), ["988", "0", "0", "12"]);
+    let first = import_id(&page);
+    let done = app.submit(&page, &format!("/imports/{first}/commit")).await;
+    done.assert_contains("Imported customers.csv: 988 new, 0 updated; 12 rows with errors not imported");
+    done.assert_contains("Download the rows not imported (CSV)");
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 988);
+
+    // The bad rows come back as a file to fix: add the missing @ and upload it.
+    let download = app.post(&format!("/imports/{first}/invalid-rows"), &[]).await;
+    assert_eq!(download.status, Status::Ok);
+    assert_eq!(download.body.lines().count(), 13, "a header and the 12 bad rows:\n{}", download.body);
+    let fixed = download.body.replace(".example.com", "@example.com");
+    let page = preview(&app, "/users/import", "fixed.csv", fixed.as_bytes()).await;
+    assert_eq!(counts(&page), ["12", "0", "0", "0"], "{}", page.body);
+    let second = import_id(&page);
+    app.submit(&page, &format!("/imports/{second}/commit")).await.assert_contains("Imported fixed.csv: 12 new");
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 1000);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users WHERE email LIKE '%.example.com'").await, 0);
+
+    // The audit trail holds one entry per customer, under each import's change set.
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT count(*) FROM audit_log a JOIN change_sets c ON c.id = a.change_set_id
+              WHERE c.kind = 'import' AND a.entity = 'user' AND a.action = 'create'"
+        )
+        .await,
+        1000
+    );
+
+    // Undo the first import: its 988 customers go, the 12 fixed ones stay.
+    let set =
+        app.scalar_i64("SELECT change_set_id FROM imports WHERE change_set_id IS NOT NULL ORDER BY id LIMIT 1").await;
+    let confirm = app.get(&format!("/changes/{set}/undo")).await;
+    app.submit(&confirm, &format!("/changes/{set}/undo")).await;
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 12);
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT count(*) FROM audit_log a JOIN change_sets c ON c.id = a.change_set_id
+              WHERE c.kind = 'undo' AND a.entity = 'user' AND a.action = 'delete'"
+        )
+        .await,
+        988
+    );
     app.assert_figures_exact().await;
 }
