@@ -194,10 +194,10 @@ pub async fn running_low(conn: &mut PgConnection, limit: i64) -> Result<(Vec<Low
              FROM (SELECT 1) one
              LEFT JOIN LATERAL (SELECT id, name, sku, stock, reorder_point FROM products
                                  WHERE stock <= reorder_point ORDER BY stock, id LIMIT $1) p ON true
-             LEFT JOIN LATERAL (SELECT coalesce(sum(i.quantity), 0)::BIGINT AS sold
-                                  FROM order_items i JOIN orders o ON o.id = i.order_id
-                                 WHERE i.product_id = p.id AND o.status <> 'cancelled'
-                                   AND o.placed_at >= now() - interval '30 days') s ON true"#,
+             LEFT JOIN LATERAL (SELECT coalesce((SELECT c.sold_30_days FROM product_pace c
+                                                    WHERE c.product_id = p.id
+                                                      AND c.computed_at > now() - INTERVAL '10 minutes'),
+                                                  units_sold_30_days(p.id)) AS sold) s ON true"#,
         limit,
         LOW_STOCK_COUNT_LIMIT
     )
@@ -218,8 +218,9 @@ pub async fn running_low(conn: &mut PgConnection, limit: i64) -> Result<(Vec<Low
 
 /// Works out again, in the background, the leaders of the dashboard's preset
 /// periods (last 7, 30 and 90 days, this month, quarter and year in the
-/// shop's zone) whenever their days changed, every `every`, so that a page
-/// view finds them kept and current instead of working them out itself.
+/// shop's zone) whenever their days changed, and the pace of the products
+/// running low, every `every`, so that a page view finds them kept and
+/// current instead of working them out itself.
 pub async fn keep_leaders_fresh(pool: sqlx::PgPool, zone: crate::domain::ShopZone, every: std::time::Duration) {
     use crate::domain::{Period, Preset};
     loop {
@@ -237,6 +238,25 @@ pub async fn keep_leaders_fresh(pool: sqlx::PgPool, zone: crate::domain::ShopZon
                 tracing::warn!(error = %e, period = preset.key(), "could not refresh the dashboard's leaders");
             }
         }
+        if let Err(e) = keep_pace(&pool).await {
+            tracing::warn!(error = %e, "could not refresh the pace of the products running low");
+        }
         rocket::tokio::time::sleep(every).await;
     }
+}
+
+/// Works out the 30-day pace of the products at or below their reorder point
+/// (the first [`LOW_STOCK_COUNT_LIMIT`]), for [`running_low`] to read.
+async fn keep_pace(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO product_pace (product_id, sold_30_days, computed_at)
+         SELECT p.id, units_sold_30_days(p.id), now()
+           FROM (SELECT id FROM products WHERE stock <= reorder_point ORDER BY stock, id LIMIT $1) p
+             ON CONFLICT (product_id) DO UPDATE SET sold_30_days = EXCLUDED.sold_30_days, computed_at = EXCLUDED.computed_at",
+        LOW_STOCK_COUNT_LIMIT
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query!("DELETE FROM product_pace WHERE computed_at < now() - INTERVAL '1 day'").execute(pool).await?;
+    Ok(())
 }

@@ -217,6 +217,21 @@ async fn the_dashboard_and_products_list_show_what_is_at_its_reorder_point_with_
     assert!(low.contains("0 sold in 30 days · no recent sales"), "{low}");
     assert!(low.contains("2 products at or below their reorder point"), "{low}");
 
+    // A pace the background refresher kept is read as kept while it is fresh,
+    // and summed again once it is older than ten minutes.
+    sqlx::query("INSERT INTO product_pace (product_id, sold_30_days) VALUES ($1, 12)")
+        .bind(lamp)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let kept = app.get("/").await;
+    kept.assert_contains("12 sold in 30 days");
+    sqlx::query("UPDATE product_pace SET computed_at = now() - INTERVAL '11 minutes'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.get("/").await.assert_contains("6 sold in 30 days");
+
     let list = app.get("/products?stock=reorder").await;
     assert_eq!(list.rows_linking_to("/products/"), 2, "the lamp and the kettle");
     list.assert_lacks("Stoneware Mug");
