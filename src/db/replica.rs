@@ -324,9 +324,11 @@ pub async fn replay_state(conn: &mut sqlx::PgConnection) -> Result<ReplayState, 
 }
 
 /// Where the primary's log ends now: every transaction committed before this
-/// call is at or before it.
+/// call is at or before it. The insert position, not the write position:
+/// with `synchronous_commit = off` a commit returns before its record is
+/// written, so the write position can still be short of it.
 pub async fn current_position(conn: &mut sqlx::PgConnection) -> Result<Lsn, sqlx::Error> {
-    let text = sqlx::query_scalar!(r#"SELECT pg_current_wal_lsn()::text AS "lsn!""#).fetch_one(conn).await?;
+    let text = sqlx::query_scalar!(r#"SELECT pg_current_wal_insert_lsn()::text AS "lsn!""#).fetch_one(conn).await?;
     Lsn::parse(&text).ok_or_else(|| sqlx::Error::Protocol(format!("unexpected WAL position {text:?}")))
 }
 
