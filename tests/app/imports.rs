@@ -372,8 +372,7 @@ async fn a_thousand_row_file_with_twelve_bad_rows_is_fixed_from_its_download_imp
     // Undo the first import: its 988 customers go, the 12 fixed ones stay.
     let set =
         app.scalar_i64("SELECT change_set_id FROM imports WHERE change_set_id IS NOT NULL ORDER BY id LIMIT 1").await;
-    let confirm = app.get(&format!("/changes/{set}/undo")).await;
-    app.submit(&confirm, &format!("/changes/{set}/undo")).await;
+    app.undo_change_set(set).await;
     assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 12);
     assert_eq!(
         app.scalar_i64(

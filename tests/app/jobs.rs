@@ -141,8 +141,7 @@ async fn a_bulk_action_past_the_threshold_runs_as_a_job_audited_under_its_reques
     .await
     .unwrap();
     assert_eq!(filed, 20, "each batch's entries are filed under the job's change set");
-    let confirm = app.get(&format!("/changes/{set}/undo")).await;
-    app.submit(&confirm, &format!("/changes/{set}/undo")).await;
+    app.undo_change_set(set).await;
     assert_eq!(app.scalar_i64("SELECT count(*) FROM orders WHERE status = 'paid'").await, 20);
     app.assert_figures_exact().await;
 }

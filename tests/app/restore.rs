@@ -5,14 +5,6 @@
 
 use crate::harness::TestApp;
 
-async fn version_of(app: &TestApp, table: &str, id: i64) -> i32 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT version FROM {table} WHERE id = $1")))
-        .bind(id)
-        .fetch_one(&app.pool)
-        .await
-        .expect("the row's version")
-}
-
 #[rocket::async_test]
 async fn restore_a_deleted_customer_from_the_audit_log() {
     let app = TestApp::new().await;
@@ -98,18 +90,18 @@ async fn restore_an_order_with_its_lines_taking_stock_again() {
     let tea = app.product("Green Tea", "TEA", 500, 100).await;
     let order = app.place_order_with_status(ada, "paid", &[(mug, 3), (tea, 2)]).await;
     let total = app.scalar_i64("SELECT total_cents FROM orders").await;
-    app.delete_order(order, version_of(&app, "orders", order).await).await;
+    app.delete_order(order, app.version_of("orders", order).await).await;
     assert_eq!(app.stock_of(mug).await, 100);
 
     // Mugs sold out meanwhile: refused, naming the product short.
-    let version = version_of(&app, "products", mug).await;
+    let version = app.version_of("products", mug).await;
     app.edit_product(mug, "Stoneware Mug", "MUG", "10.00", "1", version).await;
     let history = app.get(&format!("/orders/{order}/history")).await;
     history.assert_contains("3 × Stoneware Mug at $10.00");
     history.assert_contains("not enough stock for the orders to hold again: Stoneware Mug (1 in stock, 3 needed)");
     assert_eq!(app.scalar_i64("SELECT count(*) FROM orders").await, 0);
 
-    let version = version_of(&app, "products", mug).await;
+    let version = app.version_of("products", mug).await;
     app.edit_product(mug, "Stoneware Mug", "MUG", "10.00", "10", version).await;
     let history = app.get(&format!("/orders/{order}/history")).await;
     history.assert_contains("Its items are taken from stock again.");
@@ -133,9 +125,9 @@ async fn an_order_whose_customer_or_product_is_gone_asks_to_restore_them_first()
     let ada = app.customer("Ada", "ada@example.com").await;
     let mug = app.product("Stoneware Mug", "MUG", 1000, 100).await;
     let order = app.place_order_with_status(ada, "cancelled", &[(mug, 1)]).await;
-    app.delete_order(order, version_of(&app, "orders", order).await).await;
-    app.delete_product(mug, version_of(&app, "products", mug).await).await;
-    app.delete_customer(ada, version_of(&app, "users", ada).await).await;
+    app.delete_order(order, app.version_of("orders", order).await).await;
+    app.delete_product(mug, app.version_of("products", mug).await).await;
+    app.delete_customer(ada, app.version_of("users", ada).await).await;
 
     app.post_ok(&format!("/orders/{order}/restore"), &[]).await.assert_contains("its customer Ada (customer #");
     app.post_ok(&format!("/users/{ada}/restore"), &[]).await;

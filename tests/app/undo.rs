@@ -2,7 +2,7 @@
 //! page that says what will be restored, deleted and left alone (and why),
 //! then one transaction, itself audited, with the stock rules of bulk actions.
 
-use crate::harness::{Page, TestApp};
+use crate::harness::TestApp;
 use rocket::http::Status;
 
 /// The newest change set of `kind`.
@@ -12,21 +12,6 @@ async fn latest_set(app: &TestApp, kind: &str) -> i64 {
         .fetch_one(&app.pool)
         .await
         .expect("a change set of that kind")
-}
-
-/// Opens the undo's confirmation page of `set` and presses its button.
-async fn undo_through_pages(app: &TestApp, set: i64) -> Page {
-    let confirm = app.get(&format!("/changes/{set}/undo")).await;
-    assert_eq!(confirm.status, Status::Ok);
-    app.submit(&confirm, &format!("/changes/{set}/undo")).await
-}
-
-async fn version_of(app: &TestApp, table: &str, id: i64) -> i32 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT version FROM {table} WHERE id = $1")))
-        .bind(id)
-        .fetch_one(&app.pool)
-        .await
-        .expect("the row's version")
 }
 
 #[rocket::async_test]
@@ -53,15 +38,15 @@ async fn undo_a_bulk_price_change_from_its_audit_entry() {
     let confirm = app.get(&format!("/changes/{set}/undo")).await;
     confirm.assert_contains("2 records get</strong> its values from before the change back");
     confirm.assert_contains("0 records</strong> it created are deleted");
-    let done = undo_through_pages(&app, set).await;
+    let done = app.undo_change_set(set).await;
     done.assert_contains("Undone: 2 records restored to their earlier values, 0 created records deleted");
     done.assert_contains("Undid: Raised 2 products&#39; prices by 10%");
 
     let prices: Vec<i64> =
         sqlx::query_scalar("SELECT price_cents FROM products ORDER BY id").fetch_all(&app.pool).await.unwrap();
     assert_eq!(prices, [1000, 2550], "prices back");
-    assert_eq!(version_of(&app, "products", mug).await, 3, "the undo is an edit: versions move on");
-    assert_eq!(version_of(&app, "products", tea).await, 3);
+    assert_eq!(app.version_of("products", mug).await, 3, "the undo is an edit: versions move on");
+    assert_eq!(app.version_of("products", tea).await, 3);
     let undo = latest_set(&app, "undo").await;
     let undoes: Option<i64> = sqlx::query_scalar("SELECT undoes FROM change_sets WHERE id = $1")
         .bind(undo)
@@ -112,7 +97,7 @@ async fn undoing_a_bulk_cancel_takes_stock_again_or_is_refused_when_short() {
     app.get(&format!("/changes/{set}")).await.assert_contains("Marked 2 orders cancelled");
 
     // Someone sells mugs meanwhile: 3 left, 10 needed. Nothing is undone.
-    let version = version_of(&app, "products", mug).await;
+    let version = app.version_of("products", mug).await;
     app.edit_product(mug, "Stoneware Mug", "MUG", "10.00", "3", version).await;
     let confirm = app.get(&format!("/changes/{set}/undo")).await;
     confirm.assert_contains("2 records get</strong>");
@@ -127,15 +112,15 @@ async fn undoing_a_bulk_cancel_takes_stock_again_or_is_refused_when_short() {
     assert_eq!(app.scalar_i64("SELECT count(*) FROM change_sets WHERE kind = 'undo'").await, 0);
 
     // Restocked: the orders come back to paid and pending and take their stock again.
-    let version = version_of(&app, "products", mug).await;
+    let version = app.version_of("products", mug).await;
     app.edit_product(mug, "Stoneware Mug", "MUG", "10.00", "50", version).await;
-    undo_through_pages(&app, set).await.assert_contains("Undone: 2 records restored to their earlier values");
+    app.undo_change_set(set).await.assert_contains("Undone: 2 records restored to their earlier values");
     let statuses: Vec<String> =
         sqlx::query_scalar("SELECT status FROM orders ORDER BY id").fetch_all(&app.pool).await.unwrap();
     assert_eq!(statuses, ["paid", "pending", "shipped"]);
     assert_eq!(app.stock_of(mug).await, 40);
-    assert_eq!(version_of(&app, "orders", first).await, 3);
-    assert_eq!(version_of(&app, "orders", shipped).await, 1, "an order outside the set is untouched");
+    assert_eq!(app.version_of("orders", first).await, 3);
+    assert_eq!(app.version_of("orders", shipped).await, 1, "an order outside the set is untouched");
     app.assert_figures_exact().await;
 }
 
@@ -152,7 +137,7 @@ async fn undo_a_bulk_delete_brings_the_orders_back_with_their_lines() {
     assert_eq!(app.stock_of(mug).await, 100);
     let set = latest_set(&app, "bulk").await;
     app.get(&format!("/changes/{set}/undo")).await.assert_contains("2 records</strong> it deleted come back");
-    undo_through_pages(&app, set).await.assert_contains("2 deleted records brought back");
+    app.undo_change_set(set).await.assert_contains("2 deleted records brought back");
     let lines: Vec<(i64, i64, i32)> =
         sqlx::query_as("SELECT order_id, product_id, quantity FROM order_items ORDER BY order_id, product_id")
             .fetch_all(&app.pool)
@@ -205,7 +190,7 @@ async fn undo_an_import_deletes_what_it_created_unless_referred_to_and_leaves_la
     // Since the import: the new customer ordered the new product, and one
     // updated customer was edited again.
     app.place_order(buyer, &[(bowl, 2)]).await;
-    let version = version_of(&app, "users", edited_since).await;
+    let version = app.version_of("users", edited_since).await;
     app.edit_customer(edited_since, "Edited Later", "since@example.com", version).await;
 
     let confirm = app.get(&format!("/changes/{set}/undo")).await;
@@ -219,7 +204,7 @@ async fn undo_an_import_deletes_what_it_created_unless_referred_to_and_leaves_la
     confirm.assert_contains("Imported Too</a></td>");
     confirm.assert_contains("it was changed since, so its later changes are kept");
 
-    undo_through_pages(&app, set).await.assert_contains("3 records were left as they are");
+    app.undo_change_set(set).await.assert_contains("3 records were left as they are");
     let names: Vec<String> =
         sqlx::query_scalar("SELECT name FROM users ORDER BY id").fetch_all(&app.pool).await.unwrap();
     assert_eq!(names, ["Kept Name", "Edited Later", "New Buyer"], "the unused new customer is gone");

@@ -276,6 +276,13 @@ impl TestApp {
     }
 
     /// `/metrics`, as Prometheus asks for it.
+    /// Opens the undo's confirmation page of change set `set` and presses its button.
+    pub async fn undo_change_set(&self, set: i64) -> Page {
+        let confirm = self.get(&format!("/changes/{set}/undo")).await;
+        assert_eq!(confirm.status, rocket::http::Status::Ok, "{}", confirm.body);
+        self.submit(&confirm, &format!("/changes/{set}/undo")).await
+    }
+
     pub async fn metrics(&self) -> Page {
         let bearer = rocket::http::Header::new("Authorization", format!("Bearer {METRICS_TOKEN}"));
         Page::read(self.client.get("/metrics").header(bearer).dispatch().await).await
@@ -422,6 +429,15 @@ impl TestApp {
     }
 
     // What the database holds.
+
+    /// A row's version (`table` is one of the shop's own tables).
+    pub async fn version_of(&self, table: &str, id: i64) -> i32 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT version FROM {table} WHERE id = $1")))
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .expect("the row's version")
+    }
 
     pub async fn scalar_i64(&self, sql: &'static str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.expect("query runs")
