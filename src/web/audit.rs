@@ -116,7 +116,7 @@ pub(crate) fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
 }
 
 #[get("/audit?<query..>")]
-async fn page(chrome: Chrome, mut db: ReadConn, query: Paged<AuditQuery>) -> Result<AuditPage, AppError> {
+async fn page(mut db: ReadConn, chrome: Chrome, query: Paged<AuditQuery>) -> Result<AuditPage, AppError> {
     let (filter, bad_date) = query.filter.parse();
     let seek = query.paging.seek(audit::Log::SORTS, PAGE_SIZE);
     let page = listing::search::<audit::Log>(&mut db, &filter, &seek).await?;

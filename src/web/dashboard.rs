@@ -3,12 +3,12 @@
 //! latest orders. Every figure links to the list that explains it, filtered
 //! to the same days.
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use chrono::NaiveDate;
 use rocket::figment::Figment;
 use rocket::{get, routes, uri, State};
-use rocket_db_pools::Connection;
 
 use super::charts::{self, TrendPoint};
 use super::orders::OrdersQuery;
@@ -18,7 +18,7 @@ use super::users::UsersQuery;
 use super::{filters, AppError, Chrome};
 use crate::db::calendar::{self, Day, Leaders, LowStock};
 use crate::db::orders::{self, OrderRow, StatusFilter};
-use crate::db::{users, Db};
+use crate::db::users;
 use crate::domain::{BucketSize, Money, Period, Preset, ShopZone, Status};
 
 /// How many products and customers each list shows.
@@ -250,8 +250,8 @@ fn card(
 
 #[get("/?<period..>")]
 async fn dashboard(
+    mut db: PageConn,
     chrome: Chrome,
-    mut db: Connection<Db>,
     zone: &State<ShopZone>,
     config: &State<DashboardConfig>,
     period: PeriodQuery,

@@ -186,7 +186,8 @@ fn label(field: &str) -> String {
         "placed_at" => "placed",
         "display_name" => "name",
         "two_factor" => "two-factor sign-in",
-        other => other,
+        // Money is shown formatted, so its unit need not be named.
+        other => other.strip_suffix("_cents").unwrap_or(other),
     }
     .replace('_', " ");
     let mut chars = plain.chars();
@@ -438,6 +439,13 @@ mod tests {
         )
         .told();
         assert_eq!(lines(&told), ["Changed order #7", "Customer: Ben Okafor → Ana Nguyen", "Status: Paid → Shipped"]);
+    }
+
+    #[test]
+    fn money_fields_are_named_without_their_unit() {
+        assert_eq!(label("refunded_cents"), "Refunded");
+        assert_eq!(label("shipping_refund_cents"), "Shipping refund");
+        assert_eq!(label("price_cents"), "Price");
     }
 
     #[test]

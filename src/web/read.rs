@@ -3,6 +3,11 @@
 //! else a primary one; `ReadYourWrites` makes a session that just wrote read
 //! from the primary until a replica has replayed its write.
 //!
+//! A page's connection guard (`PageConn`, `ReadConn`) placed before its
+//! `Chrome` or `Staff` guard also serves the session check when it reads from
+//! the primary, so the page takes one pooled connection, not two in a row;
+//! and it takes none at all for a request without a session.
+//!
 //! How a session's write is followed: a request that may write (any method
 //! but GET and HEAD) sets a small private cookie (encrypted and signed with
 //! the `secret_key`) saying "wrote, position not known yet". The session's
@@ -18,6 +23,7 @@ use rocket::{Data, Request};
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
 
+use super::auth as session;
 use crate::db::replica::{self, Lsn, Replicas};
 use crate::db::Db;
 
@@ -85,8 +91,14 @@ impl Reader<'_> {
     /// A connection to read from: a replica's when one may serve this
     /// session, else the primary's.
     pub async fn conn(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+        self.choose().await.map(|(conn, _)| conn)
+    }
+
+    /// A connection to read from, and whether it is the primary's.
+    async fn choose(&self) -> Result<(PoolConnection<Postgres>, bool), sqlx::Error> {
+        let primary = || async { self.db.conn().await.map(|conn| (conn, true)) };
         let Some(replicas) = self.replicas else {
-            return self.db.conn().await;
+            return primary().await;
         };
         match self.wrote {
             Some(Wrote::Pending { until }) => {
@@ -98,15 +110,15 @@ impl Reader<'_> {
                 if let Some(auth) = self.auth {
                     self.jar.add_private(cookie(auth, Wrote::At { lsn, until }));
                 }
-                Ok(conn)
+                Ok((conn, true))
             }
             Some(Wrote::At { lsn, .. }) => match replicas.connection(Some(lsn)).await {
-                Some(conn) => Ok(conn),
-                None => self.db.conn().await,
+                Some(conn) => Ok((conn, false)),
+                None => primary().await,
             },
             None => match replicas.connection(None).await {
-                Some(conn) => Ok(conn),
-                None => self.db.conn().await,
+                Some(conn) => Ok((conn, false)),
+                None => primary().await,
             },
         }
     }
@@ -152,10 +164,60 @@ impl<'r> FromRequest<'r> for ReadConn {
             Outcome::Error((status, ())) => return Outcome::Error((status, None)),
             Outcome::Forward(status) => return Outcome::Forward(status),
         };
-        match reader.conn().await {
-            Ok(conn) => Outcome::Success(ReadConn(conn)),
+        if !session::may_be_signed_in(req) {
+            return Outcome::Error((Status::Unauthorized, None));
+        }
+        match reader.choose().await {
+            Ok((mut conn, on_primary)) => {
+                // A replica may trail the primary: the session is checked
+                // against the primary's staff table, by `Chrome` then.
+                if on_primary {
+                    session::check_on_page_connection(req, &mut conn).await;
+                }
+                Outcome::Success(ReadConn(conn))
+            }
             Err(e) => Outcome::Error((Status::ServiceUnavailable, Some(e))),
         }
+    }
+}
+
+/// A primary connection for a signed-in staff member's GET page, taken as
+/// the route starts, like `Connection<Db>`, and used for the session check
+/// too (see the module's notes). A request without a session gets 401, as
+/// from `Chrome`, before any connection is taken.
+pub struct PageConn(PoolConnection<Postgres>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for PageConn {
+    type Error = Option<sqlx::Error>;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        if !session::may_be_signed_in(req) {
+            return Outcome::Error((Status::Unauthorized, None));
+        }
+        let Some(db) = req.rocket().state::<Db>() else {
+            return Outcome::Error((Status::InternalServerError, None));
+        };
+        match db.conn().await {
+            Ok(mut conn) => {
+                session::check_on_page_connection(req, &mut conn).await;
+                Outcome::Success(PageConn(conn))
+            }
+            Err(e) => Outcome::Error((Status::ServiceUnavailable, Some(e))),
+        }
+    }
+}
+
+impl std::ops::Deref for PageConn {
+    type Target = PoolConnection<Postgres>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PageConn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
 }
 

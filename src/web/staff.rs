@@ -4,11 +4,11 @@
 
 use std::borrow::Borrow;
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, uri, FromForm};
-use rocket_db_pools::Connection;
 
 use super::forms::FieldErrors;
 use super::links::Href;
@@ -34,7 +34,7 @@ impl ListPage {
 }
 
 #[get("/staff")]
-async fn list(chrome: Chrome, mut db: Connection<Db>) -> Result<ListPage, AppError> {
+async fn list(mut db: PageConn, chrome: Chrome) -> Result<ListPage, AppError> {
     let rows = staff::all(&mut db).await?;
     Ok(ListPage { chrome: chrome.on("staff"), rows, form: NewStaffForm::default(), errors: FieldErrors::default() })
 }

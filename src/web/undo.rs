@@ -3,11 +3,11 @@
 //! action after a confirmation page, and the history page of a deleted
 //! customer, product or order, from which it is restored.
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm};
-use rocket_db_pools::Connection;
 use sqlx::PgConnection;
 
 use super::filters::{self, counted};
@@ -40,7 +40,7 @@ struct ChangePage {
 
 /// A change set and its audit entries, a page at a time.
 #[get("/changes/<id>?<after>")]
-async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64, after: Option<i64>) -> Result<ChangePage, AppError> {
+async fn show(mut db: PageConn, chrome: Chrome, id: i64, after: Option<i64>) -> Result<ChangePage, AppError> {
     let set = change_sets::described(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let after = after.unwrap_or(0).max(0);
     let mut rows = change_sets::entries(&mut db, id, after, PAGE_SIZE + 1).await?;
@@ -95,7 +95,7 @@ pub(crate) fn entity_noun(entity: &str) -> &'static str {
 /// The confirmation page of an undo: what it will restore and delete, and
 /// what it will leave alone and why.
 #[get("/changes/<id>/undo")]
-async fn confirm_undo(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<UndoPage, AppError> {
+async fn confirm_undo(mut db: PageConn, chrome: Chrome, id: i64) -> Result<UndoPage, AppError> {
     let set = change_sets::described(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let plan = if set.undoable() { undo::plan(&mut db, id).await? } else { UndoPlan::default() };
     Ok(UndoPage { chrome: chrome.on("audit"), set, plan })
@@ -305,17 +305,17 @@ async fn restore(db: &Db, record: Record, id: i64, form: AdminForm<Confirm>) -> 
 }
 
 #[get("/users/<id>/history")]
-async fn customer_history(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<RecordPage, AppError> {
+async fn customer_history(mut db: PageConn, chrome: Chrome, id: i64) -> Result<RecordPage, AppError> {
     record_page(chrome, &mut db, Record::Customer, id).await
 }
 
 #[get("/products/<id>/history")]
-async fn product_history(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<RecordPage, AppError> {
+async fn product_history(mut db: PageConn, chrome: Chrome, id: i64) -> Result<RecordPage, AppError> {
     record_page(chrome, &mut db, Record::Product, id).await
 }
 
 #[get("/orders/<id>/history")]
-async fn order_history(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<RecordPage, AppError> {
+async fn order_history(mut db: PageConn, chrome: Chrome, id: i64) -> Result<RecordPage, AppError> {
     record_page(chrome, &mut db, Record::Order, id).await
 }
 

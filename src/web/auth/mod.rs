@@ -20,7 +20,10 @@ use serde::Deserialize;
 
 use crate::db::staff;
 
-pub use session::{csrf_token, must_enrol_first, renew_session, AdminForm, Chrome, CsrfForm};
+pub use session::{
+    check_on_page_connection, csrf_token, may_be_signed_in, must_enrol_first, renew_session, AdminForm, Chrome,
+    CsrfForm,
+};
 #[doc(hidden)]
 pub use sign_in::rocket_uri_macro_sign_in_page;
 pub use sign_in::{safe_next, sign_in_page, SignInForm, SignOutForm};

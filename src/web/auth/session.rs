@@ -125,34 +125,44 @@ pub fn csrf_token(jar: &CookieJar<'_>, config: &AuthConfig) -> String {
 /// The result of looking up the session, computed once per request.
 ///
 /// The lookup borrows a pooled connection only for its one query, and
-/// returns it before the route runs or its body is read.
+/// returns it before the route runs or its body is read; or it runs on the
+/// page's own connection when the page's guard comes first (see
+/// [`check_on_page_connection`]), so a page takes one checkout, not two.
 struct CurrentStaff(Result<Option<Staff>, Status>);
 
-async fn current_staff(req: &Request<'_>) -> Result<Option<Staff>, Status> {
-    let config = req.rocket().state::<AuthConfig>().cloned().unwrap_or_default();
+/// The session this request's cookie claims, still within its lifetime and
+/// idle limit; not yet checked against the staff table. A cookie that is no
+/// longer valid is deleted.
+fn claimed_session(req: &Request<'_>, config: &AuthConfig) -> Option<Session> {
     let jar = req.cookies();
-    if jar.get_private(SESSION_COOKIE).is_none() {
-        return Ok(None);
-    }
+    jar.get_private(SESSION_COOKIE)?;
     let Some(session) = read_session(jar) else {
         forget(jar, SESSION_COOKIE);
-        return Ok(None);
+        return None;
     };
     let now = Utc::now().timestamp();
     if now - session.issued > config.session_hours * 3600 || now - session.seen > config.idle_minutes * 60 {
         forget(jar, SESSION_COOKIE);
-        return Ok(None);
+        return None;
     }
-    let db = match req.guard::<&Db>().await {
-        Outcome::Success(db) => db,
-        _ => return Err(Status::InternalServerError),
-    };
-    let mut conn = db.conn().await.map_err(|_| Status::ServiceUnavailable)?;
-    let found = staff::find(&mut conn, session.staff_id).await.map_err(|_| Status::ServiceUnavailable)?;
+    Some(session)
+}
+
+/// Whether the claimed session still belongs to an enabled staff member
+/// whose sessions were not all ended since it began.
+async fn check_session(
+    req: &Request<'_>,
+    config: &AuthConfig,
+    session: Session,
+    conn: &mut sqlx::PgConnection,
+) -> Result<Option<Staff>, Status> {
+    let jar = req.cookies();
+    let found = staff::find(conn, session.staff_id).await.map_err(|_| Status::ServiceUnavailable)?;
     match found {
         Some(staff) if !staff.disabled && staff.session_epoch == session.epoch => {
+            let now = Utc::now().timestamp();
             if now - session.seen > REFRESH_AFTER {
-                write_session(jar, &config, &Session { seen: now, ..session });
+                write_session(jar, config, &Session { seen: now, ..session });
             }
             Ok(Some(staff))
         }
@@ -161,6 +171,43 @@ async fn current_staff(req: &Request<'_>) -> Result<Option<Staff>, Status> {
             Ok(None)
         }
     }
+}
+
+async fn current_staff(req: &Request<'_>) -> Result<Option<Staff>, Status> {
+    let config = req.rocket().state::<AuthConfig>().cloned().unwrap_or_default();
+    let Some(session) = claimed_session(req, &config) else {
+        return Ok(None);
+    };
+    let db = match req.guard::<&Db>().await {
+        Outcome::Success(db) => db,
+        _ => return Err(Status::InternalServerError),
+    };
+    let mut conn = db.conn().await.map_err(|_| Status::ServiceUnavailable)?;
+    check_session(req, &config, session, &mut conn).await
+}
+
+/// Whether this request may be from a signed-in staff member: it carries a
+/// valid, unexpired session cookie (or an earlier guard found the staff
+/// member). A page guard asks this before it takes a connection, so a
+/// request without a session never takes one.
+pub fn may_be_signed_in(req: &Request<'_>) -> bool {
+    let config = req.rocket().state::<AuthConfig>().cloned().unwrap_or_default();
+    claimed_session(req, &config).is_some()
+}
+
+/// Checks this request's session on `conn`, the primary connection a page's
+/// guard has just taken, unless an earlier guard already checked it. The
+/// staff member found is what `Staff` and `Chrome` then give the route.
+pub async fn check_on_page_connection(req: &Request<'_>, conn: &mut sqlx::PgConnection) {
+    req.local_cache_async(async {
+        let config = req.rocket().state::<AuthConfig>().cloned().unwrap_or_default();
+        let found = match claimed_session(req, &config) {
+            Some(session) => check_session(req, &config, session, conn).await,
+            None => Ok(None),
+        };
+        CurrentStaff(found)
+    })
+    .await;
 }
 
 async fn cached_staff(req: &Request<'_>) -> Result<Option<Staff>, Status> {

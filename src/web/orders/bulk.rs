@@ -2,12 +2,12 @@
 //! match the list's filters, paid, shipped or pending, cancel or delete
 //! them, after a review page that shows exactly what changes.
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::http::uri::Origin;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, uri, FromForm, State, UriDisplayQuery};
-use rocket_db_pools::Connection;
 use sqlx::PgConnection;
 
 use super::list::OrdersQuery;
@@ -186,9 +186,9 @@ pub(super) struct BulkPage {
 
 #[get("/orders/bulk?<form..>")]
 pub(super) async fn bulk_confirm(
+    mut db: PageConn,
     chrome: Chrome,
     jobs: &State<JobsConfig>,
-    mut db: Connection<Db>,
     form: BulkForm,
 ) -> Result<BulkPage, AppError> {
     let review = bulk::review(&mut db, form).await?;

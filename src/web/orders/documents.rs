@@ -4,17 +4,16 @@
 //! (`static/print.css`); "Save as PDF" in the browser's print dialog makes
 //! the PDF.
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::figment::Figment;
 use rocket::{get, State};
-use rocket_db_pools::Connection;
 use serde::Deserialize;
 
 use crate::db::invoices::{self, Invoice, Slip, SLIPS_PER_BATCH};
 use crate::db::orders::{self, Line, Order};
 use crate::db::refunds::{self, Refund};
-use crate::db::Db;
 use crate::domain::Money;
 use crate::web::{filters, AppError, Chrome};
 
@@ -112,9 +111,9 @@ impl InvoicePage {
 /// opens it.
 #[get("/orders/<id>/invoice")]
 pub async fn invoice(
+    mut db: PageConn,
     chrome: Chrome,
     shop: &State<ShopConfig>,
-    mut db: Connection<Db>,
     id: i64,
 ) -> Result<InvoicePage, AppError> {
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
@@ -139,9 +138,9 @@ pub struct SlipsPage {
 /// One order's packing slip.
 #[get("/orders/<id>/packing-slip")]
 pub async fn packing_slip(
+    mut db: PageConn,
     chrome: Chrome,
     shop: &State<ShopConfig>,
-    mut db: Connection<Db>,
     id: i64,
 ) -> Result<SlipsPage, AppError> {
     let slips = invoices::slips(&mut db, &[id]).await?;
@@ -154,9 +153,9 @@ pub async fn packing_slip(
 /// The packing slips of the orders ticked on the orders list, one per page.
 #[get("/orders/packing-slips?<ids>")]
 pub async fn packing_slips(
+    mut db: PageConn,
     chrome: Chrome,
     shop: &State<ShopConfig>,
-    mut db: Connection<Db>,
     ids: Vec<String>,
 ) -> Result<SlipsPage, AppError> {
     let (ids, notice) = chosen_ids(&ids);

@@ -164,7 +164,7 @@ pub fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
 }
 
 #[get("/orders?<query..>")]
-pub(super) async fn list(chrome: Chrome, mut db: ReadConn, query: Paged<OrdersQuery>) -> Result<ListPage, AppError> {
+pub(super) async fn list(mut db: ReadConn, chrome: Chrome, query: Paged<OrdersQuery>) -> Result<ListPage, AppError> {
     let Paged { filter: mut filters, paging } = query;
     let (mut filter, bad_date) = filters.filter();
     let customer = match filter.user_id {

@@ -10,12 +10,12 @@ mod refunds;
 
 use std::borrow::Borrow;
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::http::uri::Origin;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, uri};
-use rocket_db_pools::Connection;
 use sqlx::PgConnection;
 
 pub use bulk::bulk_href;
@@ -55,7 +55,7 @@ struct ShowPage {
 }
 
 #[get("/orders/<id>")]
-async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<ShowPage, AppError> {
+async fn show(mut db: PageConn, chrome: Chrome, id: i64) -> Result<ShowPage, AppError> {
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let lines = orders::lines(&mut db, id).await?;
     let history = crate::db::audit::history(&mut db, &["order", "order_line"], id, HISTORY_ROWS).await?;
@@ -73,7 +73,7 @@ struct DeletePage {
 }
 
 #[get("/orders/<id>/delete")]
-async fn confirm_delete(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<DeletePage, AppError> {
+async fn confirm_delete(mut db: PageConn, chrome: Chrome, id: i64) -> Result<DeletePage, AppError> {
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let lines = orders::lines(&mut db, id).await?;
     Ok(DeletePage { chrome: chrome.on("orders"), order, lines })

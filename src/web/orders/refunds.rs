@@ -1,11 +1,11 @@
 //! Refunding an order: the form with a quantity and a restock choice per
 //! line, a shipping or goodwill amount and a reason, and its submission.
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::form::FromForm;
 use rocket::{get, post, uri};
-use rocket_db_pools::Connection;
 
 use crate::db::orders::{self, Line, Order};
 use crate::db::refunds::{self, RefundDraft, RefundError, ReturnedLine};
@@ -121,7 +121,7 @@ impl RefundPage {
 }
 
 #[get("/orders/<id>/refund")]
-pub async fn refund_form(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<RefundPage, AppError> {
+pub async fn refund_form(mut db: PageConn, chrome: Chrome, id: i64) -> Result<RefundPage, AppError> {
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let lines = orders::lines(&mut db, id).await?;
     let mut errors = FieldErrors::default();

@@ -2,12 +2,12 @@
 //! the ticked products or all matching the list's search and filters, after
 //! a review page that shows the values before and after.
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::http::uri::Origin;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, uri, FromForm, State, UriDisplayQuery};
-use rocket_db_pools::Connection;
 use sqlx::PgConnection;
 
 use super::ProductsQuery;
@@ -178,9 +178,9 @@ pub(super) struct BulkPage {
 
 #[get("/products/bulk?<form..>")]
 pub(super) async fn bulk_confirm(
+    mut db: PageConn,
     chrome: Chrome,
     jobs: &State<JobsConfig>,
-    mut db: Connection<Db>,
     form: BulkForm,
 ) -> Result<BulkPage, AppError> {
     Ok(BulkPage {

@@ -1,11 +1,11 @@
 //! Creating, editing and deleting a product, through the shared edit flow.
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::http::uri::Origin;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, uri, FromForm};
-use rocket_db_pools::Connection;
 use sqlx::PgConnection;
 
 use super::{Links, ProductsQuery};
@@ -179,7 +179,7 @@ pub(super) fn new(chrome: Chrome) -> FormPage {
 }
 
 #[get("/products/<id>/edit")]
-pub(super) async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPage, AppError> {
+pub(super) async fn edit(mut db: PageConn, chrome: Chrome, id: i64) -> Result<FormPage, AppError> {
     flow::edit::<Products>(chrome, &mut db, id).await
 }
 
@@ -205,7 +205,7 @@ pub(super) struct DeletePage {
 }
 
 #[get("/products/<id>/delete")]
-pub(super) async fn confirm_delete(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<DeletePage, AppError> {
+pub(super) async fn confirm_delete(mut db: PageConn, chrome: Chrome, id: i64) -> Result<DeletePage, AppError> {
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let on_orders = products::on_orders(&mut db, id).await?;
     let figures = products::figures(&mut db, id).await?;

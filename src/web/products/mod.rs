@@ -6,10 +6,10 @@ mod form;
 
 pub use bulk::bulk_href;
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::{get, routes, uri, FromForm, State, UriDisplayQuery};
-use rocket_db_pools::Connection;
 
 use crate::db::staff::Staff;
 
@@ -103,7 +103,7 @@ pub(crate) fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
 }
 
 #[get("/products?<query..>")]
-async fn list(chrome: Chrome, mut db: ReadConn, query: Paged<ProductsQuery>) -> Result<ListPage, AppError> {
+async fn list(mut db: ReadConn, chrome: Chrome, query: Paged<ProductsQuery>) -> Result<ListPage, AppError> {
     let filter = query.filter.parse();
     let seek = query.paging.seek(products::List::SORTS, PAGE_SIZE);
     let page = listing::search::<products::List>(&mut db, &filter, &seek).await?;
@@ -200,7 +200,7 @@ struct ShowPage {
 }
 
 #[get("/products/<id>?<paging..>")]
-async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64, paging: Option<Paging>) -> Result<ShowPage, AppError> {
+async fn show(mut db: PageConn, chrome: Chrome, id: i64, paging: Option<Paging>) -> Result<ShowPage, AppError> {
     let product = products::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let figures = products::figures(&mut db, id).await?;
     let seek = paging.unwrap_or_default().seek(BuyersOf::SORTS, SECTION_ROWS);

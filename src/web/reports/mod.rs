@@ -4,10 +4,10 @@
 //! every leader named) and break them by a stated second figure; shares are
 //! of the period's whole total.
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::{get, routes, uri, State};
-use rocket_db_pools::Connection;
 
 use super::charts::{self, short_money, Bar};
 use super::dashboard::DashboardConfig;
@@ -15,7 +15,6 @@ use super::period::{Chosen, PeriodQuery};
 use super::{filters, AppError, Chrome};
 use crate::db::calendar::{self, Leader};
 use crate::db::reports::{self, CustomerFigures, Month, ProductFigures, ReportTotals, TIE_COUNT_LIMIT};
-use crate::db::Db;
 use crate::domain::{Money, Preset, ShopZone};
 
 mod downloads;
@@ -146,8 +145,8 @@ fn customers(leaders: &[Leader]) -> Vec<CustomerFigures> {
 
 #[get("/reports?<period..>")]
 pub(super) async fn page(
+    mut db: PageConn,
     chrome: Chrome,
-    mut db: Connection<Db>,
     zone: &State<ShopZone>,
     dashboard: &State<DashboardConfig>,
     period: PeriodQuery,

@@ -1,11 +1,11 @@
 //! Creating, editing and deleting a customer, through the shared edit flow.
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::http::uri::Origin;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, uri, FromForm};
-use rocket_db_pools::Connection;
 use sqlx::PgConnection;
 
 use super::UsersQuery;
@@ -152,7 +152,7 @@ pub(super) fn new(chrome: Chrome) -> FormPage {
 }
 
 #[get("/users/<id>/edit")]
-pub(super) async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPage, AppError> {
+pub(super) async fn edit(mut db: PageConn, chrome: Chrome, id: i64) -> Result<FormPage, AppError> {
     flow::edit::<Customers>(chrome, &mut db, id).await
 }
 
@@ -175,7 +175,7 @@ pub(super) struct DeletePage {
 }
 
 #[get("/users/<id>/delete")]
-pub(super) async fn confirm_delete(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<DeletePage, AppError> {
+pub(super) async fn confirm_delete(mut db: PageConn, chrome: Chrome, id: i64) -> Result<DeletePage, AppError> {
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let figures = users::figures(&mut db, id).await?;
     Ok(DeletePage { chrome: chrome.on("users"), user, figures })

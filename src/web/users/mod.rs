@@ -3,10 +3,10 @@
 
 mod form;
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::{get, routes, uri, FromForm, State, UriDisplayQuery};
-use rocket_db_pools::Connection;
 
 use crate::db::staff::Staff;
 
@@ -100,7 +100,7 @@ pub(crate) fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
 }
 
 #[get("/users?<query..>")]
-async fn list(chrome: Chrome, mut db: ReadConn, query: Paged<UsersQuery>) -> Result<ListPage, AppError> {
+async fn list(mut db: ReadConn, chrome: Chrome, query: Paged<UsersQuery>) -> Result<ListPage, AppError> {
     let (filter, bad_date) = query.filter.parse();
     let seek = query.paging.seek(users::List::SORTS, PAGE_SIZE);
     let (page, count) = users::search(&mut db, &filter, &seek).await?;
@@ -201,7 +201,7 @@ struct ShowPage {
 }
 
 #[get("/users/<id>?<paging..>")]
-async fn show(chrome: Chrome, mut db: Connection<Db>, id: i64, paging: Option<Paging>) -> Result<ShowPage, AppError> {
+async fn show(mut db: PageConn, chrome: Chrome, id: i64, paging: Option<Paging>) -> Result<ShowPage, AppError> {
     let user = users::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let figures = users::figures(&mut db, id).await?;
     let latest = Paging::sorted("placed", Dir::Desc).seek(orders::List::SORTS, SECTION_ROWS / 2);

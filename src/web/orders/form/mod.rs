@@ -3,10 +3,10 @@
 //! without JavaScript; with it, `static/picker.js` and
 //! `static/order-form.js` do the same in place.
 
+use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::{get, post};
-use rocket_db_pools::Connection;
 
 use crate::db::orders::{self, Line, Order, SaveError};
 use crate::db::products::{self, ProductChoice};
@@ -158,12 +158,12 @@ impl FormPage {
 }
 
 #[get("/orders/new?<user_id>")]
-pub(super) async fn new(chrome: Chrome, mut db: Connection<Db>, user_id: Option<&str>) -> Result<FormPage, AppError> {
+pub(super) async fn new(mut db: PageConn, chrome: Chrome, user_id: Option<&str>) -> Result<FormPage, AppError> {
     FormPage::load(&mut db, chrome, None, OrderForm::blank(query_id(user_id)), FieldErrors::default()).await
 }
 
 #[get("/orders/<id>/edit")]
-pub(super) async fn edit(chrome: Chrome, mut db: Connection<Db>, id: i64) -> Result<FormPage, AppError> {
+pub(super) async fn edit(mut db: PageConn, chrome: Chrome, id: i64) -> Result<FormPage, AppError> {
     let order = orders::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let lines = orders::lines(&mut db, id).await?;
     let form = OrderForm::from_order(&order, &lines);
