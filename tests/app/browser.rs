@@ -1050,11 +1050,26 @@ async fn the_newer_pages_on_a_desktop_and_a_phone() {
     s.go("/jobs").await;
     problems.extend(s.at_both_widths("/jobs", "jobs").await);
 
-    // A refund: first sent empty, then two mugs back in stock.
+    // A refund: first more mugs than were bought and no reason, then two
+    // mugs back in stock.
     s.go(&format!("/orders/{order}/refund")).await;
     problems.extend(s.at_both_widths(&format!("/orders/{order}/refund"), "refund").await);
+    s.fill(&format!("#qty-{mug}"), "9").await;
     s.click("form.refund-form button[type=submit]").await;
-    assert!(s.text().await.contains("Nothing was refunded"), "{}", s.text().await);
+    let refused = s.text().await;
+    assert!(refused.contains("Nothing was refunded") && refused.contains("Say why"), "{refused}");
+    assert_eq!(
+        s.b.find(Locator::Css(&format!("#qty-{mug}")))
+            .await
+            .expect("field")
+            .prop("value")
+            .await
+            .ok()
+            .flatten()
+            .as_deref(),
+        Some("9"),
+        "the typed quantity is kept"
+    );
     problems.extend(s.at_both_widths("the refund's messages", "refund-messages").await);
     s.fill(&format!("#qty-{mug}"), "2").await;
     s.b.find(Locator::Css(&format!("tr:has(#qty-{mug}) input[type=checkbox]")))
