@@ -1004,6 +1004,14 @@ async fn the_newer_pages_on_a_desktop_and_a_phone() {
     .expect("write the file");
     s.go("/users/import").await;
     problems.extend(whole_at_both_widths(&s, "/users/import", "import-upload").await);
+    // An empty file is turned down next to the field.
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "").expect("write the empty file");
+    let input = s.b.find(Locator::Css("#file")).await.expect("file field");
+    input.send_keys(empty.to_str().expect("path")).await.expect("choose the file");
+    s.click("form[enctype='multipart/form-data'] button[type=submit]").await;
+    assert!(s.b.find(Locator::Css("#file-error")).await.is_ok(), "{}", s.text().await);
+    problems.extend(whole_at_both_widths(&s, "an empty file's upload", "import-upload-message").await);
     let input = s.b.find(Locator::Css("#file")).await.expect("file field");
     input.send_keys(file.to_str().expect("path")).await.expect("choose the file");
     s.click("form[enctype='multipart/form-data'] button[type=submit]").await;
@@ -1112,6 +1120,14 @@ async fn the_newer_pages_on_a_desktop_and_a_phone() {
         assert!(s.text().await.contains("was deleted"), "{path} says so");
         problems.extend(whole_at_both_widths(&s, &path, name).await);
     }
+
+    // The import undone: the undo's own change set.
+    s.go(&format!("/changes/{set}/undo")).await;
+    s.click(&format!("form[action='/changes/{set}/undo'] button[type=submit]")).await;
+    let undo = app.scalar_i64("SELECT id FROM change_sets WHERE kind = 'undo'").await;
+    s.go(&format!("/changes/{undo}")).await;
+    assert!(s.text().await.contains("This undid"), "{}", s.text().await);
+    problems.extend(whole_at_both_widths(&s, &format!("/changes/{undo}"), "change-set-of-an-undo").await);
     assert!(problems.is_empty(), "accessibility problems:\n{}", problems.join("\n"));
     let _ = s.b.close().await;
 }
