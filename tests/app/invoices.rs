@@ -128,7 +128,7 @@ async fn the_ticked_orders_packing_slips_print_as_one_document() {
 
     let slips = app.get(&format!("/orders/packing-slips?scope=selected&action=&ids={second}&ids={first}")).await;
     assert_eq!(slips.status, Status::Ok);
-    assert_eq!(slips.body.matches("<main class=\"sheet slip\">").count(), 2);
+    assert_eq!(slips.body.matches("<article class=\"sheet slip\">").count(), 2);
     let (at_second, at_first) = (slips.body.find("Bob Builder").unwrap(), slips.body.find("Ada Lovelace").unwrap());
     assert!(at_second < at_first, "in the order ticked");
     slips.assert_lacks("$");
