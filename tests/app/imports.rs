@@ -482,6 +482,7 @@ async fn an_import_past_the_threshold_runs_as_a_job_audited_under_its_requester_
     done.assert_contains(&format!("href=\"/jobs/{job}\""));
     done.assert_contains("Download the rows not imported (CSV)");
     assert_eq!(app.scalar_i64("SELECT count(*) FROM imports WHERE status = 'committed'").await, 1);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM import_rows").await, 0, "staged rows go with the job");
     let download = app.post(&format!("/imports/{import}/invalid-rows"), &[]).await;
     assert_eq!(download.body.lines().count(), 3, "a header and the 2 bad rows:\n{}", download.body);
     app.get("/imports").await.assert_contains("Imported");
@@ -528,7 +529,9 @@ async fn an_import_job_resumed_after_a_restart_writes_each_row_once_and_skips_ro
         assert_eq!(jobs::run_batch(&mut conn, "died", claimed, 40).await.expect("a batch"), Step::More);
     }
     assert_eq!(crate::jobs::job_state(&app, job).await, ("running".to_string(), 80, 80, 0));
-    app.get(&format!("/imports?id={import}")).await.assert_contains("80 of 230 rows dealt with so far");
+    let running = app.get(&format!("/imports?id={import}")).await;
+    running.assert_contains("80 of 230 rows dealt with so far");
+    running.assert_contains("<meta http-equiv=\"refresh\"");
     // Meanwhile someone adds a customer the file would create and edits the
     // one it would update.
     app.customer("Got There First", "CUSTOMER150@example.com").await;
@@ -620,4 +623,42 @@ async fn cancelling_an_import_job_keeps_its_batches_and_the_import_says_what_was
     let again = app.post(&format!("/imports/{import}/commit"), &[("token", "x")]).await;
     assert_eq!(again.status, Status::SeeOther);
     assert_eq!(app.scalar_i64("SELECT count(*) FROM jobs").await, 1);
+}
+
+#[rocket::async_test]
+async fn an_import_job_cancelled_before_it_started_applies_nothing_and_says_so() {
+    let app = job_shop(0).await;
+    let page = preview(&app, "/users/import", "later.csv", customers_csv(120).as_bytes()).await;
+    let import = import_id(&page);
+    let (page, job) = commit_as_job(&app, &page).await;
+    page.assert_contains("Waiting to start");
+    app.post_ok(&format!("/jobs/{job}/cancel"), &[]).await.assert_contains(">Cancelled<");
+
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 0);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM imports WHERE status = 'stopped'").await, 1);
+    let done = app.get(&format!("/imports?id={import}")).await;
+    done.assert_contains("was cancelled after 0 of 120 rows");
+    done.assert_contains("The other 120 rows were not imported");
+    done.assert_lacks("http-equiv=\"refresh\"");
+}
+
+#[rocket::async_test]
+async fn a_large_import_whose_preview_went_stale_queues_no_job() {
+    let app = job_shop(0).await;
+    let ada = app.customer("Ada", "customer7@example.com").await;
+    let page = preview(&app, "/users/import", "big.csv", customers_csv(120).as_bytes()).await;
+    sqlx::query("UPDATE users SET name = 'Ada L', version = version + 1 WHERE id = $1")
+        .bind(ada)
+        .execute(&app.pool)
+        .await
+        .expect("edit");
+    let id = import_id(&page);
+    let fields = hidden_fields(&page.body, &format!("/imports/{id}/commit"));
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let stale = app.post_raw(&format!("/imports/{id}/commit"), &fields).await;
+    assert_eq!(stale.status, Status::Conflict);
+    stale.assert_contains("Nothing was imported");
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM jobs").await, 0);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM import_rows").await, 0);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM imports WHERE status = 'uploaded'").await, 1);
 }
