@@ -30,6 +30,8 @@ const MAX_REASONS: usize = 20;
 pub enum Work {
     Orders(BulkAction),
     Products(BulkChange),
+    /// Writes the staged rows of this import (see `db::imports::queue`).
+    Import(i64),
 }
 
 /// A job's parameters as stored (`jobs.params`).
@@ -40,6 +42,7 @@ enum Params {
     Delete,
     Price { percent: f64 },
     Stock { percent: f64 },
+    Import { import_id: i64 },
 }
 
 impl Work {
@@ -47,7 +50,13 @@ impl Work {
         match self {
             Work::Orders(_) => JobKind::OrdersBulk,
             Work::Products(_) => JobKind::ProductsBulk,
+            Work::Import(_) => JobKind::Import,
         }
+    }
+
+    /// The parameters as `jobs.params` keeps them.
+    pub fn stored_params(self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self.params())
     }
 
     fn params(self) -> Params {
@@ -56,6 +65,7 @@ impl Work {
             Work::Orders(BulkAction::Delete) => Params::Delete,
             Work::Products(BulkChange::Price(percent)) => Params::Price { percent },
             Work::Products(BulkChange::Stock(percent)) => Params::Stock { percent },
+            Work::Import(import_id) => Params::Import { import_id },
         }
     }
 
@@ -68,6 +78,7 @@ impl Work {
             (JobKind::OrdersBulk, Params::Delete) => Work::Orders(BulkAction::Delete),
             (JobKind::ProductsBulk, Params::Price { percent }) => Work::Products(BulkChange::Price(percent)),
             (JobKind::ProductsBulk, Params::Stock { percent }) => Work::Products(BulkChange::Stock(percent)),
+            (JobKind::Import, Params::Import { import_id }) => Work::Import(import_id),
             _ => return None,
         })
     }
@@ -246,6 +257,10 @@ pub async fn run_batch(
     let outcome = match job.work {
         Work::Orders(action) => apply_to_orders(&mut tx, &targets, action).await?,
         Work::Products(change) => apply_to_products(&mut tx, &targets, change).await?,
+        Work::Import(import) => {
+            let (changed, skipped) = super::imports::apply_batch(&mut tx, import, &targets).await?;
+            Outcome { changed, skipped }
+        }
     };
     let skipped: i64 = outcome.skipped.iter().map(|s| s.count).sum();
     let reasons = merge_reasons(now.reasons.0, outcome.skipped);
@@ -563,6 +578,7 @@ mod tests {
             Work::Orders(BulkAction::Delete),
             Work::Products(BulkChange::Price(-12.5)),
             Work::Products(BulkChange::Stock(10.0)),
+            Work::Import(7),
         ] {
             let params = serde_json::to_value(work.params()).expect("params serialise");
             assert_eq!(Work::read(work.kind(), params), Some(work));

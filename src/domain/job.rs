@@ -8,15 +8,18 @@ pub enum JobKind {
     OrdersBulk,
     /// A bulk change to products: price or stock by a percentage.
     ProductsBulk,
+    /// The commit of an import too large for one request: its staged rows.
+    Import,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 2] = [JobKind::OrdersBulk, JobKind::ProductsBulk];
+    pub const ALL: [JobKind; 3] = [JobKind::OrdersBulk, JobKind::ProductsBulk, JobKind::Import];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::OrdersBulk => "orders_bulk",
             JobKind::ProductsBulk => "products_bulk",
+            JobKind::Import => "import",
         }
     }
 
@@ -29,6 +32,7 @@ impl JobKind {
         match self {
             JobKind::OrdersBulk => "orders",
             JobKind::ProductsBulk => "products",
+            JobKind::Import => "rows",
         }
     }
 }

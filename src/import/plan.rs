@@ -35,6 +35,8 @@ pub struct Change {
 pub struct Updated {
     pub row: u64,
     pub id: i64,
+    /// The record's version when planned: a later write applies only to it.
+    pub version: i32,
     pub record: Record,
     pub changes: Vec<Change>,
 }
@@ -95,7 +97,13 @@ pub fn plan(target: Target, checked: Checked, existing: &[Existing]) -> Plan {
                 if changes.is_empty() {
                     plan.unchanged += 1;
                 } else {
-                    plan.updated.push(Updated { row: record.row, id: found.id, record: merged, changes });
+                    plan.updated.push(Updated {
+                        row: record.row,
+                        id: found.id,
+                        version: found.version,
+                        record: merged,
+                        changes,
+                    });
                 }
             }
             None => {

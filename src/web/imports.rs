@@ -9,12 +9,14 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::request::Outcome;
 use rocket::response::status::Custom;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, uri, FromForm, Request};
+use rocket::{get, post, routes, uri, FromForm, Request, State};
 
-use crate::db::imports::{self, Committed, DryRun, Entry, Upload};
+use crate::db::imports::{self, Committed, DryRun, Entry, Queued, Status as ImportStatus, Upload};
+use crate::db::jobs::Job;
 use crate::db::staff::Staff;
 use crate::db::Db;
 use crate::import::{read, validate, Field, Mapping, Table, Target, MAX_FILE_BYTES};
+use crate::jobs::JobsConfig;
 use crate::web::auth::{csrf_token, AuthConfig};
 use crate::web::filters;
 use crate::web::{AdminForm, AppError, Chrome};
@@ -261,6 +263,8 @@ pub struct ImportPage {
     /// Set when a commit found the data changed since the preview.
     stale: Option<String>,
     preview: Option<DryRun>,
+    /// A commit of more valid rows than this runs as a job (`jobs.threshold_rows`).
+    job_threshold: i64,
 }
 
 impl ImportPage {
@@ -325,6 +329,20 @@ impl ImportPage {
     fn is_products(&self) -> bool {
         self.upload.target == Target::Products
     }
+
+    /// Whether committing `run` queues a job rather than writing at once.
+    fn runs_as_job(&self, run: &DryRun) -> bool {
+        valid_rows(run) > self.job_threshold
+    }
+
+    fn job_threshold_rows(&self) -> String {
+        crate::domain::group_digits(self.job_threshold.max(0) as u64)
+    }
+}
+
+/// The rows of a dry run that passed their checks (new, updated or unchanged).
+fn valid_rows(run: &DryRun) -> i64 {
+    (run.plan.rows() - run.plan.invalid.len()) as i64
 }
 
 /// A spreadsheet's column letter: 0 → A, 26 → AA.
@@ -361,6 +379,8 @@ async fn prepare(db: &Db, chrome: Chrome, id: i64, committed_too: bool) -> Resul
         preview: None,
         table: Table::default(),
         upload,
+        // Set by the pages that offer or make the commit.
+        job_threshold: i64::MAX,
     };
     let table = match table {
         Ok(table) => table,
@@ -406,6 +426,8 @@ pub struct DonePage {
     upload: Upload,
     summary: String,
     entries: Vec<Entry>,
+    /// The job that applies (or applied) it, when it ran as one.
+    job: Option<Job>,
 }
 
 impl DonePage {
@@ -423,6 +445,23 @@ impl DonePage {
     fn shown(&self) -> i64 {
         SHOWN_ENTRIES
     }
+
+    fn job_href(&self, id: &i64) -> String {
+        crate::web::jobs::progress_uri(*id)
+    }
+
+    /// Takes a count as a field (a reference) or a difference (a value).
+    fn count(&self, n: impl std::borrow::Borrow<i64>) -> String {
+        crate::domain::group_digits((*n.borrow()).max(0) as u64)
+    }
+
+    fn is_running(&self) -> bool {
+        self.upload.status == ImportStatus::Running
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.upload.status == ImportStatus::Stopped
+    }
 }
 
 async fn done_page(db: &Db, upload: Upload, chrome: Chrome) -> Result<DonePage, AppError> {
@@ -432,7 +471,11 @@ async fn done_page(db: &Db, upload: Upload, chrome: Chrome) -> Result<DonePage, 
     let mut conn = db.conn().await?;
     let summary = crate::db::change_sets::find(&mut conn, set).await?.map(|s| s.summary).unwrap_or_default();
     let entries = imports::entries_of(&mut conn, set, SHOWN_ENTRIES).await?;
-    Ok(DonePage { chrome, upload, summary, entries })
+    let job = match upload.job_id {
+        Some(id) => crate::db::jobs::find(&mut conn, id).await?,
+        None => None,
+    };
+    Ok(DonePage { chrome, upload, summary, entries, job })
 }
 
 /// The import page: its mapping and dry run, or once committed, what it
@@ -461,14 +504,17 @@ impl ListPage {
 const LISTED: i64 = 30;
 
 #[get("/imports?<id>")]
-async fn show(chrome: Chrome, db: &Db, id: Option<i64>) -> Result<Shown, AppError> {
+async fn show(chrome: Chrome, db: &Db, jobs: &State<JobsConfig>, id: Option<i64>) -> Result<Shown, AppError> {
     let Some(id) = id else {
         let mut conn = db.conn().await?;
         let uploads = imports::latest(&mut conn, LISTED).await?;
         return Ok(Shown::List(Box::new(ListPage { chrome: chrome.on(""), uploads })));
     };
     Ok(match prepare(db, chrome, id, false).await? {
-        Prepared::Page(page) => Shown::Page(page),
+        Prepared::Page(mut page) => {
+            page.job_threshold = jobs.threshold_rows;
+            Shown::Page(page)
+        }
         Prepared::Committed(done) => Shown::Done(Box::new(done_page(db, done.0, done.1).await?)),
     })
 }
@@ -535,6 +581,7 @@ async fn commit(
     chrome: Chrome,
     db: &Db,
     id: i64,
+    jobs: &State<JobsConfig>,
     form: AdminForm<CommitForm>,
 ) -> Result<Result<Flash<Redirect>, Custom<Box<ImportPage>>>, AppError> {
     let actor = form.actor();
@@ -544,6 +591,7 @@ async fn commit(
             return Ok(Ok(crate::web::refused(Links::show(id), "This file was imported already.")));
         }
     };
+    page.job_threshold = jobs.threshold_rows;
     let Some(preview) = &page.preview else {
         return Ok(Err(Custom(Status::UnprocessableEntity, page)));
     };
@@ -553,7 +601,28 @@ async fn commit(
         return Ok(Err(Custom(Status::Conflict, page)));
     }
     let mut conn = db.conn().await?;
-    let outcome = imports::commit(&mut conn, actor, Some(id), &page.upload.file_name, preview).await?;
+    let plan = &preview.plan;
+    // Past the threshold the rows are written by the job worker in batches,
+    // rather than in one transaction this request waits for.
+    let outcome = if page.runs_as_job(preview) {
+        match imports::queue(&mut conn, actor, id, &page.upload.file_name, preview).await? {
+            Queued::Job(job) => {
+                let rows = crate::domain::group_digits((plan.new.len() + plan.updated.len()) as u64);
+                return Ok(Ok(crate::web::done(
+                    crate::web::jobs::progress_uri(job),
+                    format!(
+                        "Importing {}: {rows} {} queued as a job, in batches. Follow it here; you can leave this page.",
+                        page.upload.file_name,
+                        page.upload.target.plural()
+                    ),
+                )));
+            }
+            Queued::Stale => Committed::Stale,
+            Queued::AlreadyCommitted => Committed::AlreadyCommitted,
+        }
+    } else {
+        imports::commit(&mut conn, actor, Some(id), &page.upload.file_name, preview).await?
+    };
     match outcome {
         Committed::Done { new, updated, .. } => Ok(Ok(crate::web::done(
             Links::show(id),
@@ -568,6 +637,7 @@ async fn commit(
                     return Ok(Ok(crate::web::refused(Links::show(id), "This file was imported already.")))
                 }
             };
+            page.job_threshold = jobs.threshold_rows;
             page.stale = Some(changed.into());
             Ok(Err(Custom(Status::Conflict, page)))
         }

@@ -63,13 +63,22 @@ fn duration_words(seconds: f64) -> String {
 struct ShowPage {
     chrome: Chrome,
     progress: Progress,
+    /// The import the job applies, for an import job.
+    import: Option<crate::db::imports::OfJob>,
+}
+
+impl ShowPage {
+    fn import_href(&self, id: &i64) -> String {
+        super::imports::Links::show(*id)
+    }
 }
 
 #[get("/jobs/<id>")]
 async fn show(chrome: Chrome, _signed_in: Staff, db: &Db, id: i64) -> Result<ShowPage, AppError> {
     let mut conn = db.conn().await?;
     let job = jobs::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
-    Ok(ShowPage { chrome: chrome.on("jobs"), progress: Progress::of(job, Utc::now()) })
+    let import = crate::db::imports::of_job(&mut conn, id).await?;
+    Ok(ShowPage { chrome: chrome.on("jobs"), progress: Progress::of(job, Utc::now()), import })
 }
 
 #[derive(Template, WebTemplate)]

@@ -1,7 +1,9 @@
 //! Importing customers and products from CSV and XLSX files: upload, mapping,
-//! dry run, commit, stale previews, bad files, and the command line.
+//! dry run, commit, stale previews, bad files, the command line, and large
+//! imports committed as jobs.
 
 use rocket::http::{ContentType, Status};
+use shopdesk::db::jobs::{self, Step};
 
 use crate::harness::{hidden_fields, Page, TestApp};
 
@@ -383,4 +385,280 @@ async fn a_thousand_row_file_with_twelve_bad_rows_is_fixed_from_its_download_imp
         988
     );
     app.assert_figures_exact().await;
+}
+
+/// A shop with an admin signed in whose imports of more than 100 valid rows
+/// run as jobs of 40-row batches, with `workers` worker tasks.
+async fn job_shop(workers: i64) -> TestApp {
+    let mut settings = crate::jobs::jobs_settings(workers);
+    settings.extend([("jobs.threshold_rows", 100.into()), ("jobs.batch_rows", 40.into())]);
+    let app = TestApp::configured(false, &settings).await;
+    app.sign_in_as("admin@test.example", "admin").await;
+    app
+}
+
+/// A customer file of `n` rows, "Customer k" at customerk@example.com.
+fn customers_csv(n: usize) -> String {
+    let mut csv = String::from("Name,Email\n");
+    for k in 1..=n {
+        csv.push_str(&format!("Customer {k},customer{k}@example.com\n"));
+    }
+    csv
+}
+
+/// Presses Import on `page`; returns the job's page it led to and the job's id.
+async fn commit_as_job(app: &TestApp, page: &Page) -> (Page, i64) {
+    let id = import_id(page);
+    let fields = hidden_fields(&page.body, &format!("/imports/{id}/commit"));
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let posted = app.post_raw(&format!("/imports/{id}/commit"), &fields).await;
+    assert_eq!(posted.status, Status::SeeOther, "{}", posted.body);
+    let to = posted.location.expect("a redirect");
+    let job = to.strip_prefix("/jobs/").and_then(|j| j.parse().ok()).unwrap_or_else(|| panic!("to a job, not {to}"));
+    (app.get(&to).await, job)
+}
+
+/// How many audit entries of `action` each of customers 1..=n got under
+/// change set `set`.
+async fn entries_per_customer(app: &TestApp, n: usize, action: &str, set: i64) -> Vec<i64> {
+    let emails: Vec<String> = (1..=n).map(|k| format!("customer{k}@example.com")).collect();
+    sqlx::query_scalar(
+        "SELECT count(a.id) FROM unnest($1::TEXT[]) WITH ORDINALITY AS e(email, n)
+           LEFT JOIN users u ON lower(u.email) = lower(e.email)
+           LEFT JOIN audit_log a ON a.entity = 'user' AND a.entity_id = u.id AND a.action = $2
+                                AND a.change_set_id = $3
+          GROUP BY e.n ORDER BY e.n",
+    )
+    .bind(&emails)
+    .bind(action)
+    .bind(set)
+    .fetch_all(&app.pool)
+    .await
+    .expect("audit counts")
+}
+
+#[rocket::async_test]
+async fn an_import_past_the_threshold_runs_as_a_job_audited_under_its_requester_and_undone_as_one() {
+    let app = job_shop(1).await;
+    let admin = app.scalar_i64("SELECT id FROM staff WHERE email = 'admin@test.example'").await;
+    app.customer("Old Name 1", "customer1@example.com").await;
+    app.customer("Old Name 2", "CUSTOMER2@example.com").await;
+    let mut csv = customers_csv(300);
+    csv.push_str("Nobody,not-an-email\nNobody Else,also-not\n");
+
+    let page = preview(&app, "/users/import", "customers.csv", csv.as_bytes()).await;
+    assert_eq!(counts(&page), ["298", "2", "0", "2"]);
+    page.assert_contains("as a job, in batches: that is more than 100 rows");
+    let import = import_id(&page);
+    let (job_page, job) = commit_as_job(&app, &page).await;
+    job_page.assert_contains("Importing customers.csv: 300 customers queued as a job");
+    job_page.assert_contains(&format!("href=\"/imports?id={import}\""));
+    assert_eq!(
+        crate::jobs::until_over(&app, job).await,
+        ("done".to_string(), 300, 300, 0),
+        "every staged row written once"
+    );
+
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 300);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users WHERE name = 'Customer 2' AND version = 2").await, 1);
+    let set = app.scalar_i64("SELECT change_set_id FROM jobs").await;
+    assert_eq!(entries_per_customer(&app, 300, "create", set).await, [vec![0; 2], vec![1; 298]].concat());
+    let filed: Vec<(String, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT action, staff_id, count(*) FROM audit_log WHERE entity = 'user' AND change_set_id = $1
+          GROUP BY action, staff_id ORDER BY action",
+    )
+    .bind(set)
+    .fetch_all(&app.pool)
+    .await
+    .expect("audit");
+    assert_eq!(filed, vec![("create".into(), Some(admin), 298), ("update".into(), Some(admin), 2)]);
+
+    // Both pages say what happened and link to each other.
+    let job_page = app.get(&format!("/jobs/{job}")).await;
+    job_page.assert_contains("300 of 300 rows dealt with (100%)");
+    job_page.assert_contains("298 created and 2 updated.");
+    let done = app.get(&format!("/imports?id={import}")).await;
+    done.assert_contains("Imported customers.csv: 298 new, 2 updated; 2 rows with errors not imported");
+    done.assert_contains(&format!("href=\"/jobs/{job}\""));
+    done.assert_contains("Download the rows not imported (CSV)");
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM imports WHERE status = 'committed'").await, 1);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM import_rows").await, 0, "staged rows go with the job");
+    let download = app.post(&format!("/imports/{import}/invalid-rows"), &[]).await;
+    assert_eq!(download.body.lines().count(), 3, "a header and the 2 bad rows:\n{}", download.body);
+    app.get("/imports").await.assert_contains("Imported");
+
+    // The job's change set undoes the whole import.
+    app.undo_change_set(set).await;
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 2);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users WHERE name LIKE 'Old Name %'").await, 2);
+    app.assert_figures_exact().await;
+}
+
+#[rocket::async_test]
+async fn an_import_at_the_threshold_still_commits_at_once() {
+    let app = job_shop(0).await;
+    let page = preview(&app, "/users/import", "c.csv", customers_csv(100).as_bytes()).await;
+    page.assert_contains("in one step");
+    page.assert_lacks("as a job");
+    let id = import_id(&page);
+    let done = app.submit(&page, &format!("/imports/{id}/commit")).await;
+    done.assert_contains("Imported c.csv: 100 new, 0 updated");
+    // No rows left out, so nothing to download.
+    done.assert_lacks("Download the rows not imported");
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM jobs").await, 0);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 100);
+}
+
+#[rocket::async_test]
+async fn an_import_job_resumed_after_a_restart_writes_each_row_once_and_skips_rows_changed_meanwhile() {
+    let app = job_shop(0).await;
+    let kept = app.customer("Kept As Is", "customer200@example.com").await;
+    let page = preview(&app, "/users/import", "many.csv", customers_csv(230).as_bytes()).await;
+    assert_eq!(counts(&page), ["229", "1", "0", "0"]);
+    let import = import_id(&page);
+    let (page, job) = commit_as_job(&app, &page).await;
+    page.assert_contains("0 of 230 rows dealt with (0%)");
+    app.get(&format!("/imports?id={import}"))
+        .await
+        .assert_contains(&format!("by <a href=\"/jobs/{job}\">job #{job}</a>"));
+
+    // A server takes the job, commits two batches, and dies.
+    let mut conn = app.pool.acquire().await.expect("a connection");
+    let claimed = jobs::claim(&mut conn, "died", 60).await.expect("claim").expect("the queued job");
+    for _ in 0..2 {
+        assert_eq!(jobs::run_batch(&mut conn, "died", claimed, 40).await.expect("a batch"), Step::More);
+    }
+    assert_eq!(crate::jobs::job_state(&app, job).await, ("running".to_string(), 80, 80, 0));
+    let running = app.get(&format!("/imports?id={import}")).await;
+    running.assert_contains("80 of 230 rows dealt with so far");
+    running.assert_contains("<meta http-equiv=\"refresh\"");
+    // Meanwhile someone adds a customer the file would create and edits the
+    // one it would update.
+    app.customer("Got There First", "CUSTOMER150@example.com").await;
+    sqlx::query("UPDATE users SET name = 'Edited', version = version + 1 WHERE id = $1")
+        .bind(kept)
+        .execute(&app.pool)
+        .await
+        .expect("edit");
+    sqlx::query("UPDATE jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1")
+        .bind(job)
+        .execute(&app.pool)
+        .await
+        .expect("heartbeat");
+
+    // The server starts again and finishes the job.
+    let _restarted = app.second_app(&crate::jobs::jobs_settings(1)).await;
+    assert_eq!(crate::jobs::until_over(&app, job).await, ("done".to_string(), 230, 228, 2));
+    // Every other row created its customer exactly once, under the job's change set.
+    let set = app.scalar_i64("SELECT change_set_id FROM jobs").await;
+    let mut created = vec![1; 230];
+    created[149] = 0;
+    created[199] = 0;
+    assert_eq!(entries_per_customer(&app, 230, "create", set).await, created, "each row once");
+    // The one kept, the one added meanwhile, and the 228 the job created.
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 230);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users WHERE name = 'Got There First'").await, 1);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users WHERE name = 'Edited'").await, 1);
+
+    let page = app.get(&format!("/jobs/{job}")).await;
+    page.assert_contains(
+        "1 × A customer with this Email was added after the import was queued, so the row was not imported.",
+    );
+    page.assert_contains("1 × The customer was edited after the import was queued, so the row was not applied to it.");
+    page.assert_contains("228 created and 0 updated.");
+    let done = app.get(&format!("/imports?id={import}")).await;
+    done.assert_contains("Imported many.csv: 228 new, 0 updated");
+    done.assert_contains("2 rows were skipped");
+    done.assert_lacks("Download the rows not imported");
+    // The dead server, were it only slow, finds its job taken and stops.
+    assert_eq!(jobs::run_batch(&mut conn, "died", claimed, 40).await.expect("a batch"), Step::Lost);
+}
+
+#[rocket::async_test]
+async fn cancelling_an_import_job_keeps_its_batches_and_the_import_says_what_was_applied() {
+    let app = job_shop(0).await;
+    let page = preview(
+        &app,
+        "/products/import",
+        "stock.csv",
+        {
+            let mut csv = String::from("sku,name,price,stock\n");
+            for k in 1..=150 {
+                csv.push_str(&format!("SKU-{k},Product {k},{k}.50,{k}\n"));
+            }
+            csv
+        }
+        .as_bytes(),
+    )
+    .await;
+    let import = import_id(&page);
+    let (_, job) = commit_as_job(&app, &page).await;
+    let mut conn = app.pool.acquire().await.expect("a connection");
+    let claimed = jobs::claim(&mut conn, "by-hand", 60).await.expect("claim").expect("the queued job");
+    assert_eq!(jobs::run_batch(&mut conn, "by-hand", claimed, 40).await.expect("a batch"), Step::More);
+    app.post_ok(&format!("/jobs/{job}/cancel"), &[]).await.assert_contains("stops after the batch");
+    assert_eq!(
+        jobs::run_batch(&mut conn, "by-hand", claimed, 40).await.expect("a batch"),
+        Step::Over(shopdesk::domain::JobState::Cancelled)
+    );
+
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM products").await, 40);
+    assert_eq!(app.scalar_i64("SELECT price_cents FROM products WHERE sku = 'SKU-40'").await, 4050);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM imports WHERE status = 'stopped'").await, 1);
+    let done = app.get(&format!("/imports?id={import}")).await;
+    done.assert_contains("Partly imported stock.csv");
+    done.assert_contains("was cancelled after 40 of 150 rows");
+    done.assert_contains("Imported stock.csv: 40 new, 0 updated");
+    done.assert_contains("The other 110 rows were not imported");
+    done.assert_contains(&format!("href=\"/jobs/{job}\""));
+    app.get("/imports").await.assert_contains("Partly imported");
+    let set = app.scalar_i64("SELECT change_set_id FROM imports").await;
+    let summary: String = sqlx::query_scalar("SELECT summary FROM change_sets WHERE id = $1")
+        .bind(set)
+        .fetch_one(&app.pool)
+        .await
+        .expect("set");
+    assert_eq!(summary, "Imported stock.csv: 40 new, 0 updated");
+    // The import cannot be pressed again for the rest.
+    let again = app.post(&format!("/imports/{import}/commit"), &[("token", "x")]).await;
+    assert_eq!(again.status, Status::SeeOther);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM jobs").await, 1);
+}
+
+#[rocket::async_test]
+async fn an_import_job_cancelled_before_it_started_applies_nothing_and_says_so() {
+    let app = job_shop(0).await;
+    let page = preview(&app, "/users/import", "later.csv", customers_csv(120).as_bytes()).await;
+    let import = import_id(&page);
+    let (page, job) = commit_as_job(&app, &page).await;
+    page.assert_contains("Waiting to start");
+    app.post_ok(&format!("/jobs/{job}/cancel"), &[]).await.assert_contains(">Cancelled<");
+
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 0);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM imports WHERE status = 'stopped'").await, 1);
+    let done = app.get(&format!("/imports?id={import}")).await;
+    done.assert_contains("was cancelled after 0 of 120 rows");
+    done.assert_contains("The other 120 rows were not imported");
+    done.assert_lacks("http-equiv=\"refresh\"");
+}
+
+#[rocket::async_test]
+async fn a_large_import_whose_preview_went_stale_queues_no_job() {
+    let app = job_shop(0).await;
+    let ada = app.customer("Ada", "customer7@example.com").await;
+    let page = preview(&app, "/users/import", "big.csv", customers_csv(120).as_bytes()).await;
+    sqlx::query("UPDATE users SET name = 'Ada L', version = version + 1 WHERE id = $1")
+        .bind(ada)
+        .execute(&app.pool)
+        .await
+        .expect("edit");
+    let id = import_id(&page);
+    let fields = hidden_fields(&page.body, &format!("/imports/{id}/commit"));
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let stale = app.post_raw(&format!("/imports/{id}/commit"), &fields).await;
+    assert_eq!(stale.status, Status::Conflict);
+    stale.assert_contains("Nothing was imported");
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM jobs").await, 0);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM import_rows").await, 0);
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM imports WHERE status = 'uploaded'").await, 1);
 }
