@@ -57,6 +57,9 @@ pub enum TakeBackError {
     NotUndoable,
     #[error("already undone")]
     AlreadyUndone,
+    /// The job making the change is still at work (or waiting to start).
+    #[error("its job is still running")]
+    StillRunning,
     /// Every record the set touched changed since, or nothing is left to do.
     #[error("nothing left to undo")]
     NothingToUndo,
@@ -227,6 +230,14 @@ pub async fn undo(conn: &mut PgConnection, actor: Actor, set: i64) -> Result<Und
     }
     if change_sets::undone_by(&mut tx, set).await?.is_some() {
         return Err(TakeBackError::AlreadyUndone);
+    }
+    // A job still adding to the set: the lock waits out a batch in flight
+    // (each batch updates its job's row), so none lands after the undo.
+    let jobs = sqlx::query_scalar!("SELECT state FROM jobs WHERE change_set_id = $1 FOR UPDATE", set)
+        .fetch_all(&mut *tx)
+        .await?;
+    if jobs.iter().any(|state| matches!(state.as_str(), "queued" | "running")) {
+        return Err(TakeBackError::StillRunning);
     }
     lock_records(&mut tx, set).await?;
     let acts = acts(&mut tx, set).await?;

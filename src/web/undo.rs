@@ -136,6 +136,9 @@ fn refusal(e: &TakeBackError, record: Option<Record>) -> Result<String, AppError
             "Nothing was changed: only imports and bulk actions can be undone. To take back a restore, delete the record again.".to_string()
         }
         TakeBackError::AlreadyUndone => "Nothing was changed: this change was already undone.".to_string(),
+        TakeBackError::StillRunning => {
+            "Nothing was changed: the job making this change is still running. Cancel it or let it finish, then undo it.".to_string()
+        }
         TakeBackError::NothingToUndo => {
             "Nothing was changed: every record this change touched was changed since, or is referred to now, so there is nothing left to undo.".to_string()
         }
