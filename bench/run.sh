@@ -153,8 +153,9 @@ declare -A URLS=(
   [customer_products]="/users/$CUSTOMER?sort=units&dir=desc&after=$(urlencode "$BOUGHT_UNITS~$BOUGHT_ID")"
   [orders_by_product]="/orders?product_id=$BEST"
   [invoice]="/orders/$ORDER/invoice"
+  [packing_slip]="/orders/$ORDER/packing-slip"
 )
-PAGES="dashboard dashboard_90d dashboard_1y users_first users_deep orders_by_customer order_detail reports reports_90d search search_rare order_new picker_email picker_broad picker_products product_buyers customer_page customer_products orders_by_product invoice"
+PAGES="dashboard dashboard_90d dashboard_1y users_first users_deep orders_by_customer order_detail reports reports_90d search search_rare order_new picker_email picker_broad picker_products product_buyers customer_page customer_products orders_by_product invoice packing_slip"
 # Downloads of every order, timed once each.
 declare -A EXPORT_URLS=(
   [orders_csv]="/orders.csv"

@@ -5,6 +5,7 @@
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
+use super::jobs::Skipped;
 use super::listing::Listing;
 use super::DbError;
 
@@ -24,6 +25,21 @@ impl<R> Default for BulkPreview<R> {
     /// Nothing to change (the action could not be read yet).
     fn default() -> Self {
         BulkPreview { count: 0, token: String::new(), sample: Vec::new() }
+    }
+}
+
+/// What an applied bulk action did: the rows it changed, and the rows a rule
+/// kept it from changing, counted by reason (as a job counts them).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub changed: usize,
+    pub skipped: Vec<Skipped>,
+}
+
+impl Applied {
+    /// How many rows were left alone, for whatever reason.
+    pub fn skipped_count(&self) -> i64 {
+        self.skipped.iter().map(|s| s.count).sum()
     }
 }
 

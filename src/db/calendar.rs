@@ -175,7 +175,7 @@ impl LowStock {
     /// Whole days of stock left at the last 30 days' pace; `None` when
     /// nothing sold.
     pub fn days_left(&self) -> Option<i64> {
-        (self.sold_30_days > 0).then(|| i64::from(self.stock) * 30 / self.sold_30_days)
+        super::products::days_of_stock_left(self.stock, self.sold_30_days)
     }
 }
 

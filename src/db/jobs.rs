@@ -435,15 +435,19 @@ fn gone(targets: usize, found: usize, noun: &str) -> Vec<Skipped> {
 /// A batch of an orders job, with the rules of the inline action: stock
 /// moves as statuses start or stop holding it, and a cancelled order whose
 /// products are short is skipped (with the product named) rather than
-/// oversold, while the rest of the batch goes ahead.
+/// oversold, while the rest of the batch goes ahead; so is an order whose
+/// status follows its refunds.
 async fn apply_to_orders(tx: &mut PgConnection, targets: &[i64], action: BulkAction) -> Result<Outcome, DbError> {
-    let rows = sqlx::query!(
+    let mut rows = sqlx::query!(
         r#"SELECT id, status AS "status: Status" FROM orders WHERE id = ANY($1) ORDER BY id FOR UPDATE"#,
         targets
     )
     .fetch_all(&mut *tx)
     .await?;
     let mut skipped = gone(targets.len(), rows.len(), "order");
+    if let BulkAction::SetStatus(to) = action {
+        skipped.extend(orders::keep_refund_statuses(&mut rows, |r| r.status, to));
+    }
     let ids_where =
         |keep: &dyn Fn(Status) -> bool| -> Vec<i64> { rows.iter().filter(|r| keep(r.status)).map(|r| r.id).collect() };
     match action {

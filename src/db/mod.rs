@@ -26,7 +26,7 @@ pub mod stats;
 pub mod undo;
 pub mod users;
 
-pub use bulk::{BulkError, BulkPreview};
+pub use bulk::{Applied, BulkError, BulkPreview};
 pub use replanning::Replanning;
 
 use std::time::Duration;

@@ -57,6 +57,14 @@ impl Status {
         self != Status::Cancelled
     }
 
+    /// Whether this status follows the order's refunds: an order has one of
+    /// these exactly when it has refunds (the database holds both ways, see
+    /// `orders_refund_status_needs_refund` and `orders_refunds_keep_refund_status`),
+    /// so staff neither choose one nor move an order off one.
+    pub fn follows_refunds(self) -> bool {
+        matches!(self, Status::PartiallyRefunded | Status::Refunded)
+    }
+
     /// Whether money was taken for the order, so some of it can be given back.
     pub fn refundable(self) -> bool {
         matches!(self, Status::Paid | Status::Shipped | Status::PartiallyRefunded)

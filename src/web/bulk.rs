@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 use super::filters::counted;
 use super::forms::constraint_message;
 use super::{changed_since_review, done, query_id, refused, AdminForm, AppError};
-use crate::db::{Actor, BulkError, BulkPreview, Db, DbError};
+use crate::db::{Actor, Applied, BulkError, BulkPreview, Db, DbError};
 use crate::jobs::JobsConfig;
 
 /// Which rows a bulk change is on and what its review page promised, as typed.
@@ -76,8 +76,8 @@ pub trait Bulk: Sized + Send + Sync + 'static {
     /// The review page for this same change and selection, before anything
     /// was confirmed.
     fn review_uri(&self, filter: &Self::Filter) -> Origin<'static>;
-    /// The banner after `changed` rows of the `confirmed` were changed.
-    fn applied(&self, change: Self::Change, changed: i64, confirmed: i64) -> String;
+    /// The banner after rows of the `confirmed` were changed (or skipped).
+    fn applied(&self, change: Self::Change, applied: &Applied, confirmed: i64) -> String;
     /// What a change that would need more stock than there is answers.
     fn out_of_stock(&self, filter: &Self::Filter, short: &[(String, i64, i64)]) -> Flash<Redirect>;
 
@@ -93,7 +93,7 @@ pub trait Bulk: Sized + Send + Sync + 'static {
         on: Targets<'_, Self::Filter>,
         confirmed: (i64, &str),
         change: Self::Change,
-    ) -> impl Future<Output = Result<usize, BulkError>> + Send;
+    ) -> impl Future<Output = Result<Applied, BulkError>> + Send;
     /// What a job doing this change is called: "Mark as shipped: 120,000 orders".
     fn job_summary(&self, change: Self::Change, count: i64) -> String;
     /// Queues the change as a job on the rows still `confirmed` (see
@@ -170,7 +170,7 @@ pub async fn apply<B: Bulk>(db: &Db, jobs: &JobsConfig, form: AdminForm<B>) -> R
         };
     }
     match B::apply(&mut db, actor, Targets { filter: &filter, ids: ids.as_deref() }, confirmed, change).await {
-        Ok(changed) => Ok(done(form.back(&filter), form.applied(change, changed as i64, confirmed.0))),
+        Ok(applied) => Ok(done(form.back(&filter), form.applied(change, &applied, confirmed.0))),
         Err(BulkError::Changed { now, confirmed }) => {
             Ok(refused(again(), changed_since_review(B::NOUNS.1, now, confirmed)))
         }

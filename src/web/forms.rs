@@ -72,6 +72,9 @@ pub fn constraint_message(constraint: &str) -> Option<(&'static str, &'static st
         "orders_refunded_not_cancelled" => {
             ("status", "This order has refunds, so it can't be cancelled; refund what is left instead.")
         }
+        "orders_refunds_keep_refund_status" => {
+            ("status", "This order has refunds, so it keeps its refund status: its status follows its refunds.")
+        }
         "orders_refund_status_needs_refund" => {
             ("status", "The refunded statuses follow refunds: use Refund… on the order's page.")
         }

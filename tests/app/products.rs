@@ -133,3 +133,45 @@ async fn a_product_page_shows_price_stock_and_sales() {
     page.assert_contains("$37.50");
     assert_eq!(app.get("/products/0").await.status, Status::NotFound);
 }
+
+#[rocket::async_test]
+async fn the_list_shows_each_products_reorder_point_and_pace_of_the_last_30_days() {
+    let app = TestApp::new().await;
+    let ada = app.customer("Ada Lovelace", "ada@example.com").await;
+    let mug = app.product("Stoneware Mug", "MUG", 1000, 40).await;
+    app.product("Dinner Plate", "PLATE", 1500, 3).await;
+    sqlx::query("UPDATE products SET reorder_point = CASE WHEN id = $1 THEN 8 ELSE 5 END")
+        .bind(mug)
+        .execute(&app.pool)
+        .await
+        .expect("reorder points set");
+    // In the last 30 days: 3 paid and 2 pending mugs count; 4 on a cancelled
+    // order do not, nor do 6 on an order placed 40 days ago.
+    app.place_order_with_status(ada, "paid", &[(mug, 3)]).await;
+    app.place_order_with_status(ada, "pending", &[(mug, 2)]).await;
+    app.place_order_with_status(ada, "cancelled", &[(mug, 4)]).await;
+    let old = app.place_order_with_status(ada, "shipped", &[(mug, 6)]).await;
+    sqlx::query("UPDATE orders SET placed_at = now() - INTERVAL '40 days' WHERE id = $1")
+        .bind(old)
+        .execute(&app.pool)
+        .await
+        .expect("backdated");
+    assert_eq!(app.stock_of(mug).await, 29);
+
+    let page = app.get("/products?sort=name&dir=asc").await;
+    page.assert_contains("Sold in 30 days");
+    let rows = page.rows_after("<table");
+    let row_of = |name: &str| rows.iter().find(|r| r.iter().any(|c| c == name)).cloned().expect(name);
+    // Name, SKU, price, stock, units sold, reorder at, sold in 30 days, days left:
+    // 29 mugs last 29 * 30 / 5 = 174 days at 5 a month.
+    let mug_row = row_of("Stoneware Mug");
+    assert_eq!(mug_row[mug_row.len() - 5..], ["29", "11", "8", "5", "174"], "{mug_row:?}");
+    // 3 plates, at or below their reorder point of 5, none sold.
+    let plate_row = row_of("Dinner Plate");
+    assert_eq!(plate_row[plate_row.len() - 3..], ["5 Reorder", "0", "—"], "{plate_row:?}");
+
+    // The filter keeps only the products at or below their reorder point.
+    let low = app.get("/products?stock=reorder").await;
+    low.assert_contains("Dinner Plate");
+    low.assert_lacks("Stoneware Mug");
+}

@@ -231,9 +231,9 @@ async fn orders_not_paid_cannot_be_refunded_and_refunded_orders_cannot_be_cancel
     let form = OrderForm::for_customer(s.ada).status("cancelled").lines(&[(s.mug, 3), (s.beans, 2)]).version(version);
     let page = s.app.post_order_edit(order, &form).await;
     assert_eq!(page.status, Status::Ok, "{}", page.body);
-    page.assert_contains("This order has refunds, so it can&#39;t be cancelled");
+    page.assert_contains("This order has refunds, so it stays partially refunded");
     // Nor can a line fall below what was refunded of it.
-    let form = OrderForm::for_customer(s.ada).status("paid").lines(&[(s.beans, 2)]).version(version);
+    let form = OrderForm::for_customer(s.ada).status("partially_refunded").lines(&[(s.beans, 2)]).version(version);
     let page = s.app.post_order_edit(order, &form).await;
     assert_eq!(page.status, Status::Ok, "{}", page.body);
     page.assert_contains("Lines that were refunded can&#39;t be removed");
@@ -250,14 +250,9 @@ async fn orders_not_paid_cannot_be_refunded_and_refunded_orders_cannot_be_cancel
     let page = s.app.delete_order(order, version).await;
     page.assert_contains("has refunds, so it can&#39;t be deleted");
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders WHERE status = 'partially_refunded'").await, 1);
-    // Cancelling it in bulk changes nothing and says why.
-    let review = s.app.review_bulk_orders(&format!("action=cancelled&scope=selected&ids={order}")).await;
-    let fields = crate::harness::hidden_fields(&review.body, "/orders/bulk");
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let page = s.app.post_raw("/orders/bulk", &fields).await;
-    assert_eq!(page.status, Status::SeeOther, "{}", page.body);
-    let page = s.app.get(page.location.as_deref().expect("back to the review")).await;
-    page.assert_contains("Nothing was changed: This order has refunds, so it can&#39;t be cancelled");
+    // Cancelling it in bulk skips it and says why.
+    let page = s.app.bulk_orders(&format!("action=cancelled&scope=selected&ids={order}")).await;
+    page.assert_contains("No order was changed. Skipped 1 order: Has refunds, so its status follows its refunds.");
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM orders WHERE status = 'cancelled'").await, 1);
 
     // Viewers see the order but cannot refund.
@@ -267,6 +262,118 @@ async fn orders_not_paid_cannot_be_refunded_and_refunded_orders_cannot_be_cancel
     assert_eq!(page.status, Status::Forbidden);
     assert_eq!(s.app.scalar_i64("SELECT count(*) FROM refunds").await, 1);
     s.app.assert_figures_exact().await;
+}
+
+/// Refunds one chipped mug (not restocked) of `order`, which must go through.
+async fn refund_one_mug(s: &Shop, order: i64) {
+    let posted = post_refund(&s.app, order, &refund_fields(&[(s.mug, "1", false)], "", "Chipped")).await;
+    assert_eq!(posted.status, Status::SeeOther, "{}", posted.body);
+}
+
+async fn status_of(app: &TestApp, order: i64) -> String {
+    sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
+        .bind(order)
+        .fetch_one(&app.pool)
+        .await
+        .expect("the order")
+}
+
+#[rocket::async_test]
+async fn the_order_form_keeps_a_refunded_orders_status_and_says_why_next_to_it() {
+    let (s, order) = shop_with_paid_order().await;
+    refund_one_mug(&s, order).await;
+
+    // The form offers only the refund status, and says it follows the refunds.
+    let form = s.app.get(&format!("/orders/{order}/edit")).await;
+    form.assert_contains("<option value=\"partially_refunded\" selected>Partially refunded</option>");
+    form.assert_lacks("<option value=\"paid\"");
+    form.assert_contains("This order has refunds: its status follows them.");
+
+    // Sending "paid" anyway (an old tab, a crafted form) is refused next to
+    // the status field, with the lines as typed.
+    let version = s.app.version_of("orders", order).await;
+    for status in ["paid", "shipped", "pending", "refunded"] {
+        let edit = OrderForm::for_customer(s.ada).status(status).lines(&[(s.mug, 4), (s.beans, 2)]).version(version);
+        let page = s.app.post_order_edit(order, &edit).await;
+        assert_eq!(page.status, Status::Ok, "{status}: {}", page.body);
+        page.assert_contains("This order has refunds, so it stays partially refunded: its status follows its refunds.");
+        page.assert_contains("id=\"status-error\"");
+        page.assert_contains("value=\"4\"");
+    }
+    assert_eq!(status_of(&s.app, order).await, "partially_refunded");
+    assert_eq!(s.app.version_of("orders", order).await, version, "nothing was saved");
+
+    // Keeping its status, the rest of the order can still be edited.
+    let edit =
+        OrderForm::for_customer(s.ada).status("partially_refunded").lines(&[(s.mug, 4), (s.beans, 2)]).version(version);
+    s.app.edit_order(order, &edit).await.assert_contains(&format!("Order #{order} saved."));
+    assert_eq!(status_of(&s.app, order).await, "partially_refunded");
+
+    // Nor can an order without refunds be marked refunded by hand.
+    let paid = s.app.place_order_with_status(s.ada, "paid", &[(s.mug, 1)]).await;
+    let edit = OrderForm::for_customer(s.ada)
+        .status("refunded")
+        .lines(&[(s.mug, 1)])
+        .version(s.app.version_of("orders", paid).await);
+    let page = s.app.post_order_edit(paid, &edit).await;
+    assert_eq!(page.status, Status::Ok, "{}", page.body);
+    page.assert_contains("The refunded statuses follow refunds");
+    assert_eq!(status_of(&s.app, paid).await, "paid");
+    s.app.assert_figures_exact().await;
+}
+
+#[rocket::async_test]
+async fn a_bulk_status_change_skips_orders_with_refunds_and_changes_the_rest() {
+    let (s, refunded) = shop_with_paid_order().await;
+    refund_one_mug(&s, refunded).await;
+    let paid = s.app.place_order_with_status(s.ada, "paid", &[(s.mug, 1)]).await;
+    let shipped = s.app.place_order_with_status(s.ada, "shipped", &[(s.beans, 1)]).await;
+
+    let ids = format!("ids={refunded}&ids={paid}&ids={shipped}");
+    let page = s.app.bulk_orders(&format!("action=shipped&scope=selected&{ids}")).await;
+    page.assert_contains(
+        "1 order is now shipped. 1 was already shipped. Skipped 1 order: Has refunds, so its status follows its refunds.",
+    );
+    assert_eq!(status_of(&s.app, refunded).await, "partially_refunded");
+    assert_eq!(status_of(&s.app, paid).await, "shipped");
+
+    // A refund status is not among the bulk actions, even asked for by hand.
+    let review = s.app.review_bulk_orders(&format!("action=refunded&scope=selected&ids={paid}")).await;
+    review.assert_contains("Choose what to do with the orders.");
+    s.app.assert_figures_exact().await;
+}
+
+#[rocket::async_test]
+async fn the_database_keeps_the_refund_status_of_an_order_with_refunds_whatever_path_writes() {
+    let (s, order) = shop_with_paid_order().await;
+    refund_one_mug(&s, order).await;
+    for status in ["paid", "shipped", "pending", "cancelled"] {
+        let refused = sqlx::query("UPDATE orders SET status = $2 WHERE id = $1")
+            .bind(order)
+            .bind(status)
+            .execute(&s.app.pool)
+            .await
+            .expect_err("refused");
+        let constraint = refused.as_database_error().and_then(|e| e.constraint()).unwrap_or_default().to_string();
+        assert!(
+            ["orders_refunds_keep_refund_status", "orders_refunded_not_cancelled"].contains(&constraint.as_str()),
+            "{status}: {refused}"
+        );
+    }
+    // Between the two refund statuses is allowed (a refund moves it on), and
+    // an order without refunds cannot have one.
+    sqlx::query("UPDATE orders SET status = 'refunded' WHERE id = $1")
+        .bind(order)
+        .execute(&s.app.pool)
+        .await
+        .expect("allowed");
+    let fresh = s.app.place_order_with_status(s.ada, "paid", &[(s.mug, 1)]).await;
+    let refused = sqlx::query("UPDATE orders SET status = 'partially_refunded' WHERE id = $1")
+        .bind(fresh)
+        .execute(&s.app.pool)
+        .await
+        .expect_err("refused");
+    assert!(refused.to_string().contains("orders_refund_status_needs_refund"), "{refused}");
 }
 
 #[rocket::async_test]

@@ -7,8 +7,9 @@ use super::list::{Filter, List, ROW_COLUMNS};
 use super::OrderRow;
 use crate::db::bulk::{lock_confirmed, preview};
 use crate::db::change_sets::{self, counted, Kind};
+use crate::db::jobs::Skipped;
 use crate::db::listing::Listing;
-use crate::db::{Actor, BulkError, BulkPreview, DbError};
+use crate::db::{Actor, Applied, BulkError, BulkPreview, DbError};
 use crate::domain::Status;
 
 /// What a bulk action does to each targeted order.
@@ -16,6 +17,34 @@ use crate::domain::Status;
 pub enum BulkAction {
     SetStatus(Status),
     Delete,
+}
+
+/// Why a new status leaves an order with refunds alone.
+pub const HAS_REFUNDS: &str = "Has refunds, so its status follows its refunds.";
+/// Why a refund status is not given to an order without refunds.
+pub const HAS_NO_REFUNDS: &str = "Has no refunds, so it can't be marked refunded.";
+
+/// Leaves out of `rows` (read with their `status`) the orders that new
+/// status `to` must not touch because their status follows their refunds,
+/// and counts them by reason. The database refuses these changes too
+/// (`orders_refunds_keep_refund_status`); leaving them out lets the rest of a
+/// bulk action go ahead and say what it skipped.
+pub fn keep_refund_statuses<R>(rows: &mut Vec<R>, status: impl Fn(&R) -> Status, to: Status) -> Vec<Skipped> {
+    let mut skipped: Vec<Skipped> = Vec::new();
+    rows.retain(|row| {
+        let reason = match (status(row), to) {
+            (from, to) if from == to => return true,
+            (from, _) if from.follows_refunds() => HAS_REFUNDS,
+            (_, to) if to.follows_refunds() => HAS_NO_REFUNDS,
+            _ => return true,
+        };
+        match skipped.iter_mut().find(|s| s.reason == reason) {
+            Some(s) => s.count += 1,
+            None => skipped.push(Skipped { reason: reason.to_string(), count: 1 }),
+        }
+        false
+    });
+    skipped
 }
 
 /// How many orders a bulk action would change, their fingerprint, and the
@@ -34,7 +63,8 @@ pub async fn bulk_preview(
 /// the triggers write audit rows and keep the report figures. Refused whole,
 /// changing nothing, if the targets no longer match the confirmed `token`
 /// (orders joined or left the selection, or were edited) or stock is short.
-/// Returns how many orders changed. The change is filed as a 'bulk' change
+/// Orders whose status follows their refunds are left alone by a new status
+/// and counted as skipped. Returns how many orders changed. The change is filed as a 'bulk' change
 /// set ("Marked 120 orders shipped") that can be undone as one.
 pub async fn bulk_apply(
     conn: &mut PgConnection,
@@ -43,9 +73,9 @@ pub async fn bulk_apply(
     ids: Option<&[i64]>,
     confirmed: (i64, &str),
     action: BulkAction,
-) -> Result<usize, BulkError> {
+) -> Result<Applied, BulkError> {
     let mut tx = crate::db::begin_as(conn, actor).await?;
-    let targets = lock_confirmed::<List, (i64, Status, i32)>(
+    let mut targets = lock_confirmed::<List, (i64, Status, i32)>(
         &mut tx,
         "o.id, o.status, o.version",
         filter,
@@ -54,6 +84,10 @@ pub async fn bulk_apply(
         |&(id, _, version)| (id, version),
     )
     .await?;
+    let skipped = match action {
+        BulkAction::SetStatus(to) => keep_refund_statuses(&mut targets, |&(_, status, _)| status, to),
+        BulkAction::Delete => Vec::new(),
+    };
     let ids_where = |keep: &dyn Fn(Status) -> bool| -> Vec<i64> {
         targets.iter().filter(|(_, status, _)| keep(*status)).map(|(id, _, _)| *id).collect()
     };
@@ -101,7 +135,7 @@ pub async fn bulk_apply(
         }
     };
     tx.commit().await?;
-    Ok(changed)
+    Ok(Applied { changed, skipped })
 }
 
 /// Locks the products of `orders` (which are to take stock again), in id

@@ -8,7 +8,7 @@ mod save;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-pub use self::bulk::{bulk_apply, bulk_preview, BulkAction};
+pub use self::bulk::{bulk_apply, bulk_preview, keep_refund_statuses, BulkAction};
 pub(crate) use self::bulk::{check_stock, move_stock};
 pub use self::list::{count_matching, Filter, List, StatusFilter};
 pub use self::save::{save, Draft, DraftLine, SaveError};

@@ -35,6 +35,11 @@ pub enum SaveError {
     OutOfStock { line: usize, product: String, available: i64, requested: i64 },
     #[error("product missing")]
     MissingProduct { line: usize },
+    /// The status asked for is not the order's to choose: an order with
+    /// refunds keeps its refund status (`current`), and one without cannot
+    /// be given one by hand.
+    #[error("the status follows the order's refunds")]
+    StatusFollowsRefunds { current: Option<Status> },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -56,8 +61,15 @@ pub async fn save(
 ) -> Result<i64, SaveError> {
     let mut tx = crate::db::begin_as(conn, actor).await?;
     let held = match existing {
-        Some((id, version)) => held_stock(&mut tx, id, version).await?,
-        None => Vec::new(),
+        Some((id, version)) => {
+            let current = lock_order(&mut tx, id, version).await?;
+            refuse_refund_status_change(Some(current), draft.status)?;
+            held_stock(&mut tx, id, current).await?
+        }
+        None => {
+            refuse_refund_status_change(None, draft.status)?;
+            Vec::new()
+        }
     };
     let deltas = stock_deltas(&held, draft);
     let ids: BTreeSet<i64> = deltas.keys().copied().chain(draft.lines.iter().map(|l| l.product_id)).collect();
@@ -70,11 +82,21 @@ pub async fn save(
     Ok(order_id)
 }
 
-/// Locks the order being edited (refused if it is gone or changed since
-/// `version` was read) and returns the stock its lines hold now, as
-/// (product, quantity): none if it is cancelled.
-async fn held_stock(conn: &mut PgConnection, id: i64, version: i32) -> Result<Vec<(i64, i32)>, SaveError> {
-    if !lock_order(&mut *conn, id, version).await?.holds_stock() {
+/// Refuses a status that contradicts the order's refunds before anything is
+/// written, so the form can say so next to the status field. The database
+/// holds the same rule for every other path (`orders_refunds_keep_refund_status`).
+fn refuse_refund_status_change(current: Option<Status>, to: Status) -> Result<(), SaveError> {
+    let follows = current.is_some_and(Status::follows_refunds) || to.follows_refunds();
+    if follows && current != Some(to) {
+        return Err(SaveError::StatusFollowsRefunds { current: current.filter(|s| s.follows_refunds()) });
+    }
+    Ok(())
+}
+
+/// The stock the lines of the order being edited (locked, in status
+/// `current`) hold now, as (product, quantity): none if it is cancelled.
+async fn held_stock(conn: &mut PgConnection, id: i64, current: Status) -> Result<Vec<(i64, i32)>, SaveError> {
+    if !current.holds_stock() {
         return Ok(Vec::new());
     }
     let held =
@@ -281,5 +303,22 @@ mod tests {
         let priced = price_lines(&draft, &deltas, &shelf(&[(1, 2)])).unwrap();
         assert_eq!((priced.total_cents, priced.item_count, priced.unit_prices), (1000, 4, vec![250]));
         assert!(matches!(price_lines(&draft, &deltas, &shelf(&[])), Err(SaveError::MissingProduct { line: 0 })));
+    }
+
+    #[test]
+    fn refund_statuses_are_kept_never_chosen() {
+        let refunded = Some(Status::PartiallyRefunded);
+        assert!(refuse_refund_status_change(refunded, Status::PartiallyRefunded).is_ok());
+        assert!(matches!(
+            refuse_refund_status_change(refunded, Status::Paid),
+            Err(SaveError::StatusFollowsRefunds { current: Some(Status::PartiallyRefunded) })
+        ));
+        assert!(refuse_refund_status_change(refunded, Status::Refunded).is_err());
+        assert!(matches!(
+            refuse_refund_status_change(Some(Status::Paid), Status::Refunded),
+            Err(SaveError::StatusFollowsRefunds { current: None })
+        ));
+        assert!(refuse_refund_status_change(None, Status::Refunded).is_err());
+        assert!(refuse_refund_status_change(Some(Status::Paid), Status::Shipped).is_ok());
     }
 }

@@ -38,6 +38,52 @@ pub struct ProductRow {
 
 keyed!(ProductRow, id);
 
+/// A row of the products list page: the row with its reorder point and its
+/// pace of sale, as the dashboard's low-stock list shows them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PacedRow {
+    #[sqlx(flatten)]
+    pub product: ProductRow,
+    /// At or below this stock it is running low.
+    pub reorder_point: i32,
+    /// Units on orders placed in the last 30 days that are not cancelled,
+    /// net of refunds.
+    pub sold_30_days: i64,
+}
+
+impl PacedRow {
+    /// Whether the product is at or below its reorder point.
+    pub fn at_reorder_point(&self) -> bool {
+        self.product.stock <= self.reorder_point
+    }
+
+    /// Whole days of stock left at the last 30 days' pace; `None` when
+    /// nothing sold.
+    pub fn days_left(&self) -> Option<i64> {
+        days_of_stock_left(self.product.stock, self.sold_30_days)
+    }
+}
+
+impl listing::Keyed for PacedRow {
+    fn cursor(&self) -> listing::Cursor {
+        self.product.cursor()
+    }
+}
+
+/// Whole days `stock` lasts at the pace of `sold_30_days` units a month;
+/// `None` when nothing sold.
+pub fn days_of_stock_left(stock: i32, sold_30_days: i64) -> Option<i64> {
+    (sold_30_days > 0).then(|| i64::from(stock) * 30 / sold_30_days)
+}
+
+/// The products list's columns, shared by the list (and its exports) and
+/// its page with the pace.
+macro_rules! row_columns {
+    () => {
+        "p.id, p.name, p.sku, p.price_cents, p.stock, s.units_sold"
+    };
+}
+
 /// Filters of the products list.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -64,7 +110,7 @@ pub struct List;
 impl Listing for List {
     type Row = ProductRow;
     type Filter = Filter;
-    const COLUMNS: &'static str = "p.id, p.name, p.sku, p.price_cents, p.stock, s.units_sold";
+    const COLUMNS: &'static str = row_columns!();
     const FROM: &'static str = "products p JOIN product_stats s ON s.product_id = p.id";
     const COUNTED: (&'static str, &'static str) = ("products", "p");
     const SORTS: &'static [SortColumn] = &[
@@ -107,6 +153,38 @@ impl Listing for List {
             }
             None => {}
         }
+    }
+}
+
+/// The products list as its page shows it: each row with its reorder point
+/// and units sold in the last 30 days. The pace is read as the dashboard
+/// reads it: kept by its background refresher for the products running low,
+/// summed on the spot (through `order_items_product_order_idx`) for the
+/// others. It is worked out in the page's one query, for the page's rows
+/// only: the expensive column is evaluated after the page's `LIMIT`.
+/// Exports keep the plain [`List`], so they never sum a million products' sales.
+pub struct PacedList;
+
+impl Listing for PacedList {
+    type Row = PacedRow;
+    type Filter = Filter;
+    const COLUMNS: &'static str = concat!(
+        row_columns!(),
+        ", p.reorder_point, coalesce((SELECT c.sold_30_days FROM product_pace c
+                                       WHERE c.product_id = p.id AND c.computed_at > now() - INTERVAL '10 minutes'),
+                                      units_sold_30_days(p.id)) AS sold_30_days"
+    );
+    const FROM: &'static str = List::FROM;
+    const COUNTED: (&'static str, &'static str) = List::COUNTED;
+    const SORTS: &'static [SortColumn] = List::SORTS;
+    const REPLAN: bool = List::REPLAN;
+
+    fn keeps_all(filter: &Filter) -> bool {
+        List::keeps_all(filter)
+    }
+
+    fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
+        List::push_filter(query, filter)
     }
 }
 

@@ -14,7 +14,7 @@ use super::list::OrdersQuery;
 use crate::db::jobs;
 use crate::db::orders::{self, BulkAction, Filter, OrderRow};
 use crate::db::staff::Staff;
-use crate::db::{Actor, BulkError, BulkPreview, Db, DbError};
+use crate::db::{Actor, Applied, BulkError, BulkPreview, Db, DbError};
 use crate::domain::Status;
 use crate::jobs::JobsConfig;
 use crate::web::bulk::{self, Bulk, Review, Selection, Targets};
@@ -52,7 +52,8 @@ impl BulkForm {
     fn action(&self) -> Option<BulkAction> {
         match self.action.as_str() {
             "delete" => Some(BulkAction::Delete),
-            other => Status::parse(other).map(BulkAction::SetStatus),
+            // Only the statuses staff choose: the refunded ones follow refunds.
+            other => Status::parse(other).filter(|s| Status::SETTABLE.contains(s)).map(BulkAction::SetStatus),
         }
     }
 
@@ -106,22 +107,36 @@ impl Bulk for BulkForm {
         uri!(bulk_confirm(review))
     }
 
-    fn applied(&self, action: BulkAction, changed: i64, confirmed: i64) -> String {
+    fn applied(&self, action: BulkAction, applied: &Applied, confirmed: i64) -> String {
+        let changed = applied.changed as i64;
         match action {
             BulkAction::Delete => format!("Deleted {} and their lines.", counted(changed, "order", "orders")),
             BulkAction::SetStatus(status) => {
-                let unchanged = confirmed - changed;
-                format!(
-                    "{} {} now {}.{}",
-                    counted(changed, "order", "orders"),
-                    if changed == 1 { "is" } else { "are" },
-                    status.label().to_lowercase(),
-                    if unchanged > 0 {
-                        format!(" {} already {}.", counted(unchanged, "was", "were"), status.label().to_lowercase())
-                    } else {
-                        String::new()
-                    }
-                )
+                let skipped = applied.skipped_count();
+                let unchanged = confirmed - changed - skipped;
+                let mut said = match changed {
+                    0 => "No order was changed.".to_string(),
+                    _ => format!(
+                        "{} {} now {}.",
+                        counted(changed, "order", "orders"),
+                        if changed == 1 { "is" } else { "are" },
+                        status.label().to_lowercase(),
+                    ),
+                };
+                if unchanged > 0 {
+                    said +=
+                        &format!(" {} already {}.", counted(unchanged, "was", "were"), status.label().to_lowercase());
+                }
+                if skipped > 0 {
+                    let reasons: Vec<String> = match applied.skipped.as_slice() {
+                        [only] => vec![only.reason.clone()],
+                        many => {
+                            many.iter().map(|s| format!("{} ({})", s.reason, filters::format_count(s.count))).collect()
+                        }
+                    };
+                    said += &format!(" Skipped {}: {}", counted(skipped, "order", "orders"), reasons.join(" "));
+                }
+                said
             }
         }
     }
@@ -154,7 +169,7 @@ impl Bulk for BulkForm {
         on: Targets<'_, Filter>,
         confirmed: (i64, &str),
         action: BulkAction,
-    ) -> Result<usize, BulkError> {
+    ) -> Result<Applied, BulkError> {
         orders::bulk_apply(db, actor, on.filter, on.ids, confirmed, action).await
     }
 

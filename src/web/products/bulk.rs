@@ -14,7 +14,7 @@ use super::ProductsQuery;
 use crate::db::jobs;
 use crate::db::products::{self, BulkChange, BulkRow, Filter};
 use crate::db::staff::Staff;
-use crate::db::{Actor, BulkError, BulkPreview, Db, DbError};
+use crate::db::{Actor, Applied, BulkError, BulkPreview, Db, DbError};
 use crate::jobs::JobsConfig;
 use crate::web::bulk::{self, Bulk, Review, Selection, Targets};
 use crate::web::filters::{self, counted};
@@ -125,8 +125,8 @@ impl Bulk for BulkForm {
         uri!(bulk_confirm(review))
     }
 
-    fn applied(&self, _: BulkChange, changed: i64, _: i64) -> String {
-        format!("{}: {} changed.", self.describe(), counted(changed, "product", "products"))
+    fn applied(&self, _: BulkChange, applied: &Applied, _: i64) -> String {
+        format!("{}: {} changed.", self.describe(), counted(applied.changed as i64, "product", "products"))
     }
 
     fn out_of_stock(&self, filter: &Filter, _: &[(String, i64, i64)]) -> Flash<Redirect> {
@@ -147,8 +147,9 @@ impl Bulk for BulkForm {
         on: Targets<'_, Filter>,
         confirmed: (i64, &str),
         change: BulkChange,
-    ) -> Result<usize, BulkError> {
-        products::bulk_apply(db, actor, on.filter, on.ids, confirmed, change).await
+    ) -> Result<Applied, BulkError> {
+        let changed = products::bulk_apply(db, actor, on.filter, on.ids, confirmed, change).await?;
+        Ok(Applied { changed, skipped: Vec::new() })
     }
 
     fn job_summary(&self, _: BulkChange, count: i64) -> String {

@@ -14,7 +14,7 @@ use rocket::{get, routes, uri, FromForm, State, UriDisplayQuery};
 use crate::db::staff::Staff;
 
 use crate::db::listing::{self, Count, Listing};
-use crate::db::products::{self, Figures, Filter, Product, ProductRow, StockLevel};
+use crate::db::products::{self, Figures, Filter, PacedRow, Product, ProductRow, StockLevel};
 use crate::db::purchases::{Buyer, BuyersOf};
 use crate::db::reports::LOW_STOCK;
 use crate::db::Db;
@@ -29,7 +29,7 @@ use crate::web::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROW
 #[template(path = "products/list.html")]
 struct ListPage {
     chrome: Chrome,
-    rows: Vec<ProductRow>,
+    rows: Vec<PacedRow>,
     list: ListState,
     /// The saved views of this list.
     views: crate::web::saved_views::Bar,
@@ -105,8 +105,8 @@ pub(crate) fn view_uri(query: &str) -> rocket::http::uri::Origin<'static> {
 #[get("/products?<query..>")]
 async fn list(mut db: ReadConn, chrome: Chrome, query: Paged<ProductsQuery>) -> Result<ListPage, AppError> {
     let filter = query.filter.parse();
-    let seek = query.paging.seek(products::List::SORTS, PAGE_SIZE);
-    let page = listing::search::<products::List>(&mut db, &filter, &seek).await?;
+    let seek = query.paging.seek(products::PacedList::SORTS, PAGE_SIZE);
+    let page = listing::search::<products::PacedList>(&mut db, &filter, &seek).await?;
     let count = listing::count_matching::<products::List>(&mut db, &filter).await?;
     let kept = ProductsQuery::of(&filter, query.filter.low_at());
     let csv = kept.clone();

@@ -37,7 +37,9 @@ pub(super) struct FormPage {
     /// Stock the order being edited holds now, by product, as
     /// `id:quantity` pairs: it is available to the order again.
     held: String,
-    statuses: [Status; 6],
+    /// The statuses offered: those staff choose, or only its refund status
+    /// for an order with refunds (it follows them).
+    statuses: Vec<Status>,
     /// Set when someone else saved the order after this form was opened.
     conflict: Option<(Order, Vec<Line>)>,
 }
@@ -96,6 +98,10 @@ impl FormPage {
                 .join(" "),
             _ => String::new(),
         };
+        let statuses = match &order {
+            Some(o) if o.status.follows_refunds() => vec![o.status],
+            _ => Status::SETTABLE.to_vec(),
+        };
         Ok(FormPage {
             chrome: chrome.on("orders"),
             order,
@@ -104,7 +110,7 @@ impl FormPage {
             customers,
             line_products,
             held,
-            statuses: Status::ALL,
+            statuses,
             conflict: None,
         })
     }
@@ -139,6 +145,11 @@ impl FormPage {
     /// Whether the line at `index` has any error.
     fn line_invalid(&self, index: &usize) -> bool {
         ["product", "quantity", "price"].iter().any(|field| self.line_error(index, field).is_some())
+    }
+
+    /// Whether the order being edited has refunds, so its status follows them.
+    fn status_follows_refunds(&self) -> bool {
+        self.order.as_ref().is_some_and(|o| o.status.follows_refunds())
     }
 
     /// Most lines an order may have, for the page and its script.
@@ -203,6 +214,16 @@ async fn submit(
         ),
         Err(SaveError::MissingProduct { line }) => {
             errors.add(&format!("line{}.product", positions[line]), "This product no longer exists; choose another.")
+        }
+        Err(SaveError::StatusFollowsRefunds { current: Some(current) }) => errors.add(
+            "status",
+            format!(
+                "This order has refunds, so it stays {}: its status follows its refunds. Refund the rest on the order's page instead.",
+                current.label().to_lowercase()
+            ),
+        ),
+        Err(SaveError::StatusFollowsRefunds { current: None }) => {
+            errors.add("status", "The refunded statuses follow refunds: use Refund… on the order's page.")
         }
         Err(SaveError::Db(DbError::Constraint { constraint })) => {
             if !errors.add_constraint(&constraint) {
