@@ -8,17 +8,17 @@ use askama_web::WebTemplate;
 use chrono::NaiveDate;
 use rocket::figment::Figment;
 use rocket::{get, routes, uri, State};
-use rocket_db_pools::Connection;
 
 use super::charts::{self, TrendPoint};
 use super::orders::OrdersQuery;
 use super::period::{Chosen, PeriodQuery};
 use super::products::ProductsQuery;
+use super::read::ReadConn;
 use super::users::UsersQuery;
 use super::{filters, AppError, Chrome};
 use crate::db::calendar::{self, Day, Leaders, LowStock};
 use crate::db::orders::{self, OrderRow, StatusFilter};
-use crate::db::{users, Db};
+use crate::db::users;
 use crate::domain::{BucketSize, Money, Period, Preset, ShopZone, Status};
 
 /// How many products and customers each list shows.
@@ -251,7 +251,7 @@ fn card(
 #[get("/?<period..>")]
 async fn dashboard(
     chrome: Chrome,
-    mut db: Connection<Db>,
+    mut db: ReadConn,
     zone: &State<ShopZone>,
     config: &State<DashboardConfig>,
     period: PeriodQuery,

@@ -7,15 +7,14 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::{get, routes, uri, State};
-use rocket_db_pools::Connection;
 
 use super::charts::{self, short_money, Bar};
 use super::dashboard::DashboardConfig;
 use super::period::{Chosen, PeriodQuery};
+use super::read::ReadConn;
 use super::{filters, AppError, Chrome};
 use crate::db::calendar::{self, Leader};
 use crate::db::reports::{self, CustomerFigures, Month, ProductFigures, ReportTotals, TIE_COUNT_LIMIT};
-use crate::db::Db;
 use crate::domain::{Money, Preset, ShopZone};
 
 mod downloads;
@@ -147,7 +146,7 @@ fn customers(leaders: &[Leader]) -> Vec<CustomerFigures> {
 #[get("/reports?<period..>")]
 pub(super) async fn page(
     chrome: Chrome,
-    mut db: Connection<Db>,
+    mut db: ReadConn,
     zone: &State<ShopZone>,
     dashboard: &State<DashboardConfig>,
     period: PeriodQuery,
