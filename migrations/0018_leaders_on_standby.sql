@@ -3,8 +3,8 @@
 -- but a standby refuses every write, so where the primary would work them out
 -- and keep them, a standby works them out for this statement only: the same
 -- figures, marked current, nothing kept. The primary's refresher keeps the
--- preset periods, so a standby mostly reads what is kept; a custom period it
--- works out at each view, as the primary does while its days keep changing.
+-- preset periods, so a standby mostly reads what is kept; a period nothing
+-- kept (a custom one viewed only on standbys) it works out at each view.
 --
 -- The pace of the products running low (`product_pace`, `units_sold_30_days`)
 -- needs nothing here: pages only read the kept pace and sum it on the spot
