@@ -3,7 +3,6 @@
 //! latest orders. Every figure links to the list that explains it, filtered
 //! to the same days.
 
-use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use chrono::NaiveDate;
@@ -14,6 +13,7 @@ use super::charts::{self, TrendPoint};
 use super::orders::OrdersQuery;
 use super::period::{Chosen, PeriodQuery};
 use super::products::ProductsQuery;
+use super::read::ReadConn;
 use super::users::UsersQuery;
 use super::{filters, AppError, Chrome};
 use crate::db::calendar::{self, Day, Leaders, LowStock};
@@ -250,7 +250,7 @@ fn card(
 
 #[get("/?<period..>")]
 async fn dashboard(
-    mut db: PageConn,
+    mut db: ReadConn,
     chrome: Chrome,
     zone: &State<ShopZone>,
     config: &State<DashboardConfig>,

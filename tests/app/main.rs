@@ -25,6 +25,7 @@ mod outage;
 mod pages;
 mod perf;
 mod products;
+mod proxy;
 mod purchases;
 mod refunds;
 mod replica;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use chrono::Datelike;
 use rocket::http::Status;
 use serde_json::json;
 use shopdesk::db::replica::Lsn;
@@ -212,6 +213,41 @@ async fn replica_statements(replicated: &Replicated) -> Vec<String> {
     statements
 }
 
+/// Ends the app's connections to the replica (waiting until they are gone),
+/// so that the statements found there next are those of the next page.
+async fn forget_replica_statements(replicated: &Replicated) {
+    let replica = replicated.replica_pool().await;
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+          WHERE application_name = 'shopdesk-replica' AND datname = $1",
+    )
+    .bind(DATABASE)
+    .execute(&replica)
+    .await
+    .expect("end the app's replica connections");
+    replica.close().await;
+}
+
+/// `path` as `app` shows it, having checked that the page was read on the
+/// replica: the app's replica connections are ended first, so only this
+/// page's statements can be found there.
+async fn read_on_replica(replicated: &Replicated, app: &TestApp, path: &str) -> crate::harness::Page {
+    forget_replica_statements(replicated).await;
+    let page = app.get(path).await;
+    assert_eq!(page.status, Status::Ok, "{path}: {}", page.body);
+    let on_replica = replica_statements(replicated).await;
+    assert!(a_page_read(&on_replica), "{path} was not read on the replica: {on_replica:?}");
+    page
+}
+
+/// A page's own content, without the navigation around it (which names the
+/// staff member signed in).
+fn main_of(body: &str) -> &str {
+    let start = body.find("<main").unwrap_or(0);
+    let end = body[start..].find("</main>").map_or(body.len(), |end| start + end);
+    &body[start..end]
+}
+
 fn fallbacks(metrics: &str, reason: &str) -> u64 {
     let prefix = format!("shopdesk_replica_fallbacks_total{{reason=\"{reason}\"}} ");
     metrics.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|n| n.trim().parse().ok()).unwrap_or(0)
@@ -317,7 +353,10 @@ async fn a_stopped_replica_changes_nothing_a_user_sees() {
             ("/pickers/customers?q=ada", "Ada Lovelace"),
             ("/pickers/products?q=lamp", "LAMP-1"),
             ("/", "Ada Lovelace"),
+            ("/?period=year", "Ada Lovelace"),
             ("/reports", "Ada Lovelace"),
+            ("/reports?period=30d", "Ada Lovelace"),
+            ("/reports/top-customers.csv?period=30d", "Ada Lovelace"),
         ] {
             let page = app.get(path).await;
             assert_eq!(page.status, Status::Ok, "round {round}: {path}: {}", page.body);
@@ -331,4 +370,70 @@ async fn a_stopped_replica_changes_nothing_a_user_sees() {
     let metrics = app.metrics().await.body;
     assert!(fallbacks(&metrics, "down") > 0, "{metrics}");
     assert!(metrics.contains("shopdesk_replica_lag_seconds{replica=") && metrics.contains("} -1"), "{metrics}");
+}
+
+/// The pages of figures a replica serves: the dashboard of 30 days and of
+/// the year, the reports of all time and of 30 days, and a report download.
+const FIGURES: [&str; 5] =
+    ["/?period=30d", "/?period=year", "/reports", "/reports?period=30d", "/reports/top-customers.csv?period=30d"];
+
+#[rocket::async_test]
+async fn the_dashboard_reports_and_report_downloads_read_from_the_replica_with_the_primarys_figures() {
+    let replicated = Replicated::start().await;
+    // Page views work the leaders out themselves (no refresher), so that a
+    // view on the replica has to work out what nothing kept there yet.
+    let mut settings = replicated.settings();
+    settings.push(("dashboard.refresh_seconds", json!(0)));
+    let app = TestApp::on_database(&replicated.primary.url(DATABASE), &settings).await;
+    app.sign_in_as("admin@test.example", "admin").await;
+    // Another server of the shop, with no replica: it reads the primary.
+    let primary_only = app.second_app(&[("dashboard.refresh_seconds", json!(0))]).await;
+    primary_only.sign_in_as("manager@test.example", "admin").await;
+    let ada = app.customer("Ada Lovelace", "ada@example.com").await;
+    let grace = app.customer("Grace Hopper", "grace@example.com").await;
+    let lamp = app.product("Lamp", "LAMP-1", 2500, 6).await;
+    let vase = app.product("Vase", "VASE-1", 4000, 50).await;
+    app.place_order(ada, &[(lamp, 2), (vase, 1)]).await;
+    let earlier = app.place_order(ada, &[(vase, 3)]).await;
+    // Earlier this year, outside the last 30 days.
+    let this_year = chrono::Utc::now().date_naive().with_ordinal(1).expect("the first of January");
+    let day = std::cmp::max(this_year, chrono::Utc::now().date_naive() - chrono::Days::new(60));
+    app.set_placed_on(earlier, &day.to_string()).await;
+    app.get("/users").await;
+    replicated.caught_up(&app).await;
+
+    // Served from the replica, they show what the primary shows.
+    for path in FIGURES {
+        let replica = read_on_replica(&replicated, &app, path).await;
+        let primary = primary_only.get(path).await;
+        assert_eq!(primary.status, Status::Ok, "{path}: {}", primary.body);
+        assert!(replica.body.contains("Ada Lovelace"), "{path}: {}", replica.body);
+        assert_eq!(main_of(&replica.body), main_of(&primary.body), "{path}: the replica's figures differ");
+    }
+    // The lamp running low, with its pace summed on the replica.
+    let dashboard = app.get("/?period=30d").await;
+    assert!(dashboard.body.contains("2 sold in 30 days"), "{}", main_of(&dashboard.body));
+
+    // Replay stops: an order the primary gets now is missing from every
+    // one of those pages, so they were all read on the replica.
+    let replica = replicated.replica_pool().await;
+    sqlx::query("SELECT pg_wal_replay_pause()").execute(&replica).await.expect("pause replay");
+    primary_only.place_order(grace, &[(vase, 4)]).await;
+    for path in FIGURES {
+        assert!(primary_only.get(path).await.body.contains("Grace Hopper"), "{path} on the primary");
+        let stale = app.get(path).await;
+        assert_eq!(stale.status, Status::Ok, "{path}: {}", stale.body);
+        assert!(!stale.body.contains("Grace Hopper"), "{path} was not read from the paused replica");
+    }
+
+    // Replay resumes: once the replica has the order, it shows it too.
+    sqlx::query("SELECT pg_wal_replay_resume()").execute(&replica).await.expect("resume replay");
+    replica.close().await;
+    replicated.caught_up(&app).await;
+    for path in FIGURES {
+        let replica = read_on_replica(&replicated, &app, path).await;
+        let primary = primary_only.get(path).await;
+        assert!(replica.body.contains("Grace Hopper"), "{path}: {}", replica.body);
+        assert_eq!(main_of(&replica.body), main_of(&primary.body), "{path}: the replica's figures differ");
+    }
 }

@@ -4,8 +4,12 @@
 use futures::StreamExt;
 use rocket::{get, State};
 
-use super::super::export::{Cell, Column, ExportFile, Exports, Format, Record};
+use sqlx::pool::PoolConnection;
+use sqlx::Postgres;
+
+use super::super::export::{Cell, Column, ExportFile, ExportSlot, Exports, Format, Record};
 use super::super::period::PeriodQuery;
+use super::super::read::Reader;
 use super::super::AppError;
 use super::PRESETS;
 use crate::db::reports::{self, CustomerFigures, Month, ProductFigures};
@@ -17,6 +21,20 @@ use crate::domain::{Preset, ShopZone};
 fn csv_period(period: &PeriodQuery, zone: ShopZone) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
     let chosen = period.choose(zone.today(), Preset::AllTime, &PRESETS);
     (chosen.period.preset != Preset::AllTime).then_some((chosen.period.from, chosen.period.to))
+}
+
+/// Waits for an export slot, then takes the connection the report is read
+/// on: a replica's when one may serve this session, like the reports page.
+/// `Exports::open` hands the slot out with a primary connection (the one way
+/// to a slot); a report read elsewhere gives that one straight back.
+async fn open_for_reading(
+    exports: &Exports,
+    db: &Db,
+    reader: &Reader<'_>,
+) -> Result<(ExportSlot, PoolConnection<Postgres>), AppError> {
+    let (slot, primary) = exports.open(db).await?;
+    drop(primary);
+    Ok((slot, reader.conn().await?))
 }
 
 /// One customer in a ranking's exports.
@@ -48,12 +66,12 @@ impl Record for CustomerRecord {
 
 pub(super) async fn customers_export(
     (format, stem): (Format, &str),
-    db: &Db,
+    (db, reader): (&Db, &Reader<'_>),
     exports: &Exports,
     by_revenue: bool,
     period: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
 ) -> Result<ExportFile, AppError> {
-    let (slot, conn) = exports.open(db).await?;
+    let (slot, conn) = open_for_reading(exports, db, reader).await?;
     let rows = match period {
         None => reports::export_customers(conn, by_revenue).left_stream(),
         Some((from, to)) => reports::export_customers_between(conn, by_revenue, from, to).right_stream(),
@@ -66,44 +84,50 @@ pub(super) async fn customers_export(
 pub(super) async fn top_customers_csv(
     _signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    customers_export((Format::Csv, "top-customers"), db, exports, false, csv_period(&period, **zone)).await
+    customers_export((Format::Csv, "top-customers"), (db, &reader), exports, false, csv_period(&period, **zone)).await
 }
 
 #[get("/reports/top-customers.xlsx?<period..>")]
 pub(super) async fn top_customers_xlsx(
     _signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    customers_export((Format::Xlsx, "top-customers"), db, exports, false, csv_period(&period, **zone)).await
+    customers_export((Format::Xlsx, "top-customers"), (db, &reader), exports, false, csv_period(&period, **zone)).await
 }
 
 #[get("/reports/revenue-per-customer.csv?<period..>")]
 pub(super) async fn revenue_csv(
     _signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    customers_export((Format::Csv, "revenue-per-customer"), db, exports, true, csv_period(&period, **zone)).await
+    customers_export((Format::Csv, "revenue-per-customer"), (db, &reader), exports, true, csv_period(&period, **zone))
+        .await
 }
 
 #[get("/reports/revenue-per-customer.xlsx?<period..>")]
 pub(super) async fn revenue_xlsx(
     _signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    customers_export((Format::Xlsx, "revenue-per-customer"), db, exports, true, csv_period(&period, **zone)).await
+    customers_export((Format::Xlsx, "revenue-per-customer"), (db, &reader), exports, true, csv_period(&period, **zone))
+        .await
 }
 
 /// One product in the best sellers' exports.
@@ -134,11 +158,11 @@ impl Record for ProductRecord {
 
 pub(super) async fn best_sellers_export(
     format: Format,
-    db: &Db,
+    (db, reader): (&Db, &Reader<'_>),
     exports: &Exports,
     period: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
 ) -> Result<ExportFile, AppError> {
-    let (slot, conn) = exports.open(db).await?;
+    let (slot, conn) = open_for_reading(exports, db, reader).await?;
     let rows = match period {
         None => reports::export_best_sellers(conn).left_stream(),
         Some((from, to)) => reports::export_best_sellers_between(conn, from, to).right_stream(),
@@ -151,22 +175,24 @@ pub(super) async fn best_sellers_export(
 pub(super) async fn best_sellers_csv(
     _signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    best_sellers_export(Format::Csv, db, exports, csv_period(&period, **zone)).await
+    best_sellers_export(Format::Csv, (db, &reader), exports, csv_period(&period, **zone)).await
 }
 
 #[get("/reports/best-sellers.xlsx?<period..>")]
 pub(super) async fn best_sellers_xlsx(
     _signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    best_sellers_export(Format::Xlsx, db, exports, csv_period(&period, **zone)).await
+    best_sellers_export(Format::Xlsx, (db, &reader), exports, csv_period(&period, **zone)).await
 }
 
 /// One month in the revenue-by-month exports.
@@ -184,11 +210,11 @@ impl Record for MonthRecord {
 
 pub(super) async fn months_export(
     format: Format,
-    db: &Db,
+    (db, reader): (&Db, &Reader<'_>),
     exports: &Exports,
     period: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
 ) -> Result<ExportFile, AppError> {
-    let (slot, mut conn) = exports.open(db).await?;
+    let (slot, mut conn) = open_for_reading(exports, db, reader).await?;
     let months = match period {
         None => reports::revenue_by_month(&mut conn, i64::MAX).await?,
         Some((from, to)) => reports::revenue_by_month_between(&mut conn, from, to).await?,
@@ -201,20 +227,22 @@ pub(super) async fn months_export(
 pub(super) async fn months_csv(
     _signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    months_export(Format::Csv, db, exports, csv_period(&period, **zone)).await
+    months_export(Format::Csv, (db, &reader), exports, csv_period(&period, **zone)).await
 }
 
 #[get("/reports/revenue-by-month.xlsx?<period..>")]
 pub(super) async fn months_xlsx(
     _signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    months_export(Format::Xlsx, db, exports, csv_period(&period, **zone)).await
+    months_export(Format::Xlsx, (db, &reader), exports, csv_period(&period, **zone)).await
 }

@@ -4,7 +4,6 @@
 //! every leader named) and break them by a stated second figure; shares are
 //! of the period's whole total.
 
-use crate::web::read::PageConn;
 use askama::Template;
 use askama_web::WebTemplate;
 use rocket::{get, routes, uri, State};
@@ -12,6 +11,7 @@ use rocket::{get, routes, uri, State};
 use super::charts::{self, short_money, Bar};
 use super::dashboard::DashboardConfig;
 use super::period::{Chosen, PeriodQuery};
+use super::read::ReadConn;
 use super::{filters, AppError, Chrome};
 use crate::db::calendar::{self, Leader};
 use crate::db::reports::{self, CustomerFigures, Month, ProductFigures, ReportTotals, TIE_COUNT_LIMIT};
@@ -145,7 +145,7 @@ fn customers(leaders: &[Leader]) -> Vec<CustomerFigures> {
 
 #[get("/reports?<period..>")]
 pub(super) async fn page(
-    mut db: PageConn,
+    mut db: ReadConn,
     chrome: Chrome,
     zone: &State<ShopZone>,
     dashboard: &State<DashboardConfig>,
