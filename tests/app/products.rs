@@ -170,6 +170,18 @@ async fn the_list_shows_each_products_reorder_point_and_pace_of_the_last_30_days
     let plate_row = row_of("Dinner Plate");
     assert_eq!(plate_row[plate_row.len() - 3..], ["5 Reorder", "0", "—"], "{plate_row:?}");
 
+    // The refresher keeps every product's pace, which the list then reads
+    // instead of summing it: an order placed since shows at its next pass.
+    shopdesk::db::calendar::keep_every_pace(&app.pool).await.expect("pace kept");
+    app.place_order_with_status(ada, "paid", &[(mug, 1)]).await;
+    let kept = app.get("/products?sort=name&dir=asc").await.rows_after("<table");
+    let mug_row = kept.iter().find(|r| r.iter().any(|c| c == "Stoneware Mug")).cloned().expect("mug");
+    assert_eq!(mug_row[mug_row.len() - 5..], ["28", "11", "8", "5", "168"], "{mug_row:?}");
+    shopdesk::db::calendar::keep_every_pace(&app.pool).await.expect("pace kept");
+    let kept = app.get("/products?sort=name&dir=asc").await.rows_after("<table");
+    let mug_row = kept.iter().find(|r| r.iter().any(|c| c == "Stoneware Mug")).cloned().expect("mug");
+    assert_eq!(mug_row[mug_row.len() - 5..], ["28", "12", "8", "6", "140"], "{mug_row:?}");
+
     // The filter keeps only the products at or below their reorder point.
     let low = app.get("/products?stock=reorder").await;
     low.assert_contains("Dinner Plate");

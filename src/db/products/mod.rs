@@ -158,10 +158,12 @@ impl Listing for List {
 
 /// The products list as its page shows it: each row with its reorder point
 /// and units sold in the last 30 days. The pace is read as the dashboard
-/// reads it: kept by its background refresher for the products running low,
-/// summed on the spot (through `order_items_product_order_idx`) for the
-/// others. It is worked out in the page's one query, for the page's rows
-/// only: the expensive column is evaluated after the page's `LIMIT`.
+/// reads it: kept by the background refresher (see
+/// `calendar::keep_every_pace`), so the page stays flat at any size; summed
+/// on the spot only when it is older than ten minutes, which happens only
+/// when no refresher runs (`refresh_seconds = 0`). It is read in the page's
+/// one query, for the page's rows only: the column is evaluated after the
+/// page's `LIMIT`.
 /// Exports keep the plain [`List`], so they never sum a million products' sales.
 pub struct PacedList;
 
