@@ -8,15 +8,18 @@ pub enum JobKind {
     OrdersBulk,
     /// A bulk change to products: price or stock by a percentage.
     ProductsBulk,
+    /// A list exported as a file (CSV or XLSX) to download when done.
+    Export,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 2] = [JobKind::OrdersBulk, JobKind::ProductsBulk];
+    pub const ALL: [JobKind; 3] = [JobKind::OrdersBulk, JobKind::ProductsBulk, JobKind::Export];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::OrdersBulk => "orders_bulk",
             JobKind::ProductsBulk => "products_bulk",
+            JobKind::Export => "export",
         }
     }
 
@@ -29,7 +32,13 @@ impl JobKind {
         match self {
             JobKind::OrdersBulk => "orders",
             JobKind::ProductsBulk => "products",
+            JobKind::Export => "rows",
         }
+    }
+
+    /// Whether the job ends in a file to download rather than changed rows.
+    pub fn makes_file(self) -> bool {
+        self == JobKind::Export
     }
 }
 
@@ -76,6 +85,11 @@ impl JobState {
     /// Whether the job may still change rows.
     pub fn is_open(self) -> bool {
         matches!(self, JobState::Queued | JobState::Running)
+    }
+
+    /// Whether a job of `kind` in this state has a file to download.
+    pub fn has_file(self, kind: JobKind) -> bool {
+        kind.makes_file() && self == JobState::Done
     }
 }
 
