@@ -13,7 +13,7 @@ use crate::harness::{SqlOrder, TestApp};
 
 /// Settings for a job-running server: jobs past 5 rows, batches of 3, and
 /// a worker that looks for work often and takes over a silent one soon.
-fn jobs_settings(workers: i64) -> Vec<(&'static str, serde_json::Value)> {
+pub(crate) fn jobs_settings(workers: i64) -> Vec<(&'static str, serde_json::Value)> {
     vec![
         ("jobs.workers", workers.into()),
         ("jobs.threshold_rows", 5.into()),
@@ -68,7 +68,7 @@ async fn job_state(app: &TestApp, id: i64) -> (String, i64, i64, i64) {
 }
 
 /// Waits until job `id` has ended; returns its state and counts.
-async fn until_over(app: &TestApp, id: i64) -> (String, i64, i64, i64) {
+pub(crate) async fn until_over(app: &TestApp, id: i64) -> (String, i64, i64, i64) {
     let started = Instant::now();
     loop {
         let job = job_state(app, id).await;

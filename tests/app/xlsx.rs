@@ -13,7 +13,7 @@ use crate::harness::TestApp;
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// The first sheet of the XLSX at `path`, row by row.
-async fn sheet(app: &TestApp, path: &str) -> Vec<Vec<Data>> {
+pub(crate) async fn sheet(app: &TestApp, path: &str) -> Vec<Vec<Data>> {
     let (status, content_type, bytes) = app.download(path).await;
     assert_eq!(status, Status::Ok, "{path}");
     assert_eq!(content_type.as_deref(), Some(XLSX), "{path}");
