@@ -19,7 +19,7 @@ use super::{write_csv_cells, write_csv_header, write_xlsx, Batch, Cell, Column, 
 use crate::db::exports::{self, NewExport, Part};
 use crate::db::jobs::Step;
 use crate::db::listing::{self, Keyed, Position, Seek};
-use crate::db::{orders, DbError};
+use crate::db::{orders, products, users, DbError};
 use crate::domain::{group_digits, JobState};
 
 /// A workbook is stored in pieces of this many bytes.
@@ -167,6 +167,12 @@ async fn step(pool: &PgPool, instance: &str, id: i64, settings: &JobSettings, ba
     }
     let spec: Spec = serde_json::from_value(locked.params.clone()).map_err(|e| broken("unreadable export")(&e))?;
     match spec.list.as_str() {
+        products::List::NAME => {
+            write_batch::<products::List>(pool, tx, (instance, id), &spec, &locked, settings, batch_rows).await
+        }
+        users::List::NAME => {
+            write_batch::<users::List>(pool, tx, (instance, id), &spec, &locked, settings, batch_rows).await
+        }
         orders::List::NAME => {
             write_batch::<orders::List>(pool, tx, (instance, id), &spec, &locked, settings, batch_rows).await
         }

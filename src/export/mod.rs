@@ -8,7 +8,7 @@ mod records;
 mod xlsx;
 
 pub use cells::{neutralise, write_csv_cells, write_csv_header, write_csv_rows, Cell, Column, Record};
-pub use records::{ExportList, OrderRecord};
+pub use records::{ExportList, OrderRecord, ProductRecord, UserRecord};
 pub use xlsx::{write_xlsx, Batch, XlsxFailure, XLSX_MAX_ROWS};
 
 /// The file type of an export.

@@ -14,7 +14,7 @@ use shopdesk::export::job::{run_batch, JobSettings};
 
 use crate::harness::{SqlOrder, TestApp};
 use crate::jobs::{jobs_settings, until_over};
-use crate::xlsx::sheet;
+use crate::xlsx::{rows_of, sheet};
 
 /// The paid orders, as the list's filter puts them.
 const PAID_CSV: &str = "/orders.csv?status=paid";
@@ -55,11 +55,16 @@ async fn shop(workers: i64) -> TestApp {
     app
 }
 
-/// The export at `path` as the direct download gives it: from a server of
-/// the same shop whose threshold no list here reaches.
-async fn direct(app: &TestApp, path: &str) -> Vec<u8> {
+/// A server of the same shop whose export threshold no list here reaches,
+/// with an admin signed in: it gives the direct downloads.
+async fn direct_server(app: &TestApp) -> TestApp {
     let direct = app.second_app(&[("exports.job_threshold_rows", 1_000_000.into())]).await;
     direct.sign_in_as("direct@test.example", "admin").await;
+    direct
+}
+
+/// The export at `path` as the direct download gives it.
+async fn direct(direct: &TestApp, path: &str) -> Vec<u8> {
     let (status, _, bytes) = direct.download(path).await;
     assert_eq!(status, Status::Ok, "{path}");
     bytes
@@ -74,7 +79,7 @@ async fn queue(app: &TestApp, path: &str) -> i64 {
     let id = to.strip_prefix("/jobs/").and_then(|id| id.parse().ok()).unwrap_or_else(|| panic!("not a job: {to}"));
     let page = app.get(&to).await;
     page.assert_contains("This export is large, so it is written in the background.");
-    page.assert_contains("Export orders as");
+    page.assert_contains("Export ");
     id
 }
 
@@ -89,7 +94,7 @@ async fn chunks(app: &TestApp, id: i64) -> i64 {
 #[rocket::async_test]
 async fn a_large_filtered_csv_export_runs_as_a_job_and_downloads_the_direct_exports_rows() {
     let app = shop(1).await;
-    let expected = direct(&app, PAID_CSV).await;
+    let expected = direct(&direct_server(&app).await, PAID_CSV).await;
     let text = String::from_utf8(expected.clone()).expect("UTF-8");
     assert_eq!(text.lines().count(), 13, "a header and the 12 paid orders: {text}");
     assert!(text.contains("\"'=HYPERLINK(\"\"http://evil.example\"\")\""), "formulas neutralised: {text}");
@@ -112,9 +117,7 @@ async fn a_large_filtered_csv_export_runs_as_a_job_and_downloads_the_direct_expo
 #[rocket::async_test]
 async fn a_large_xlsx_export_runs_as_a_job_and_opens_as_the_direct_workbook() {
     let app = shop(1).await;
-    let direct = app.second_app(&[("exports.job_threshold_rows", 1_000_000.into())]).await;
-    direct.sign_in_as("direct@test.example", "admin").await;
-    let expected = sheet(&direct, PAID_XLSX).await;
+    let expected = sheet(&direct_server(&app).await, PAID_XLSX).await;
     assert_eq!(expected.len(), 13, "a header and the 12 paid orders");
 
     let id = queue(&app, PAID_XLSX).await;
@@ -178,7 +181,7 @@ async fn cancelling_an_export_stops_it_and_deletes_what_it_wrote() {
 #[rocket::async_test]
 async fn an_export_whose_server_died_resumes_and_writes_every_row_once() {
     let app = shop(0).await;
-    let expected = direct(&app, PAID_CSV).await;
+    let expected = direct(&direct_server(&app).await, PAID_CSV).await;
     let id = queue(&app, PAID_CSV).await;
     let settings = JobSettings { threshold_rows: 5, keep_hours: 24.0 };
 
@@ -223,4 +226,28 @@ async fn a_file_is_deleted_once_it_expired() {
         rocket::tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(app.download(&format!("/jobs/{id}/download")).await.0, Status::BadRequest);
+}
+
+#[rocket::async_test]
+async fn large_products_and_customers_exports_run_as_jobs_too() {
+    let app = shop(1).await;
+    for k in 0..6 {
+        app.product(&format!("Tea Cup {k}"), &format!("CUP-{k}"), 800 + k, 10).await;
+    }
+    app.numbered_customers(6).await;
+    let direct_server = direct_server(&app).await;
+    for path in ["/products.csv?q=cup", "/users.xlsx?has_orders=no"] {
+        let expected = direct(&direct_server, path).await;
+        let id = queue(&app, path).await;
+        assert_eq!(until_over(&app, id).await.0, "done", "{path}");
+        let (status, _, bytes) = app.download(&format!("/jobs/{id}/download")).await;
+        assert_eq!(status, Status::Ok, "{path}");
+        if path.contains(".csv") {
+            assert_eq!(bytes, expected, "{path}");
+        } else {
+            let rows = rows_of(bytes);
+            assert_eq!(rows.len(), 7, "a header and the 6 customers without orders");
+            assert_eq!(rows, rows_of(expected), "{path}");
+        }
+    }
 }
