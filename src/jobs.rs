@@ -18,8 +18,9 @@ use rocket_db_pools::Database;
 use sha2::Sha256;
 use sqlx::PgPool;
 
-use crate::db::jobs::{Claimed, Step};
+use crate::db::jobs::{Claimed, Step, Work};
 use crate::db::{self, Db};
+use crate::export::job::{self as export_job, JobSettings};
 
 /// `[default.jobs]`: how the worker runs, and when a bulk action becomes a job.
 #[derive(Debug, Clone)]
@@ -141,11 +142,12 @@ pub fn stage(figment: &Figment) -> AdHoc {
 }
 
 async fn start(rocket: &Rocket<Orbit>) {
-    let (Some(db), Some(config), Some(alerts), Some(running)) = (
+    let (Some(db), Some(config), Some(alerts), Some(running), Some(exports)) = (
         Db::fetch(rocket),
         rocket.state::<JobsConfig>().cloned(),
         rocket.state::<AlertsConfig>().cloned(),
         rocket.state::<Running>(),
+        rocket.state::<JobSettings>().cloned(),
     ) else {
         return;
     };
@@ -162,6 +164,7 @@ async fn start(rocket: &Rocket<Orbit>) {
             pool: pool.clone(),
             instance: format!("{instance}-{n}"),
             config: config.clone(),
+            exports: exports.clone(),
             stop: running.stop.subscribe(),
         };
         tasks.push(tokio::spawn(worker.run()));
@@ -202,14 +205,21 @@ struct Worker {
     pool: PgPool,
     instance: String,
     config: JobsConfig,
+    exports: JobSettings,
     stop: watch::Receiver<bool>,
 }
 
 impl Worker {
     async fn run(mut self) {
+        let mut purged: Option<std::time::Instant> = None;
         loop {
             if *self.stop.borrow() {
                 return;
+            }
+            // Expired export files go while the worker has nothing else to do.
+            if purged.is_none_or(|at| at.elapsed() >= export_job::PURGE_EVERY) {
+                export_job::purge(&self.pool).await;
+                purged = Some(std::time::Instant::now());
             }
             let stale = self.config.stale_after.as_secs_f64().ceil() as i64;
             let claimed = match self.pool.acquire().await {
@@ -245,9 +255,16 @@ impl Worker {
                 }
                 return;
             }
-            let step = match self.pool.acquire().await {
-                Ok(mut conn) => db::jobs::run_batch(&mut conn, &self.instance, job, self.config.batch_rows).await,
-                Err(e) => Err(e.into()),
+            let step = match job.work {
+                // An export's batches take the connections they need themselves.
+                Work::Export => {
+                    export_job::run_batch(&self.pool, &self.instance, job.id, &self.exports, self.config.batch_rows)
+                        .await
+                }
+                _ => match self.pool.acquire().await {
+                    Ok(mut conn) => db::jobs::run_batch(&mut conn, &self.instance, job, self.config.batch_rows).await,
+                    Err(e) => Err(e.into()),
+                },
             };
             match step {
                 Ok(Step::More) => {}
@@ -261,8 +278,13 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::error!(job = job.id, error = %e, "a batch of the job failed");
-                    let reason = "A batch could not be applied, so that batch changed nothing; the batches \
-                                  before it stay applied. The server log has the details.";
+                    let reason = match job.work {
+                        Work::Export => export_job::FAILED,
+                        _ => {
+                            "A batch could not be applied, so that batch changed nothing; the batches \
+                             before it stay applied. The server log has the details."
+                        }
+                    };
                     let failed = match self.pool.acquire().await {
                         Ok(mut conn) => db::jobs::fail(&mut conn, job.id, &self.instance, reason).await,
                         Err(e) => Err(e.into()),

@@ -5,6 +5,7 @@
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod export;
 pub mod generate;
 pub mod import;
 pub mod jobs;
@@ -95,6 +96,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
     };
     let timeouts = web::security::Timeouts::from_figment(&figment);
     let exports = web::export::Exports::from_figment(&figment);
+    let export_jobs = export::job::JobSettings::from_figment(&figment);
     let metrics_token = web::observe::MetricsToken::from_figment(&figment);
     let security_headers = web::security::SecurityHeaders { secure_cookies: auth.secure_cookies };
     let zone = shop_zone(&figment);
@@ -106,6 +108,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .manage(proxy)
         .manage(timeouts)
         .manage(exports)
+        .manage(export_jobs)
         .manage(metrics_token)
         .manage(dashboard)
         .attach(web::observe::RequestLog);
@@ -148,6 +151,7 @@ pub fn build_rocket(figment: Figment) -> Rocket<Build> {
         .attach(web::reports::stage())
         .attach(web::saved_views::stage())
         .attach(web::jobs::stage())
+        .attach(web::export::stage())
         .attach(web::pickers::stage())
         .attach(web::observe::stage())
         .mount("/static", FileServer::from(static_dir))

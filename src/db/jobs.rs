@@ -32,6 +32,9 @@ pub enum Work {
     Products(BulkChange),
     /// Writes the staged rows of this import (see `db::imports::queue`).
     Import(i64),
+    /// A list written as a file; its parameters are the export's own
+    /// (see `crate::export::job`), which runs its batches.
+    Export,
 }
 
 /// A job's parameters as stored (`jobs.params`).
@@ -43,6 +46,7 @@ enum Params {
     Price { percent: f64 },
     Stock { percent: f64 },
     Import { import_id: i64 },
+    Export,
 }
 
 impl Work {
@@ -51,6 +55,7 @@ impl Work {
             Work::Orders(_) => JobKind::OrdersBulk,
             Work::Products(_) => JobKind::ProductsBulk,
             Work::Import(_) => JobKind::Import,
+            Work::Export => JobKind::Export,
         }
     }
 
@@ -66,10 +71,14 @@ impl Work {
             Work::Products(BulkChange::Price(percent)) => Params::Price { percent },
             Work::Products(BulkChange::Stock(percent)) => Params::Stock { percent },
             Work::Import(import_id) => Params::Import { import_id },
+            Work::Export => Params::Export,
         }
     }
 
     fn read(kind: JobKind, params: serde_json::Value) -> Option<Work> {
+        if kind == JobKind::Export {
+            return Some(Work::Export);
+        }
         let params: Params = serde_json::from_value(params).ok()?;
         Some(match (kind, params) {
             (JobKind::OrdersBulk, Params::SetStatus { status }) => {
@@ -222,6 +231,10 @@ pub async fn run_batch(
     job: Claimed,
     batch_rows: i64,
 ) -> Result<Step, DbError> {
+    if job.work == Work::Export {
+        // Export jobs run their batches through `crate::export::job`.
+        return Ok(Step::Lost);
+    }
     let mut tx = super::begin_as(conn, job.staff_id).await?;
     let Some(now) = sqlx::query!(
         r#"SELECT state AS "state: JobState", claimed_by, cancel_requested, cursor, change_set_id,
@@ -261,6 +274,7 @@ pub async fn run_batch(
             let (changed, skipped) = super::imports::apply_batch(&mut tx, import, &targets).await?;
             Outcome { changed, skipped }
         }
+        Work::Export => return Ok(Step::Lost),
     };
     let skipped: i64 = outcome.skipped.iter().map(|s| s.count).sum();
     let reasons = merge_reasons(now.reasons.0, outcome.skipped);
@@ -282,7 +296,11 @@ pub async fn run_batch(
 }
 
 /// Ends a job in `state` and commits.
-async fn finish(mut tx: sqlx::Transaction<'_, sqlx::Postgres>, id: i64, state: JobState) -> Result<Step, DbError> {
+pub(super) async fn finish(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    id: i64,
+    state: JobState,
+) -> Result<Step, DbError> {
     sqlx::query!(
         "UPDATE jobs SET state = $2, finished_at = now(), heartbeat_at = now(), claimed_by = NULL WHERE id = $1",
         id,
@@ -374,6 +392,7 @@ pub async fn find(conn: &mut PgConnection, id: i64) -> Result<Option<Job>, DbErr
 #[derive(Debug, Clone)]
 pub struct JobRow {
     pub id: i64,
+    pub kind: JobKind,
     pub summary: String,
     pub staff_name: Option<String>,
     pub state: JobState,
@@ -388,7 +407,8 @@ pub struct JobRow {
 pub async fn recent(conn: &mut PgConnection, before: Option<i64>, limit: i64) -> Result<Vec<JobRow>, DbError> {
     Ok(sqlx::query_as!(
         JobRow,
-        r#"SELECT j.id, j.summary, s.display_name AS "staff_name?", j.state AS "state: JobState", j.total, j.done,
+        r#"SELECT j.id, j.kind AS "kind: JobKind", j.summary, s.display_name AS "staff_name?",
+                  j.state AS "state: JobState", j.total, j.done,
                   j.skipped, j.created_at, j.finished_at
              FROM jobs j LEFT JOIN staff s ON s.id = j.staff_id
             WHERE j.id < coalesce($1, 9223372036854775807)
@@ -583,6 +603,7 @@ mod tests {
             Work::Products(BulkChange::Price(-12.5)),
             Work::Products(BulkChange::Stock(10.0)),
             Work::Import(7),
+            Work::Export,
         ] {
             let params = serde_json::to_value(work.params()).expect("params serialise");
             assert_eq!(Work::read(work.kind(), params), Some(work));

@@ -8,6 +8,7 @@ pub mod audit;
 mod bulk;
 pub mod calendar;
 pub mod change_sets;
+pub mod exports;
 pub mod imports;
 pub mod invoices;
 pub mod jobs;

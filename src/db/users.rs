@@ -32,8 +32,9 @@ pub struct UserRow {
 
 keyed!(UserRow, id);
 
-/// Filters of the customers list.
-#[derive(Debug, Clone, Default)]
+/// Filters of the customers list. Stored with an export job, which applies
+/// them when it runs.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Filter {
     /// Part of the name or email, in any letter case.
     pub q: String,

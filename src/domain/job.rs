@@ -10,16 +10,19 @@ pub enum JobKind {
     ProductsBulk,
     /// The commit of an import too large for one request: its staged rows.
     Import,
+    /// A list exported as a file (CSV or XLSX) to download when done.
+    Export,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [JobKind::OrdersBulk, JobKind::ProductsBulk, JobKind::Import];
+    pub const ALL: [JobKind; 4] = [JobKind::OrdersBulk, JobKind::ProductsBulk, JobKind::Import, JobKind::Export];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::OrdersBulk => "orders_bulk",
             JobKind::ProductsBulk => "products_bulk",
             JobKind::Import => "import",
+            JobKind::Export => "export",
         }
     }
 
@@ -33,7 +36,13 @@ impl JobKind {
             JobKind::OrdersBulk => "orders",
             JobKind::ProductsBulk => "products",
             JobKind::Import => "rows",
+            JobKind::Export => "rows",
         }
+    }
+
+    /// Whether the job ends in a file to download rather than changed rows.
+    pub fn makes_file(self) -> bool {
+        self == JobKind::Export
     }
 }
 
@@ -80,6 +89,11 @@ impl JobState {
     /// Whether the job may still change rows.
     pub fn is_open(self) -> bool {
         matches!(self, JobState::Queued | JobState::Running)
+    }
+
+    /// Whether a job of `kind` in this state has a file to download.
+    pub fn has_file(self, kind: JobKind) -> bool {
+        kind.makes_file() && self == JobState::Done
     }
 }
 

@@ -83,9 +83,34 @@ impl serde::Serialize for Money {
     }
 }
 
+/// Reads back what [`Money`]'s `Serialize` writes (`-1234.56`): an amount
+/// kept with an export job, for one.
+impl<'de> serde::Deserialize<'de> for Money {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+        let unsigned = text.strip_prefix('-').unwrap_or(&text);
+        let (whole, cents) = unsigned.split_once('.').unwrap_or((unsigned, "00"));
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        let amount = (digits(whole) && cents.len() == 2 && digits(cents))
+            .then(|| whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents.parse::<i64>().ok()?))
+            .flatten()
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not an amount like 12.50")))?;
+        Ok(Money(if text.starts_with('-') { -amount } else { amount }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Money;
+
+    #[test]
+    fn amounts_read_back_as_written() {
+        for cents in [0, 5, 1250, -1250, 123_456_789] {
+            let written = serde_json::to_value(Money(cents)).expect("an amount serialises");
+            assert_eq!(serde_json::from_value::<Money>(written).ok(), Some(Money(cents)));
+        }
+        assert!(serde_json::from_value::<Money>(serde_json::json!("1.5")).is_err());
+    }
 
     #[test]
     fn money_is_grouped_and_has_cents() {

@@ -40,7 +40,8 @@ async fn served_shop(customers: u64) -> (TestApp, LiveServer, String) {
     if customers > 0 {
         app.generate(shopdesk::generate::Sizes { users: customers, products: 0, orders: 0 }, 7).await;
     }
-    let server = LiveServer::start(&app.url, &[]).await;
+    // Its exports are sent at once, however large: these tests are about the direct download.
+    let server = LiveServer::start(&app.url, &[("exports.job_threshold_rows", 1_000_000.into())]).await;
     let (session, _) = server.sign_in("admin@shop.example", PASSWORD).await;
     (app, server, session)
 }
@@ -674,8 +675,13 @@ async fn a_slow_reader_does_not_keep_its_export_slot() {
     let app = TestApp::with_demo(false).await;
     app.staff("admin@shop.example", "admin").await;
     app.generate(shopdesk::generate::Sizes { users: 120_000, products: 0, orders: 0 }, 7).await;
-    // One slot, and a download timeout far longer than the test.
-    let server = LiveServer::start(&app.url, &[("exports.slots", 1.into()), ("timeouts.download", 60.into())]).await;
+    // One slot, a download timeout far longer than the test, and exports sent at once.
+    let settings = [
+        ("exports.slots", 1.into()),
+        ("timeouts.download", 60.into()),
+        ("exports.job_threshold_rows", 1_000_000.into()),
+    ];
+    let server = LiveServer::start(&app.url, &settings).await;
     let (session, _) = server.sign_in("admin@shop.example", PASSWORD).await;
 
     let head = format!("GET /users.csv HTTP/1.1\r\nHost: localhost\r\nCookie: {session}\r\n\r\n");

@@ -12,6 +12,7 @@ mod browser;
 mod budget;
 mod bulk;
 mod dashboard;
+mod exports_jobs;
 mod forgery;
 mod history;
 mod hostile;

@@ -96,8 +96,9 @@ async fn a_viewer_sees_everything_and_changes_nothing() {
     for path in app.routes(Method::Get).iter().filter(|p| !p.starts_with("/static") && !p.contains("sign-in")) {
         // Saved views are kept per list, named in the path.
         let path = if path == "/views/1" { "/views/orders" } else { path.as_str() };
-        // Jobs exist only once a large bulk action queued one; the list stands in.
-        let path = if path == "/jobs/1" { "/jobs" } else { path };
+        // Jobs (and export files) exist only once a large bulk action or
+        // export queued one; the list stands in.
+        let path = if path == "/jobs/1" || path == "/jobs/1/download" { "/jobs" } else { path };
         let page = app.get(path).await;
         if path == "/metrics" {
             // For scrapers with the metrics token only.

@@ -13,10 +13,15 @@ use crate::harness::TestApp;
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// The first sheet of the XLSX at `path`, row by row.
-async fn sheet(app: &TestApp, path: &str) -> Vec<Vec<Data>> {
+pub(crate) async fn sheet(app: &TestApp, path: &str) -> Vec<Vec<Data>> {
     let (status, content_type, bytes) = app.download(path).await;
     assert_eq!(status, Status::Ok, "{path}");
     assert_eq!(content_type.as_deref(), Some(XLSX), "{path}");
+    rows_of(bytes)
+}
+
+/// The first sheet of an XLSX file, row by row.
+pub(crate) fn rows_of(bytes: Vec<u8>) -> Vec<Vec<Data>> {
     let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).expect("a readable workbook");
     let range = workbook.worksheet_range_at(0).expect("one sheet").expect("a readable sheet");
     range.rows().map(<[Data]>::to_vec).collect()

@@ -10,7 +10,7 @@ use crate::domain::{Money, Status};
 
 /// The orders list's status filter: one status, or every order that is not
 /// cancelled (the orders a product's or customer's figures count).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StatusFilter {
     Only(Status),
     NotCancelled,
@@ -33,8 +33,9 @@ impl StatusFilter {
     }
 }
 
-/// Filters of the orders list; all optional and combinable.
-#[derive(Debug, Clone, Default)]
+/// Filters of the orders list; all optional and combinable. Stored with an
+/// export job, which applies them when it runs.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Filter {
     pub user_id: Option<i64>,
     /// Orders with this product on a line.

@@ -84,8 +84,9 @@ macro_rules! row_columns {
     };
 }
 
-/// Filters of the products list.
-#[derive(Debug, Clone, Default)]
+/// Filters of the products list. Stored with an export job, which applies
+/// them when it runs.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Filter {
     /// Part of the name or SKU, in any letter case.
     pub q: String,
@@ -93,7 +94,7 @@ pub struct Filter {
 }
 
 /// The products list's stock filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StockLevel {
     /// At least one in stock.
     InStock,

@@ -36,15 +36,14 @@ use serde::Deserialize;
 
 use super::AppError;
 
-mod cells;
-mod xlsx;
+mod download;
 
 use crate::db::Db;
-pub use cells::{neutralise, Cell, Column, Record};
-use cells::{write_csv_header, write_csv_rows};
+pub use crate::export::{neutralise, Cell, Column, Format, Record};
+use crate::export::{write_csv_header, write_csv_rows, write_xlsx, Batch, XlsxFailure, XLSX_MAX_ROWS};
+pub use download::{export_list, stage, ExportAnswer};
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
-use xlsx::{write_xlsx, Batch, XlsxFailure, XLSX_MAX_ROWS};
 
 /// Rows written per chunk.
 const CHUNK: usize = 500;
@@ -67,6 +66,8 @@ impl Default for ExportConfig {
 /// The exports' own share of the server: a few slots, each holding at most
 /// one pooled connection while its query runs.
 pub struct Exports {
+    /// When an export runs as a job instead.
+    jobs: crate::export::job::JobSettings,
     slots: Arc<Semaphore>,
     wait: Duration,
     download_timeout: Duration,
@@ -88,6 +89,7 @@ impl Exports {
         }
         let timeouts = super::security::Timeouts::from_figment(figment);
         Exports {
+            jobs: crate::export::job::JobSettings::from_figment(figment),
             slots: Arc::new(Semaphore::new(config.slots.clamp(1, most))),
             wait: Duration::from_secs(config.wait_seconds),
             download_timeout: Duration::from_secs(timeouts.download),
@@ -114,26 +116,11 @@ impl Exports {
     }
 }
 
-/// The file type of a download, chosen by the route's extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Xlsx,
-}
-
-impl Format {
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Xlsx => "xlsx",
-        }
-    }
-
-    fn content_type(self) -> ContentType {
-        match self {
-            Format::Csv => ContentType::new("text", "csv").with_params(("charset", "utf-8")),
-            Format::Xlsx => ContentType::new("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        }
+/// The content type of a download in `format`.
+fn content_type(format: Format) -> ContentType {
+    match format {
+        Format::Csv => ContentType::new("text", "csv").with_params(("charset", "utf-8")),
+        Format::Xlsx => ContentType::new("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     }
 }
 
@@ -206,7 +193,7 @@ where
     let file = temp_file(filename).await?;
     let mut out = BufWriter::with_capacity(256 * 1024, rocket::tokio::fs::File::from_std(file));
     let mut buffer = Vec::with_capacity(CHUNK * 100);
-    write_csv_header::<R>(&mut buffer).map_err(|e| internal(Box::new(e)))?;
+    write_csv_header(R::COLUMNS, &mut buffer).map_err(|e| internal(Box::new(e)))?;
     let mut chunks = Box::pin(records.chunks(CHUNK));
     while let Some(chunk) = chunks.next().await {
         let mut rows = Vec::with_capacity(chunk.len());
@@ -243,14 +230,14 @@ where
     let internal = failed(filename);
     // A few batches in flight at most: the query waits for the writer
     // rather than piling rows up in memory.
-    let (rows, batches) = rocket::tokio::sync::mpsc::channel::<Batch<R>>(4);
-    let writer = rocket::tokio::task::spawn_blocking(move || write_xlsx::<R>(batches));
+    let (rows, batches) = rocket::tokio::sync::mpsc::channel::<Batch>(4);
+    let writer = rocket::tokio::task::spawn_blocking(move || write_xlsx(R::COLUMNS, batches));
     let mut chunks = Box::pin(records.chunks(CHUNK));
     while let Some(chunk) = chunks.next().await {
         let mut batch = Vec::with_capacity(chunk.len());
         for record in chunk {
             // Dropping `rows` without `End` tells the writer to give up.
-            batch.push(record.map_err(Into::into)?);
+            batch.push(record.map_err(Into::into)?.cells());
         }
         if rows.send(Batch::Rows(batch)).await.is_err() {
             // The writer stopped; its answer says why.
@@ -282,9 +269,9 @@ where
 
 impl<'r> Responder<'r, 'static> for ExportFile {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        let body = Download::watch(self.file, self.download_timeout);
+        let body = Download::watch(Box::pin(self.file), self.download_timeout);
         Response::build()
-            .header(self.format.content_type())
+            .header(content_type(self.format))
             .header(Header::new("Content-Disposition", format!("attachment; filename=\"{}\"", self.filename)))
             // The exact length: a download cut short is then visibly incomplete.
             .header(Header::new("Content-Length", self.len.to_string()))
@@ -295,7 +282,7 @@ impl<'r> Responder<'r, 'static> for ExportFile {
 
 /// What a download and its watchdog share.
 struct Sending {
-    file: Option<rocket::tokio::fs::File>,
+    file: Option<Pin<Box<dyn AsyncRead + Send>>>,
     last_read: Instant,
     finished: bool,
 }
@@ -306,7 +293,7 @@ struct Sending {
 struct Download(Arc<Mutex<Sending>>);
 
 impl Download {
-    fn watch(file: rocket::tokio::fs::File, timeout: Duration) -> Download {
+    fn watch(file: Pin<Box<dyn AsyncRead + Send>>, timeout: Duration) -> Download {
         let shared = Arc::new(Mutex::new(Sending { file: Some(file), last_read: Instant::now(), finished: false }));
         let watched = Arc::downgrade(&shared);
         let tick = (timeout / 4).max(Duration::from_millis(50));
@@ -337,7 +324,7 @@ impl AsyncRead for Download {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the download was abandoned")));
         };
         let before = buf.filled().len();
-        let polled = Pin::new(file).poll_read(cx, buf);
+        let polled = file.as_mut().poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() == before && !sending.finished {
             // All sent: the watchdog can stop.
             sending.finished = true;

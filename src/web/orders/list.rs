@@ -13,9 +13,9 @@ use crate::db::staff::Staff;
 use crate::db::users::{self, User};
 use crate::db::Db;
 use crate::domain::{Money, Status};
-use crate::web::export::{Cell, Column, ExportFile, Exports, Format, Record};
+use crate::web::export::{export_list, ExportAnswer, Exports, Format};
 use crate::web::links::Href;
-use crate::web::listing::{self as list_view, parse_day, search_text, ListState, Paged, Paging};
+use crate::web::listing::{parse_day, search_text, ListState, Paged, Paging};
 use crate::web::read::ReadConn;
 use crate::web::{filters, query_id, AppError, Chrome, PAGE_SIZE};
 
@@ -239,60 +239,35 @@ impl ListPage {
     }
 }
 
-/// One order in the exports.
-struct OrderRecord(OrderRow);
-
-impl Record for OrderRecord {
-    const COLUMNS: &'static [Column] = &[
-        Column::new("id", 10.0),
-        Column::new("customer_id", 12.0),
-        Column::new("customer", 28.0),
-        Column::new("placed_at", 20.0),
-        Column::new("status", 12.0),
-        Column::new("items", 8.0),
-        Column::new("total", 14.0),
-    ];
-
-    fn cells(self) -> Vec<Cell> {
-        let o = self.0;
-        vec![
-            o.id.into(),
-            o.user_id.into(),
-            o.user_name.into(),
-            o.placed_at.into(),
-            o.status.as_str().to_string().into(),
-            o.item_count.into(),
-            o.total_cents.into(),
-        ]
-    }
-}
-
 #[get("/orders.csv?<query..>")]
 pub(super) async fn export(
-    _signed_in: Staff,
+    signed_in: Staff,
     db: &Db,
     exports: &State<Exports>,
     query: Paged<OrdersQuery>,
-) -> Result<ExportFile, AppError> {
-    export_as(Format::Csv, db, exports, query).await
+) -> Result<ExportAnswer, AppError> {
+    export_as(Format::Csv, &signed_in, db, exports, query).await
 }
 
 #[get("/orders.xlsx?<query..>")]
 pub(super) async fn export_xlsx(
-    _signed_in: Staff,
+    signed_in: Staff,
     db: &Db,
     exports: &State<Exports>,
     query: Paged<OrdersQuery>,
-) -> Result<ExportFile, AppError> {
-    export_as(Format::Xlsx, db, exports, query).await
+) -> Result<ExportAnswer, AppError> {
+    export_as(Format::Xlsx, &signed_in, db, exports, query).await
 }
 
+/// Exports the orders matching the list's filters: at once, or as a job
+/// when they are many.
 async fn export_as(
     format: Format,
+    staff: &Staff,
     db: &Db,
     exports: &Exports,
     query: Paged<OrdersQuery>,
-) -> Result<ExportFile, AppError> {
+) -> Result<ExportAnswer, AppError> {
     let (filter, bad_filter) = query.filter.filter();
     if bad_filter {
         return Err(AppError::BadRequest(
@@ -312,5 +287,5 @@ async fn export_as(
         }
     }
     let opened = (slot, conn);
-    list_view::export::<orders::List, _>(exports, opened, (filter, query.paging), format, "orders", OrderRecord).await
+    export_list::<orders::List>(exports, staff, opened, (filter, query.paging), format).await
 }

@@ -14,11 +14,11 @@ use rocket::{get, routes, uri, FromForm, State, UriDisplayQuery};
 use crate::db::staff::Staff;
 
 use crate::db::listing::{self, Count, Listing};
-use crate::db::products::{self, Figures, Filter, PacedRow, Product, ProductRow, StockLevel};
+use crate::db::products::{self, Figures, Filter, PacedRow, Product, StockLevel};
 use crate::db::purchases::{Buyer, BuyersOf};
 use crate::db::reports::LOW_STOCK;
 use crate::db::Db;
-use crate::web::export::{Cell, Column, ExportFile, Exports, Format, Record};
+use crate::web::export::{export_list, Cell, Column, ExportAnswer, ExportFile, Exports, Format, Record};
 use crate::web::filters::counted;
 use crate::web::history::Described as _;
 use crate::web::listing::{self as list_view, search_text, ListState, Paged, Paging};
@@ -129,61 +129,36 @@ async fn list(mut db: ReadConn, chrome: Chrome, query: Paged<ProductsQuery>) -> 
     })
 }
 
-/// One product in the exports.
-struct ProductRecord(ProductRow);
-
-impl Record for ProductRecord {
-    const COLUMNS: &'static [Column] = &[
-        Column::new("id", 10.0),
-        Column::new("name", 28.0),
-        Column::new("sku", 16.0),
-        Column::new("price", 14.0),
-        Column::new("stock", 10.0),
-        Column::new("units_sold", 12.0),
-    ];
-
-    fn cells(self) -> Vec<Cell> {
-        let p = self.0;
-        vec![
-            p.id.into(),
-            p.name.into(),
-            p.sku.to_string().into(),
-            p.price_cents.into(),
-            p.stock.into(),
-            p.units_sold.into(),
-        ]
-    }
-}
-
 #[get("/products.csv?<query..>")]
 async fn export(
-    _signed_in: Staff,
+    signed_in: Staff,
     db: &Db,
     exports: &State<Exports>,
     query: Paged<ProductsQuery>,
-) -> Result<ExportFile, AppError> {
-    export_as(Format::Csv, db, exports, query).await
+) -> Result<ExportAnswer, AppError> {
+    export_as(Format::Csv, &signed_in, db, exports, query).await
 }
 
 #[get("/products.xlsx?<query..>")]
 async fn export_xlsx(
-    _signed_in: Staff,
+    signed_in: Staff,
     db: &Db,
     exports: &State<Exports>,
     query: Paged<ProductsQuery>,
-) -> Result<ExportFile, AppError> {
-    export_as(Format::Xlsx, db, exports, query).await
+) -> Result<ExportAnswer, AppError> {
+    export_as(Format::Xlsx, &signed_in, db, exports, query).await
 }
 
 async fn export_as(
     format: Format,
+    staff: &Staff,
     db: &Db,
     exports: &Exports,
     query: Paged<ProductsQuery>,
-) -> Result<ExportFile, AppError> {
+) -> Result<ExportAnswer, AppError> {
     let opened = exports.open(db).await?;
     let filter = (query.filter.parse(), query.paging);
-    list_view::export::<products::List, _>(exports, opened, filter, format, "products", ProductRecord).await
+    export_list::<products::List>(exports, staff, opened, filter, format).await
 }
 
 #[derive(Template, WebTemplate)]

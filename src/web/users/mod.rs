@@ -10,7 +10,7 @@ use rocket::{get, routes, uri, FromForm, State, UriDisplayQuery};
 
 use crate::db::staff::Staff;
 
-use super::export::{Cell, Column, ExportFile, Exports, Format, Record};
+use super::export::{export_list, Cell, Column, ExportAnswer, ExportFile, Exports, Format, Record};
 use super::history::Described as _;
 use super::listing::{self as list_view, parse_day, search_text, ListState, Paged, Paging};
 use super::read::ReadConn;
@@ -124,58 +124,33 @@ async fn list(mut db: ReadConn, chrome: Chrome, query: Paged<UsersQuery>) -> Res
     })
 }
 
-/// One customer in the exports.
-struct UserRecord(UserRow);
-
-impl Record for UserRecord {
-    const COLUMNS: &'static [Column] = &[
-        Column::new("id", 10.0),
-        Column::new("name", 28.0),
-        Column::new("email", 32.0),
-        Column::new("customer_since", 20.0),
-        Column::new("orders", 10.0),
-        Column::new("revenue", 14.0),
-    ];
-
-    fn cells(self) -> Vec<Cell> {
-        let u = self.0;
-        vec![
-            u.id.into(),
-            u.name.into(),
-            u.email.to_string().into(),
-            u.created_at.into(),
-            u.order_count.into(),
-            u.revenue_cents.into(),
-        ]
-    }
-}
-
 #[get("/users.csv?<query..>")]
 async fn export(
-    _signed_in: Staff,
+    signed_in: Staff,
     db: &Db,
     exports: &State<Exports>,
     query: Paged<UsersQuery>,
-) -> Result<ExportFile, AppError> {
-    export_as(Format::Csv, db, exports, query).await
+) -> Result<ExportAnswer, AppError> {
+    export_as(Format::Csv, &signed_in, db, exports, query).await
 }
 
 #[get("/users.xlsx?<query..>")]
 async fn export_xlsx(
-    _signed_in: Staff,
+    signed_in: Staff,
     db: &Db,
     exports: &State<Exports>,
     query: Paged<UsersQuery>,
-) -> Result<ExportFile, AppError> {
-    export_as(Format::Xlsx, db, exports, query).await
+) -> Result<ExportAnswer, AppError> {
+    export_as(Format::Xlsx, &signed_in, db, exports, query).await
 }
 
 async fn export_as(
     format: Format,
+    staff: &Staff,
     db: &Db,
     exports: &Exports,
     query: Paged<UsersQuery>,
-) -> Result<ExportFile, AppError> {
+) -> Result<ExportAnswer, AppError> {
     let (filter, bad_date) = query.filter.parse();
     if bad_date {
         return Err(AppError::BadRequest(
@@ -183,7 +158,7 @@ async fn export_as(
         ));
     }
     let opened = exports.open(db).await?;
-    list_view::export::<users::List, _>(exports, opened, (filter, query.paging), format, "customers", UserRecord).await
+    export_list::<users::List>(exports, staff, opened, (filter, query.paging), format).await
 }
 
 #[derive(Template, WebTemplate)]

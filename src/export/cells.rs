@@ -20,7 +20,7 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
     }
 }
 
-pub(super) fn is_plain_number(cell: &str) -> bool {
+fn is_plain_number(cell: &str) -> bool {
     let digits = cell.strip_prefix('-').unwrap_or(cell);
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
     !whole.is_empty()
@@ -44,8 +44,9 @@ impl Column {
 }
 
 /// One cell of an export, typed: an XLSX sheet gets a number, a currency
-/// amount or a date cell, a CSV file the plain text of each.
-#[derive(Debug, Clone, PartialEq)]
+/// amount or a date cell, a CSV file the plain text of each. An export job
+/// keeps an XLSX file's rows as cells (serialised) until the last batch.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Cell {
     Number(i64),
     /// Written in units (dollars), not cents.
@@ -109,19 +110,24 @@ pub trait Record: Send + 'static {
 }
 
 /// Writes `records` as CSV rows.
-pub(super) fn write_csv_rows<R: Record>(records: Vec<R>, out: &mut Vec<u8>) -> Result<(), csv::Error> {
+pub fn write_csv_rows<R: Record>(records: Vec<R>, out: &mut Vec<u8>) -> Result<(), csv::Error> {
+    write_csv_cells(records.into_iter().map(Record::cells), out)
+}
+
+/// Writes rows of cells as CSV rows.
+pub fn write_csv_cells(rows: impl IntoIterator<Item = Vec<Cell>>, out: &mut Vec<u8>) -> Result<(), csv::Error> {
     let mut writer = csv::WriterBuilder::new().has_headers(false).flexible(true).from_writer(out);
-    for record in records {
-        let cells = record.cells();
+    for cells in rows {
         writer.write_record(cells.iter().map(|cell| cell.csv().into_owned()))?;
     }
     writer.flush()?;
     Ok(())
 }
 
-pub(super) fn write_csv_header<R: Record>(out: &mut Vec<u8>) -> Result<(), csv::Error> {
+/// Writes the header row of `columns`.
+pub fn write_csv_header(columns: &[Column], out: &mut Vec<u8>) -> Result<(), csv::Error> {
     let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(out);
-    writer.write_record(R::COLUMNS.iter().map(|c| c.name))?;
+    writer.write_record(columns.iter().map(|c| c.name))?;
     writer.flush()?;
     Ok(())
 }

@@ -2,20 +2,20 @@
 
 use std::io;
 
-use super::cells::{Cell, Record};
+use super::cells::{Cell, Column};
 
 /// The most data rows one XLSX sheet holds (1,048,576 rows less the header).
-pub(super) const XLSX_MAX_ROWS: u32 = 1_048_575;
+pub const XLSX_MAX_ROWS: u32 = 1_048_575;
 
-/// What the XLSX writer is sent: rows, then the word that all were read.
-pub(super) enum Batch<R> {
-    Rows(Vec<R>),
+/// What the XLSX writer is sent: rows of cells, then the word that all were read.
+pub enum Batch {
+    Rows(Vec<Vec<Cell>>),
     End,
 }
 
 /// Why an XLSX file was not written.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum XlsxFailure {
+pub enum XlsxFailure {
     #[error("the rows stopped before the end")]
     Abandoned,
     #[error("more rows than one sheet holds")]
@@ -27,7 +27,7 @@ pub(super) enum XlsxFailure {
 }
 
 /// The cell formats of an XLSX export.
-pub(super) struct XlsxFormats {
+struct XlsxFormats {
     header: rust_xlsxwriter::Format,
     money: rust_xlsxwriter::Format,
     time: rust_xlsxwriter::Format,
@@ -46,17 +46,18 @@ impl XlsxFormats {
     }
 }
 
-/// Writes one XLSX sheet from the batches `rows` receives, in a blocking
-/// thread: the sheet keeps only its current row in memory, the rest goes
-/// to a temporary file. Answers the finished workbook, or why not.
-pub(super) fn write_xlsx<R: Record>(
-    mut rows: rocket::tokio::sync::mpsc::Receiver<Batch<R>>,
+/// Writes one XLSX sheet of `columns` from the batches `rows` receives, in
+/// a blocking thread: the sheet keeps only its current row in memory, the
+/// rest goes to a temporary file. Answers the finished workbook, or why not.
+pub fn write_xlsx(
+    columns: &[Column],
+    mut rows: rocket::tokio::sync::mpsc::Receiver<Batch>,
 ) -> Result<std::fs::File, XlsxFailure> {
     use rust_xlsxwriter::Workbook;
     let formats = XlsxFormats::new();
     let mut workbook = Workbook::new();
     let sheet = workbook.add_worksheet_with_constant_memory()?;
-    for (col, column) in (0u16..).zip(R::COLUMNS) {
+    for (col, column) in (0u16..).zip(columns) {
         sheet.set_column_width(col, column.width)?;
         sheet.write_string_with_format(0, col, column.name, &formats.header)?;
     }
@@ -65,12 +66,12 @@ pub(super) fn write_xlsx<R: Record>(
     loop {
         match rows.blocking_recv() {
             Some(Batch::Rows(records)) => {
-                for record in records {
+                for cells in records {
                     if row == XLSX_MAX_ROWS {
                         return Err(XlsxFailure::TooManyRows);
                     }
                     row += 1;
-                    for (col, cell) in (0u16..).zip(record.cells()) {
+                    for (col, cell) in (0u16..).zip(cells) {
                         // Text only ever goes through write_string: a cell
                         // that looks like a formula stays text.
                         match cell {
