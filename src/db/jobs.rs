@@ -394,6 +394,7 @@ pub struct JobRow {
     pub id: i64,
     pub kind: JobKind,
     pub summary: String,
+    pub staff_id: Option<i64>,
     pub staff_name: Option<String>,
     pub state: JobState,
     pub total: i64,
@@ -407,7 +408,7 @@ pub struct JobRow {
 pub async fn recent(conn: &mut PgConnection, before: Option<i64>, limit: i64) -> Result<Vec<JobRow>, DbError> {
     Ok(sqlx::query_as!(
         JobRow,
-        r#"SELECT j.id, j.kind AS "kind: JobKind", j.summary, s.display_name AS "staff_name?",
+        r#"SELECT j.id, j.kind AS "kind: JobKind", j.summary, j.staff_id, s.display_name AS "staff_name?",
                   j.state AS "state: JobState", j.total, j.done,
                   j.skipped, j.created_at, j.finished_at
              FROM jobs j LEFT JOIN staff s ON s.id = j.staff_id

@@ -71,6 +71,19 @@ impl ShowPage {
     fn import_href(&self, id: &i64) -> String {
         super::imports::Links::show(*id)
     }
+
+    /// Whether this job's file is ready and this staff member may have it.
+    fn offers_download(&self) -> bool {
+        let job = &self.progress.job;
+        job.state.has_file(job.kind) && may_download(&self.chrome, job.staff_id)
+    }
+}
+
+/// Whether the signed-in staff member may download the file of a job asked
+/// for by `requester`: the one who asked, or an admin (as the download
+/// itself checks).
+fn may_download(chrome: &Chrome, requester: Option<i64>) -> bool {
+    chrome.staff.as_ref().is_some_and(|staff| staff.is_admin() || Some(staff.id) == requester)
 }
 
 #[get("/jobs/<id>")]
@@ -90,6 +103,13 @@ struct ListPage {
     older: Option<String>,
     /// Whether this is a later page (so "Newest" links back).
     later: bool,
+}
+
+impl ListPage {
+    /// Whether job `row`'s file is ready and this staff member may have it.
+    fn offers_download(&self, row: &JobRow) -> bool {
+        row.state.has_file(row.kind) && may_download(&self.chrome, row.staff_id)
+    }
 }
 
 #[get("/jobs?<before>")]
@@ -117,7 +137,15 @@ async fn cancel(db: &Db, id: i64, _form: AdminForm<CancelForm>) -> Result<Flash<
     let mut conn = db.conn().await?;
     let back = uri!(show(id)).to_string();
     if jobs::request_cancel(&mut conn, id).await? {
-        Ok(done(back, "The job stops after the batch it is working on; what it changed so far stays changed."))
+        let makes_file = jobs::find(&mut conn, id).await?.is_some_and(|job| job.kind.makes_file());
+        Ok(done(
+            back,
+            if makes_file {
+                "The export stops after the batch it is working on, and what it wrote is deleted."
+            } else {
+                "The job stops after the batch it is working on; what it changed so far stays changed."
+            },
+        ))
     } else if jobs::find(&mut conn, id).await?.is_some() {
         Ok(refused(back, "The job had already ended, so there was nothing to cancel."))
     } else {
