@@ -644,8 +644,7 @@ async fn exports_wait_for_a_slot_before_they_take_a_connection() {
     // more than the pool's 8 connections.
     let rocket = app.client.rocket();
     let state = rocket.state::<shopdesk::web::export::Exports>().expect("exports");
-    let db = rocket.state::<shopdesk::db::Db>().expect("the pool");
-    let held = state.open(db).await.expect("a slot");
+    let held = state.slot().await.expect("a slot");
     let queued =
         futures::future::join_all(exports.iter().cycle().take(18).map(|path| app.client.get(path.clone()).dispatch()));
     let page = async {

@@ -357,6 +357,7 @@ async fn a_stopped_replica_changes_nothing_a_user_sees() {
             ("/reports", "Ada Lovelace"),
             ("/reports?period=30d", "Ada Lovelace"),
             ("/reports/top-customers.csv?period=30d", "Ada Lovelace"),
+            ("/orders.csv", "Ada Lovelace"),
         ] {
             let page = app.get(path).await;
             assert_eq!(page.status, Status::Ok, "round {round}: {path}: {}", page.body);
@@ -373,9 +374,16 @@ async fn a_stopped_replica_changes_nothing_a_user_sees() {
 }
 
 /// The pages of figures a replica serves: the dashboard of 30 days and of
-/// the year, the reports of all time and of 30 days, and a report download.
-const FIGURES: [&str; 5] =
-    ["/?period=30d", "/?period=year", "/reports", "/reports?period=30d", "/reports/top-customers.csv?period=30d"];
+/// the year, the reports of all time and of 30 days, a report download and
+/// a list's export.
+const FIGURES: [&str; 6] = [
+    "/?period=30d",
+    "/?period=year",
+    "/reports",
+    "/reports?period=30d",
+    "/reports/top-customers.csv?period=30d",
+    "/orders.csv",
+];
 
 #[rocket::async_test]
 async fn the_dashboard_reports_and_report_downloads_read_from_the_replica_with_the_primarys_figures() {

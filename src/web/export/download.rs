@@ -37,6 +37,7 @@ pub enum ExportAnswer {
 /// `[exports] job_threshold_rows`. The caller holds the download slot and
 /// its connection (see [`Exports::open`]).
 pub async fn export_list<L: ExportList>(
+    db: &crate::db::Db,
     exports: &Exports,
     staff: &Staff,
     (slot, mut conn): (ExportSlot, sqlx::pool::PoolConnection<sqlx::Postgres>),
@@ -44,10 +45,13 @@ pub async fn export_list<L: ExportList>(
     format: Format,
 ) -> Result<ExportAnswer, AppError> {
     if job::is_large::<L>(&mut conn, &filter, &exports.jobs).await? {
-        // Queuing takes moments; the slot is for files written here.
-        drop(slot);
+        // Queuing takes moments; the slot is for files written here. The
+        // rows were counted where the list is read (a replica's connection,
+        // perhaps); the job is queued on the primary.
+        drop((slot, conn));
         let seek = paging.seek(L::SORTS, crate::web::PAGE_SIZE).from_start();
-        let id = job::queue::<L>(&mut conn, staff.id, (&filter, &seek), format).await?;
+        let mut primary = db.conn().await?;
+        let id = job::queue::<L>(&mut primary, staff.id, (&filter, &seek), format).await?;
         return Ok(ExportAnswer::Queued(done(
             crate::web::jobs::progress_uri(id),
             "This export is large, so it is written in the background. A Download button appears here when it is ready.",

@@ -38,7 +38,6 @@ use super::AppError;
 
 mod download;
 
-use crate::db::Db;
 pub use crate::export::{neutralise, Cell, Column, Format, Record};
 use crate::export::{write_csv_header, write_csv_rows, write_xlsx, Batch, XlsxFailure, XLSX_MAX_ROWS};
 pub use download::{export_list, stage, ExportAnswer};
@@ -97,16 +96,20 @@ impl Exports {
     }
 
     /// Waits for a free slot, and only then takes the pooled connection the
-    /// export's query runs on. The one way into an export: no request waits
-    /// for a slot while holding a connection.
-    pub async fn open(&self, db: &Db) -> Result<(ExportSlot, PoolConnection<Postgres>), AppError> {
+    /// export's query runs on: a replica's when one may serve this session.
+    /// The one way into an export: no request waits for a slot while
+    /// holding a connection.
+    pub async fn open_reading(
+        &self,
+        reader: &crate::web::read::Reader<'_>,
+    ) -> Result<(ExportSlot, PoolConnection<Postgres>), AppError> {
         let slot = self.slot().await?;
-        let conn = db.conn().await?;
+        let conn = reader.conn().await?;
         Ok((slot, conn))
     }
 
     /// Waits for a free slot, or answers "busy" after the configured wait.
-    async fn slot(&self) -> Result<ExportSlot, AppError> {
+    pub async fn slot(&self) -> Result<ExportSlot, AppError> {
         match rocket::tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(ExportSlot { _permit: permit }),
             _ => Err(AppError::Busy(

@@ -16,7 +16,7 @@ use crate::domain::{Money, Status};
 use crate::web::export::{export_list, ExportAnswer, Exports, Format};
 use crate::web::links::Href;
 use crate::web::listing::{parse_day, search_text, ListState, Paged, Paging};
-use crate::web::read::ReadConn;
+use crate::web::read::{ReadConn, Reader};
 use crate::web::{filters, query_id, AppError, Chrome, PAGE_SIZE};
 
 #[derive(Template, WebTemplate)]
@@ -243,20 +243,22 @@ impl ListPage {
 pub(super) async fn export(
     signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     query: Paged<OrdersQuery>,
 ) -> Result<ExportAnswer, AppError> {
-    export_as(Format::Csv, &signed_in, db, exports, query).await
+    export_as(Format::Csv, &signed_in, (db, &reader), exports, query).await
 }
 
 #[get("/orders.xlsx?<query..>")]
 pub(super) async fn export_xlsx(
     signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     query: Paged<OrdersQuery>,
 ) -> Result<ExportAnswer, AppError> {
-    export_as(Format::Xlsx, &signed_in, db, exports, query).await
+    export_as(Format::Xlsx, &signed_in, (db, &reader), exports, query).await
 }
 
 /// Exports the orders matching the list's filters: at once, or as a job
@@ -264,7 +266,7 @@ pub(super) async fn export_xlsx(
 async fn export_as(
     format: Format,
     staff: &Staff,
-    db: &Db,
+    (db, reader): (&Db, &Reader<'_>),
     exports: &Exports,
     query: Paged<OrdersQuery>,
 ) -> Result<ExportAnswer, AppError> {
@@ -275,7 +277,7 @@ async fn export_as(
                 .into(),
         ));
     }
-    let (slot, mut conn) = exports.open(db).await?;
+    let (slot, mut conn) = exports.open_reading(reader).await?;
     if let Some(id) = filter.user_id {
         users::find(&mut conn, id)
             .await?
@@ -287,5 +289,5 @@ async fn export_as(
         }
     }
     let opened = (slot, conn);
-    export_list::<orders::List>(exports, staff, opened, (filter, query.paging), format).await
+    export_list::<orders::List>(db, exports, staff, opened, (filter, query.paging), format).await
 }

@@ -22,7 +22,7 @@ use crate::web::export::{export_list, Cell, Column, ExportAnswer, ExportFile, Ex
 use crate::web::filters::counted;
 use crate::web::history::Described as _;
 use crate::web::listing::{self as list_view, search_text, ListState, Paged, Paging};
-use crate::web::read::ReadConn;
+use crate::web::read::{ReadConn, Reader};
 use crate::web::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 
 #[derive(Template, WebTemplate)]
@@ -133,32 +133,34 @@ async fn list(mut db: ReadConn, chrome: Chrome, query: Paged<ProductsQuery>) -> 
 async fn export(
     signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     query: Paged<ProductsQuery>,
 ) -> Result<ExportAnswer, AppError> {
-    export_as(Format::Csv, &signed_in, db, exports, query).await
+    export_as(Format::Csv, &signed_in, (db, &reader), exports, query).await
 }
 
 #[get("/products.xlsx?<query..>")]
 async fn export_xlsx(
     signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     query: Paged<ProductsQuery>,
 ) -> Result<ExportAnswer, AppError> {
-    export_as(Format::Xlsx, &signed_in, db, exports, query).await
+    export_as(Format::Xlsx, &signed_in, (db, &reader), exports, query).await
 }
 
 async fn export_as(
     format: Format,
     staff: &Staff,
-    db: &Db,
+    (db, reader): (&Db, &Reader<'_>),
     exports: &Exports,
     query: Paged<ProductsQuery>,
 ) -> Result<ExportAnswer, AppError> {
-    let opened = exports.open(db).await?;
+    let opened = exports.open_reading(reader).await?;
     let filter = (query.filter.parse(), query.paging);
-    export_list::<products::List>(exports, staff, opened, filter, format).await
+    export_list::<products::List>(db, exports, staff, opened, filter, format).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -242,33 +244,33 @@ impl Record for BuyerRecord {
 #[get("/products/<id>/buyers.csv?<paging..>")]
 async fn buyers_export(
     _signed_in: Staff,
-    db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     id: i64,
     paging: Option<Paging>,
 ) -> Result<ExportFile, AppError> {
-    buyers_export_as(Format::Csv, db, exports, id, paging).await
+    buyers_export_as(Format::Csv, &reader, exports, id, paging).await
 }
 
 #[get("/products/<id>/buyers.xlsx?<paging..>")]
 async fn buyers_export_xlsx(
     _signed_in: Staff,
-    db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     id: i64,
     paging: Option<Paging>,
 ) -> Result<ExportFile, AppError> {
-    buyers_export_as(Format::Xlsx, db, exports, id, paging).await
+    buyers_export_as(Format::Xlsx, &reader, exports, id, paging).await
 }
 
 async fn buyers_export_as(
     format: Format,
-    db: &Db,
+    reader: &Reader<'_>,
     exports: &Exports,
     id: i64,
     paging: Option<Paging>,
 ) -> Result<ExportFile, AppError> {
-    let (slot, mut conn) = exports.open(db).await?;
+    let (slot, mut conn) = exports.open_reading(reader).await?;
     products::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
     let stem = format!("product-{id}-buyers");
     list_view::export::<BuyersOf, _>(

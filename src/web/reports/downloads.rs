@@ -4,37 +4,19 @@
 use futures::StreamExt;
 use rocket::{get, State};
 
-use sqlx::pool::PoolConnection;
-use sqlx::Postgres;
-
-use super::super::export::{Cell, Column, ExportFile, ExportSlot, Exports, Format, Record};
+use super::super::export::{Cell, Column, ExportFile, Exports, Format, Record};
 use super::super::period::PeriodQuery;
 use super::super::read::Reader;
 use super::super::AppError;
 use super::PRESETS;
 use crate::db::reports::{self, CustomerFigures, Month, ProductFigures};
 use crate::db::staff::Staff;
-use crate::db::Db;
 use crate::domain::{Preset, ShopZone};
 
 /// The period a download covers: `None` for all time.
 fn csv_period(period: &PeriodQuery, zone: ShopZone) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
     let chosen = period.choose(zone.today(), Preset::AllTime, &PRESETS);
     (chosen.period.preset != Preset::AllTime).then_some((chosen.period.from, chosen.period.to))
-}
-
-/// Waits for an export slot, then takes the connection the report is read
-/// on: a replica's when one may serve this session, like the reports page.
-/// `Exports::open` hands the slot out with a primary connection (the one way
-/// to a slot); a report read elsewhere gives that one straight back.
-async fn open_for_reading(
-    exports: &Exports,
-    db: &Db,
-    reader: &Reader<'_>,
-) -> Result<(ExportSlot, PoolConnection<Postgres>), AppError> {
-    let (slot, primary) = exports.open(db).await?;
-    drop(primary);
-    Ok((slot, reader.conn().await?))
 }
 
 /// One customer in a ranking's exports.
@@ -66,12 +48,12 @@ impl Record for CustomerRecord {
 
 pub(super) async fn customers_export(
     (format, stem): (Format, &str),
-    (db, reader): (&Db, &Reader<'_>),
+    reader: &Reader<'_>,
     exports: &Exports,
     by_revenue: bool,
     period: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
 ) -> Result<ExportFile, AppError> {
-    let (slot, conn) = open_for_reading(exports, db, reader).await?;
+    let (slot, conn) = exports.open_reading(reader).await?;
     let rows = match period {
         None => reports::export_customers(conn, by_revenue).left_stream(),
         Some((from, to)) => reports::export_customers_between(conn, by_revenue, from, to).right_stream(),
@@ -83,51 +65,45 @@ pub(super) async fn customers_export(
 #[get("/reports/top-customers.csv?<period..>")]
 pub(super) async fn top_customers_csv(
     _signed_in: Staff,
-    db: &Db,
     reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    customers_export((Format::Csv, "top-customers"), (db, &reader), exports, false, csv_period(&period, **zone)).await
+    customers_export((Format::Csv, "top-customers"), &reader, exports, false, csv_period(&period, **zone)).await
 }
 
 #[get("/reports/top-customers.xlsx?<period..>")]
 pub(super) async fn top_customers_xlsx(
     _signed_in: Staff,
-    db: &Db,
     reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    customers_export((Format::Xlsx, "top-customers"), (db, &reader), exports, false, csv_period(&period, **zone)).await
+    customers_export((Format::Xlsx, "top-customers"), &reader, exports, false, csv_period(&period, **zone)).await
 }
 
 #[get("/reports/revenue-per-customer.csv?<period..>")]
 pub(super) async fn revenue_csv(
     _signed_in: Staff,
-    db: &Db,
     reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    customers_export((Format::Csv, "revenue-per-customer"), (db, &reader), exports, true, csv_period(&period, **zone))
-        .await
+    customers_export((Format::Csv, "revenue-per-customer"), &reader, exports, true, csv_period(&period, **zone)).await
 }
 
 #[get("/reports/revenue-per-customer.xlsx?<period..>")]
 pub(super) async fn revenue_xlsx(
     _signed_in: Staff,
-    db: &Db,
     reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    customers_export((Format::Xlsx, "revenue-per-customer"), (db, &reader), exports, true, csv_period(&period, **zone))
-        .await
+    customers_export((Format::Xlsx, "revenue-per-customer"), &reader, exports, true, csv_period(&period, **zone)).await
 }
 
 /// One product in the best sellers' exports.
@@ -158,11 +134,11 @@ impl Record for ProductRecord {
 
 pub(super) async fn best_sellers_export(
     format: Format,
-    (db, reader): (&Db, &Reader<'_>),
+    reader: &Reader<'_>,
     exports: &Exports,
     period: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
 ) -> Result<ExportFile, AppError> {
-    let (slot, conn) = open_for_reading(exports, db, reader).await?;
+    let (slot, conn) = exports.open_reading(reader).await?;
     let rows = match period {
         None => reports::export_best_sellers(conn).left_stream(),
         Some((from, to)) => reports::export_best_sellers_between(conn, from, to).right_stream(),
@@ -174,25 +150,23 @@ pub(super) async fn best_sellers_export(
 #[get("/reports/best-sellers.csv?<period..>")]
 pub(super) async fn best_sellers_csv(
     _signed_in: Staff,
-    db: &Db,
     reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    best_sellers_export(Format::Csv, (db, &reader), exports, csv_period(&period, **zone)).await
+    best_sellers_export(Format::Csv, &reader, exports, csv_period(&period, **zone)).await
 }
 
 #[get("/reports/best-sellers.xlsx?<period..>")]
 pub(super) async fn best_sellers_xlsx(
     _signed_in: Staff,
-    db: &Db,
     reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    best_sellers_export(Format::Xlsx, (db, &reader), exports, csv_period(&period, **zone)).await
+    best_sellers_export(Format::Xlsx, &reader, exports, csv_period(&period, **zone)).await
 }
 
 /// One month in the revenue-by-month exports.
@@ -210,11 +184,11 @@ impl Record for MonthRecord {
 
 pub(super) async fn months_export(
     format: Format,
-    (db, reader): (&Db, &Reader<'_>),
+    reader: &Reader<'_>,
     exports: &Exports,
     period: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
 ) -> Result<ExportFile, AppError> {
-    let (slot, mut conn) = open_for_reading(exports, db, reader).await?;
+    let (slot, mut conn) = exports.open_reading(reader).await?;
     let months = match period {
         None => reports::revenue_by_month(&mut conn, i64::MAX).await?,
         Some((from, to)) => reports::revenue_by_month_between(&mut conn, from, to).await?,
@@ -226,23 +200,21 @@ pub(super) async fn months_export(
 #[get("/reports/revenue-by-month.csv?<period..>")]
 pub(super) async fn months_csv(
     _signed_in: Staff,
-    db: &Db,
     reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    months_export(Format::Csv, (db, &reader), exports, csv_period(&period, **zone)).await
+    months_export(Format::Csv, &reader, exports, csv_period(&period, **zone)).await
 }
 
 #[get("/reports/revenue-by-month.xlsx?<period..>")]
 pub(super) async fn months_xlsx(
     _signed_in: Staff,
-    db: &Db,
     reader: Reader<'_>,
     exports: &State<Exports>,
     zone: &State<ShopZone>,
     period: PeriodQuery,
 ) -> Result<ExportFile, AppError> {
-    months_export(Format::Xlsx, (db, &reader), exports, csv_period(&period, **zone)).await
+    months_export(Format::Xlsx, &reader, exports, csv_period(&period, **zone)).await
 }

@@ -13,7 +13,7 @@ use crate::db::staff::Staff;
 use super::export::{export_list, Cell, Column, ExportAnswer, ExportFile, Exports, Format, Record};
 use super::history::Described as _;
 use super::listing::{self as list_view, parse_day, search_text, ListState, Paged, Paging};
-use super::read::ReadConn;
+use super::read::{ReadConn, Reader};
 use super::{filters, AppError, Chrome, HISTORY_ROWS, PAGE_SIZE, SECTION_ROWS};
 use crate::db::listing::{self, Count, Dir, Listing};
 use crate::db::orders::{self, OrderRow};
@@ -128,26 +128,28 @@ async fn list(mut db: ReadConn, chrome: Chrome, query: Paged<UsersQuery>) -> Res
 async fn export(
     signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     query: Paged<UsersQuery>,
 ) -> Result<ExportAnswer, AppError> {
-    export_as(Format::Csv, &signed_in, db, exports, query).await
+    export_as(Format::Csv, &signed_in, (db, &reader), exports, query).await
 }
 
 #[get("/users.xlsx?<query..>")]
 async fn export_xlsx(
     signed_in: Staff,
     db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     query: Paged<UsersQuery>,
 ) -> Result<ExportAnswer, AppError> {
-    export_as(Format::Xlsx, &signed_in, db, exports, query).await
+    export_as(Format::Xlsx, &signed_in, (db, &reader), exports, query).await
 }
 
 async fn export_as(
     format: Format,
     staff: &Staff,
-    db: &Db,
+    (db, reader): (&Db, &Reader<'_>),
     exports: &Exports,
     query: Paged<UsersQuery>,
 ) -> Result<ExportAnswer, AppError> {
@@ -157,8 +159,8 @@ async fn export_as(
             "The customers were not exported: enter dates as YYYY-MM-DD (from 0001-01-01).".into(),
         ));
     }
-    let opened = exports.open(db).await?;
-    export_list::<users::List>(exports, staff, opened, (filter, query.paging), format).await
+    let opened = exports.open_reading(reader).await?;
+    export_list::<users::List>(db, exports, staff, opened, (filter, query.paging), format).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -232,33 +234,33 @@ impl Record for BoughtRecord {
 #[get("/users/<id>/products.csv?<paging..>")]
 async fn products_export(
     _signed_in: Staff,
-    db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     id: i64,
     paging: Option<Paging>,
 ) -> Result<ExportFile, AppError> {
-    products_export_as(Format::Csv, db, exports, id, paging).await
+    products_export_as(Format::Csv, &reader, exports, id, paging).await
 }
 
 #[get("/users/<id>/products.xlsx?<paging..>")]
 async fn products_export_xlsx(
     _signed_in: Staff,
-    db: &Db,
+    reader: Reader<'_>,
     exports: &State<Exports>,
     id: i64,
     paging: Option<Paging>,
 ) -> Result<ExportFile, AppError> {
-    products_export_as(Format::Xlsx, db, exports, id, paging).await
+    products_export_as(Format::Xlsx, &reader, exports, id, paging).await
 }
 
 async fn products_export_as(
     format: Format,
-    db: &Db,
+    reader: &Reader<'_>,
     exports: &Exports,
     id: i64,
     paging: Option<Paging>,
 ) -> Result<ExportFile, AppError> {
-    let (slot, mut conn) = exports.open(db).await?;
+    let (slot, mut conn) = exports.open_reading(reader).await?;
     users::find(&mut conn, id).await?.ok_or(AppError::NotFound)?;
     let stem = format!("customer-{id}-products");
     list_view::export::<BoughtBy, _>(
