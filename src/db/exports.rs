@@ -117,15 +117,7 @@ pub async fn append(
     after: Option<&Cursor>,
     rows: i64,
 ) -> Result<(), DbError> {
-    sqlx::query!(
-        "INSERT INTO export_chunks (job_id, part, seq, bytes) VALUES ($1, $2, $3, $4)",
-        id,
-        part.as_str(),
-        seq,
-        bytes
-    )
-    .execute(&mut *conn)
-    .await?;
+    put(&mut *conn, id, part, seq, bytes).await?;
     sqlx::query!(
         "UPDATE export_files SET next_seq = $2 + 1,
                 after_value = coalesce($3, after_value), after_id = coalesce($4, after_id)
