@@ -145,11 +145,16 @@ async fn only_the_requester_or_an_admin_can_download_the_file() {
     assert_eq!(status, Status::NotFound);
     assert_ne!(content_type.as_deref(), Some("text/csv; charset=utf-8"));
     assert!(!String::from_utf8_lossy(&bytes).contains("Ada Lovelace"), "no row leaks");
-    viewer.get(&format!("/jobs/{id}")).await.assert_contains("Download");
+    // The button is offered only to who may have the file.
+    viewer.get(&format!("/jobs/{id}")).await.assert_lacks(&path);
+    viewer.get("/jobs").await.assert_lacks(&path);
+    app.get(&format!("/jobs/{id}")).await.assert_contains(&path);
+    app.get("/jobs").await.assert_contains(&path);
 
     let admin = app.second_app(&export_settings(0)).await;
     admin.sign_in_as("other-admin@test.example", "admin").await;
     assert_eq!(admin.download(&path).await.0, Status::Ok);
+    admin.get(&format!("/jobs/{id}")).await.assert_contains(&path);
 
     let signed_out = app.second_app(&export_settings(0)).await;
     assert_ne!(signed_out.download(&path).await.0, Status::Ok);

@@ -175,6 +175,13 @@ async fn a_waiting_job_refreshes_its_page_and_cancelling_it_changes_nothing() {
     assert_eq!(refused.status, Status::Forbidden);
     assert_eq!(job_state(&app, id).await.0, "queued");
 
+    // Its change set cannot be undone while the job may still add to it.
+    let set = app.scalar_i64("SELECT change_set_id FROM jobs").await;
+    app.post_ok(&format!("/changes/{set}/undo"), &[])
+        .await
+        .assert_contains("the job making this change is still running");
+    assert_eq!(app.scalar_i64("SELECT count(*) FROM change_sets WHERE undoes IS NOT NULL").await, 0);
+
     let cancelled = app.post_ok(&format!("/jobs/{id}/cancel"), &[]).await;
     cancelled.assert_contains("Cancelled");
     cancelled.assert_lacks("http-equiv=\"refresh\"");
