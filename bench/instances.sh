@@ -34,9 +34,12 @@ REPLICA_URL="postgres://postgres@127.0.0.1:$REPLICA_PORT/$DB"
 for tool in wrk nginx curl; do command -v $tool >/dev/null || { echo "bench: $tool is needed"; exit 1; }; done
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-echo "== Building the release binary"
-cargo build --release --quiet
-BIN=$PWD/target/release/shopdesk
+# BIN=/path/to/shopdesk runs an already built binary instead.
+if [ -z "${BIN:-}" ]; then
+  echo "== Building the release binary"
+  cargo build --release --quiet
+  BIN=$PWD/target/release/shopdesk
+fi
 
 PIDS=()
 cleanup() {

@@ -321,7 +321,7 @@ ROWS=$(psql -d "$BENCH_DB" -AtF ' ' -c "SELECT (SELECT count(*) FROM users), (SE
   echo "- Each page is requested signed in, so every request also checks its session in the database."
   echo "- *db tps* is \`pgbench -M prepared\` running the same SQL statements the page runs, at the same concurrency, with \`plan_cache_mode=force_custom_plan\` because Shopdesk plans its list queries with their actual values each time: the database ceiling. *ratio* is page req/s over that ceiling. *RSS* is the server's peak resident memory so far."
   echo
-  echo "- *wait ms* is the mean time a request waited for a pooled connection during the run (each page takes one for its session check and one for its statements), *slow* the waits over 100 ms (from \`/metrics\`). Load average when the runs began: $LOAD."
+  echo "- *wait ms* is the mean time a request waited for a pooled connection during the run (a page takes one, for its session check and its statements; the pool holds `max_connections`, 8 by default), *slow* the waits over 100 ms (from \`/metrics\`). Load average when the runs began: $LOAD."
   echo
   echo "| page | URL | conns | req/s | p50 ms | p99 ms | db tps | ratio | peak RSS MB | wait ms | slow |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
