@@ -155,9 +155,9 @@ CPU=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
   echo "|---|---:|---:|"
   for page in $PAGES; do echo "| \`${URLS[$page]}\` | ${ONE[$page]} | ${TWO[$page]} |"; done
   echo
-  echo "- The list and the search read from the replica ($REPLICA_CONNECTIONS replica connections open after the runs;"
-  echo "  $FALLBACKS reads fell back to the primary over all runs). \`/reports\` still reads from the primary: its period"
-  echo "  leaders are kept by a function that writes (see docs/SCALING.md)."
+  echo "- The list, the search and the reports read from the replica ($REPLICA_CONNECTIONS replica connections open after"
+  echo "  the runs; $FALLBACKS reads fell back to the primary over all runs). On the replica, the reports' period leaders"
+  echo "  are worked out without being kept (a standby takes no writes; see docs/SCALING.md)."
   echo "- Stopping the instance on 8002 (SIGTERM) ${SECONDS_PER_RUN} s into a ${STOP_SECONDS} s run of \`/users\` through nginx:"
   echo "  $STOP_TOTAL requests, ${STOP_BAD:-0} answered other than 2xx/3xx, ${STOP_ERRORS:-no socket errors}."
 } >>"$OUT"
