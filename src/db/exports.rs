@@ -251,7 +251,7 @@ pub async fn file(conn: &mut PgConnection, id: i64) -> Result<Option<ExportFile>
     Ok(sqlx::query_as!(
         ExportFile,
         r#"SELECT f.job_id, j.staff_id, j.state AS "state: JobState", f.format, f.filename, f.size,
-                  (f.deleted_at IS NOT NULL OR f.expires_at <= now()) AS "gone!",
+                  (f.deleted_at IS NOT NULL OR coalesce(f.expires_at <= now(), false)) AS "gone!",
                   (SELECT count(*)::INTEGER FROM export_chunks c WHERE c.job_id = f.job_id AND c.part = 'file') AS "chunks!"
              FROM export_files f JOIN jobs j ON j.id = f.job_id
             WHERE f.job_id = $1"#,

@@ -165,6 +165,10 @@ async fn cancelling_an_export_stops_it_and_deletes_what_it_wrote() {
     let app = shop(0).await;
     let id = queue(&app, PAID_CSV).await;
     let settings = JobSettings { threshold_rows: 5, keep_hours: 24.0 };
+    // Asked for before it is written, the file is refused with a reason.
+    let (status, _, body) = app.download(&format!("/jobs/{id}/download")).await;
+    assert_eq!(status, Status::BadRequest);
+    assert!(String::from_utf8_lossy(&body).contains("still being written"));
 
     // A worker (driven by hand) writes one batch.
     let mut conn = app.pool.acquire().await.unwrap();
