@@ -46,7 +46,9 @@
         }
         followed.forEach(function (part) {
           var now = part.id && fresh.getElementById(part.id);
-          if (now) part.innerHTML = now.innerHTML;
+          // Only what changed is swapped, so a screen reader hears news,
+          // not the same figures every 2 seconds.
+          if (now && now.innerHTML !== part.innerHTML) part.innerHTML = now.innerHTML;
         });
         schedule();
       })
