@@ -87,6 +87,25 @@ impl Story {
         field.send_keys(text).await.expect("type");
     }
 
+    /// Chooses `file` in an upload form's file field and sends it.
+    async fn upload(&self, file: &std::path::Path) {
+        let input = self.b.find(Locator::Css("#file")).await.expect("file field");
+        input.send_keys(file.to_str().expect("path")).await.expect("choose the file");
+        self.click("form[enctype='multipart/form-data'] button[type=submit]").await;
+    }
+
+    /// On an import's columns page, takes the name from `column` and shows the dry run.
+    async fn name_from_column(&self, column: &str) {
+        self.b
+            .find(Locator::Css("#column-name"))
+            .await
+            .expect("name column")
+            .select_by_label(column)
+            .await
+            .expect("pick");
+        self.click("form[aria-label='Columns'] button[type=submit]").await;
+    }
+
     /// Clicks a link or button that loads a new page, and waits for it.
     async fn click(&self, css: &str) {
         let old = self.b.find(Locator::Css("body")).await.expect("body");
@@ -901,18 +920,10 @@ async fn an_admin_imports_customers_through_mapping_and_preview_then_undoes_it()
     .expect("write the file");
 
     s.click("a[href='/users/import']").await;
-    let input = s.b.find(Locator::Css("#file")).await.expect("file field");
-    input.send_keys(file.to_str().expect("path")).await.expect("choose the file");
-    s.click("form[enctype='multipart/form-data'] button[type=submit]").await;
+    s.upload(&file).await;
 
     // Choose the name column, then read the dry run.
-    s.b.find(Locator::Css("#column-name"))
-        .await
-        .expect("name column")
-        .select_by_label("A: Client")
-        .await
-        .expect("pick");
-    s.click("form[aria-label='Columns'] button[type=submit]").await;
+    s.name_from_column("A: Client").await;
     let preview = s.text().await;
     assert_eq!(s.text_of("#count-new").await, "1", "{preview}");
     assert!(preview.contains("Enter a valid email address"), "invalid row explained as the form does: {preview}");
@@ -994,22 +1005,12 @@ async fn the_newer_pages_on_a_desktop_and_a_phone() {
     // An empty file is turned down next to the field.
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "").expect("write the empty file");
-    let input = s.b.find(Locator::Css("#file")).await.expect("file field");
-    input.send_keys(empty.to_str().expect("path")).await.expect("choose the file");
-    s.click("form[enctype='multipart/form-data'] button[type=submit]").await;
+    s.upload(&empty).await;
     assert!(s.b.find(Locator::Css("#file-error")).await.is_ok(), "{}", s.text().await);
     problems.extend(whole_at_both_widths(&s, "an empty file's upload", "import-upload-message").await);
-    let input = s.b.find(Locator::Css("#file")).await.expect("file field");
-    input.send_keys(file.to_str().expect("path")).await.expect("choose the file");
-    s.click("form[enctype='multipart/form-data'] button[type=submit]").await;
+    s.upload(&file).await;
     problems.extend(whole_at_both_widths(&s, "the import's columns", "import-columns").await);
-    s.b.find(Locator::Css("#column-name"))
-        .await
-        .expect("name column")
-        .select_by_label("A: Client")
-        .await
-        .expect("pick");
-    s.click("form[aria-label='Columns'] button[type=submit]").await;
+    s.name_from_column("A: Client").await;
     assert_eq!(s.text_of("#count-new").await, "1", "{}", s.text().await);
     problems.extend(whole_at_both_widths(&s, "the import's dry run", "import-preview").await);
     s.click("form:has(input[name=token]) button[type=submit]").await;

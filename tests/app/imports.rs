@@ -5,7 +5,7 @@
 use rocket::http::{ContentType, Status};
 use shopdesk::db::jobs::{self, Step};
 
-use crate::harness::{hidden_fields, Page, TestApp};
+use crate::harness::{Page, TestApp};
 
 const BOUNDARY: &str = "shopdesk-test-boundary-7MA4YWxkTrZu0gW";
 
@@ -138,9 +138,7 @@ async fn a_preview_gone_stale_applies_nothing_and_shows_again() {
         .await
         .expect("edit");
     let id = import_id(&page);
-    let fields = hidden_fields(&page.body, &format!("/imports/{id}/commit"));
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let stale = app.post_raw(&format!("/imports/{id}/commit"), &fields).await;
+    let stale = app.press(&page, &format!("/imports/{id}/commit")).await;
     assert_eq!(stale.status, Status::Conflict);
     stale.assert_contains("Nothing was imported");
     stale.assert_contains("<del>9</del> → <ins>3</ins>");
@@ -289,9 +287,7 @@ async fn a_viewer_cannot_import() {
     let refused = upload(&app, "/users/import", "c.csv", b"email,name\nbea@example.com,Bea\n").await;
     assert_eq!(refused.status, Status::Forbidden);
     let page = app.get(&format!("/imports?id={id}")).await;
-    let fields = hidden_fields(&page.body, &format!("/imports/{id}/commit"));
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(app.post_raw(&format!("/imports/{id}/commit"), &fields).await.status, Status::Forbidden);
+    assert_eq!(app.press(&page, &format!("/imports/{id}/commit")).await.status, Status::Forbidden);
     assert_eq!(app.post(&format!("/imports/{id}/invalid-rows"), &[]).await.status, Status::Forbidden);
     assert_eq!(app.scalar_i64("SELECT count(*) FROM users").await, 0);
     assert_eq!(app.scalar_i64("SELECT count(*) FROM imports WHERE status = 'uploaded'").await, 1);
@@ -409,9 +405,7 @@ fn customers_csv(n: usize) -> String {
 /// Presses Import on `page`; returns the job's page it led to and the job's id.
 async fn commit_as_job(app: &TestApp, page: &Page) -> (Page, i64) {
     let id = import_id(page);
-    let fields = hidden_fields(&page.body, &format!("/imports/{id}/commit"));
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let posted = app.post_raw(&format!("/imports/{id}/commit"), &fields).await;
+    let posted = app.press(page, &format!("/imports/{id}/commit")).await;
     assert_eq!(posted.status, Status::SeeOther, "{}", posted.body);
     let to = posted.location.expect("a redirect");
     let job = to.strip_prefix("/jobs/").and_then(|j| j.parse().ok()).unwrap_or_else(|| panic!("to a job, not {to}"));
@@ -653,9 +647,7 @@ async fn a_large_import_whose_preview_went_stale_queues_no_job() {
         .await
         .expect("edit");
     let id = import_id(&page);
-    let fields = hidden_fields(&page.body, &format!("/imports/{id}/commit"));
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let stale = app.post_raw(&format!("/imports/{id}/commit"), &fields).await;
+    let stale = app.press(&page, &format!("/imports/{id}/commit")).await;
     assert_eq!(stale.status, Status::Conflict);
     stale.assert_contains("Nothing was imported");
     assert_eq!(app.scalar_i64("SELECT count(*) FROM jobs").await, 0);

@@ -50,9 +50,7 @@ async fn paid_orders(app: &TestApp, n: usize) -> Vec<i64> {
 /// the confirmation led to and the job's id from its address.
 async fn ship_all_paid(app: &TestApp) -> (crate::harness::Page, i64) {
     let review = app.review_bulk_orders("action=shipped&scope=all&filters.status=paid").await;
-    let fields = crate::harness::hidden_fields(&review.body, "/orders/bulk");
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let posted = app.post_raw("/orders/bulk", &fields).await;
+    let posted = app.press(&review, "/orders/bulk").await;
     assert_eq!(posted.status, Status::SeeOther, "{}", posted.body);
     let to = posted.location.expect("a redirect");
     let id = to.strip_prefix("/jobs/").and_then(|id| id.parse().ok()).unwrap_or_else(|| panic!("to a job, not {to}"));
@@ -252,9 +250,7 @@ async fn two_servers_share_the_queue_and_run_each_job_once() {
     for chunk in orders.chunks(10) {
         let query: String = chunk.iter().map(|id| format!("&ids={id}")).collect();
         let review = app.review_bulk_orders(&format!("action=shipped&scope=selected{query}")).await;
-        let fields = crate::harness::hidden_fields(&review.body, "/orders/bulk");
-        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let posted = app.post_raw("/orders/bulk", &fields).await;
+        let posted = app.press(&review, "/orders/bulk").await;
         let to = posted.location.expect("to the job");
         ids.push(to.trim_start_matches("/jobs/").parse::<i64>().expect("a job id"));
     }
@@ -288,9 +284,7 @@ async fn reviving_cancelled_orders_skips_those_the_stock_cannot_serve_and_says_w
         .unwrap();
 
     let review = app.review_bulk_orders("action=paid&scope=all&filters.status=cancelled").await;
-    let fields = crate::harness::hidden_fields(&review.body, "/orders/bulk");
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let to = app.post_raw("/orders/bulk", &fields).await.location.expect("to the job");
+    let to = app.press(&review, "/orders/bulk").await.location.expect("to the job");
     let id: i64 = to.trim_start_matches("/jobs/").parse().expect("a job id");
 
     assert_eq!(until_over(&app, id).await, ("done".to_string(), 8, 5, 3));

@@ -259,12 +259,18 @@ impl TestApp {
     }
 
     /// Presses the submit button of `page`'s form posting to `action` (its
-    /// hidden fields, CSRF token included) and returns the page it redirects to.
-    pub async fn submit(&self, page: &Page, action: &str) -> Page {
+    /// hidden fields, CSRF token included) and returns the answer as it is.
+    pub async fn press(&self, page: &Page, action: &str) -> Page {
         let fields = hidden_fields(&page.body, action);
         assert!(!fields.is_empty(), "expected a form posting to {action}; body:\n{}", page.body);
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let posted = self.post_raw(action, &fields).await;
+        self.post_raw(action, &fields).await
+    }
+
+    /// Presses the submit button of `page`'s form posting to `action` and
+    /// returns the page it redirects to.
+    pub async fn submit(&self, page: &Page, action: &str) -> Page {
+        let posted = self.press(page, action).await;
         self.follow(action, posted).await
     }
 
