@@ -218,10 +218,10 @@ pub async fn running_low(conn: &mut PgConnection, limit: i64) -> Result<(Vec<Low
 
 /// Works out again, in the background, the leaders of the dashboard's preset
 /// periods (last 7, 30 and 90 days, this month, quarter and year in the
-/// shop's zone) whenever their days changed, and the pace of the products
-/// running low, every `every`, and the pace of every product every
-/// [`WHOLE_PACE_EVERY`], so that a page view finds them kept and current
-/// instead of working them out itself.
+/// shop's zone) whenever their days changed, every `every`, and the pace of
+/// every product (which the dashboard's "Running low" and the products list
+/// read) every [`WHOLE_PACE_EVERY`], so that a page view finds them kept and
+/// current instead of working them out itself.
 pub async fn keep_leaders_fresh(pool: sqlx::PgPool, zone: crate::domain::ShopZone, every: std::time::Duration) {
     use crate::domain::{Period, Preset};
     let mut whole_pace_at: Option<std::time::Instant> = None;
@@ -240,9 +240,6 @@ pub async fn keep_leaders_fresh(pool: sqlx::PgPool, zone: crate::domain::ShopZon
                 tracing::warn!(error = %e, period = preset.key(), "could not refresh the dashboard's leaders");
             }
         }
-        if let Err(e) = keep_pace(&pool).await {
-            tracing::warn!(error = %e, "could not refresh the pace of the products running low");
-        }
         if whole_pace_at.is_none_or(|at| at.elapsed() >= WHOLE_PACE_EVERY) {
             match keep_every_pace(&pool).await {
                 Ok(()) => whole_pace_at = Some(std::time::Instant::now()),
@@ -253,9 +250,9 @@ pub async fn keep_leaders_fresh(pool: sqlx::PgPool, zone: crate::domain::ShopZon
     }
 }
 
-/// How often the pace of every product is worked out again: the products
-/// list reads it, and sums a product's pace itself only when it is older
-/// than ten minutes (when no refresher runs).
+/// How often the pace of every product is worked out again: the dashboard
+/// and the products list read it, and sum a product's pace themselves only
+/// when it is older than ten minutes (when no refresher runs).
 pub const WHOLE_PACE_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 /// Works out the 30-day pace of every product in one pass over the last 30
@@ -277,21 +274,5 @@ pub async fn keep_every_pace(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
     )
     .execute(pool)
     .await?;
-    Ok(())
-}
-
-/// Works out the 30-day pace of the products at or below their reorder point
-/// (the first [`LOW_STOCK_COUNT_LIMIT`]), for [`running_low`] to read.
-async fn keep_pace(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "INSERT INTO product_pace (product_id, sold_30_days, computed_at)
-         SELECT p.id, units_sold_30_days(p.id), now()
-           FROM (SELECT id FROM products WHERE stock <= reorder_point ORDER BY stock, id LIMIT $1) p
-             ON CONFLICT (product_id) DO UPDATE SET sold_30_days = EXCLUDED.sold_30_days, computed_at = EXCLUDED.computed_at",
-        LOW_STOCK_COUNT_LIMIT
-    )
-    .execute(pool)
-    .await?;
-    sqlx::query!("DELETE FROM product_pace WHERE computed_at < now() - INTERVAL '1 day'").execute(pool).await?;
     Ok(())
 }
