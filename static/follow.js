@@ -14,7 +14,7 @@
   var note = document.querySelector("[data-follow-note]");
   var button = document.createElement("button");
   button.type = "button";
-  button.className = "secondary outline";
+  button.className = "secondary outline small";
   button.textContent = "Pause updates";
   button.addEventListener("click", function () {
     paused = !paused;
@@ -24,7 +24,7 @@
   });
   if (note) {
     note.textContent = "The figures update every 2 seconds.";
-    note.after(button);
+    note.after(" ", button);
   }
 
   function schedule() {
